@@ -1,0 +1,65 @@
+"""PostgreSQL access shared by every process: connecting, and transactions as a tenant or as the service.
+
+Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. The API runs every request in
+`tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the tables' owner) and
+sets `app.current_account_id`, so row-level security confines it to one tenant whatever the query says.
+The ticker and the worker use `service_transaction` and see every tenant.
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+psycopg2.extras.register_uuid()
+
+TENANT_ROLE = "app_tenant"
+
+# Errors that mean "the server or the network went away": callers wait and retry on these.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def connect(dsn: str, *, application_name: str = "schedules", autocommit: bool = False,
+            connect_timeout: int = 5) -> psycopg2.extensions.connection:
+    """A new connection with dict rows, TCP keepalives (to notice a dead server) and a name in pg_stat_activity."""
+    conn = psycopg2.connect(
+        dsn,
+        application_name=application_name,
+        connect_timeout=connect_timeout,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+        cursor_factory=psycopg2.extras.RealDictCursor,
+    )
+    conn.autocommit = autocommit
+    return conn
+
+
+@contextmanager
+def tenant_transaction(conn, account_id) -> Iterator[psycopg2.extensions.cursor]:
+    """One transaction as tenant `account_id`: commits on success, rolls back on any exception.
+
+    `SET LOCAL` scopes both the role and the tenant to this transaction, so a pooled connection never
+    carries one request's tenant into the next.
+    """
+    tenant = str(uuid.UUID(str(account_id)))  # refuses anything that is not a UUID before it reaches SQL
+    with conn:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SET LOCAL ROLE app_tenant; SELECT set_config('app.current_account_id', %s, true)",
+                (tenant,),
+            )
+            yield cur
+
+
+@contextmanager
+def service_transaction(conn) -> Iterator[psycopg2.extensions.cursor]:
+    """One transaction as the service (the ticker, the worker): every tenant's rows are visible."""
+    with conn:
+        with conn.cursor() as cur:
+            yield cur

@@ -1,0 +1,146 @@
+"""Test fixtures: real PostgreSQL and Redis, never mocks.
+
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set (CI points them at the machine's own servers),
+else embedded ones started once per session in a temporary folder (so several runs can go at once).
+DATABASE_URL and REDIS_URL are never read here: the tests cannot touch the service's data.
+
+Databases: a template is built once per session by running the migrations; each test that asks for
+`database_url` gets its own copy (`CREATE DATABASE ... TEMPLATE`, as procrastinate does) and it is
+dropped afterwards. Redis: each test that asks for `redis_url` starts on an empty database.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from core import db
+from core.migrate import apply_migrations
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, with_database
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _env(name: str) -> str | None:
+    return (os.environ.get(name) or "").strip() or None
+
+
+@pytest.fixture(scope="session")
+def scratch_dir():
+    with tempfile.TemporaryDirectory(prefix="schedtest-") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(scratch_dir):
+    """A URL of the test PostgreSQL server, on a database we may CREATE/DROP other databases from."""
+    url = _env("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(scratch_dir / "postgres", delete_on_stop=True)
+    yield server.admin_url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(scratch_dir):
+    url = _env("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(scratch_dir / "redis", persistent=False)
+    yield server.url
+    server.stop()
+
+
+def _admin(pg_admin_url):
+    return db.connect(pg_admin_url, application_name="tests-admin", autocommit=True)
+
+
+def create_database(pg_admin_url: str, name: str, template: str | None = None) -> str:
+    conn = _admin(pg_admin_url)
+    try:
+        with conn.cursor() as cur:
+            if template:
+                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            else:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return with_database(pg_admin_url, name)
+
+
+def drop_database(pg_admin_url: str, name: str) -> None:
+    conn = _admin(pg_admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_url):
+    """The name of a database holding the migrated schema, built once per session."""
+    name = f"sched_tpl_{RUN_ID}"
+    url = create_database(pg_admin_url, name)
+    apply_migrations(url)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url):
+    """A database of its own with nothing in it (for migration tests)."""
+    name = f"sched_empty_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def database_url(pg_admin_url, template_database):
+    """A migrated database of this test's own, dropped afterwards."""
+    name = f"sched_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name, template=template_database)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def conn(database_url):
+    """A service connection (sees every tenant) to this test's database."""
+    connection = db.connect(database_url, application_name="tests")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def redis_url(redis_server_url):
+    """The test Redis, emptied before the test."""
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+def make_account(conn, name: str = "Acme", plan: str = "pro") -> uuid.UUID:
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO accounts (name, plan) VALUES (%s, %s) RETURNING id", (name, plan))
+        return cur.fetchone()["id"]
+
+
+@pytest.fixture
+def account_id(conn):
+    return make_account(conn, "Tenant A")
+
+
+@pytest.fixture
+def other_account_id(conn):
+    return make_account(conn, "Tenant B")
+

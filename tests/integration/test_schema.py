@@ -1,0 +1,112 @@
+"""The schema accepts the seeds' own SQL and refuses out-of-range values."""
+import psycopg2
+import pytest
+
+from core import db
+
+
+SEED_000_TEST_SCHEDULE = """
+INSERT INTO schedules (
+    account_id, name, report_type, city, cadence,
+    weekly_dow, send_hour, send_minute, recipients, active, next_run_at
+) VALUES (
+    '912014c3-6deb-4b40-a28d-489ef3923a3a',
+    'Test Weekly Snapshot',
+    'market_snapshot',
+    'San Diego',
+    'weekly',
+    1,  -- Monday
+    9,
+    0,
+    ARRAY['test@example.com'],
+    true,
+    NOW() - INTERVAL '1 hour'  -- Due 1 hour ago
+);
+"""
+
+
+@pytest.fixture
+def seed_account(conn):
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO accounts (id, name) VALUES ('912014c3-6deb-4b40-a28d-489ef3923a3a', 'Seed')")
+
+
+def test_seed_000_test_schedule_insert_is_accepted_verbatim(conn, seed_account):
+    with db.service_transaction(conn) as cur:
+        cur.execute(SEED_000_TEST_SCHEDULE)
+        cur.execute("SELECT id, task, timezone, recipients, lookback_days, active, next_run_at < now() AS due"
+                    " FROM schedules")
+        row = cur.fetchone()
+    assert row["task"] == "generate_report"
+    assert row["timezone"] == "UTC"
+    assert row["recipients"] == ["test@example.com"]
+    assert row["lookback_days"] == 30
+    assert row["due"] is True
+    assert row["id"] is not None  # UUID default
+
+
+def test_seed_000_audit_insert_takes_the_account_from_the_schedule(conn, seed_account):
+    with db.service_transaction(conn) as cur:
+        cur.execute(SEED_000_TEST_SCHEDULE + " ")
+        cur.execute("SELECT id FROM schedules")
+        schedule_id = cur.fetchone()["id"]
+        cur.execute("INSERT INTO schedule_runs (schedule_id, status, created_at) VALUES (%s, 'queued', NOW())"
+                    " RETURNING id, account_id", (schedule_id,))
+        run = cur.fetchone()
+    assert str(run["account_id"]) == "912014c3-6deb-4b40-a28d-489ef3923a3a"
+
+
+@pytest.mark.parametrize("column, value", [
+    ("cadence", "fortnightly"),
+    ("weekly_dow", 7),
+    ("weekly_dow", -1),
+    ("monthly_dom", 0),
+    ("monthly_dom", 32),
+    ("monthly_dom", -2),
+    ("send_hour", 24),
+    ("send_minute", 60),
+    ("interval_seconds", 59),
+])
+def test_schema_refuses_out_of_range_timing_values(conn, account_id, column, value):
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        with db.service_transaction(conn) as cur:
+            cur.execute(
+                f"INSERT INTO schedules (account_id, name, {column}) VALUES (%s, 'x', %s)", (account_id, value)
+            )
+
+
+def test_a_schedule_never_gets_two_runs_for_the_same_occurrence(conn, account_id):
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedules (account_id, name, weekly_dow) VALUES (%s, 'x', 1) RETURNING id",
+                    (account_id,))
+        schedule_id = cur.fetchone()["id"]
+        cur.execute("INSERT INTO schedule_runs (schedule_id, scheduled_for) VALUES (%s, '2026-01-05 09:00Z')",
+                    (schedule_id,))
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        with db.service_transaction(conn) as cur:
+            cur.execute("INSERT INTO schedule_runs (schedule_id, scheduled_for) VALUES (%s, '2026-01-05 09:00Z')",
+                        (schedule_id,))
+    # Manual runs of the same instant are allowed: they are not occurrences of the rule.
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedule_runs (schedule_id, scheduled_for, trigger)"
+                    " VALUES (%s, '2026-01-05 09:00Z', 'manual')", (schedule_id,))
+
+
+def test_due_query_is_served_by_the_partial_index(conn, account_id):
+    with db.service_transaction(conn) as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("EXPLAIN SELECT id FROM schedules WHERE active AND next_run_at <= now()"
+                    " ORDER BY next_run_at LIMIT 100")
+        plan = "\n".join(row["QUERY PLAN"] for row in cur.fetchall())
+    assert "schedules_due_idx" in plan, plan
+
+
+def test_deleting_a_schedule_deletes_its_runs(conn, account_id):
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedules (account_id, name, weekly_dow) VALUES (%s, 'x', 1) RETURNING id",
+                    (account_id,))
+        schedule_id = cur.fetchone()["id"]
+        cur.execute("INSERT INTO schedule_runs (schedule_id) VALUES (%s)", (schedule_id,))
+        cur.execute("DELETE FROM schedules WHERE id = %s", (schedule_id,))
+        cur.execute("SELECT count(*) AS n FROM schedule_runs")
+        assert cur.fetchone()["n"] == 0

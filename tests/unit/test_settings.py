@@ -1,0 +1,75 @@
+"""Settings: every bad variable gives one line naming it."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_when_nothing_is_set():
+    settings = load_settings({})
+    assert settings.tick_interval == 60
+    assert settings.tick_batch_size == 500
+    assert settings.environment == "development"
+    assert settings.log_format == "text"
+    assert settings.tasks == {"generate_report": "core.demo_tasks:generate_report"}
+    assert settings.database_url is None
+
+
+def test_postgres_scheme_is_accepted_as_postgresql():
+    settings = load_settings({"DATABASE_URL": "postgres://u:p@db.example.com:5432/app"})
+    assert settings.database_url == "postgresql://u:p@db.example.com:5432/app"
+
+
+@pytest.mark.parametrize("url", [
+    "redis://localhost:6379/0",
+    "rediss://u:p@x.upstash.io:6379?ssl_cert_reqs=CERT_REQUIRED",
+    "unix:///tmp/redis.sock",
+])
+def test_redis_urls_of_every_kind_are_accepted(url):
+    assert load_settings({"REDIS_URL": url}).redis_url == url
+
+
+def test_tasks_registry_is_parsed():
+    settings = load_settings({"TASKS": "generate_report=myapp.tasks:generate_report, ping=myapp.jobs:ping"})
+    assert settings.tasks == {"generate_report": "myapp.tasks:generate_report", "ping": "myapp.jobs:ping"}
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"TICK_INTERVAL": "abc"}, "TICK_INTERVAL must be a number of seconds, got 'abc'"),
+    ({"TICK_INTERVAL": "0"}, "TICK_INTERVAL must be between 0.05 and 3600, got '0'"),
+    ({"TICK_INTERVAL": "nan"}, "TICK_INTERVAL must be between 0.05 and 3600, got 'nan'"),
+    ({"TICK_BATCH_SIZE": "1.5"}, "TICK_BATCH_SIZE must be an int, got '1.5'"),
+    ({"TICK_BATCH_SIZE": "0"}, "TICK_BATCH_SIZE must be between 1 and 10000, got '0'"),
+    ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL must start with postgresql:// or postgres://, got scheme 'mysql'"),
+    ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://, rediss:// or unix://, got scheme 'http'"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of text, json, got 'xml'"),
+    ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'CHATTY'"),
+    ({"TASKS": "generate_report"}, "TASKS entry 'generate_report' is malformed: use name=package.module:function, comma-separated"),
+    ({"SMTP_URL": "http://mail"}, "SMTP_URL must look like smtp://user:pass@host:587 or smtps://user:pass@host:465"),
+    ({"PUBLIC_BASE_URL": "example.com"}, "PUBLIC_BASE_URL must be an http(s) URL such as https://schedules.example.com, got 'example.com'"),
+    ({"METRICS_PORT": "99999"}, "METRICS_PORT must be between 1 and 65535, got '99999'"),
+    ({"ENVIRONMENT": "production", "JWT_SECRET": "short"}, "JWT_SECRET is too short for production: use at least 32 random characters"),
+])
+def test_each_bad_variable_gives_one_line_naming_it(env, message):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert str(caught.value) == message
+    assert "\n" not in str(caught.value)
+
+
+def test_require_names_the_missing_variable():
+    with pytest.raises(SettingsError, match="^REDIS_URL is not set"):
+        load_settings({"DATABASE_URL": "postgresql://x/y"}).require("database_url", "redis_url")
+
+
+def test_a_process_with_a_bad_setting_exits_with_one_line_and_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "core.migrate"], cwd=ROOT,
+                            env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://x/y", "TICK_INTERVAL": "abc"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: TICK_INTERVAL must be a number of seconds, got 'abc'"]
