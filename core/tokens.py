@@ -1,0 +1,50 @@
+"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256, seed 001).
+
+Bearer tokens carry the claim `account_id` and an `exp`; only HS256 is accepted, so a token signed with
+"none" or another algorithm is refused. Unsubscribe tokens are the hex HMAC-SHA256 of
+"{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET, compared in constant time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+
+import jwt
+
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 30 * 24 * 3600
+
+
+class InvalidToken(Exception):
+    """The bearer token is missing, malformed, expired or not ours; the message says which."""
+
+
+def mint_access_token(secret: str, account_id, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {"account_id": str(uuid.UUID(str(account_id))), "iat": issued, "exp": issued + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def account_from_access_token(secret: str, token: str) -> uuid.UUID:
+    """The token's account id; raises InvalidToken with a reason fit for a 401 body."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "account_id"]})
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("token has expired") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("token is invalid") from None
+    try:
+        return uuid.UUID(str(claims["account_id"]))
+    except ValueError:
+        raise InvalidToken("token's account_id is not a UUID") from None
+
+
+def unsubscribe_token(secret: str, email: str, account_id) -> str:
+    message = f"{email}:{account_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def unsubscribe_token_is_valid(secret: str, email: str, account_id, token: str) -> bool:
+    return hmac.compare_digest(unsubscribe_token(secret, email, account_id), str(token))

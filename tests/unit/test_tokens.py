@@ -1,0 +1,41 @@
+import uuid
+
+import jwt
+import pytest
+
+from core.tokens import (InvalidToken, account_from_access_token, mint_access_token, unsubscribe_token,
+                         unsubscribe_token_is_valid)
+
+SECRET = "s" * 32
+ACCOUNT = uuid.UUID("912014c3-6deb-4b40-a28d-489ef3923a3a")
+
+
+def test_minted_token_round_trips_to_its_account():
+    assert account_from_access_token(SECRET, mint_access_token(SECRET, ACCOUNT)) == ACCOUNT
+
+
+def test_expired_token_is_refused():
+    token = mint_access_token(SECRET, ACCOUNT, ttl_seconds=10, now=1_000_000)
+    with pytest.raises(InvalidToken, match="expired"):
+        account_from_access_token(SECRET, token)
+
+
+@pytest.mark.parametrize("token", [
+    "not-a-jwt",
+    jwt.encode({"account_id": str(ACCOUNT), "exp": 9999999999}, "other-secret-other-secret-other!", algorithm="HS256"),
+    jwt.encode({"account_id": str(ACCOUNT), "exp": 9999999999}, None, algorithm="none"),
+    jwt.encode({"account_id": str(ACCOUNT)}, SECRET, algorithm="HS256"),  # no exp
+    jwt.encode({"account_id": "42", "exp": 9999999999}, SECRET, algorithm="HS256"),
+])
+def test_forged_unsigned_eternal_or_malformed_tokens_are_refused(token):
+    with pytest.raises(InvalidToken):
+        account_from_access_token(SECRET, token)
+
+
+def test_unsubscribe_token_is_seed_001s_hmac():
+    import hashlib
+    import hmac
+    expected = hmac.new(b"k", f"a@example.com:{ACCOUNT}".encode(), hashlib.sha256).hexdigest()
+    assert unsubscribe_token("k", "a@example.com", ACCOUNT) == expected
+    assert unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, expected)
+    assert not unsubscribe_token_is_valid("k", "b@example.com", ACCOUNT, expected)
