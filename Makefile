@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make dev` (the whole service) and `make test` (the suite).
+# Both create .venv and install the pinned requirements on first use (again only when they change),
+# and use embedded PostgreSQL and Redis unless DATABASE_URL/REDIS_URL (or TEST_*) are set.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: dev test bench install clean-devdata
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/bootstrap
+	PYTHON=$(PYTHON) scripts/bootstrap
+
+dev: install
+	$(PY) -m devtools.dev
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean-devdata:
+	rm -rf .devdata

@@ -1,0 +1,177 @@
+"""`make dev`: the whole service on one laptop, with nothing installed but Python.
+
+Starts an embedded PostgreSQL and Redis (data kept in .devdata/, so it survives restarts) unless
+DATABASE_URL / REDIS_URL are set, applies the migrations, makes sure a demo account and a demo schedule
+exist, prints a bearer token and a ready-to-paste curl, then runs the Procfile's web, ticker and worker
+through honcho, their logs interleaved and prefixed by process name. Ctrl-C stops everything, the
+embedded servers last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core import db
+from core.migrate import apply_migrations
+from core.settings import SettingsError, load_settings
+from core.sql import queries
+from core.tokens import mint_access_token
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".devdata"
+DEMO_ACCOUNT_ID = "912014c3-6deb-4b40-a28d-489ef3923a3a"  # the account of seed 000's examples
+DEMO_SCHEDULE = {
+    "name": "Demo: market snapshot every 2 minutes",
+    "report_type": "market_snapshot",
+    "city": "San Diego",
+    "zip_codes": ["92101", "92103"],
+    "cadence": "cron",
+    "cron_expression": "*/2 * * * *",
+    "timezone": "America/New_York",
+    "recipients": ["demo@example.com"],
+}
+PORT = int(os.environ.get("PORT", "8000"))
+
+
+def main() -> int:
+    env = dict(os.environ)
+    servers = []
+    try:
+        if not env.get("DATABASE_URL"):
+            postgres = EmbeddedPostgres(DATA / "postgres")
+            servers.append(postgres)
+            env["DATABASE_URL"] = _ensure_database(postgres, "schedules")
+        if not env.get("REDIS_URL"):
+            redis_server = EmbeddedRedis(DATA / "redis")
+            servers.append(redis_server)
+            env["REDIS_URL"] = redis_server.url
+        for name, value in _dev_secrets().items():
+            env.setdefault(name, value)
+        env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
+        env.setdefault("OUTBOX_DIR", str(DATA / "outbox"))
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        try:
+            settings = load_settings(env)
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        apply_migrations(settings.database_url)
+        _ensure_demo_data(settings.database_url)
+        token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID)
+        _print_banner(env, token)
+        return _run_processes(env)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def _ensure_database(postgres: EmbeddedPostgres, name: str) -> str:
+    conn = db.connect(postgres.admin_url, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')  # a constant name, not user input
+    finally:
+        conn.close()
+    return postgres.url_for(name)
+
+
+def _dev_secrets() -> dict[str, str]:
+    """Random secrets made once and kept in .devdata, so tokens and unsubscribe links survive restarts."""
+    path = DATA / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    DATA.mkdir(parents=True, exist_ok=True)
+    made = {"JWT_SECRET": secrets.token_urlsafe(48), "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(48)}
+    path.write_text(json.dumps(made))
+    path.chmod(0o600)
+    return made
+
+
+def _ensure_demo_data(database_url: str) -> None:
+    from core.timing import next_run_after
+
+    conn = db.connect(database_url, application_name="make-dev")
+    try:
+        with db.service_transaction(conn) as cur:
+            cur.execute(queries["ensure_account"], {"id": DEMO_ACCOUNT_ID, "name": "Demo account", "plan": "pro"})
+            cur.execute("SELECT 1 FROM schedules WHERE account_id = %s AND name = %s",
+                        (DEMO_ACCOUNT_ID, DEMO_SCHEDULE["name"]))
+            if cur.fetchone() is None:
+                now = datetime.now(timezone.utc)
+                next_run = next_run_after({**DEMO_SCHEDULE, "created_at": now}, now)
+                cur.execute(
+                    "INSERT INTO schedules (account_id, name, report_type, city, zip_codes, cadence,"
+                    " cron_expression, timezone, recipients, next_run_at)"
+                    " VALUES (%(account_id)s, %(name)s, %(report_type)s, %(city)s, %(zip_codes)s, %(cadence)s,"
+                    " %(cron_expression)s, %(timezone)s, %(recipients)s, %(next_run_at)s)",
+                    {**DEMO_SCHEDULE, "account_id": DEMO_ACCOUNT_ID, "next_run_at": next_run},
+                )
+    finally:
+        conn.close()
+
+
+def _print_banner(env: dict, token: str) -> None:
+    base = f"http://localhost:{PORT}"
+    print(f"""
+==============================================================================
+ Schedule service (development)
+   API          {base}   (docs: {base}/docs)
+   DATABASE_URL {env['DATABASE_URL']}
+   REDIS_URL    {env['REDIS_URL']}
+   Demo account {DEMO_ACCOUNT_ID}
+   Emails       written to {env['OUTBOX_DIR']} (no SMTP_URL set)
+
+ Bearer token for the demo account (valid 30 days):
+   export TOKEN={token}
+
+ Try it:
+   curl -s {base}/v1/schedules -H "Authorization: Bearer $TOKEN"
+   curl -s -X POST {base}/v1/schedules -H "Authorization: Bearer $TOKEN" \\
+     -H "Content-Type: application/json" \\
+     -d '{{"name": "Weekly Market Snapshot", "report_type": "market_snapshot", "city": "San Diego",
+          "cadence": "weekly", "weekly_dow": 1, "send_hour": 9, "send_minute": 0,
+          "recipients": ["client@example.com"], "active": true}}'
+
+ Ctrl-C stops everything.
+==============================================================================
+""", flush=True)
+
+
+def _available_processes() -> list[str]:
+    """The Procfile processes whose code exists yet (each later piece of work plugs itself in)."""
+    present = {
+        "web": (ROOT / "api" / "__init__.py").exists()
+        and "def create_app" in (ROOT / "api" / "__init__.py").read_text(),
+        "ticker": (ROOT / "ticker" / "__main__.py").exists(),
+        "worker": (ROOT / "worker" / "__main__.py").exists(),
+    }
+    return [name for name, exists in present.items() if exists]
+
+
+def _run_processes(env: dict) -> int:
+    names = _available_processes()
+    if not names:
+        print("No process to run yet.", flush=True)
+        return 0
+    command = [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
+               "-p", str(PORT), *names]
+    honcho = subprocess.Popen(command, env={**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"})
+    while True:
+        try:
+            return honcho.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to honcho as well; it stops the processes. Wait for it.
+            honcho.send_signal(signal.SIGINT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
