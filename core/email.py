@@ -1,0 +1,176 @@
+"""Report emails: one message per recipient, with a signed unsubscribe link and RFC 8058 one-click headers.
+
+Transport: SMTP_URL (`smtp://user:pass@host:587` upgrades with STARTTLS when the server offers it,
+`smtps://user:pass@host:465` is TLS from the start), which covers SendGrid, Resend, SES and Postmark
+relays. With no SMTP_URL, messages are written as .eml files to OUTBOX_DIR and logged, so development
+needs no mail server. Only the standard library is used.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlencode, urlsplit
+
+from core.tokens import unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider: str
+    response_code: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def unsubscribe_url(settings, email: str, account_id) -> str:
+    query = urlencode({"email": email, "account_id": str(account_id),
+                       "token": unsubscribe_token(settings.unsubscribe_secret, email, account_id)})
+    return f"{settings.public_base_url}/v1/email/unsubscribe?{query}"
+
+
+def build_report_email(settings, *, schedule: dict, run_id, recipient: str, result: dict) -> EmailMessage:
+    """The message for one recipient: text and HTML bodies with the report link and an unsubscribe link."""
+    name = schedule["name"]
+    report_url = str(result.get("report_url") or "")
+    unsubscribe = unsubscribe_url(settings, recipient, schedule["account_id"])
+    message = EmailMessage()
+    message["Subject"] = f"Your report: {name}"
+    message["From"] = settings.email_from
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(idstring=str(run_id), domain=_sender_domain(settings.email_from))
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+    message["X-Schedule-Run-ID"] = str(run_id)
+    link_text = f"Open the report: {report_url}\n\n" if report_url else "The report is ready.\n\n"
+    message.set_content(
+        f"{name}\n\n{link_text}"
+        f"You receive this because you are a recipient of the schedule \"{name}\".\n"
+        f"Unsubscribe: {unsubscribe}\n"
+    )
+    link_html = (f'<p><a href="{html.escape(report_url)}">Open the report</a></p>' if report_url
+                 else "<p>The report is ready.</p>")
+    message.add_alternative(
+        f"<!doctype html><html><body><h2>{html.escape(name)}</h2>{link_html}"
+        f'<p style="color:#666;font-size:12px">You receive this because you are a recipient of the schedule '
+        f'"{html.escape(name)}". <a href="{html.escape(unsubscribe)}">Unsubscribe</a></p></body></html>',
+        subtype="html",
+    )
+    if schedule.get("include_attachment"):
+        _attach_report(message, result)
+    return message
+
+
+def _attach_report(message: EmailMessage, result: dict) -> None:
+    attachment = result.get("attachment")
+    if isinstance(attachment, dict) and ("content" in attachment or "content_base64" in attachment):
+        if "content_base64" in attachment:
+            data = base64.b64decode(attachment["content_base64"])
+        else:
+            data = str(attachment["content"]).encode()
+        filename = str(attachment.get("filename") or "report")
+        maintype, _, subtype = str(attachment.get("content_type") or "application/octet-stream").partition("/")
+    else:  # no file from the task: attach its result, so include_attachment always attaches something
+        data = json.dumps({k: v for k, v in result.items() if k != "attachment"}, indent=2, default=str).encode()
+        filename, maintype, subtype = "report.json", "application", "json"
+    message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+
+
+def _sender_domain(email_from: str) -> str:
+    address = parseaddr(email_from)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+class Mailer:
+    """Sends messages over one SMTP connection (opened on first use), or writes them to the outbox."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        if settings.smtp_url:
+            parts = urlsplit(settings.smtp_url)
+            self.provider = f"smtp:{parts.hostname}"
+        else:
+            self.provider = "outbox"
+
+    def __enter__(self) -> "Mailer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> SendResult:
+        if not self.settings.smtp_url:
+            return self._write_to_outbox(message)
+        try:
+            smtp = self._connection()
+            refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            return SendResult(self.provider, code, f"recipient refused: {code} {_text(text)}")
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            return SendResult(self.provider, exc.smtp_code, f"{type(exc).__name__}: {exc.smtp_code} {_text(exc.smtp_error)}")
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            return SendResult(self.provider, None, f"{type(exc).__name__}: {exc}")
+        if refused:
+            code, text = next(iter(refused.values()))
+            return SendResult(self.provider, code, f"recipient refused: {code} {_text(text)}")
+        return SendResult(self.provider, 250)
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        parts = urlsplit(self.settings.smtp_url)
+        context = ssl.create_default_context()
+        if parts.scheme == "smtps":
+            smtp = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=30, context=context)
+        else:
+            smtp = smtplib.SMTP(parts.hostname, parts.port or 587, timeout=30)
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        self._smtp = smtp
+        return smtp
+
+    def _write_to_outbox(self, message: EmailMessage) -> SendResult:
+        outbox = Path(self.settings.outbox_dir)
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            path = outbox / f"{stamp}-{message['To'].replace('@', '_at_')}.eml"
+            path.write_bytes(message.as_bytes())
+        except OSError as exc:
+            return SendResult(self.provider, None, f"{type(exc).__name__}: {exc}")
+        logger.info("Email to %s written to %s (no SMTP_URL set)", message["To"], path)
+        return SendResult(self.provider, None)
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._smtp = None
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
