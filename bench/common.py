@@ -1,0 +1,150 @@
+"""What every benchmark shares: servers, a fresh migrated database per measurement, due schedules
+in bulk, and the checks that a dispatch really produced N runs and N jobs with no duplicate."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from core import db
+from core.migrate import apply_migrations
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, with_database
+
+ZONES = ["UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney",
+         "America/Los_Angeles", "Asia/Kolkata", "America/Sao_Paulo", "Australia/Lord_Howe"]
+QUEUE = "bench"
+
+
+@dataclass
+class Servers:
+    pg_admin_url: str
+    redis_url: str
+
+
+@contextmanager
+def servers():
+    """DATABASE_URL / REDIS_URL when given (only databases named bench_* and the `bench` queue are
+    touched), else embedded servers in a temporary folder."""
+    stack = []
+    scratch = Path(tempfile.mkdtemp(prefix="schedbench-"))
+    try:
+        pg_url = os.environ.get("DATABASE_URL")
+        if not pg_url:
+            pg = EmbeddedPostgres(scratch / "postgres", delete_on_stop=True)
+            stack.append(pg)
+            pg_url = pg.admin_url
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            rd = EmbeddedRedis(scratch / "redis", persistent=False)
+            stack.append(rd)
+            redis_url = rd.url
+        yield Servers(pg_url, redis_url)
+    finally:
+        for server in reversed(stack):
+            server.stop()
+
+
+def _admin(url):
+    return db.connect(url, autocommit=True, application_name="bench")
+
+
+class BenchDatabases:
+    """A migrated template holding N due schedules; each measurement gets its own copy."""
+
+    def __init__(self, pg_admin_url: str):
+        self.admin = pg_admin_url
+        self.created: list[str] = []
+
+    def create(self, template: str | None = None) -> tuple[str, str]:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        conn = _admin(self.admin)
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        conn.close()
+        self.created.append(name)
+        url = with_database(self.admin, name)
+        if template is None:
+            apply_migrations(url)
+        return name, url
+
+    def drop_all(self) -> None:
+        conn = _admin(self.admin)
+        with conn.cursor() as cur:
+            for name in self.created:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+        self.created.clear()
+
+
+def insert_schedules(url: str, n: int, *, due: bool = True, spread_seconds: float = 3600.0,
+                     accounts: int = 100) -> None:
+    """N active schedules, a mix of cadences and zones. due=True: next_run_at spread over the past
+    `spread_seconds`; due=False: all in the future (for idle ticks)."""
+    conn = db.connect(url)
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO accounts (name, plan) SELECT 'bench ' || i, 'unlimited'"
+                    " FROM generate_series(1, %s) i", (accounts,))
+        cur.execute(
+            """
+            INSERT INTO schedules (account_id, name, report_type, city, recipients, cadence, weekly_dow,
+                                   monthly_dom, send_hour, send_minute, cron_expression, timezone, next_run_at)
+            SELECT a.ids[1 + i %% array_length(a.ids, 1)],
+                   'bench schedule ' || i, 'market_snapshot', 'San Diego', ARRAY['bench@example.com'],
+                   (ARRAY['daily','weekly','monthly','hourly','cron'])[1 + i %% 5],
+                   CASE WHEN i %% 5 = 1 THEN i %% 7 END,
+                   CASE WHEN i %% 5 = 2 THEN 1 + i %% 31 END,
+                   i %% 24, (i * 7) %% 60,
+                   CASE WHEN i %% 5 = 4 THEN (ARRAY['*/15 * * * *', '0 9 * * 1-5', '30 2 * * *', '0 */6 * * *'])[1 + i %% 4] END,
+                   (%(zones)s::text[])[1 + i %% array_length(%(zones)s::text[], 1)],
+                   CASE WHEN %(due)s THEN now() - (random() * %(spread)s) * interval '1 second'
+                        ELSE now() + interval '1 day' + (random() * 86400) * interval '1 second' END
+              FROM generate_series(1, %(n)s) i,
+                   (SELECT array_agg(id) AS ids FROM accounts) a
+            """,
+            {"n": n, "zones": ZONES, "due": due, "spread": spread_seconds},
+        )
+    with conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("VACUUM ANALYZE schedules")
+    conn.close()
+
+
+def flush_queue(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+
+def verify_dispatch(url: str, redis_url: str, n: int) -> str | None:
+    """None when N runs and N jobs exist with no duplicate occurrence or job; else what is wrong."""
+    conn = db.connect(url)
+    with db.service_transaction(conn) as cur:
+        cur.execute("SELECT count(*) AS runs, count(DISTINCT (schedule_id, scheduled_for)) AS occurrences,"
+                    " count(DISTINCT schedule_id) AS schedules FROM schedule_runs")
+        counts = cur.fetchone()
+    conn.close()
+    client = redis.Redis.from_url(redis_url)
+    queued = client.llen(f"rq:queue:{QUEUE}")
+    distinct_queued = len(set(client.lrange(f"rq:queue:{QUEUE}", 0, -1)))
+    problems = []
+    if counts["runs"] != n or counts["schedules"] != n:
+        problems.append(f"{counts['runs']} runs for {counts['schedules']} schedules, expected {n}")
+    if counts["occurrences"] != counts["runs"]:
+        problems.append(f"{counts['runs'] - counts['occurrences']} duplicate occurrence(s)")
+    if queued != n or distinct_queued != n:
+        problems.append(f"{queued} queued jobs ({distinct_queued} distinct), expected {n}")
+    return "; ".join(problems) or None
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
