@@ -1,0 +1,60 @@
+"""The web process: `gunicorn 'api:create_app()'` (see gunicorn.conf.py).
+
+`create_app(test_config=None)` builds the Flask app from settings: `test_config` is a dict of
+environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
+`core.settings.load_settings`, None reads the environment. DATABASE_URL and JWT_SECRET are required
+(SettingsError naming the variable); REDIS_URL is optional here: without it, or while Redis is down,
+"run now" leaves its run pending for the ticker to push.
+
+Blueprints are imported inside the factory (as in Flask's tutorial), so nothing imports a global app.
+flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json, with an
+interactive page at /docs.
+"""
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.settings import load_settings
+
+SWAGGER_UI_CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                 "description": "HS256 JWT with claim account_id; `python -m api.cli mint-token` makes one"}
+
+
+def create_app(test_config=None) -> Flask:
+    settings = load_settings(test_config)
+    settings.require("database_url", "jwt_secret")
+
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="Schedules API",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_CDN,
+        API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
+    )
+    app.json.sort_keys = False  # keep the schemas' field order in responses
+    # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+
+    from api import db, errors, health, runs, schedules
+
+    db.init_app(app, settings)
+    app.extensions["redis"] = (
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        if settings.redis_url else None
+    )
+
+    api = errors.Api(app)
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+    for blueprint in (health.blp, schedules.blp, runs.blp):
+        api.register_blueprint(blueprint)
+    errors.register_error_handlers(app)
+    return app

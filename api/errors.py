@@ -1,0 +1,169 @@
+"""Every error the API returns is JSON of one shape, and no input, however malformed, is a 500.
+
+    {"error": "validation_error", "message": "Invalid input", "fields": {"weekly_dow": ["..."]}}
+    {"error": "not_found", "message": "schedule not found"}
+
+flask-smorest answers bad arguments with 422 and its own shape; `Blueprint` here parses with a
+webargs parser whose errors are 400s, and `Api` renders every HTTPException (webargs' included) in
+the shape above. Whatever else escapes a view is logged with its traceback and answered with a bare
+500 that says nothing about the internals.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+
+import flask_smorest
+import psycopg2
+from marshmallow import ValidationError
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from api.db import PoolTimeout
+from api.schemas import ErrorSchema
+from core.timing import TimingError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Raise from a view for any non-2xx answer: status, a machine-readable kind, a message, extras."""
+
+    def __init__(self, status: int, error: str, message: str, *, headers=None, **extra):
+        super().__init__(message)
+        self.status, self.error, self.message, self.headers, self.extra = status, error, message, headers, extra
+
+
+def not_found(what: str = "schedule") -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def body(error: str, message: str, **extra) -> dict:
+    return {"error": error, "message": message, **extra}
+
+
+def _stringify_keys(value):
+    # marshmallow keys list errors by index; JSON (and sorting) want strings.
+    if isinstance(value, dict):
+        return {str(key): _stringify_keys(item) for key, item in value.items()}
+    return value
+
+
+def validation_body(messages, *, by_location: bool = False) -> dict:
+    """marshmallow messages ({field: [...]}, or webargs' {location: {field: [...]}}) -> the 400 body."""
+    fields: dict = {}
+    items = list(messages.values()) if by_location and isinstance(messages, dict) else [messages]
+    for item in items:
+        if isinstance(item, dict):
+            for name, problems in item.items():
+                if name == "_schema":
+                    name = "body"
+                    if problems == ["Invalid input type."]:
+                        problems = ["The body must be a JSON object."]
+                fields[str(name)] = _stringify_keys(problems)
+        else:
+            fields["body"] = item if isinstance(item, list) else [str(item)]
+    return body("validation_error", "Invalid input", fields=fields)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text!r} is out of range")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, with 400 for bad input and stricter JSON: no NaN/Infinity, no huge or
+    too-deep documents (Python's own limits raise ValueError/RecursionError, which would be 500s),
+    and a body is read as JSON whatever its Content-Type says (the API speaks nothing else)."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        if not data:
+            return webargs_core.missing
+        try:
+            return json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_refuse_constant)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError too
+            raise json.JSONDecodeError(str(error), "<body>", 0) from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema  # what the OpenAPI document shows for error responses
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 400 and "messages" in data:
+            return validation_body(data["messages"], by_location=True), 400, headers
+        if error.code == 413:
+            limit = self._app.config.get("MAX_CONTENT_LENGTH")
+            return body("payload_too_large", f"request body is larger than {limit} bytes"), 413, headers
+        for name, value in error.get_headers():  # keeps werkzeug's Allow header on 405s
+            if name.lower() == "allow":
+                headers["Allow"] = value
+        kind = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
+        message = data.get("message") or ("not found" if error.code == 404 else error.description or error.name)
+        return body(kind, message), error.code, headers
+
+
+def _constraint_field(error: psycopg2.Error) -> str:
+    diag = error.diag
+    if diag.column_name:
+        return diag.column_name
+    name = diag.constraint_name or ""
+    return re.sub(r"^(schedules|schedule_runs)_|_(check|fkey|key)$", "", name) or "body"
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return body(error.error, error.message, **error.extra), error.status, error.headers or {}
+
+    @app.errorhandler(ValidationError)
+    def marshmallow_error(error: ValidationError):
+        return validation_body(error.messages), 400
+
+    @app.errorhandler(TimingError)
+    def timing_error(error: TimingError):
+        return validation_body({error.field: [error.message]}), 400
+
+    @app.errorhandler(psycopg2.DataError)
+    @app.errorhandler(psycopg2.IntegrityError)
+    def database_refused(error: psycopg2.Error):
+        # Validation should have caught it; the database is the last line, not a crash.
+        logger.error("database refused a request's data: %s", error, exc_info=error)
+        return validation_body({_constraint_field(error): ["Rejected by the database."]}), 400
+
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(psycopg2.InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error: Exception):
+        logger.error("database unavailable: %s", error)
+        return body("service_unavailable", "database unavailable, try again shortly"), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        logger.exception("unhandled error in %s", _where())
+        return body("internal_error", "Internal server error"), 500
+
+
+def _where() -> str:
+    from flask import request
+
+    return f"{request.method} {request.path}"

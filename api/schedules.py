@@ -1,0 +1,149 @@
+"""/v1/schedules: create, list, read, edit, delete, enable and disable a tenant's schedules; and the
+read-only views over them: preview (next runs of a body), stats (seed 003's summary) and due.
+
+Item routes take the id through werkzeug's `uuid` converter, so a malformed id is a plain 404 and
+the fixed paths (/schedules/stats, /due, /preview) can never be taken for an id. Each request is one
+tenant transaction; another tenant's schedule is a 404 like a missing one.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import psycopg2.errors
+from flask import g, url_for
+from flask.views import MethodView
+
+from api.auth import require_token, unauthorized
+from api.db import tenant
+from api.errors import ApiError, Blueprint, not_found
+from api.schemas import (DueArgsSchema, PreviewArgsSchema, PreviewSchema, ScheduleListArgsSchema,
+                         ScheduleListSchema, StatsSchema, error_schema, schedule_patch_schema,
+                         schedule_preview_schema, schedule_schema, schedules_schema)
+from core import schedules
+from core.timing import TimingError, next_runs, validate_timing
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint("schedules", __name__, url_prefix="/v1", description="Schedules of the caller's account")
+blp.before_request(require_token)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@blp.route("/schedules")
+class ScheduleCollection(MethodView):
+    @blp.arguments(ScheduleListArgsSchema, location="query")
+    @blp.response(200, ScheduleListSchema)
+    def get(self, args):
+        """List schedules (active only unless active_only=false), newest first, a page at a time."""
+        with tenant() as cur:
+            rows, total = schedules.list_page(cur, g.account_id, **args)
+        return {"schedules": rows, "count": len(rows), "total": total, "page": args["page"],
+                "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"])}
+
+    @blp.arguments(schedule_schema)
+    @blp.response(201, schedule_schema)
+    def post(self, values):
+        """Create a schedule; its next_run_at is computed at once."""
+        try:
+            with tenant() as cur:
+                row = schedules.create(cur, g.account_id, values, utcnow())
+        except psycopg2.errors.ForeignKeyViolation:
+            raise unauthorized("the token's account does not exist") from None
+        logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
+                    extra={"schedule_id": row["id"], "account_id": g.account_id})
+        return row, {"Location": url_for("schedules.ScheduleItem", schedule_id=row["id"])}
+
+
+@blp.route("/schedules/<uuid:schedule_id>")
+class ScheduleItem(MethodView):
+    @blp.response(200, schedule_schema)
+    @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+    def get(self, schedule_id):
+        """One schedule."""
+        with tenant() as cur:
+            row = schedules.get(cur, g.account_id, schedule_id)
+        return _found(row)
+
+    @blp.arguments(schedule_patch_schema)
+    @blp.response(200, schedule_schema)
+    @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+    def patch(self, changes, schedule_id):
+        """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
+        with tenant() as cur:
+            row = schedules.patch(cur, g.account_id, schedule_id, changes, utcnow())
+        return _found(row)
+
+    @blp.response(204)
+    @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+    def delete(self, schedule_id):
+        """Delete a schedule and its runs."""
+        with tenant() as cur:
+            deleted = schedules.delete(cur, g.account_id, schedule_id)
+        if not deleted:
+            raise not_found()
+
+
+@blp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
+@blp.response(200, schedule_schema)
+@blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+@blp.alt_response(409, schema=error_schema, description="The schedule would never run (e.g. end_at is past)")
+def enable(schedule_id):
+    """Turn a schedule on; its next run is computed from now."""
+    try:
+        with tenant() as cur:
+            row = schedules.enable(cur, g.account_id, schedule_id, utcnow())
+    except TimingError as error:
+        raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
+                       fields={error.field: [error.message]}) from None
+    return _found(row)
+
+
+@blp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
+@blp.response(200, schedule_schema)
+@blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+def disable(schedule_id):
+    """Turn a schedule off; it keeps its settings and history."""
+    with tenant() as cur:
+        row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+    return _found(row)
+
+
+@blp.route("/schedules/preview", methods=["POST"])
+@blp.arguments(schedule_preview_schema)
+@blp.arguments(PreviewArgsSchema, location="query")
+@blp.response(200, PreviewSchema)
+def preview(values, args):
+    """The next runs of a schedule body, without saving anything (`count` runs after `after`, default now)."""
+    validate_timing(values)
+    zone = ZoneInfo(values["timezone"])
+    runs = next_runs(values, args.get("after") or utcnow(), args["count"])
+    return {"timezone": values["timezone"], "count": len(runs),
+            "runs": [{"at": run, "local": run.astimezone(zone).isoformat()} for run in runs]}
+
+
+@blp.route("/schedules/stats")
+@blp.response(200, StatsSchema)
+def stats():
+    """Counts of schedules (by state and cadence) and runs, and the success rate of finished runs."""
+    with tenant() as cur:
+        return schedules.stats(cur, g.account_id)
+
+
+@blp.route("/schedules/due")
+@blp.arguments(DueArgsSchema, location="query")
+@blp.response(200, schedules_schema)
+def due(args):
+    """Active schedules whose next run is now or past, most overdue first."""
+    with tenant() as cur:
+        return schedules.due(cur, g.account_id, utcnow(), args["limit"])
+
+
+def _found(row):
+    if row is None:
+        raise not_found()
+    return row

@@ -1,0 +1,178 @@
+"""The API's marshmallow schemas: request bodies, query arguments (kept apart) and responses.
+
+ScheduleSchema is both the create body and the response: what the server keeps (id, counters, the
+next run) is dump_only, so a client that sends it gets a 400 naming the field. Instances are made
+once, here, and shared by the blueprints.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit
+from core.timing import CADENCES
+
+RUN_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "missed", "skipped_limit")
+INT32_MAX = 2**31 - 1
+
+
+def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
+    """A bounded integer; strict (no "3" or 3.0) in JSON bodies, from text in query strings."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
+
+
+class ScheduleSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    account_id = fields.UUID(dump_only=True)
+    name = Text(200, min_length=1, required=True)
+    description = Text(2000, allow_none=True, load_default=None)
+    task = fields.String(load_default="generate_report", validate=known_task,
+                         metadata={"description": "a name in the TASKS registry"})
+    task_parameters = JsonObject(load_default=dict)
+    report_type = Text(100, allow_none=True, load_default=None)
+    city = Text(200, allow_none=True, load_default=None)
+    zip_codes = fields.List(Text(20, min_length=1), allow_none=True, load_default=None,
+                            validate=validate.Length(max=500))
+    lookback_days = _int(1, 3650, allow_none=True, load_default=30)
+    filters = JsonObject(load_default=dict)
+    recipients = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
+                             validate=recipients_limit)
+    include_attachment = fields.Boolean(load_default=False)
+    cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
+    weekly_dow = _int(0, 6, allow_none=True, load_default=None, metadata={"description": "0 = Sunday .. 6 = Saturday"})
+    monthly_dom = _int(-1, 31, allow_none=True, load_default=None,
+                       metadata={"description": "1..31 (past the month's end: its last day), or -1 for the last day"})
+    send_hour = _int(0, 23, load_default=9)
+    send_minute = _int(0, 59, load_default=0)
+    cron_expression = Text(200, allow_none=True, load_default=None)
+    interval_seconds = _int(60, INT32_MAX, allow_none=True, load_default=None)
+    timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), known_timezone])
+    start_at = UtcDateTime(allow_none=True, load_default=None)
+    end_at = UtcDateTime(allow_none=True, load_default=None)
+    misfire_grace_seconds = _int(0, INT32_MAX, allow_none=True, load_default=None)
+    active = fields.Boolean(load_default=True)
+    tags = fields.List(Text(50, min_length=1), load_default=list, validate=validate.Length(max=50))
+    last_run_at = UtcDateTime(dump_only=True)
+    next_run_at = UtcDateTime(dump_only=True)
+    last_status = fields.String(dump_only=True)
+    last_error = fields.String(dump_only=True)
+    run_count = fields.Integer(dump_only=True)
+    success_count = fields.Integer(dump_only=True)
+    failure_count = fields.Integer(dump_only=True)
+    consecutive_failures = fields.Integer(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
+
+
+class SchedulePatchSchema(ScheduleSchema):
+    """The same fields, all optional (loaded with partial=True, so defaults do not fill the gaps)."""
+
+
+class SchedulePreviewSchema(ScheduleSchema):
+    """A schedule body for a preview: only the timing matters, so the name may be left out."""
+
+    name = Text(200, min_length=1)
+
+
+class ScheduleListArgsSchema(Schema):
+    active_only = fields.Boolean(load_default=True)
+    cadence = fields.String(validate=validate.OneOf(CADENCES))
+    task = Text(100)
+    tag = Text(50)
+    page = _int(1, 1_000_000, strict=False, load_default=1)
+    page_size = _int(1, 100, strict=False, load_default=50)
+
+
+class ScheduleListSchema(Schema):
+    schedules = fields.List(fields.Nested(ScheduleSchema))
+    count = fields.Integer(metadata={"description": "schedules on this page"})
+    total = fields.Integer(metadata={"description": "schedules on all pages"})
+    page = fields.Integer()
+    page_size = fields.Integer()
+    pages = fields.Integer()
+
+
+class DueArgsSchema(Schema):
+    limit = _int(1, 500, strict=False, load_default=100)
+
+
+class PreviewArgsSchema(Schema):
+    count = _int(1, 100, strict=False, load_default=5)
+    after = UtcDateTime(metadata={"description": "RFC 3339; default now"})
+
+
+class PreviewRunSchema(Schema):
+    at = UtcDateTime()
+    local = fields.String(metadata={"description": "the run's wall time in the schedule's zone, RFC 3339"})
+
+
+class PreviewSchema(Schema):
+    timezone = fields.String()
+    count = fields.Integer()
+    runs = fields.List(fields.Nested(PreviewRunSchema))
+
+
+class StatsSchema(Schema):
+    total_schedules = fields.Integer()
+    enabled_schedules = fields.Integer()
+    disabled_schedules = fields.Integer()
+    total_runs = fields.Integer()
+    successful_runs = fields.Integer()
+    failed_runs = fields.Integer()
+    success_rate = fields.Float(allow_none=True, metadata={"description": "percent of finished runs that succeeded"})
+    by_cadence = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class RunSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    schedule_id = fields.UUID(dump_only=True)
+    status = fields.String(dump_only=True)
+    trigger = fields.String(dump_only=True)
+    scheduled_for = UtcDateTime(dump_only=True)
+    job_id = fields.String(dump_only=True)
+    attempt = fields.Integer(dump_only=True)
+    error = fields.String(dump_only=True)
+    result = fields.Raw(dump_only=True)
+    duration_ms = fields.Integer(dump_only=True)
+    queued_at = UtcDateTime(dump_only=True)
+    started_at = UtcDateTime(dump_only=True)
+    finished_at = UtcDateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+
+
+class RunListArgsSchema(Schema):
+    limit = _int(1, 500, strict=False, load_default=50)
+    status = fields.String(validate=validate.OneOf(RUN_STATUSES))
+
+
+class RunListSchema(Schema):
+    runs = fields.List(fields.Nested(RunSchema))
+    count = fields.Integer()
+
+
+class RunNowArgsSchema(Schema):
+    force = fields.Boolean(load_default=False, metadata={"description": "run even if the schedule is inactive"})
+
+
+class RunNowSchema(RunSchema):
+    run_id = fields.UUID(dump_only=True)
+    schedule_name = fields.String(dump_only=True)
+    next_run_at = UtcDateTime(dump_only=True, metadata={"description": "the schedule's next regular run (unchanged)"})
+    message = fields.String(dump_only=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+class ErrorSchema(Schema):
+    error = fields.String(metadata={"description": "a machine-readable kind, e.g. validation_error, not_found"})
+    message = fields.String()
+    field_errors = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(),
+                               metadata={"description": "messages per bad field (validation errors)"})
+
+
+error_schema = ErrorSchema()
+schedule_schema = ScheduleSchema()
+schedules_schema = ScheduleSchema(many=True)
+schedule_patch_schema = SchedulePatchSchema(partial=True)
+schedule_preview_schema = SchedulePreviewSchema()

@@ -1,0 +1,99 @@
+-- Schedules as the API manages them. Every query runs inside core.db.tenant_transaction, so row-level
+-- security already confines it to one tenant; the explicit account_id keeps the plans on the
+-- (account_id, ...) indexes. Times come in as %(now)s from the caller's clock, never now(), so the
+-- API's idea of "now" is one value per request (and tests can freeze it).
+
+-- insert_schedule --
+-- A new schedule with every client field and its first next_run_at; returns the row.
+INSERT INTO schedules (
+    account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
+    filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
+    cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
+    next_run_at, created_at, updated_at
+) VALUES (
+    %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+    %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
+    %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
+    %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
+    %(tags)s, %(next_run_at)s, %(now)s, %(now)s
+)
+RETURNING *;
+
+-- get_schedule --
+-- One schedule by id (none when it is another tenant's).
+SELECT * FROM schedules
+WHERE id = %(id)s AND account_id = %(account_id)s;
+
+-- get_schedule_for_update --
+-- One schedule by id, locked until the transaction ends (PATCH, enable: read, merge, write).
+SELECT * FROM schedules
+WHERE id = %(id)s AND account_id = %(account_id)s
+FOR UPDATE;
+
+-- patch_schedule --
+-- Write back every client field and next_run_at after a PATCH merged into the row; returns the row.
+UPDATE schedules SET
+    name = %(name)s, description = %(description)s, task = %(task)s, task_parameters = %(task_parameters)s,
+    report_type = %(report_type)s, city = %(city)s, zip_codes = %(zip_codes)s,
+    lookback_days = %(lookback_days)s, filters = %(filters)s, recipients = %(recipients)s,
+    include_attachment = %(include_attachment)s, cadence = %(cadence)s, weekly_dow = %(weekly_dow)s,
+    monthly_dom = %(monthly_dom)s, send_hour = %(send_hour)s, send_minute = %(send_minute)s,
+    cron_expression = %(cron_expression)s, interval_seconds = %(interval_seconds)s,
+    timezone = %(timezone)s, start_at = %(start_at)s, end_at = %(end_at)s,
+    misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
+    next_run_at = %(next_run_at)s, updated_at = %(now)s
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- enable_schedule --
+-- Turn a schedule on with a freshly computed next_run_at; returns the row.
+UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, updated_at = %(now)s
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- disable_schedule --
+-- Turn a schedule off; next_run_at stays as it was (the due index ignores inactive rows).
+UPDATE schedules SET active = FALSE, updated_at = %(now)s
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- delete_schedule --
+-- Delete a schedule; its runs go with it (ON DELETE CASCADE). Returns the id when there was one.
+DELETE FROM schedules
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING id;
+
+-- count_schedules --
+-- How many schedules list_schedules would return over all pages.
+SELECT count(*) AS total FROM schedules
+WHERE account_id = %(account_id)s
+  AND (NOT %(active_only)s OR active)
+  AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
+  AND (%(task)s::text IS NULL OR task = %(task)s)
+  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text]);
+
+-- list_schedules --
+-- One page of the tenant's schedules, newest first, with the same filters as count_schedules.
+SELECT * FROM schedules
+WHERE account_id = %(account_id)s
+  AND (NOT %(active_only)s OR active)
+  AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
+  AND (%(task)s::text IS NULL OR task = %(task)s)
+  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- list_due_schedules --
+-- The tenant's active schedules whose next run is at or before now, most overdue first.
+SELECT * FROM schedules
+WHERE account_id = %(account_id)s AND active AND next_run_at <= %(now)s
+ORDER BY next_run_at, id
+LIMIT %(limit)s;
+
+-- schedule_stats --
+-- Schedules per cadence and state, for GET /v1/schedules/stats.
+SELECT cadence, count(*) AS total, count(*) FILTER (WHERE active) AS enabled
+FROM schedules
+WHERE account_id = %(account_id)s
+GROUP BY cadence
+ORDER BY cadence;

@@ -1,0 +1,91 @@
+"""gunicorn.conf.py: bad settings stop gunicorn with one line; good ones serve the app (gthread)."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tests.api.conftest import JWT_SECRET, bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gunicorn_cmd():
+    beside_python = Path(sys.executable).parent / "gunicorn"  # the venv's, whatever PATH says
+    return [str(beside_python) if beside_python.exists() else shutil.which("gunicorn"), "api:create_app()"]
+
+
+def _env(**extra):
+    return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **extra}
+
+
+def test_missing_jwt_secret_stops_gunicorn_with_one_line(database_url):
+    result = subprocess.run(_gunicorn_cmd(), cwd=ROOT, env=_env(DATABASE_URL=database_url),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "JWT_SECRET" in lines[0]
+
+
+def test_bad_port_or_threads_stop_gunicorn_with_one_line(database_url):
+    for name, value in (("PORT", "eighty"), ("WEB_THREADS", "0")):
+        result = subprocess.run(_gunicorn_cmd(), cwd=ROOT, capture_output=True, text=True, timeout=30,
+                                env=_env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, **{name: value}))
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and name in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(port, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_gunicorn_serves_the_app(database_url, account_id):
+    port = _free_port()
+    env = _env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, PORT=str(port), WEB_CONCURRENCY="1",
+               WEB_THREADS="2")
+    process = subprocess.Popen(_gunicorn_cmd(), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = _get(port, "/healthz")
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
+        status, _ = _get(port, "/v1/schedules", headers=bearer(account_id))
+        assert status == 200
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_proxy_headers_of_one_hop_are_trusted(app):
+    assert isinstance(app.wsgi_app, ProxyFix)
+    assert (app.wsgi_app.x_for, app.wsgi_app.x_proto) == (1, 1)
