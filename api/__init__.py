@@ -44,7 +44,7 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import db, errors, health, runs, schedules
+    from api import db, errors, health, runs, schedules, unsubscribe
 
     db.init_app(app, settings)
     app.extensions["redis"] = (
@@ -54,7 +54,7 @@ def create_app(test_config=None) -> Flask:
 
     api = errors.Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for blueprint in (health.blp, schedules.blp, runs.blp):
+    for blueprint in (health.blp, schedules.blp, runs.blp, unsubscribe.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

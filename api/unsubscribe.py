@@ -1,0 +1,128 @@
+"""Unsubscribe links: no bearer token, the signed link is the authority.
+
+The token is the hex HMAC-SHA256 of "{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET (seed 001),
+compared in constant time. GET shows a confirmation page and changes nothing, because mail scanners
+follow links; POST suppresses: the page's button, an RFC 8058 one-click POST
+(`List-Unsubscribe=One-Click` to the link itself), or JSON `{email, account_id, token, reason}`.
+Suppressing twice is fine. A bad token is refused without saying whether the address is known.
+"""
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+from flask import current_app, request
+
+from api.db import get_db
+from api.errors import ApiError, Blueprint
+from core import db
+from core.sql import queries
+from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
+
+blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_FIELDS = ("email", "account_id", "token")
+
+
+class InvalidLink(Exception):
+    """Missing fields or a token that does not match: the only thing the caller learns."""
+
+    def __init__(self, fields: dict[str, list[str]] | None = None):
+        self.fields = fields or {}
+
+
+def _checked(values: dict) -> tuple[str, uuid.UUID]:
+    missing = {name: ["Missing data for required field."] for name in _FIELDS if not values.get(name)}
+    if missing:
+        raise InvalidLink(missing)
+    email, token = str(values["email"]).strip(), str(values["token"])
+    try:
+        account_id = uuid.UUID(str(values["account_id"]))
+    except ValueError:
+        raise InvalidLink({"account_id": ["Not a valid UUID."]}) from None
+    if not _EMAIL.match(email):
+        raise InvalidLink({"email": ["Not a valid email address."]})
+    if not unsubscribe_token_is_valid(_secret(), email, account_id, token):
+        raise InvalidLink()
+    return email, account_id
+
+
+def _secret() -> str:
+    settings = current_app.config["SETTINGS"]
+    if not settings.unsubscribe_secret:
+        raise ApiError(503, "not_configured", "unsubscribes are not configured: set UNSUBSCRIBE_SECRET")
+    return settings.unsubscribe_secret
+
+
+def _suppress(email: str, account_id: uuid.UUID, reason: str | None) -> None:
+    with db.tenant_transaction(get_db(), account_id) as cur:
+        cur.execute(queries["suppress_email"],
+                    {"account_id": account_id, "email": email.lower(), "reason": (reason or "unsubscribe_link")[:200]})
+
+
+def _page(title: str, body: str, status: int = 200):
+    document = (f"<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+                f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;max-width:32em;"
+                f"margin:4em auto'><h1>{html.escape(title)}</h1>{body}</body></html>")
+    return document, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+INVALID_LINK_TEXT = "<p>This unsubscribe link is invalid. Please use the link from a recent email.</p>"
+
+
+@blp.route("/unsubscribe", methods=["GET"])
+@blp.doc(security=[], summary="Confirmation page for an unsubscribe link (changes nothing)")
+def confirm_page():
+    try:
+        email, account_id = _checked(request.args)
+    except InvalidLink:
+        return _page("Unsubscribe", INVALID_LINK_TEXT, 400)
+    hidden = "".join(f"<input type=hidden name={name} value='{html.escape(str(value), quote=True)}'>"
+                     for name, value in (("email", email), ("account_id", account_id), ("token", request.args["token"])))
+    return _page("Unsubscribe", f"<p>Stop emails to <b>{html.escape(email)}</b> from these scheduled reports?</p>"
+                                f"<form method=post>{hidden}<button type=submit>Unsubscribe</button></form>")
+
+
+@blp.route("/unsubscribe", methods=["POST"])
+@blp.doc(security=[], summary="Unsubscribe: JSON {email, account_id, token, reason}, the page's form, or an "
+                              "RFC 8058 one-click POST (List-Unsubscribe=One-Click)")
+def unsubscribe():
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            raise ApiError(400, "validation_error", "Invalid input", fields={"_schema": ["Expected a JSON object."]})
+        try:
+            email, account_id = _checked(payload)
+        except InvalidLink as exc:
+            if exc.fields:
+                raise ApiError(400, "validation_error", "Invalid input", fields=exc.fields) from None
+            raise ApiError(400, "invalid_token", "the unsubscribe token is invalid") from None
+        _suppress(email, account_id, payload.get("reason"))
+        return {"status": "unsubscribed", "email": email}
+    values = {name: request.form.get(name) or request.args.get(name) for name in _FIELDS}
+    try:
+        email, account_id = _checked(values)
+    except InvalidLink:
+        return _page("Unsubscribe", INVALID_LINK_TEXT, 400)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    _suppress(email, account_id, "one_click" if one_click else "unsubscribe_page")
+    return _page("Unsubscribed", f"<p>{html.escape(email)} will not receive these reports any more.</p>")
+
+
+@blp.route("/unsubscribe/token", methods=["GET"])
+@blp.doc(security=[], summary="Development only: the unsubscribe token for an address (404 in production)")
+def token_for_testing():
+    if current_app.config["SETTINGS"].is_production:
+        raise ApiError(404, "not_found", "not found")
+    values = {"email": request.args.get("email"), "account_id": request.args.get("account_id")}
+    missing = {name: ["Missing data for required field."] for name, value in values.items() if not value}
+    if missing:
+        raise ApiError(400, "validation_error", "Invalid input", fields=missing)
+    try:
+        account_id = uuid.UUID(values["account_id"])
+    except ValueError:
+        raise ApiError(400, "validation_error", "Invalid input", fields={"account_id": ["Not a valid UUID."]}) from None
+    token = unsubscribe_token(_secret(), values["email"], account_id)
+    return {"email": values["email"], "account_id": str(account_id), "token": token}
