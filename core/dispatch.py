@@ -1,0 +1,241 @@
+"""Dispatch: turning due schedules into runs and RQ jobs, exactly once, whatever dies when.
+
+One batch goes through two transactions:
+
+1. `claim_due` locks up to `limit` due schedules with FOR UPDATE SKIP LOCKED (so tickers share the
+   work without waiting on each other), `plan_batch` decides each row's fate in pure Python, and
+   `record_batch` inserts the runs and advances the schedules; the caller commits. A crash before
+   the commit leaves the schedules due and no run; after it, every run exists, `pending`.
+2. `queue_runs` moves the runs pending -> queued (compare-and-set, which also locks them), pushes
+   their jobs in one Redis round trip and commits. A crash or a Redis error before the commit leaves
+   them pending, possibly with their jobs already in Redis; `repush_pending` later claims runs
+   pending longer than a short grace and pushes them with `skip_existing`, so a job id that is
+   already in Redis is never pushed twice. Whoever holds a run's lock is the only one pushing it.
+
+The unique index on (schedule_id, scheduled_for) is the last line of defence: an occurrence that
+already has a run is skipped (ON CONFLICT DO NOTHING), never a failed batch.
+
+Everything here is a function of its arguments (cursors, connections, the instant `now`); the
+ticker owns the clock, the connections and the logging.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import psycopg2.extensions
+from psycopg2.extras import execute_values
+
+from core import db
+from core.jobs import JOB_ID_PREFIX, job_id_for, push_runs
+from core.sql import queries
+from core.timing import next_run_after
+
+# An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_MAX_SECONDS = 3600
+# Runs younger than this belong to a ticker between its commit and its push: leave them to it.
+REPUSH_GRACE_SECONDS = 5.0
+ERROR_LIMIT = 1000
+
+_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s)"
+_ADVANCE = "(%s::uuid, %s::timestamptz, %s::boolean, %s::timestamptz, %s::text, %s::text)"
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class Outcome(NamedTuple):
+    """What dispatch did with one claimed schedule, for the ticker's log lines."""
+
+    kind: str  # "run" | "missed" | "computed" (no run) | "failed" (invalid timing)
+    schedule_id: str
+    name: str
+    next_run_at: datetime | None
+    run_id: str | None = None
+    scheduled_for: datetime | None = None
+    error: str | None = None
+    late_seconds: float = 0.0
+    grace_seconds: int | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return job_id_for(self.run_id) if self.run_id else None
+
+
+@dataclass
+class Batch:
+    """One claimed batch: the rows to write and the outcome of every schedule in it."""
+
+    claimed: int = 0
+    runs: list[tuple] = field(default_factory=list)      # insert_scheduled_runs rows
+    updates: list[tuple] = field(default_factory=list)   # advance_schedules rows
+    outcomes: list[Outcome] = field(default_factory=list)
+    duplicates: list[Outcome] = field(default_factory=list)  # occurrences that already had a run
+
+    @property
+    def to_push(self) -> list[str]:
+        return [o.run_id for o in self.outcomes if o.kind == "run"]
+
+
+def backoff_seconds(dispatch_errors: int) -> int:
+    """Delay before retrying a row that has failed `dispatch_errors` times in a row already."""
+    return min(BACKOFF_BASE_SECONDS * 2 ** min(dispatch_errors, 16), BACKOFF_MAX_SECONDS)
+
+
+def describe_error(exc: BaseException) -> str:
+    """`TimingError: weekly_dow required for weekly cadence`, on one line."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_LIMIT]
+
+
+def plan_batch(rows, now: datetime) -> Batch:
+    """Decide, without I/O, what happens to each claimed row at instant `now`.
+
+    A due row gets one run for its next_run_at (`missed` if later than its misfire grace) and its
+    next run after `now`, so a schedule late after downtime runs once, not once per occurrence it
+    slept through. A row with no next_run_at gets one computed without a run. A row whose timing
+    cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
+    """
+    batch = Batch(claimed=len(rows))
+    for row in rows:
+        sid, name, due = row["id"], row["name"], row["next_run_at"]
+        try:
+            following = next_run_after(row, now)
+            runs = due is not None and _is_occurrence(row, due)
+        except Exception as exc:  # one bad row must never stop the batch, whatever it raises
+            error = describe_error(exc)
+            retry_at = now + timedelta(seconds=backoff_seconds(row["dispatch_errors"]))
+            batch.updates.append((sid, retry_at, True, None, None, error))
+            batch.outcomes.append(Outcome("failed", sid, name, retry_at, error=error))
+            continue
+        active = following is not None
+        if not runs:
+            batch.updates.append((sid, following, active, None, None, None))
+            batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=due))
+            continue
+        run_id = str(uuid.uuid4())
+        late = (now - due).total_seconds()
+        grace = row["misfire_grace_seconds"]
+        if grace is not None and late > grace:
+            error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
+            batch.runs.append((run_id, sid, row["account_id"], "missed", due, error, now))
+            batch.updates.append((sid, following, active, None, "missed", None))
+            kind = "missed"
+        else:
+            batch.runs.append((run_id, sid, row["account_id"], "pending", due, None, None))
+            batch.updates.append((sid, following, active, now, None, None))
+            kind = "run"
+        batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=due,
+                                      late_seconds=late, grace_seconds=grace))
+    return batch
+
+
+def _is_occurrence(row, due: datetime) -> bool:
+    """Whether a due row's next_run_at is a run to execute.
+
+    Normally yes, even a time written by hand (seed 000 tests with `next_run_at = NOW() - 1 hour`).
+    But a row coming out of dispatch back-off holds a retry time, not an occurrence: it gets its
+    next run computed without a run, unless someone has since set next_run_at to a real occurrence.
+    And a time outside start_at/end_at (end_at moved earlier after it was computed) never runs.
+    """
+    if (row["start_at"] is not None and due < row["start_at"]) or (
+            row["end_at"] is not None and due > row["end_at"]):
+        return False
+    if row["dispatch_errors"]:
+        return next_run_after(row, due - _MICROSECOND) == due
+    return True
+
+
+def _tuples(cur):
+    """A cursor of plain tuples in `cur`'s transaction: at tens of thousands of rows a second,
+    building RealDictRows column by column costs more than the statements that return them."""
+    return cur.connection.cursor(cursor_factory=psycopg2.extensions.cursor)
+
+
+def claim_due(cur, now: datetime, limit: int) -> list[dict]:
+    """Lock and return up to `limit` due schedules (plus any with no next_run_at yet), as dicts."""
+    with _tuples(cur) as plain:
+        plain.execute(queries["claim_due_schedules"], {"now": now, "limit": limit})
+        names = [column.name for column in plain.description]
+        return [dict(zip(names, row)) for row in plain.fetchall()]
+
+
+def record_batch(cur, batch: Batch) -> None:
+    """Insert the batch's runs and advance its schedules: two statements, in the caller's transaction.
+
+    An occurrence that already had a run (someone set next_run_at back to a time that ran) is moved
+    from the batch's outcomes to `duplicates`: its schedule still advances, no second run is made.
+    """
+    with _tuples(cur) as plain:
+        if batch.runs:
+            inserted = execute_values(plain, queries["insert_scheduled_runs"], batch.runs,
+                                      template=_INSERT_RUN, page_size=len(batch.runs), fetch=True)
+            if len(inserted) != len(batch.runs):
+                kept = {run_id for run_id, in inserted}
+                batch.duplicates = [o for o in batch.outcomes if o.run_id and o.run_id not in kept]
+                batch.outcomes = [o for o in batch.outcomes if not o.run_id or o.run_id in kept]
+        if batch.updates:
+            execute_values(plain, queries["advance_schedules"], batch.updates,
+                           template=_ADVANCE, page_size=len(batch.updates))
+
+
+def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
+               skip_existing: bool = False) -> list[str]:
+    """Mark runs queued and push their jobs, in one transaction; returns the runs this call queued.
+
+    The compare-and-set comes first so that the rows are locked while their jobs are pushed: a
+    concurrent re-push skips them, and a worker that picks a job up at once waits the few
+    milliseconds until the commit. If the push fails, the transaction rolls back and the runs stay
+    pending for `repush_pending`.
+    """
+    run_ids = [str(run_id) for run_id in run_ids]
+    if not run_ids:
+        return []
+    with db.service_transaction(conn) as cur, _tuples(cur) as plain:
+        plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
+        queued = [run_id for run_id, in plain.fetchall()]
+        push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
+    return queued
+
+
+def repush_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
+                   grace: float = REPUSH_GRACE_SECONDS) -> list[str]:
+    """Push the jobs of up to `limit` runs left pending longer than `grace`; returns their ids.
+
+    A job already in Redis (the ticker died after pushing, before committing) is not pushed again.
+    """
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_stale_pending_runs"], {"grace": grace, "limit": limit})
+        run_ids = [str(row["id"]) for row in cur.fetchall()]
+        if not run_ids:
+            return []
+        push_runs(redis_conn, queue_name, run_ids, job_timeout=job_timeout, skip_existing=True)
+        cur.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
+        return [row["id"] for row in cur.fetchall()]
+
+
+def next_wake_at(conn, grace: float = REPUSH_GRACE_SECONDS) -> datetime | None:
+    """The earliest instant at which there will be work, or None when no schedule is active."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["next_wake_at"], {"grace": grace})
+        return cur.fetchone()["wake_at"]
+
+
+def write_heartbeat(conn, *, instance_id: str, hostname: str, pid: int, started_at: datetime,
+                    last_tick: dict) -> None:
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["write_heartbeat"], {
+            "instance_id": instance_id, "hostname": hostname, "pid": pid, "started_at": started_at,
+            "last_tick": json.dumps(last_tick),
+        })
+
+
+def delete_heartbeat(conn, instance_id: str) -> None:
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["delete_heartbeat"], {"instance_id": instance_id})
+
+
+def prune_heartbeats(conn, older_than_seconds: float) -> None:
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["prune_heartbeats"], {"older_than": older_than_seconds})

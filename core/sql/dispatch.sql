@@ -1,0 +1,92 @@
+-- Dispatch: the ticker's queries (core/dispatch.py). A batch of due schedules is claimed, recorded
+-- (runs inserted, schedules advanced) and committed in one transaction; its runs are then pushed to
+-- Redis and marked queued in a second one. The two batch writes take their rows as `VALUES %s`,
+-- filled by psycopg2.extras.execute_values (one statement per batch, so no other parameters).
+
+-- claim_due_schedules --
+-- Lock a batch of due schedules, most overdue first, plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
+WITH unset AS (
+    SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
+           cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
+           misfire_grace_seconds, next_run_at, dispatch_errors
+      FROM schedules
+     WHERE active AND next_run_at IS NULL
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
+           cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
+           misfire_grace_seconds, next_run_at, dispatch_errors
+      FROM schedules
+     WHERE active AND next_run_at <= %(now)s
+     ORDER BY next_run_at
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+SELECT * FROM unset
+UNION ALL
+SELECT * FROM due;
+
+-- insert_scheduled_runs --
+-- The batch's runs (pending, or missed when later than the schedule's grace). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
+INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at)
+VALUES %s
+ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
+RETURNING id::text;
+
+-- advance_schedules --
+-- Move each claimed schedule on: its next run (NULL once it has none, and then inactive), last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
+WITH v (id, next_run_at, active, ran_at, last_status, error) AS MATERIALIZED (VALUES %s)
+UPDATE schedules AS s
+   SET next_run_at = v.next_run_at,
+       active = v.active,
+       last_run_at = COALESCE(v.ran_at, s.last_run_at),
+       last_status = COALESCE(v.last_status, s.last_status),
+       dispatch_errors = CASE WHEN v.error IS NULL THEN 0 ELSE s.dispatch_errors + 1 END,
+       last_error = CASE WHEN v.error IS NOT NULL THEN v.error
+                         WHEN s.dispatch_errors > 0 THEN NULL
+                         ELSE s.last_error END
+  FROM v
+ WHERE s.id = v.id
+   AND s.id = ANY(ARRAY(SELECT id FROM v));
+
+-- mark_runs_queued --
+-- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (job id: the prefix of core.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
+UPDATE schedule_runs
+   SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
+ WHERE id = ANY(%(run_ids)s::uuid[])
+   AND status = 'pending'
+RETURNING id::text;
+
+-- claim_stale_pending_runs --
+-- Lock runs left pending longer than the grace (a ticker killed between commit and push, Redis down, an API push that failed), oldest first, for a re-push. Served by schedule_runs_pending_idx.
+SELECT id
+  FROM schedule_runs
+ WHERE status = 'pending'
+   AND created_at < now() - make_interval(secs => %(grace)s)
+ ORDER BY created_at
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- next_wake_at --
+-- When the ticker has work next: the earliest next_run_at of an active schedule, or a pending run coming out of its grace. Both halves read one end of an index.
+SELECT LEAST(
+    (SELECT min(next_run_at) FROM schedules WHERE active),
+    (SELECT min(created_at) FROM schedule_runs WHERE status = 'pending')
+        + make_interval(secs => %(grace)s)
+) AS wake_at;
+
+-- write_heartbeat --
+-- This ticker is alive: its identity and the figures of its last tick (what /readyz reads).
+INSERT INTO ticker_heartbeats (instance_id, hostname, pid, started_at, last_tick_at, last_tick)
+VALUES (%(instance_id)s, %(hostname)s, %(pid)s, %(started_at)s, now(), %(last_tick)s)
+ON CONFLICT (instance_id) DO UPDATE
+   SET last_tick_at = now(), last_tick = EXCLUDED.last_tick;
+
+-- delete_heartbeat --
+-- A ticker shutting down cleanly removes its heartbeat.
+DELETE FROM ticker_heartbeats WHERE instance_id = %(instance_id)s;
+
+-- prune_heartbeats --
+-- Heartbeats of tickers that died without cleaning up (kill -9, a lost machine), once long silent.
+DELETE FROM ticker_heartbeats WHERE last_tick_at < now() - make_interval(secs => %(older_than)s);

@@ -1,0 +1,50 @@
+"""core.jobs writes RQ's job format itself (for speed): RQ must read those jobs exactly as its own."""
+import pickle
+import uuid
+import zlib
+
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from core.jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_id_for, push_runs
+
+QUEUE = "schedules-format"
+
+
+def test_pushed_job_has_the_fields_rq_itself_writes(redis_client):
+    ours, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    push_runs(redis_client, QUEUE, [ours], job_timeout=321)
+    Queue(QUEUE, connection=redis_client).enqueue_many([Queue.prepare_data(
+        RUN_JOB_FUNC, args=(theirs,), job_id=job_id_for(theirs), timeout=321,
+        result_ttl=RESULT_TTL_SECONDS, description=f"schedule run {theirs}")])
+    mine = redis_client.hgetall(f"rq:job:{job_id_for(ours)}")
+    rqs = {k: v for k, v in redis_client.hgetall(f"rq:job:{job_id_for(theirs)}").items() if v != b""}
+    assert set(mine) == set(rqs)
+    for field in (b"origin", b"status", b"timeout", b"result_ttl"):
+        assert mine[field] == rqs[field]
+    assert pickle.loads(zlib.decompress(mine[b"data"])) == (RUN_JOB_FUNC, None, (ours,), {})
+    assert pickle.loads(zlib.decompress(rqs[b"data"])) == (RUN_JOB_FUNC, None, (theirs,), {})
+
+
+def test_rq_fetches_and_dequeues_pushed_jobs(redis_client):
+    runs = [str(uuid.uuid4()) for _ in range(3)]
+    push_runs(redis_client, QUEUE, runs, job_timeout=42)
+    job = Job.fetch(job_id_for(runs[0]), connection=redis_client)
+    assert (job.func_name, job.args, job.kwargs) == (RUN_JOB_FUNC, (runs[0],), {})
+    assert job.get_status() == JobStatus.QUEUED and job.origin == QUEUE
+    assert job.timeout == 42 and job.result_ttl == RESULT_TTL_SECONDS
+    assert job.description == f"schedule run {runs[0]}"
+    assert job.enqueued_at is not None and job.created_at is not None
+    assert QUEUE in [q.name for q in Queue.all(connection=redis_client)]
+    queue = Queue(QUEUE, connection=redis_client)
+    assert queue.count == 3
+    dequeued, from_queue = Queue.dequeue_any([queue], None, connection=redis_client)
+    assert dequeued.id == job_id_for(runs[0]) and from_queue.name == QUEUE
+
+
+def test_skip_existing_pushes_only_missing_jobs(redis_client):
+    present, missing = str(uuid.uuid4()), str(uuid.uuid4())
+    push_runs(redis_client, QUEUE, [present])
+    assert push_runs(redis_client, QUEUE, [present, missing], skip_existing=True) == [
+        job_id_for(present), job_id_for(missing)]
+    assert Queue(QUEUE, connection=redis_client).job_ids == [job_id_for(present), job_id_for(missing)]
