@@ -82,29 +82,27 @@ def mixed_schedules(count: int) -> list[dict]:
     return schedules
 
 
-def main() -> None:
-    afters = instants(20_000)
-    print(f"next_run_after per second, warm, {ZONE}, {len(afters):,} instants over 2026")
-    print(f"{'cadence':<26}{'engine/s':>12}{'croniter/s':>13}{'ratio':>9}")
+def measure(count: int = 20_000) -> dict:
+    """Warm next-run computations per second per cadence (and croniter's, for cron rules)."""
+    afters = instants(count)
+    rates = {}
     for name, fields in CASES:
         fields = {**fields, "timezone": ZONE}
         next_run_after(fields, afters[0])  # compile and find the zone's segments first
-        engine = rate(next_run_after, [(fields, after) for after in afters])
-        line = f"{name:<26}{engine:>12,.0f}"
+        entry = {"engine_per_second": rate(next_run_after, [(fields, after) for after in afters])}
         if fields["cadence"] == "cron":
-            expression = fields["cron_expression"]
             zone = ZoneInfo(ZONE)
-            starts = [(expression, after.astimezone(zone)) for after in afters[:2000]]
-            reference = rate(croniter_next, starts)
-            line += f"{reference:>13,.0f}{engine / reference:>8.1f}x"
-        print(line)
+            starts = [(fields["cron_expression"], after.astimezone(zone)) for after in afters[:2000]]
+            entry["croniter_per_second"] = rate(croniter_next, starts)
+            entry["ratio"] = entry["engine_per_second"] / entry["croniter_per_second"]
+        rates[name] = entry
 
     schedules = mixed_schedules(10_000)
     work = list(zip(schedules, instants(len(schedules), seed=3)))
     for fields, after in work:  # warm: every zone's segments and every rule compiled once
         next_run_after(fields, after)
-    print(f"\n{len(work):,} distinct schedules in {len({s['timezone'] for s in schedules})} zones, "
-          f"mixed cadences, warm: {rate(next_run_after, work):,.0f}/s")
+    mixed = {"schedules": len(work), "zones": len({s["timezone"] for s in schedules}),
+             "per_second": rate(next_run_after, work)}
 
     # Cold start: the first computation in each zone finds that zone's offset segments.
     timing._chunk.cache_clear()
@@ -112,9 +110,26 @@ def main() -> None:
     began = time.perf_counter()
     for zone in zones:
         next_run_after({"cadence": "daily", "timezone": zone}, afters[0])
-    elapsed = time.perf_counter() - began
-    print(f"cold: first computation in each of {len(zones)} zones: "
-          f"{elapsed / len(zones) * 1000:.2f} ms per zone, {elapsed:.2f} s for all")
+    cold_ms = (time.perf_counter() - began) / len(zones) * 1000
+    return {"zone": ZONE, "instants": count, "cadences": rates, "mixed": mixed, "cold_ms_per_zone": cold_ms}
+
+
+def report(figures: dict) -> None:
+    print(f"next_run_after per second, warm, {figures['zone']}, {figures['instants']:,} instants over 2026")
+    print(f"{'cadence':<26}{'engine/s':>12}{'croniter/s':>13}{'ratio':>9}")
+    for name, entry in figures["cadences"].items():
+        line = f"{name:<26}{entry['engine_per_second']:>12,.0f}"
+        if "croniter_per_second" in entry:
+            line += f"{entry['croniter_per_second']:>13,.0f}{entry['ratio']:>8.1f}x"
+        print(line)
+    mixed = figures["mixed"]
+    print(f"\n{mixed['schedules']:,} distinct schedules in {mixed['zones']} zones, mixed cadences, warm: "
+          f"{mixed['per_second']:,.0f}/s")
+    print(f"cold: first computation in a zone: {figures['cold_ms_per_zone']:.2f} ms")
+
+
+def main() -> None:
+    report(measure())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ in bulk, and the checks that a dispatch really produced N runs and N jobs with n
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -48,6 +49,7 @@ def servers():
     finally:
         for server in reversed(stack):
             server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _admin(url):

@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class EmbeddedPostgres:
@@ -73,7 +75,9 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         try:
-            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2).shutdown(nosave=False)
+            # No retries: SHUTDOWN closes the socket, and redis-py would resend it for seconds.
+            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2,
+                        retry=Retry(NoBackoff(), 0)).shutdown(nosave=False)
         except redis.RedisError:
             pass  # SHUTDOWN closes the connection on success; a dead server is stopped already
         if self.process is not None:

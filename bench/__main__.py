@@ -1,0 +1,115 @@
+"""`make bench` (python -m bench): what the service exists for, measured beside the seed's design.
+
+    python -m bench                  # everything, as issue 7 asks (about 10 minutes on 2 cores)
+    python -m bench --quick          # smaller N, for a first look (about 2 minutes)
+    python -m bench --only dispatch,lag
+
+Sets itself up like make dev / make test: embedded PostgreSQL and Redis unless DATABASE_URL /
+REDIS_URL are given (then only databases named bench_* are created and dropped there, and the Redis
+database is emptied: point REDIS_URL at a spare database number). Prints a table and writes it as
+JSON to bench/results/<UTC time>.json; the tickers' logs go to bench/results/logs/. Figures are
+ratios measured in the same run, because these machines are shared and noisy. Never fails CI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import api_load, bench_timing, dispatch, idle, lag
+from bench.common import servers
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = ("timing", "dispatch", "lag", "idle", "api")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 2,000 and 10,000; idle 1k vs 100k; shorter loads")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    sizes = (2_000, 10_000) if args.quick else (10_000, 100_000)
+    logs = RESULTS / "logs"
+    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "quick": args.quick,
+                     "machine": {"python": platform.python_version(), "cpus": _cpus()}}
+
+    if "timing" in chosen:
+        results["timing"] = bench_timing.measure(5_000 if args.quick else 20_000)
+        _section("Next-run computation (engine vs croniter's obvious use)")
+        bench_timing.report(results["timing"])
+    with servers() as running:
+        if "dispatch" in chosen:
+            results["dispatch"] = [dispatch.measure(running, n, logs, seed_limit=None) for n in sizes]
+            _section("Dispatch throughput: N due at once, full path, counts verified")
+            _report_dispatch(results["dispatch"])
+        if "lag" in chosen:
+            results["lag"] = lag.measure(running, logs, n=300 if args.quick else 1000,
+                                         spread_seconds=20 if args.quick else 60)
+            _section("Dispatch lag: due -> enqueued, ticker running normally")
+            _report_lag(results["lag"])
+        if "idle" in chosen:
+            results["idle"] = idle.measure(running, large=100_000 if args.quick else 1_000_000)
+            _section("Idle tick (nothing due)")
+            i = results["idle"]
+            print(f"{i['small']:>9,} schedules: {i['small_ms']:.2f} ms   {i['large']:>9,} schedules: "
+                  f"{i['large_ms']:.2f} ms   ratio {i['ratio']:.2f} (target <= 1.5)")
+        if "api" in chosen:
+            results["api"] = api_load.measure(running, logs, seconds=5 if args.quick else 10)
+            _section(f"API under gunicorn ({results['api']['gunicorn']}), {results['api']['threads']} client threads")
+            for route, r in results["api"]["routes"].items():
+                print(f"{route:<26}{r['requests_per_second']:>9,.0f} req/s   p50 {r['p50_ms']:6.1f} ms   "
+                      f"p99 {r['p99_ms']:6.1f} ms   errors {r['errors']}")
+
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nWritten to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 0
+
+
+def _section(title: str) -> None:
+    print(f"\n== {title} ==")
+
+
+def _report_dispatch(rows: list[dict]) -> None:
+    print(f"{'N':>8}  {'ticker':<18}{'runs/s':>10}{'seconds':>9}{'peak RSS':>10}   check")
+    for row in rows:
+        n = row["n"]
+        for processes, r in row["ours"].items():
+            print(f"{n:>8,}  {f'ours x{processes}':<18}{r['runs_per_second']:>10,.0f}{r['seconds']:>9.2f}"
+                  f"{r['peak_rss_mb']:>8.0f}MB   {r['problem'] or 'ok'}")
+        for name in ("batched", "seed"):
+            r = row[name]
+            if "skipped" in r:
+                print(f"{n:>8,}  {name:<18}{'skipped: ' + r['skipped']:>19}")
+                continue
+            print(f"{n:>8,}  {name:<18}{r['runs_per_second']:>10,.0f}{r['seconds']:>9.2f}{'':>10}   "
+                  f"{r['problem'] or 'ok'}")
+        ours = row["ours"][1]["runs_per_second"]
+        print(f"{'':>8}  ratios (one ticker): ours/seed {ours / row['seed']['runs_per_second']:.1f}x, "
+              f"ours/batched {ours / row['batched']['runs_per_second']:.1f}x; "
+              f"x2/x1 {row['ours'][2]['runs_per_second'] / ours:.2f}, x4/x1 {row['ours'][4]['runs_per_second'] / ours:.2f}")
+
+
+def _report_lag(r: dict) -> None:
+    if r.get("problem"):
+        print(f"{r['n']} schedules: {r['problem']}")
+        return
+    print(f"{r['n']:,} schedules: p50 {r['p50_seconds']:.3f} s   p99 {r['p99_seconds']:.3f} s   "
+          f"max {r['max_seconds']:.3f} s (target p99 <= 1 s)")
+
+
+def _cpus() -> int:
+    import os
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

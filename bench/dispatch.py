@@ -1,0 +1,106 @@
+"""Dispatch throughput: N schedules all due at once, through the full path (claim, audit row,
+next_run_at, RQ job in Redis), for our ticker with 1, 2 and 4 running processes and for the two
+baselines, each on its own copy of the same data. Counts are verified before a figure is reported."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.baselines import batched_ticker, seed_ticker
+from bench.common import QUEUE, BenchDatabases, Timer, flush_queue, insert_schedules, verify_dispatch
+from core import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_our_tickers(database_url: str, redis_url: str, processes: int, n: int, log_dir: Path) -> tuple[float, int]:
+    """Our ticker as deployed: `python -m ticker` daemons (INFO logs, a line per schedule, to a file),
+    started and idle first; then one UPDATE makes all N schedules due (its NOTIFY wakes them) and the
+    clock runs until N runs are queued. Returns (seconds, peak RSS in KiB of any ticker)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RQ_QUEUE": QUEUE,
+           "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = [open(log_dir / f"ticker-{n}-x{processes}-{i}.log", "w") for i in range(processes)]
+    procs = [subprocess.Popen([sys.executable, "-m", "ticker"], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT) for log in logs]
+    conn = db.connect(database_url, application_name="bench-watch")
+    try:
+        _wait(conn, "SELECT count(*) AS n FROM ticker_heartbeats", processes, timeout=60, procs=procs)
+        start = time.perf_counter()
+        make_all_due(conn)
+        _wait(conn, "SELECT count(*) AS n FROM schedule_runs WHERE status = 'queued'", n, timeout=600,
+              procs=procs, poll=0.02)
+        seconds = time.perf_counter() - start
+    finally:
+        conn.close()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+    peak_kib = 0
+    for proc in procs:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak_kib = max(peak_kib, usage.ru_maxrss)
+    for log in logs:
+        log.close()
+    failed = [p.returncode for p in procs if p.returncode != 0]
+    if failed:
+        raise RuntimeError(f"ticker exited with {failed}; see {log_dir}")
+    return seconds, peak_kib
+
+
+def make_all_due(conn) -> None:
+    """Every schedule due, at instants spread over the last hour (one statement, one NOTIFY)."""
+    with db.service_transaction(conn) as cur:
+        cur.execute("UPDATE schedules SET next_run_at = now() - random() * interval '1 hour'")
+
+
+def _wait(conn, sql: str, target: int, *, timeout: float, procs, poll: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.service_transaction(conn) as cur:
+            cur.execute(sql)
+            if cur.fetchone()["n"] >= target:
+                return
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"gave up waiting for {sql!r} to reach {target}")
+        time.sleep(poll)
+
+
+def measure(servers, n: int, log_dir: Path, *, seed_limit: int | None = None) -> dict:
+    dbs = BenchDatabases(servers.pg_admin_url)
+    try:
+        template, template_url = dbs.create()
+        insert_schedules(template_url, n, due=False)
+        results: dict = {"n": n, "ours": {}}
+
+        def fresh():
+            _, url = dbs.create(template=template)
+            flush_queue(servers.redis_url)
+            return url
+
+        for processes in (1, 2, 4):
+            url = fresh()
+            seconds, peak_kib = run_our_tickers(url, servers.redis_url, processes, n, log_dir)
+            problem = verify_dispatch(url, servers.redis_url, n)
+            results["ours"][processes] = {"seconds": seconds, "runs_per_second": n / seconds,
+                                          "peak_rss_mb": peak_kib / 1024, "problem": problem}
+        for name, baseline in (("batched", batched_ticker), ("seed", seed_ticker)):
+            if name == "seed" and seed_limit is not None and n > seed_limit:
+                results[name] = {"skipped": f"N > {seed_limit}"}
+                continue
+            url = fresh()
+            conn = db.connect(url)
+            make_all_due(conn)
+            conn.close()
+            with Timer() as timer:
+                dispatched = baseline(url, servers.redis_url, QUEUE)
+            results[name] = {"seconds": timer.seconds, "runs_per_second": dispatched / timer.seconds,
+                             "problem": verify_dispatch(url, servers.redis_url, n)}
+        return results
+    finally:
+        dbs.drop_all()
+
