@@ -41,6 +41,8 @@ PORT = int(os.environ.get("PORT", "8000"))
 
 
 def main() -> int:
+    # `kill`, `timeout` and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     env = dict(os.environ)
     servers = []
     try:
