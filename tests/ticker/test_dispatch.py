@@ -9,27 +9,11 @@ from rq.job import Job
 
 from core.dispatch import backoff_seconds
 from core.jobs import RUN_JOB_FUNC, job_id_for, push_runs
+from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.conftest import (QUEUE, ensure_seed_account, fetch, insert_due_schedules, make_schedule,
                                    redis_jobs, scalar, utc)
 
-SEED_000_TEST_SCHEDULE = """
-INSERT INTO schedules (
-    account_id, name, report_type, city, cadence,
-    weekly_dow, send_hour, send_minute, recipients, active, next_run_at
-) VALUES (
-    '912014c3-6deb-4b40-a28d-489ef3923a3a',
-    'Test Weekly Snapshot',
-    'market_snapshot',
-    'San Diego',
-    'weekly',
-    1,  -- Monday
-    9,
-    0,
-    ARRAY['test@example.com'],
-    true,
-    NOW() - INTERVAL '1 hour'  -- Due 1 hour ago
-);
-"""
+
 NOW = utc(2026, 3, 11, 12, 0)  # a Wednesday
 
 

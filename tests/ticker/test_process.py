@@ -11,7 +11,8 @@ from rq.job import Job
 from core.jobs import RUN_JOB_FUNC
 from tests.ticker.conftest import (REPO, assert_exactly_once, ensure_seed_account, fetch,
                                    insert_due_schedules, make_schedule, scalar, settled, wait_until)
-from tests.ticker.test_dispatch import SEED_000_TEST_SCHEDULE, next_monday_0900
+from tests.seeds import SEED_000_TEST_SCHEDULE
+from tests.ticker.test_dispatch import next_monday_0900
 
 
 def test_missing_database_url_prints_one_line_and_exits_2(ticker_env):
