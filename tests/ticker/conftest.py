@@ -74,16 +74,20 @@ def make_schedule(conn, account_id, **fields):
 def insert_due_schedules(conn, account_id, count: int, *, spread_seconds: float = 0.0,
                          offset_seconds: float = -60.0, name: str = "Bulk") -> None:
     """`count` schedules in one statement, a mix of daily, weekly and cron rules, due at
-    now + offset_seconds, spread evenly over `spread_seconds` after that."""
+    now + offset_seconds, spread evenly over `spread_seconds` after that.
+
+    Their rules fire at an hour 12 hours away from now (UTC), so no schedule's NEXT occurrence can
+    come due while a test runs, whatever the wall clock: each gets exactly one run."""
     fetch(conn, """
         INSERT INTO schedules (account_id, name, cadence, weekly_dow, send_hour, send_minute,
                                cron_expression, next_run_at)
         SELECT %(account_id)s, %(name)s || ' ' || i,
                (ARRAY['daily', 'weekly', 'cron'])[1 + i %% 3],
-               CASE WHEN i %% 3 = 1 THEN i %% 7 END, i %% 24, i %% 60,
-               CASE WHEN i %% 3 = 2 THEN (i %% 60) || ' */3 * * *' END,
+               CASE WHEN i %% 3 = 1 THEN i %% 7 END, far.hour, i %% 60,
+               CASE WHEN i %% 3 = 2 THEN (i %% 60) || ' ' || far.hour || ' * * *' END,
                now() + make_interval(secs => %(offset)s + %(spread)s * i / %(count)s)
-          FROM generate_series(0, %(count)s - 1) AS i
+          FROM generate_series(0, %(count)s - 1) AS i,
+               (SELECT (extract(hour FROM now() AT TIME ZONE 'UTC')::int + 12) %% 24 AS hour) AS far
     """, {"account_id": account_id, "name": name, "count": count, "offset": offset_seconds,
           "spread": spread_seconds})
 
