@@ -4,7 +4,15 @@ PORT (default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREAD
 (default 4). The app's settings are checked here, in the master, before any worker starts: a missing
 DATABASE_URL or JWT_SECRET, or any malformed variable, stops gunicorn with one line naming it and
 exit status 2, instead of every worker dying with a traceback in a restart loop.
+
+Metrics (GET /metrics) with several worker processes: set PROMETHEUS_MULTIPROC_DIR to a directory
+for this service alone (render.yaml uses /tmp/schedules-prometheus). Each worker writes its counters
+and histograms to files there and /metrics adds them all up. `on_starting` creates the directory and
+empties it (figures of a previous run must not be counted again); `child_exit` tells
+prometheus_client that a worker is gone (multiprocess.mark_process_dead), so the files of a dead
+worker stop counting as a live process's. Without the variable each worker reports its own requests.
 """
+import glob
 import os
 import sys
 
@@ -48,3 +56,22 @@ forwarded_allow_ips = "*"
 accesslog = "-"
 timeout = 30
 graceful_timeout = 30
+
+
+def _metrics_dir():
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+
+
+def on_starting(server):
+    directory = _metrics_dir()
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    if _metrics_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -8,7 +8,8 @@ environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
 
 Blueprints are imported inside the factory (as in Flask's tutorial), so nothing imports a global app.
 flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json, with an
-interactive page at /docs.
+interactive page at /docs. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
+token; every request is counted and timed for /metrics.
 """
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import db, errors, health, runs, schedules, unsubscribe
+    from api import db, errors, health, metrics, runs, schedules, unsubscribe
 
     db.init_app(app, settings)
+    metrics.init_app(app)
     app.extensions["redis"] = (
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         if settings.redis_url else None
@@ -54,7 +56,7 @@ def create_app(test_config=None) -> Flask:
 
     api = errors.Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for blueprint in (health.blp, schedules.blp, runs.blp, unsubscribe.blp):
+    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

@@ -1,9 +1,14 @@
 """/v1/schedules: create, list, read, edit, delete, enable and disable a tenant's schedules; and the
-read-only views over them: preview (next runs of a body), stats (seed 003's summary) and due.
+read-only views over them: preview (next runs of a body), stats and health (seed 003's summary and
+problem schedules) and due.
 
 Item routes take the id through werkzeug's `uuid` converter, so a malformed id is a plain 404 and
-the fixed paths (/schedules/stats, /due, /preview) can never be taken for an id. Each request is one
-tenant transaction; another tenant's schedule is a 404 like a missing one.
+the fixed paths (/schedules/stats, /health, /due, /preview) can never be taken for an id. Each
+request is one tenant transaction; another tenant's schedule is a 404 like a missing one.
+
+Every answer about one schedule (create, read, edit, enable, disable) carries `warnings`: seed 003's
+conflict detection, another active schedule of the account doing exactly the same (same task,
+parameters, report fields and timing). A warning never refuses anything.
 """
 from __future__ import annotations
 
@@ -18,10 +23,11 @@ from flask.views import MethodView
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (DueArgsSchema, PreviewArgsSchema, PreviewSchema, ScheduleListArgsSchema,
-                         ScheduleListSchema, StatsSchema, error_schema, schedule_patch_schema,
-                         schedule_preview_schema, schedule_schema, schedules_schema)
-from core import schedules
+from api.schemas import (DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, PreviewSchema,
+                         ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
+                         schedule_patch_schema, schedule_preview_schema, schedule_schema,
+                         schedule_with_warnings_schema, schedules_schema)
+from core import health, schedules
 from core.timing import TimingError, next_runs, validate_timing
 
 logger = logging.getLogger(__name__)
@@ -46,12 +52,12 @@ class ScheduleCollection(MethodView):
                 "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"])}
 
     @blp.arguments(schedule_schema)
-    @blp.response(201, schedule_schema)
+    @blp.response(201, schedule_with_warnings_schema)
     def post(self, values):
-        """Create a schedule; its next_run_at is computed at once."""
+        """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates."""
         try:
             with tenant() as cur:
-                row = schedules.create(cur, g.account_id, values, utcnow())
+                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow()))
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
@@ -61,21 +67,21 @@ class ScheduleCollection(MethodView):
 
 @blp.route("/schedules/<uuid:schedule_id>")
 class ScheduleItem(MethodView):
-    @blp.response(200, schedule_schema)
+    @blp.response(200, schedule_with_warnings_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def get(self, schedule_id):
         """One schedule."""
         with tenant() as cur:
-            row = schedules.get(cur, g.account_id, schedule_id)
+            row = _with_warnings(cur, schedules.get(cur, g.account_id, schedule_id))
         return _found(row)
 
     @blp.arguments(schedule_patch_schema)
-    @blp.response(200, schedule_schema)
+    @blp.response(200, schedule_with_warnings_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def patch(self, changes, schedule_id):
         """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
         with tenant() as cur:
-            row = schedules.patch(cur, g.account_id, schedule_id, changes, utcnow())
+            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
         return _found(row)
 
     @blp.response(204)
@@ -89,14 +95,14 @@ class ScheduleItem(MethodView):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
-@blp.response(200, schedule_schema)
+@blp.response(200, schedule_with_warnings_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 @blp.alt_response(409, schema=error_schema, description="The schedule would never run (e.g. end_at is past)")
 def enable(schedule_id):
     """Turn a schedule on; its next run is computed from now."""
     try:
         with tenant() as cur:
-            row = schedules.enable(cur, g.account_id, schedule_id, utcnow())
+            row = _with_warnings(cur, schedules.enable(cur, g.account_id, schedule_id, utcnow()))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
                        fields={error.field: [error.message]}) from None
@@ -104,12 +110,12 @@ def enable(schedule_id):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
-@blp.response(200, schedule_schema)
+@blp.response(200, schedule_with_warnings_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 def disable(schedule_id):
     """Turn a schedule off; it keeps its settings and history."""
     with tenant() as cur:
-        row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+        row = _with_warnings(cur, schedules.disable(cur, g.account_id, schedule_id, utcnow()))
     return _found(row)
 
 
@@ -134,6 +140,16 @@ def stats():
         return schedules.stats(cur, g.account_id)
 
 
+@blp.route("/schedules/health")
+@blp.response(200, HealthIssuesSchema)
+def schedule_health():
+    """Problem schedules (seed 003): failing (under 50% success after 10+ runs), stale (no run for 7
+    days), consecutive failures (3+). One entry per schedule and kind."""
+    with tenant() as cur:
+        issues = health.issues(cur, utcnow(), account_id=g.account_id)
+    return {"issues": issues, "count": len(issues)}
+
+
 @blp.route("/schedules/due")
 @blp.arguments(DueArgsSchema, location="query")
 @blp.response(200, schedules_schema)
@@ -141,6 +157,12 @@ def due(args):
     """Active schedules whose next run is now or past, most overdue first."""
     with tenant() as cur:
         return schedules.due(cur, g.account_id, utcnow(), args["limit"])
+
+
+def _with_warnings(cur, row):
+    if row is not None:
+        row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row)
+    return row
 
 
 def _found(row):

@@ -160,8 +160,35 @@ class RunNowSchema(RunSchema):
     message = fields.String(dump_only=True)
 
 
+class ScheduleWithWarningsSchema(ScheduleSchema):
+    """One schedule as the item routes answer it (create, read, edit, enable, disable): with warnings."""
+
+    warnings = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "e.g. that another active schedule of the account does exactly the same "
+                       "(same task, parameters and timing); empty when nothing is worth saying"})
+
+
+class HealthIssueSchema(Schema):
+    schedule_id = fields.UUID()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures"})
+    detail = fields.String(metadata={"example": "3 of 12 runs succeeded"})
+
+
+class HealthIssuesSchema(Schema):
+    issues = fields.List(fields.Nested(HealthIssueSchema))
+    count = fields.Integer()
+
+
 class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok"})
+
+
+class ReadySchema(Schema):
+    status = fields.String(metadata={"description": "ready | not_ready"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "postgres, redis, ticker: `ok`, or what failed",
+        "example": {"postgres": "ok", "redis": "ok", "ticker": "no heartbeat in the last 180 s (no ticker has one)"}})
 
 
 class ErrorSchema(Schema):
@@ -173,6 +200,7 @@ class ErrorSchema(Schema):
 
 error_schema = ErrorSchema()
 schedule_schema = ScheduleSchema()
+schedule_with_warnings_schema = ScheduleWithWarningsSchema()
 schedules_schema = ScheduleSchema(many=True)
 schedule_patch_schema = SchedulePatchSchema(partial=True)
 schedule_preview_schema = SchedulePreviewSchema()

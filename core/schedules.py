@@ -158,5 +158,20 @@ def mark_queued(cur, account_id, run_id, job_id: str, now: datetime):
     return cur.fetchone()
 
 
+def conflict_warnings(cur, account_id, row, *, limit: int = 5) -> list[str]:
+    """Seed 003's conflict detection: other ACTIVE schedules of the account that do exactly what `row`
+    does (same task, task_parameters, report fields and timing fields), as warnings for the client.
+
+    Only warned about, never refused: two identical schedules may be on purpose (two recipients lists).
+    """
+    params = {name: row[name] for name in CLIENT_FIELDS}
+    for name in _JSON_FIELDS:
+        params[name] = Json(params[name])
+    cur.execute(queries["find_duplicate_schedules"],
+                {**params, "account_id": account_id, "id": row.get("id"), "limit": limit})
+    return [f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing"
+            for other in cur.fetchall()]
+
+
 def pages(total: int, page_size: int) -> int:
     return math.ceil(total / page_size) if total else 0

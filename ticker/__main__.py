@@ -2,11 +2,13 @@
 
 Settings come from the environment (core.settings); a missing or bad one is one `error:` line on
 stderr and exit status 2. SIGTERM (sent by Render on every deploy) and SIGINT finish the batch in
-hand, remove the heartbeat and exit 0.
+hand, remove the heartbeat and exit 0. With METRICS_PORT set, the daemon serves its Prometheus
+metrics at http://0.0.0.0:METRICS_PORT/metrics (core/metrics.py, TickerMetrics); `--once` does not.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 
@@ -39,9 +41,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         return Ticker(settings, heartbeat=False).run_once()
     ticker = Ticker(settings)
+    server = None
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        try:
+            server, _ = start_http_server(settings.metrics_port, registry=ticker.metrics.registry)
+        except OSError as exc:
+            ticker.close()
+            print(f"error: METRICS_PORT {settings.metrics_port} cannot be served: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        logging.getLogger("ticker").info("Metrics served on port %d at /metrics", settings.metrics_port)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: ticker.request_stop())
-    ticker.run()
+    try:
+        ticker.run()
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return 0
 
 

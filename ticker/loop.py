@@ -1,9 +1,12 @@
 """The ticker's loop: dispatch everything due, heartbeat, sleep until the next run or a NOTIFY.
 
 `tick()` is one unit of work (re-push runs left pending, then drain the due schedules batch by
-batch) and returns whether it found any; `run()` only ticks and sleeps, and turns every outage into
-one log line and a capped back-off, never a crash. The domain (SQL, what a row becomes) is
-core.dispatch; this module owns the connections, the clock, the signals' effect and the log.
+batch) and returns whether it found any; `run()` only ticks, does the chores that are due (the
+hourly health check, a retention pass every few minutes) and sleeps, and turns every outage into
+one log line and a capped back-off, never a crash. Every tick feeds the ticker's metrics
+(core.metrics.TickerMetrics, served on METRICS_PORT by __main__). The domain (SQL, what a row
+becomes) is core.dispatch; this module owns the connections, the clock, the signals' effect and the
+log.
 """
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import db, dispatch
+from core import db, dispatch, health
+from core.jobs import job_id_for
+from core.maintenance import Pruned, RetentionSweep
+from core.metrics import TickerMetrics
 
 logger = logging.getLogger("ticker")
 
@@ -37,6 +43,11 @@ LANES = 2
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
 BUSY_RETRY_SECONDS = 0.05
 LISTEN_CHANNEL = "schedules_changed"
+# The chores between ticks: the health check logs each problem schedule at most this often (per
+# ticker), retention deletes a few batches of old rows at most this often.
+HEALTH_CHECK_EVERY_SECONDS = 3600
+HEALTH_LOG_LIMIT = 100
+RETENTION_EVERY_SECONDS = 300
 
 
 def _utcnow() -> datetime:
@@ -98,6 +109,10 @@ class Ticker:
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.started_at = _utcnow()
         self.last_tick = TickFigures()
+        self.metrics = TickerMetrics()
+        self.retention = RetentionSweep()
+        self._next_health_check = 0.0  # monotonic instants; 0: after the first tick
+        self._next_retention = 0.0
         self._lane_conns = []      # one per lane; the first also re-pushes, heartbeats, computes wake-ups
         self._listen_conn = None   # LISTEN only, autocommit
         self._own_pids = set()     # our connections' backend pids, to ignore our own NOTIFYs
@@ -195,8 +210,11 @@ class Ticker:
         self.dispatch_due(figures)  # the stop request is honoured between batches
         if not figures.due:
             logger.debug("No due schedules found")
-        figures.duration_ms = round((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        figures.duration_ms = round(elapsed * 1000)
         self.last_tick = figures
+        self.metrics.tick_duration.observe(elapsed)
+        self.metrics.last_tick.set_to_current_time()
         if figures.did_work:
             logger.info(
                 "Tick: dispatched %d, missed %d, failed %d, re-pushed %d in %d ms (worst lag %.1fs)",
@@ -241,6 +259,7 @@ class Ticker:
     def dispatch_batch(self, lane: _Lane) -> int:
         """Claim, record and commit one batch of due schedules, then queue it; returns how many it claimed."""
         figures = lane.figures
+        metrics = self.metrics
         now = self.clock()
         with db.service_transaction(lane.conn) as cur:
             lane.stage = "query due schedules"
@@ -256,10 +275,12 @@ class Ticker:
         for o in batch.outcomes:
             if o.kind == "failed":
                 figures.errors += 1
+                metrics.dispatch_errors.inc()
                 logger.error("Failed to process schedule %s: %s (retrying at %s)", o.schedule_id, o.error,
                              o.next_run_at.isoformat(), extra={"schedule_id": o.schedule_id})
             elif o.kind == "missed":
                 figures.missed += 1
+                metrics.runs.labels("missed").inc()
                 logger.warning("Missed schedule '%s': run_id=%s, scheduled_for=%s is %.0fs late "
                                "(misfire grace %ss), next_run_at=%s", o.name, o.run_id,
                                o.scheduled_for.isoformat(), o.late_seconds, o.grace_seconds,
@@ -276,14 +297,17 @@ class Ticker:
         queued = set(dispatch.queue_runs(lane.conn, self._redis, self.settings.queue_name, batch.to_push,
                                          job_timeout=self.settings.job_timeout))
         pushed_at = self.clock()
+        dispatched = figures.dispatched
         for o in batch.outcomes:
             if o.kind == "run" and o.run_id in queued:  # else a re-push got to it first and counted it
                 figures.dispatched += 1
-                figures.worst_lag_seconds = max(figures.worst_lag_seconds,
-                                                (pushed_at - o.scheduled_for).total_seconds())
+                lag = (pushed_at - o.scheduled_for).total_seconds()
+                figures.worst_lag_seconds = max(figures.worst_lag_seconds, lag)
+                metrics.dispatch_lag.observe(max(lag, 0.0))
                 logger.info("Processed schedule '%s': run_id=%s, task_id=%s, next_run_at=%s",
                             o.name, o.run_id, o.job_id, _instant(o.next_run_at),
                             extra={"schedule_id": o.schedule_id, "run_id": o.run_id, "job_id": o.job_id})
+        metrics.runs.labels("dispatched").inc(figures.dispatched - dispatched)
         return batch.claimed
 
     def repush_batch(self, figures: TickFigures) -> int:
@@ -294,7 +318,11 @@ class Ticker:
                                           grace=self.repush_grace)
         if run_ids:
             figures.repushed += len(run_ids)
+            self.metrics.runs.labels("repushed").inc(len(run_ids))
             logger.info("Re-pushed %d run(s) left pending", len(run_ids))
+            if logger.isEnabledFor(logging.DEBUG):
+                for run_id in run_ids:
+                    logger.debug("Re-pushed run %s", run_id, extra={"run_id": run_id, "job_id": job_id_for(run_id)})
         return len(run_ids)
 
     def beat(self, force: bool = False) -> None:
@@ -306,6 +334,58 @@ class Ticker:
                                  pid=os.getpid(), started_at=self.started_at,
                                  last_tick=asdict(self.last_tick))
         self._last_heartbeat = time.monotonic()
+
+    def check_health(self) -> list[dict]:
+        """Log one WARNING per problem schedule (seed 003's health rules, core/health.py); returns them.
+
+        At most HEALTH_LOG_LIMIT lines, then one saying how many more there are.
+        """
+        self._connect()
+        self._stage = "check schedule health"
+        with db.service_transaction(self._conn) as cur:
+            issues = health.issues(cur, self.clock(), limit=HEALTH_LOG_LIMIT)
+        for issue in issues:
+            logger.warning("Schedule %s ('%s') is %s: %s", issue["schedule_id"], issue["name"],
+                           health.state_words(issue["kind"]), issue["detail"],
+                           extra={"schedule_id": issue["schedule_id"], "account_id": issue["account_id"]})
+        if issues and issues[0]["total_issues"] > len(issues):
+            logger.warning("... and %d more schedule health issue(s): GET /v1/schedules/health lists an "
+                           "account's, the schedules_health_issues gauge counts them",
+                           issues[0]["total_issues"] - len(issues))
+        return issues
+
+    def prune_history(self) -> Pruned:
+        """One retention pass (core/maintenance.py): runs and email_log rows past RUN_RETENTION_DAYS."""
+        self._connect()
+        self._stage = "delete old runs"
+        days = self.settings.run_retention_days
+        pruned = self.retention.run_pass(self._conn, self.clock(), days)
+        self.metrics.retention_deleted.labels("schedule_runs").inc(pruned.runs)
+        self.metrics.retention_deleted.labels("email_log").inc(pruned.emails)
+        if pruned.runs or pruned.emails:
+            logger.info("Retention: deleted %d run(s) and %d email log row(s) older than %d days",
+                        pruned.runs, pruned.emails, days)
+        return pruned
+
+    def chores(self) -> None:
+        """Between ticks: the health check (hourly) and a retention pass (every few minutes), when due.
+
+        Neither may stop dispatch: a failure is logged and the chore waits for its next turn.
+        """
+        now = time.monotonic()
+        if now >= self._next_health_check and not self._stop:
+            self._next_health_check = now + HEALTH_CHECK_EVERY_SECONDS
+            self._chore(self.check_health, HEALTH_CHECK_EVERY_SECONDS)
+        if now >= self._next_retention and not self._stop:
+            self._next_retention = now + RETENTION_EVERY_SECONDS
+            self._chore(self.prune_history, RETENTION_EVERY_SECONDS)
+
+    def _chore(self, chore, period: int) -> None:
+        try:
+            chore()
+        except Exception as exc:
+            logger.error("Failed to %s: %s (next attempt in %ds)", self._stage, _describe(exc), period,
+                         exc_info=not isinstance(exc, psycopg2.Error))
 
     # ------------------------------------------------------------------ the loop
 
@@ -342,6 +422,7 @@ class Ticker:
                     if not pruned and self.heartbeat_enabled:
                         dispatch.prune_heartbeats(self._conn, HEARTBEAT_PRUNE_SECONDS)
                         pruned = True
+                    self.chores()
                     if failures:
                         logger.info("Recovered after %d failed attempt(s)", failures)
                         failures = 0
@@ -351,6 +432,7 @@ class Ticker:
                 except Exception as exc:
                     delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                     failures += 1
+                    self.metrics.tick_failures.inc()
                     logger.error("Failed to %s: %s (retrying in %ss)", self._stage,
                                  _describe(exc), delay,
                                  exc_info=not isinstance(exc, (psycopg2.Error, redis.RedisError)))

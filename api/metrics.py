@@ -1,0 +1,61 @@
+"""GET /metrics: the web process's Prometheus metrics; and the timing of every request that feeds them.
+
+Requests are counted by method, route template (`/v1/schedules/<uuid:schedule_id>`, never the path
+itself, so ids make no new series) and status, and timed by method and route. The gauges read from
+PostgreSQL (due, pending, schedules by state, health issues, runs and emails of the last 24 h, the
+ticker heartbeat's age) come from core.metrics.SqlCollector, on a connection lent by the app's pool.
+Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, every worker process's requests are added up
+(gunicorn.conf.py prepares the directory). No auth, like /healthz: restrict it at the proxy if the
+counts are not for everyone's eyes.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from flask import Response, current_app, g, request
+from prometheus_client.exposition import choose_encoder
+
+from api.errors import Blueprint
+from core.metrics import ApiMetrics, SqlCollector
+
+blp = Blueprint("metrics", __name__, description="Prometheus metrics of the service")
+
+
+@blp.route("/metrics")
+@blp.doc(security=[])
+@blp.response(200, {"type": "string"}, content_type="text/plain",
+              description="Prometheus text exposition format (OpenMetrics when the Accept header asks)")
+def metrics():
+    """Prometheus metrics: requests, dispatch backlog, schedules by state and health, recent run outcomes."""
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encoder(current_app.extensions["metrics"].registry), headers={"Content-Type": content_type})
+
+
+def init_app(app) -> None:
+    pool = app.extensions["db_pool"]
+
+    @contextmanager
+    def pooled_connection():
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
+    app.extensions["metrics"] = ApiMetrics(SqlCollector(pooled_connection))
+    app.before_request(_start_clock)
+    app.after_request(_count)
+
+
+def _start_clock() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response):
+    started = g.get("metrics_started")
+    if started is not None:
+        rule = request.url_rule
+        current_app.extensions["metrics"].observe(request.method, rule.rule if rule else None,
+                                                  response.status_code, time.perf_counter() - started)
+    return response

@@ -1,0 +1,254 @@
+"""Prometheus metrics of the processes, and the gauges every process can read from PostgreSQL.
+
+Labels are few and bounded (a status, a state, a kind, an HTTP method and route template): never a
+schedule or an account, so 100,000 schedules make the same handful of series as ten.
+
+- `TickerMetrics`: the ticker's own, on a registry of each Ticker's (served on METRICS_PORT): tick
+  duration, dispatch lag, runs dispatched / missed / re-pushed, schedules it could not compute,
+  failed ticks, rows deleted by retention, the time of its last tick.
+- `ApiMetrics`: the web process's HTTP requests (by method, route template, status) and their latency,
+  served with the `SqlCollector` gauges on GET /metrics.
+- `SqlCollector`: gauges computed from PostgreSQL when scraped, cached: due schedules and how late the
+  oldest is, runs left pending, schedules by state, health issues by kind, runs of the last 24 h by
+  status, emails of the last 24 h by result, the age of the freshest ticker heartbeat.
+
+Why the worker's outcomes (succeeded, failed, skipped_limit; emails sent or failed) are gauges read
+from SQL rather than counters: RQ runs every job in a work horse forked for it, which exits when the
+job ends. A counter incremented there dies with the horse, and prometheus_client's multi-process mode
+would leave one file per job behind for every scrape to read. The runs and email_log rows already
+record every outcome, so counting them needs no exposition in the worker and survives restarts.
+
+Gunicorn runs several worker processes. With PROMETHEUS_MULTIPROC_DIR set (to an empty directory:
+gunicorn.conf.py empties it at start and marks exited workers dead), the request metrics are written
+to files there and /metrics adds every process's up. Without it each process reports its own requests
+only, which is right for a single worker process and for tests. Set it for the web process only.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Callable
+
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector,
+                               ProcessCollector, disable_created_metrics, multiprocess)
+from prometheus_client.core import GaugeMetricFamily
+
+from core import db
+from core.health import KINDS
+from core.sql import queries
+
+logger = logging.getLogger(__name__)
+
+# No `*_created` twin of every counter and histogram series: Prometheus does not need them.
+disable_created_metrics()
+
+RUN_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "missed", "skipped_limit")
+SCHEDULE_STATES = ("active", "inactive", "failing", "stale", "erroring")
+TICKER_RUN_STATUSES = ("dispatched", "missed", "repushed")
+EMAIL_RESULTS = ("sent", "failed")
+RETENTION_TABLES = ("schedule_runs", "email_log")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "<unmatched>"
+RECENT_SECONDS = 24 * 3600
+
+# From a run dispatched at its instant (tens of ms) to one dispatched after an outage (an hour).
+DISPATCH_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# An idle tick takes a millisecond or two; one that dispatches 10,000 runs, about a second.
+TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+# SqlCollector: the backlog query is cheap (index ranges); the counts read more, so less often.
+BACKLOG_CACHE_SECONDS = 5.0
+COUNTS_CACHE_SECONDS = 60.0
+STATEMENT_TIMEOUT_MS = 10_000
+WARN_EVERY_SECONDS = 60.0
+
+
+def multiprocess_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR (or its old lower-case spelling), as prometheus_client reads it."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
+
+
+class TickerMetrics:
+    """One ticker's metrics, on a registry of its own (tests build several tickers in one process)."""
+
+    def __init__(self):
+        self.registry = registry = CollectorRegistry()
+        self.tick_duration = Histogram(
+            "schedules_tick_duration_seconds", "Time one tick took: re-push pending runs, dispatch every due schedule.",
+            buckets=TICK_BUCKETS, registry=registry)
+        self.dispatch_lag = Histogram(
+            "schedules_dispatch_lag_seconds", "Seconds from a run's scheduled_for to its job being queued in Redis.",
+            buckets=DISPATCH_LAG_BUCKETS, registry=registry)
+        self.runs = Counter(
+            "schedules_runs",
+            "Runs the ticker dispatched (queued), recorded as missed, or re-pushed after being left pending.",
+            ["status"], registry=registry)
+        self.dispatch_errors = Counter(
+            "schedules_dispatch_errors", "Due schedules whose next run could not be computed (pushed back, retried).",
+            registry=registry)
+        self.tick_failures = Counter(
+            "schedules_tick_failures", "Ticks that failed (PostgreSQL or Redis unreachable); the ticker retries.",
+            registry=registry)
+        self.retention_deleted = Counter(
+            "schedules_retention_deleted_rows", "Rows deleted by retention (older than RUN_RETENTION_DAYS).",
+            ["table"], registry=registry)
+        self.last_tick = Gauge(
+            "schedules_ticker_last_tick_timestamp_seconds", "Unix time at which this ticker last finished a tick.",
+            registry=registry)
+        for status in TICKER_RUN_STATUSES:  # every series exists from the start, so rate() sees the first one
+            self.runs.labels(status)
+        for table in RETENTION_TABLES:
+            self.retention_deleted.labels(table)
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+
+
+class ApiMetrics:
+    """The web process's request metrics and the registry GET /metrics serves (see the module's doc)."""
+
+    def __init__(self, sql_collector: SqlCollector | None = None):
+        directory = multiprocess_dir()
+        own = None if directory else CollectorRegistry()  # in multi-process mode the values go to files
+        self.requests = Counter(
+            "schedules_http_requests", "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"], registry=own)
+        self.latency = Histogram(
+            "schedules_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"], buckets=HTTP_BUCKETS, registry=own)
+        if directory:
+            self.registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.registry, path=directory)
+        else:
+            self.registry = own
+            ProcessCollector(registry=own)
+            PlatformCollector(registry=own)
+        self.sql = sql_collector
+        if sql_collector is not None:
+            self.registry.register(sql_collector)
+
+    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else "other"  # a client's made-up method is no new series
+        route = route or UNMATCHED_ROUTE
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SqlCollector:
+    """Gauges read from PostgreSQL when scraped, cached (backlog a few seconds, counts a minute).
+
+    `connection` is called for each refresh and returns a context manager giving a psycopg2
+    connection (the API lends one from its pool). If PostgreSQL cannot be read, the scrape says
+    `schedules_metrics_database_up 0` and no stale figure; the failure is cached like a result, so a
+    database outage costs one attempt per cache period, not one per scrape.
+    """
+
+    def __init__(self, connection: Callable[[], AbstractContextManager], *,
+                 backlog_seconds: float = BACKLOG_CACHE_SECONDS, counts_seconds: float = COUNTS_CACHE_SECONDS,
+                 monotonic=time.monotonic, now=_utcnow):
+        self._connection = connection
+        self.backlog_seconds = backlog_seconds
+        self.counts_seconds = counts_seconds
+        self._monotonic = monotonic
+        self._now = now
+        self._lock = threading.Lock()
+        self._backlog: dict | None = None
+        self._counts: dict | None = None
+        self._backlog_at = self._counts_at = -math.inf
+        self._warned_at = -math.inf
+
+    def invalidate(self) -> None:
+        """Forget the cache: the next scrape reads PostgreSQL again."""
+        with self._lock:
+            self._backlog_at = self._counts_at = -math.inf
+
+    def collect(self):
+        with self._lock:
+            backlog, counts = self._refresh()
+        up = GaugeMetricFamily("schedules_metrics_database_up",
+                               "1 when /metrics could read PostgreSQL for the gauges below, else 0.",
+                               value=1 if backlog is not None else 0)
+        yield up
+        if backlog is None:
+            return
+        yield GaugeMetricFamily("schedules_due", "Active schedules whose next run is now or past (or not yet "
+                                "computed): what the ticker has to dispatch; near 0 when it keeps up.",
+                                value=backlog["due"])
+        yield GaugeMetricFamily("schedules_due_oldest_seconds",
+                                "How late the most overdue due schedule is (0 when none is due).",
+                                value=backlog["oldest_due_seconds"])
+        yield GaugeMetricFamily("schedules_runs_pending",
+                                "Runs recorded but not yet pushed to Redis (the ticker re-pushes them).",
+                                value=backlog["pending"])
+        age = backlog["heartbeat_age_seconds"]
+        yield GaugeMetricFamily("schedules_ticker_heartbeat_age_seconds",
+                                "Seconds since the freshest ticker heartbeat (+Inf when no ticker has one).",
+                                value=math.inf if age is None else max(age, 0.0))
+        if counts is None:
+            return
+        yield _labelled("schedules_by_state", "Schedules by state; the last three count active schedules only "
+                        "and overlap (failing and stale as in GET /v1/schedules/health; erroring: the last "
+                        "run or dispatch attempt left an error).", "state", counts["states"])
+        yield _labelled("schedules_health_issues", "Active schedules with each health problem of seed 003 "
+                        "(failing, stale, consecutive_failures).", "kind", counts["kinds"])
+        yield _labelled("schedules_runs_by_status", "Runs created in the last 24 hours, by their status now "
+                        "(the worker's outcomes: succeeded, failed, skipped_limit).", "status", counts["runs"])
+        yield _labelled("schedules_emails_by_result", "Report emails logged in the last 24 hours, by result.",
+                        "result", counts["emails"])
+
+    def _refresh(self) -> tuple[dict | None, dict | None]:
+        clock = self._monotonic()
+        backlog_due = clock - self._backlog_at >= self.backlog_seconds
+        # After a failure the counts come back with the backlog, not a whole counts period later.
+        counts_due = clock - self._counts_at >= self.counts_seconds or (self._counts is None and backlog_due)
+        if backlog_due or counts_due:
+            try:
+                with self._connection() as conn, db.service_transaction(conn) as cur:
+                    cur.execute("SET LOCAL statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
+                    if backlog_due:
+                        cur.execute(queries["metrics_backlog"])
+                        self._backlog = dict(cur.fetchone())
+                    if counts_due:
+                        self._counts = self._read_counts(cur)
+            except Exception as exc:  # a scrape must never fail because the database did
+                self._backlog = self._counts = None
+                backlog_due = counts_due = True
+                if clock - self._warned_at >= WARN_EVERY_SECONDS:
+                    self._warned_at = clock
+                    logger.warning("Metrics could not read PostgreSQL: %s: %s", type(exc).__name__,
+                                   " ".join(str(exc).split()))
+            if backlog_due:
+                self._backlog_at = clock
+            if counts_due:
+                self._counts_at = clock
+        return self._backlog, (self._counts if self._backlog is not None else None)
+
+    def _read_counts(self, cur) -> dict:
+        cur.execute(queries["count_schedules_by_state"], {"now": self._now()})
+        row = cur.fetchone()
+        cur.execute(queries["count_recent_runs_by_status"], {"window": RECENT_SECONDS})
+        runs = {r["status"]: r["runs"] for r in cur.fetchall()}
+        cur.execute(queries["count_recent_emails_by_result"], {"window": RECENT_SECONDS})
+        emails = {r["result"]: r["emails"] for r in cur.fetchall()}
+        return {
+            "states": {state: row[state] for state in SCHEDULE_STATES},
+            "kinds": {kind: row[kind] for kind in KINDS},
+            "runs": {status: runs.get(status, 0) for status in RUN_STATUSES},
+            "emails": {result: emails.get(result, 0) for result in EMAIL_RESULTS},
+        }
+
+
+def _labelled(name: str, documentation: str, label: str, values: dict) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family

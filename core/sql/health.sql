@@ -1,0 +1,40 @@
+-- Health: seed 003's problem schedules (core/health.py) and the ticker's heartbeat (/readyz).
+--
+-- A schedule's problems, only ever for active schedules, at the caller's %(now)s:
+--   failing               10 or more runs and under half of them succeeded (run_count counts finished runs)
+--   stale                 not `once`, created more than 7 days ago, and no run for 7 days; a cadence that
+--                         runs less often than that by design (biweekly, monthly, a long interval) is
+--                         stale only a day past its own period
+--   consecutive_failures  its last 3 or more runs failed
+-- schedule_health_issues lists them and count_schedules_by_state counts them: the two spell the same
+-- conditions and must be changed together (tests/api/test_health_issues.py checks they agree).
+
+-- schedule_health_issues --
+-- One row per (problem schedule, kind), of one tenant or of every tenant when account_id is NULL, by kind then name; total_issues counts them all, past the LIMIT too (NULL limit: no limit). One pass over the tenant's schedules (or the table).
+SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count, s.success_count,
+       s.consecutive_failures, s.last_error, s.last_run_at, s.created_at,
+       count(*) OVER () AS total_issues
+  FROM schedules AS s
+ CROSS JOIN LATERAL (VALUES
+        ('failing', s.run_count >= 10 AND s.success_count * 2 < s.run_count),
+        ('stale', s.cadence <> 'once'
+                  AND s.created_at < %(now)s - interval '7 days'
+                  AND COALESCE(s.last_run_at, GREATEST(s.created_at, s.start_at)) < %(now)s - GREATEST(
+                      interval '7 days',
+                      CASE s.cadence WHEN 'biweekly' THEN interval '15 days'
+                                     WHEN 'monthly' THEN interval '32 days'
+                                     WHEN 'interval' THEN make_interval(secs => s.interval_seconds) + interval '1 day'
+                      END)),
+        ('consecutive_failures', s.consecutive_failures >= 3)
+       ) AS k (kind, found)
+ WHERE s.active
+   AND k.found
+   AND (%(account_id)s::uuid IS NULL OR s.account_id = %(account_id)s::uuid)
+ ORDER BY k.kind, s.name, s.id
+ LIMIT %(limit)s;
+
+-- ticker_heartbeat_age --
+-- Seconds since the freshest ticker heartbeat (NULL when no ticker has one), for /readyz.
+SELECT extract(epoch FROM now() - max(last_tick_at))::float AS age_seconds,
+       count(*) AS tickers
+  FROM ticker_heartbeats;

@@ -1,0 +1,54 @@
+"""Conflict warnings (seed 003): a schedule that does exactly what another ACTIVE schedule of the account
+does (same task, parameters, report fields and timing) is created or edited all the same, with a
+warning naming the other; the warning goes when they differ again."""
+from __future__ import annotations
+
+
+def warning(other) -> str:
+    return f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing"
+
+
+def patch(client, auth, schedule, **changes):
+    response = client.patch(f"/v1/schedules/{schedule['id']}", json=changes, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_creating_a_duplicate_warns_and_still_creates(client, auth, create):
+    first = create(task_parameters={"a": 1, "b": [1, 2]})
+    assert first["warnings"] == []
+    second = create(name="Copy", recipients=["other@example.com"], task_parameters={"b": [1, 2], "a": 1})
+    assert second["warnings"] == [warning(first)]  # recipients and names are not what a schedule does
+    assert client.get(f"/v1/schedules/{second['id']}", headers=auth).get_json()["warnings"] == [warning(first)]
+    third = create(name="Third", task_parameters={"a": 1, "b": [1, 2]})
+    assert third["warnings"] == [warning(first), warning(second)]
+
+
+def test_a_patch_that_makes_them_differ_clears_the_warning_and_one_back_brings_it(client, auth, create):
+    first = create()
+    second = create(name="Copy")
+    assert patch(client, auth, second, send_hour=10)["warnings"] == []
+    assert patch(client, auth, second, send_hour=9)["warnings"] == [warning(first)]
+    assert patch(client, auth, second, city="Los Angeles")["warnings"] == []
+    assert patch(client, auth, second, city="San Diego", task_parameters={"x": 1})["warnings"] == []
+    assert patch(client, auth, second, task_parameters={}, timezone="America/New_York")["warnings"] == []
+    assert patch(client, auth, second, timezone="UTC")["warnings"] == [warning(first)]
+
+
+def test_only_active_schedules_of_the_same_account_count(client, auth, other_auth, create):
+    first = create()
+    second = create(name="Copy")
+    assert second["warnings"] == [warning(first)]
+    client.post(f"/v1/schedules/{first['id']}/disable", headers=auth)
+    assert patch(client, auth, second, name="Copy 2")["warnings"] == []
+    enabled = client.post(f"/v1/schedules/{first['id']}/enable", headers=auth).get_json()
+    assert enabled["warnings"] == [warning({**second, "name": "Copy 2"})]
+    assert create(headers=other_auth)["warnings"] == []
+
+
+def test_the_warnings_field_is_documented_and_read_only(client, auth):
+    spec = client.get("/openapi.json").get_json()
+    schema = spec["components"]["schemas"]["ScheduleWithWarnings"]["properties"]["warnings"]
+    assert schema["readOnly"] is True and schema["type"] == "array"
+    response = client.post("/v1/schedules", json={"name": "x", "cadence": "daily", "warnings": []}, headers=auth)
+    assert response.status_code == 400 and "warnings" in response.get_json()["fields"]
