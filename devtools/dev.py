@@ -27,15 +27,14 @@ from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".devdata"
 DEMO_ACCOUNT_ID = "912014c3-6deb-4b40-a28d-489ef3923a3a"  # the account of seed 000's examples
-DEMO_SCHEDULE = {
-    "name": "Demo: market snapshot every 2 minutes",
-    "report_type": "market_snapshot",
-    "city": "San Diego",
-    "zip_codes": ["92101", "92103"],
-    "cadence": "cron",
-    "cron_expression": "*/2 * * * *",
-    "timezone": "America/New_York",
-    "recipients": ["demo@example.com"],
+DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
+    "name": "Demo: market snapshot every 2 minutes", "description": "Made by make dev",
+    "task": "generate_report", "task_parameters": {}, "report_type": "market_snapshot",
+    "city": "San Diego", "zip_codes": ["92101", "92103"], "lookback_days": 30, "filters": {},
+    "recipients": ["demo@example.com"], "include_attachment": True,
+    "cadence": "cron", "weekly_dow": None, "monthly_dom": None, "send_hour": 9, "send_minute": 0,
+    "cron_expression": "*/2 * * * *", "interval_seconds": None, "timezone": "America/New_York",
+    "start_at": None, "end_at": None, "misfire_grace_seconds": None, "active": True, "tags": ["demo"],
 }
 PORT = int(os.environ.get("PORT", "8000"))
 
@@ -99,24 +98,17 @@ def _dev_secrets() -> dict[str, str]:
 
 
 def _ensure_demo_data(database_url: str) -> None:
-    from core.timing import next_run_after
+    """The demo account, and its demo schedule made through the API's own path unless it exists."""
+    from core import schedules
 
     conn = db.connect(database_url, application_name="make-dev")
     try:
         with db.service_transaction(conn) as cur:
             cur.execute(queries["ensure_account"], {"id": DEMO_ACCOUNT_ID, "name": "Demo account", "plan": "pro"})
-            cur.execute("SELECT 1 FROM schedules WHERE account_id = %s AND name = %s",
-                        (DEMO_ACCOUNT_ID, DEMO_SCHEDULE["name"]))
-            if cur.fetchone() is None:
-                now = datetime.now(timezone.utc)
-                next_run = next_run_after({**DEMO_SCHEDULE, "created_at": now}, now)
-                cur.execute(
-                    "INSERT INTO schedules (account_id, name, report_type, city, zip_codes, cadence,"
-                    " cron_expression, timezone, recipients, next_run_at)"
-                    " VALUES (%(account_id)s, %(name)s, %(report_type)s, %(city)s, %(zip_codes)s, %(cadence)s,"
-                    " %(cron_expression)s, %(timezone)s, %(recipients)s, %(next_run_at)s)",
-                    {**DEMO_SCHEDULE, "account_id": DEMO_ACCOUNT_ID, "next_run_at": next_run},
-                )
+        with db.tenant_transaction(conn, DEMO_ACCOUNT_ID) as cur:
+            existing, _ = schedules.list_page(cur, DEMO_ACCOUNT_ID, active_only=False, page_size=100)
+            if not any(row["name"] == DEMO_SCHEDULE["name"] for row in existing):
+                schedules.create(cur, DEMO_ACCOUNT_ID, DEMO_SCHEDULE, datetime.now(timezone.utc))
     finally:
         conn.close()
 
