@@ -66,3 +66,8 @@ def create(client, auth):
         assert response.status_code == 201, response.get_json()
         return response.get_json()
     return create
+
+
+def as_read(written: dict) -> dict:
+    """A create/PATCH answer as GET answers it: the same schedule, without the write-only `warnings`."""
+    return {key: value for key, value in written.items() if key != "warnings"}

@@ -1,6 +1,7 @@
 """Conflict warnings (seed 003): a schedule that does exactly what another ACTIVE schedule of the account
 does (same task, parameters, report fields and timing) is created or edited all the same, with a
-warning naming the other; the warning goes when they differ again."""
+warning naming the other; the warning goes when they differ again. Reads do not look for conflicts
+(it would cost every GET a scan of the tenant's schedules), so only writes answer with warnings."""
 from __future__ import annotations
 
 
@@ -19,7 +20,7 @@ def test_creating_a_duplicate_warns_and_still_creates(client, auth, create):
     assert first["warnings"] == []
     second = create(name="Copy", recipients=["other@example.com"], task_parameters={"b": [1, 2], "a": 1})
     assert second["warnings"] == [warning(first)]  # recipients and names are not what a schedule does
-    assert client.get(f"/v1/schedules/{second['id']}", headers=auth).get_json()["warnings"] == [warning(first)]
+    assert "warnings" not in client.get(f"/v1/schedules/{second['id']}", headers=auth).get_json()
     third = create(name="Third", task_parameters={"a": 1, "b": [1, 2]})
     assert third["warnings"] == [warning(first), warning(second)]
 

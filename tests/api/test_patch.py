@@ -4,7 +4,7 @@ from __future__ import annotations
 from freezegun import freeze_time
 
 from core import db
-from tests.api.conftest import SEED_001_BODY, bearer
+from tests.api.conftest import SEED_001_BODY, as_read, bearer
 
 
 def _set_next_run(conn, schedule_id, value):
@@ -113,7 +113,7 @@ def test_patch_rejects_bad_fields_and_nulls_where_a_value_is_required(client, au
         response = client.patch(f"/v1/schedules/{created['id']}", json=change, headers=auth)
         assert response.status_code == 400, change
         assert field in response.get_json()["fields"], change
-    assert client.get(f"/v1/schedules/{created['id']}", headers=auth).get_json() == created
+    assert client.get(f"/v1/schedules/{created['id']}", headers=auth).get_json() == as_read(created)
 
 
 def test_patch_may_clear_an_optional_field(client, auth, create):

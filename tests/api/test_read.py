@@ -5,12 +5,14 @@ import uuid
 
 import pytest
 
+from tests.api.conftest import as_read
+
 
 def test_get_returns_the_schedule(client, auth, create):
     created = create()
     response = client.get(f"/v1/schedules/{created['id']}", headers=auth)
     assert response.status_code == 200
-    assert response.get_json() == created
+    assert response.get_json() == as_read(created)
 
 
 @pytest.mark.parametrize("schedule_id", [str(uuid.uuid4()), "not-a-uuid", "123", "stats-x", "%00"])
