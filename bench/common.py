@@ -123,7 +123,9 @@ def flush_queue(redis_url: str) -> None:
 
 
 def verify_dispatch(url: str, redis_url: str, n: int) -> str | None:
-    """None when N runs and N jobs exist with no duplicate occurrence or job; else what is wrong."""
+    """None when each of the N schedules has its run, no occurrence has two runs and every run has
+    exactly one job in the queue; else what is wrong. Runs beyond N are next occurrences that came due
+    during the measurement (hourly and */15 rules do, over a long burst): allowed, but each once."""
     conn = db.connect(url)
     with db.service_transaction(conn) as cur:
         cur.execute("SELECT count(*) AS runs, count(DISTINCT (schedule_id, scheduled_for)) AS occurrences,"
@@ -134,13 +136,44 @@ def verify_dispatch(url: str, redis_url: str, n: int) -> str | None:
     queued = client.llen(f"rq:queue:{QUEUE}")
     distinct_queued = len(set(client.lrange(f"rq:queue:{QUEUE}", 0, -1)))
     problems = []
-    if counts["runs"] != n or counts["schedules"] != n:
-        problems.append(f"{counts['runs']} runs for {counts['schedules']} schedules, expected {n}")
+    if counts["schedules"] != n:
+        problems.append(f"{counts['schedules']} of {n} schedules have a run")
     if counts["occurrences"] != counts["runs"]:
         problems.append(f"{counts['runs'] - counts['occurrences']} duplicate occurrence(s)")
-    if queued != n or distinct_queued != n:
-        problems.append(f"{queued} queued jobs ({distinct_queued} distinct), expected {n}")
+    if queued != counts["runs"] or distinct_queued != counts["runs"]:
+        problems.append(f"{queued} queued jobs ({distinct_queued} distinct) for {counts['runs']} runs")
     return "; ".join(problems) or None
+
+
+def extra_runs(url: str, n: int) -> int:
+    """Runs beyond one per schedule: next occurrences that came due while the burst was dispatched."""
+    conn = db.connect(url)
+    with db.service_transaction(conn) as cur:
+        cur.execute("SELECT count(*) AS runs FROM schedule_runs")
+        runs = cur.fetchone()["runs"]
+    conn.close()
+    return runs - n
+
+
+def make_due(url: str, *, at_seconds_from_now: float | None = None) -> float | None:
+    """Make every schedule due: spread over the last hour (None), or all at one instant in the future
+    (returns it as a Unix time). Then VACUUM: rows become due by time passing in production, not by a
+    mass UPDATE, so the dead row versions that UPDATE leaves must not be measured."""
+    conn = db.connect(url)
+    with db.service_transaction(conn) as cur:
+        if at_seconds_from_now is None:
+            cur.execute("UPDATE schedules SET next_run_at = now() - random() * interval '1 hour'")
+            due_at = None
+        else:
+            cur.execute("UPDATE schedules SET next_run_at = date_trunc('second', now())"
+                        " + make_interval(secs => %s) RETURNING extract(epoch FROM next_run_at) AS at",
+                        (at_seconds_from_now,))
+            due_at = float(cur.fetchone()["at"])
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE schedules")
+    conn.close()
+    return due_at
 
 
 class Timer:
