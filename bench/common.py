@@ -15,7 +15,7 @@ import redis
 
 from core import db
 from core.migrate import apply_migrations
-from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, with_database
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database, drop_database
 
 ZONES = ["UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney",
          "America/Los_Angeles", "Asia/Kolkata", "America/Sao_Paulo", "Australia/Lord_Howe"]
@@ -52,10 +52,6 @@ def servers():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _admin(url):
-    return db.connect(url, autocommit=True, application_name="bench")
-
-
 class BenchDatabases:
     """A migrated template holding N due schedules; each measurement gets its own copy."""
 
@@ -65,22 +61,15 @@ class BenchDatabases:
 
     def create(self, template: str | None = None) -> tuple[str, str]:
         name = f"bench_{uuid.uuid4().hex[:10]}"
-        conn = _admin(self.admin)
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        conn.close()
+        url = create_database(self.admin, name, template=template)
         self.created.append(name)
-        url = with_database(self.admin, name)
         if template is None:
             apply_migrations(url)
         return name, url
 
     def drop_all(self) -> None:
-        conn = _admin(self.admin)
-        with conn.cursor() as cur:
-            for name in self.created:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+        for name in self.created:
+            drop_database(self.admin, name)
         self.created.clear()
 
 

@@ -22,7 +22,7 @@ from core.migrate import apply_migrations
 from core.settings import SettingsError, load_settings
 from core.sql import queries
 from core.tokens import mint_access_token
-from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".devdata"
@@ -48,7 +48,7 @@ def main() -> int:
         if not env.get("DATABASE_URL"):
             postgres = EmbeddedPostgres(DATA / "postgres")
             servers.append(postgres)
-            env["DATABASE_URL"] = _ensure_database(postgres, "schedules")
+            env["DATABASE_URL"] = create_database(postgres.admin_url, "schedules", if_missing=True)
         if not env.get("REDIS_URL"):
             redis_server = EmbeddedRedis(DATA / "redis")
             servers.append(redis_server)
@@ -71,18 +71,6 @@ def main() -> int:
     finally:
         for server in reversed(servers):
             server.stop()
-
-
-def _ensure_database(postgres: EmbeddedPostgres, name: str) -> str:
-    conn = db.connect(postgres.admin_url, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')  # a constant name, not user input
-    finally:
-        conn.close()
-    return postgres.url_for(name)
 
 
 def _dev_secrets() -> dict[str, str]:

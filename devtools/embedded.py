@@ -13,8 +13,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from psycopg2 import sql
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from core import db
 
 
 class EmbeddedPostgres:
@@ -93,3 +96,33 @@ def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
+
+
+def create_database(admin_url: str, name: str, *, template: str | None = None,
+                    if_missing: bool = False) -> str:
+    """CREATE DATABASE `name` (a copy of `template` when given) on the server of `admin_url`; returns
+    its URL. Names come from our own code, never from input: identifiers cannot be parameters."""
+    conn = db.connect(admin_url, application_name="devtools", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            if if_missing:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is not None:
+                    return with_database(admin_url, name)
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            cur.execute(statement)
+    finally:
+        conn.close()
+    return with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """DROP DATABASE `name`, disconnecting whoever is still on it."""
+    conn = db.connect(admin_url, application_name="devtools", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        conn.close()

@@ -20,7 +20,7 @@ import redis
 
 from core import db
 from core.migrate import apply_migrations
-from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, with_database
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database, drop_database
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -56,32 +56,6 @@ def redis_server_url(scratch_dir):
     server = EmbeddedRedis(scratch_dir / "redis", persistent=False)
     yield server.url
     server.stop()
-
-
-def _admin(pg_admin_url):
-    return db.connect(pg_admin_url, application_name="tests-admin", autocommit=True)
-
-
-def create_database(pg_admin_url: str, name: str, template: str | None = None) -> str:
-    conn = _admin(pg_admin_url)
-    try:
-        with conn.cursor() as cur:
-            if template:
-                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            else:
-                cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    return with_database(pg_admin_url, name)
-
-
-def drop_database(pg_admin_url: str, name: str) -> None:
-    conn = _admin(pg_admin_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")
