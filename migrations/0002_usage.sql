@@ -1,4 +1,4 @@
--- 0004: plan limits (seed 002) need "how many runs has this account executed this calendar month?"
+-- 0002: plan limits (seed 002) need "how many runs has this account executed this calendar month?"
 -- on every run. Counting schedule_runs gets slower as history grows; a per-account, per-month counter
 -- answers in one row and lets the worker check and take a slot in one atomic statement.
 

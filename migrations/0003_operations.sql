@@ -1,4 +1,4 @@
--- 0005: operations (issue 8). Retention deletes email_log rows by age, and /metrics counts the runs and
+-- 0003: operations (issue 8). Retention deletes email_log rows by age, and /metrics counts the runs and
 -- emails of the last 24 hours; both read a range of created_at, which no index served (the existing
 -- ones lead with account_id or schedule_id), so each would have read its whole table. Retention of
 -- schedule_runs goes schedule by schedule and is served by schedule_runs_schedule_created_idx already.
