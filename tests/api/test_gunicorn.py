@@ -61,6 +61,19 @@ def _get(port, path, headers=None):
         conn.close()
 
 
+def _wait_until_serving(process, port: int, timeout: float = 30):
+    """(status, body) of the first /healthz gunicorn answers; fails if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _get(port, "/healthz")
+        except OSError:
+            output = process.stdout.read().decode() if process.poll() is not None and process.stdout else ""
+            assert process.poll() is None, f"gunicorn exited: {output}"
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+
+
 def test_gunicorn_serves_the_app(database_url, account_id):
     port = _free_port()
     env = _env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, PORT=str(port), WEB_CONCURRENCY="1",
@@ -68,15 +81,7 @@ def test_gunicorn_serves_the_app(database_url, account_id):
     process = subprocess.Popen(_gunicorn_cmd(), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, body = _get(port, "/healthz")
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
+        status, body = _wait_until_serving(process, port)
         assert (status, json.loads(body)) == (200, {"status": "ok"})
         status, _ = _get(port, "/v1/schedules", headers=bearer(account_id))
         assert status == 200

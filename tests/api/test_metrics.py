@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import subprocess
-import time
 import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +15,7 @@ from core import db
 from core.metrics import SqlCollector
 from core.sql import queries
 from tests.api.conftest import JWT_SECRET, bearer
-from tests.api.test_gunicorn import ROOT, _env, _free_port, _get, _gunicorn_cmd
+from tests.api.test_gunicorn import ROOT, _env, _free_port, _get, _gunicorn_cmd, _wait_until_serving
 
 ROUTE = "/v1/schedules/<uuid:schedule_id>"
 
@@ -190,14 +189,7 @@ def test_gunicorn_workers_are_added_up_in_multiprocess_mode(database_url, accoun
     process = subprocess.Popen(_gunicorn_cmd(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _get(port, "/healthz")
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+        _wait_until_serving(process, port)
         sent = 1
 
         def pids():
