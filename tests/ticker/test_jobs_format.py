@@ -3,10 +3,12 @@ import pickle
 import uuid
 import zlib
 
+import pytest
+
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from core.jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_id_for, push_runs
+from core.jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_data, job_id_for, push_runs
 
 QUEUE = "schedules-format"
 
@@ -48,3 +50,15 @@ def test_skip_existing_pushes_only_missing_jobs(redis_client):
     assert push_runs(redis_client, QUEUE, [present, missing], skip_existing=True) == [
         job_id_for(present), job_id_for(missing)]
     assert Queue(QUEUE, connection=redis_client).job_ids == [job_id_for(present), job_id_for(missing)]
+
+
+@pytest.mark.parametrize("run_id", [
+    "0f4b7a3c-1111-4222-8333-944455556666",  # a UUID: the pickle is built around it
+    "not-a-uuid", "é" * 36,                   # anything else: pickled in full
+])
+def test_job_data_is_what_rq_restores(redis_client, run_id):
+    redis_client.hset("rq:job:data-check", mapping={"data": job_data(run_id), "status": "queued", "origin": QUEUE,
+                                                    "created_at": "2026-11-23T00:00:00.000000Z"})
+    job = Job.fetch("data-check", connection=redis_client)
+    assert (job.func_name, job.instance, job.args, job.kwargs) == (RUN_JOB_FUNC, None, (run_id,), {})
+    assert pickle.loads(zlib.decompress(job_data(run_id))) == (RUN_JOB_FUNC, None, (run_id,), {})
