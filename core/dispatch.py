@@ -21,7 +21,6 @@ ticker owns the clock, the connections and the logging.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -30,6 +29,7 @@ import psycopg2.extensions
 from psycopg2.extras import execute_values
 
 from core import db
+from core.ids import time_ordered_ids
 from core.jobs import JOB_ID_PREFIX, job_id_for, push_runs
 from core.sql import queries
 from core.timing import next_run_after
@@ -98,6 +98,7 @@ def plan_batch(rows, now: datetime) -> Batch:
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
+    run_ids = iter(time_ordered_ids(len(rows)))
     for row in rows:
         sid, name, due = row["id"], row["name"], row["next_run_at"]
         try:
@@ -114,7 +115,7 @@ def plan_batch(rows, now: datetime) -> Batch:
             batch.updates.append((sid, following, active, None, None, None))
             batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=due))
             continue
-        run_id = str(uuid.uuid4())
+        run_id = next(run_ids)
         late = (now - due).total_seconds()
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
