@@ -46,7 +46,8 @@ def main(argv: list[str]) -> int:
         bench_timing.report(results["timing"])
     with servers() as running:
         if "dispatch" in chosen:
-            results["dispatch"] = [dispatch.measure(running, n, logs) for n in sizes]
+            results["dispatch"] = [dispatch.measure(running, n, logs, rounds=1 if args.quick else 3)
+                                   for n in sizes]
             _section("Dispatch throughput: N due at once, full path, counts verified")
             _report_dispatch(results["dispatch"])
         if "lag" in chosen:
@@ -83,8 +84,11 @@ def _report_dispatch(rows: list[dict]) -> None:
     for row in rows:
         n = row["n"]
         for processes, r in row["ours"].items():
+            spread = r.get("rounds_runs_per_second", [])
+            rounds = (f" (median of {len(spread)} rounds: {', '.join(f'{x:,.0f}' for x in spread)})"
+                      if len(spread) > 1 else "")
             print(f"{n:>8,}  {f'ours x{processes}':<18}{r['runs_per_second']:>10,.0f}{r['seconds']:>9.2f}"
-                  f"{r['peak_rss_mb']:>8.0f}MB   {r['problem'] or 'ok'}{_extras(r)}")
+                  f"{r['peak_rss_mb']:>8.0f}MB   {r['problem'] or 'ok'}{_extras(r)}{rounds}")
         for name in ("batched", "seed"):
             r = row[name]
             print(f"{n:>8,}  {name:<18}{r['runs_per_second']:>10,.0f}{r['seconds']:>9.2f}{'':>10}   "
