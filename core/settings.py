@@ -34,7 +34,7 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     tick_interval: float = 60.0
-    tick_batch_size: int = 500
+    tick_batch_size: int = 1000
     jwt_secret: str | None = None
     unsubscribe_secret: str | None = None
     environment: str = "development"
@@ -77,7 +77,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=_database_url(get("DATABASE_URL")),
         redis_url=_redis_url(get("REDIS_URL")),
         tick_interval=_number("TICK_INTERVAL", get("TICK_INTERVAL"), 60.0, low=0.05, high=3600, kind=float),
-        tick_batch_size=_number("TICK_BATCH_SIZE", get("TICK_BATCH_SIZE"), 500, low=1, high=10_000),
+        tick_batch_size=_number("TICK_BATCH_SIZE", get("TICK_BATCH_SIZE"), 1000, low=1, high=10_000),
         jwt_secret=_secret("JWT_SECRET", get("JWT_SECRET"), environment),
         unsubscribe_secret=_secret("UNSUBSCRIBE_SECRET", get("UNSUBSCRIBE_SECRET"), environment),
         environment=environment,

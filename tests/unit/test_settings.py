@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_defaults_when_nothing_is_set():
     settings = load_settings({})
     assert settings.tick_interval == 60
-    assert settings.tick_batch_size == 500
+    assert settings.tick_batch_size == 1000
     assert settings.environment == "development"
     assert settings.log_format == "text"
     assert settings.tasks == {"generate_report": "core.demo_tasks:generate_report"}
