@@ -224,12 +224,16 @@ def next_wake_at(conn, grace: float = REPUSH_GRACE_SECONDS) -> datetime | None:
 
 
 def write_heartbeat(conn, *, instance_id: str, hostname: str, pid: int, started_at: datetime,
-                    last_tick: dict) -> None:
+                    last_tick: dict, live_within: float) -> int:
+    """Record this ticker's heartbeat; returns how many tickers (this one included) have beaten in
+    the last `live_within` seconds."""
     with db.service_transaction(conn) as cur:
         cur.execute(queries["write_heartbeat"], {
             "instance_id": instance_id, "hostname": hostname, "pid": pid, "started_at": started_at,
             "last_tick": json.dumps(last_tick),
         })
+        cur.execute(queries["count_live_tickers"], {"within": live_within})
+        return cur.fetchone()["live"]
 
 
 def delete_heartbeat(conn, instance_id: str) -> None:

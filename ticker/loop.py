@@ -35,10 +35,15 @@ logger = logging.getLogger("ticker")
 # Waits between attempts while PostgreSQL or Redis is unreachable.
 RETRY_DELAYS = (1, 2, 4, 8, 16, 30)
 HEARTBEAT_EVERY_SECONDS = 1.0
+# A ticker counts as alive while its heartbeat is younger than this many TICK_INTERVALs (an idle
+# ticker beats once an interval; one killed without cleaning up counts a little longer).
+LIVE_TICKER_INTERVALS = 2
 # A heartbeat this old belongs to a ticker that died without cleaning up.
 HEARTBEAT_PRUNE_SECONDS = 24 * 3600
-# Batches in flight at once per ticker (see Ticker.dispatch_due); two keep both of a small machine's
-# cores busy, more only add connections.
+# Batches in flight at once (see Ticker.dispatch_due): two keep both of a small machine's cores busy,
+# more only add connections. A ticker that sees other tickers alive runs one lane: together they
+# keep enough batches in flight, and each extra lane would only make them skip each other's locked
+# rows (measured at N=100,000 with 4 tickers: 4% more runs/s with one lane each than with two).
 LANES = 2
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
 BUSY_RETRY_SECONDS = 0.05
@@ -109,6 +114,7 @@ class Ticker:
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.started_at = _utcnow()
         self.last_tick = TickFigures()
+        self.live_tickers = 1  # this one and the others whose heartbeat is recent, as of the last beat
         self.metrics = TickerMetrics()
         self.retention = RetentionSweep()
         self._next_health_check = 0.0  # monotonic instants; 0: after the first tick
@@ -201,6 +207,8 @@ class Ticker:
         figures = TickFigures()
         logger.debug("Tick: Checking for due schedules...")
         self._connect()
+        if self.heartbeat_enabled:
+            self.beat()  # also learns how many tickers run, before choosing how many lanes to dispatch on
         if self._redis_suspect:
             self._stage = "reach Redis"
             self._redis.ping()  # after a Redis failure, record no new run until Redis answers
@@ -221,7 +229,7 @@ class Ticker:
                 figures.dispatched, figures.missed, figures.errors, figures.repushed,
                 figures.duration_ms, figures.worst_lag_seconds)
         if self.heartbeat_enabled:
-            self.beat()
+            self.beat(force=figures.did_work)  # a tick that worked always leaves its figures
         return figures.did_work
 
     def dispatch_due(self, figures: TickFigures) -> None:
@@ -233,7 +241,7 @@ class Ticker:
         others in helper threads: while one waits on PostgreSQL or Redis, another runs its Python.
         A lane that fails makes the others stop after their batch in hand; its error is raised.
         """
-        lanes = [_Lane(conn) for conn in self._lane_conns]
+        lanes = [_Lane(conn) for conn in self._lane_conns[:self.lanes_in_use]]
         self._halt = False
         helpers = [self._helpers.submit(self._drain, lane) for lane in lanes[1:]]
         try:
@@ -246,6 +254,11 @@ class Ticker:
             if lane.error is not None:
                 self._stage = lane.stage
                 raise lane.error
+
+    @property
+    def lanes_in_use(self) -> int:
+        """LANES while this ticker runs alone, one while others run too (see LANES)."""
+        return LANES if self.live_tickers <= 1 else 1
 
     def _drain(self, lane: _Lane) -> None:
         try:
@@ -330,10 +343,15 @@ class Ticker:
         if not force and time.monotonic() - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
             return
         self._stage = "write heartbeat"
-        dispatch.write_heartbeat(self._conn, instance_id=self.instance_id, hostname=socket.gethostname(),
-                                 pid=os.getpid(), started_at=self.started_at,
-                                 last_tick=asdict(self.last_tick))
+        lanes = self.lanes_in_use
+        self.live_tickers = dispatch.write_heartbeat(
+            self._conn, instance_id=self.instance_id, hostname=socket.gethostname(), pid=os.getpid(),
+            started_at=self.started_at, last_tick=asdict(self.last_tick),
+            live_within=LIVE_TICKER_INTERVALS * self.interval + HEARTBEAT_EVERY_SECONDS)
         self._last_heartbeat = time.monotonic()
+        if self.lanes_in_use != lanes:
+            logger.info("%d ticker(s) running: dispatching %d batch(es) at a time", self.live_tickers,
+                        self.lanes_in_use)
 
     def check_health(self) -> list[dict]:
         """Log one WARNING per problem schedule (seed 003's health rules, core/health.py); returns them.

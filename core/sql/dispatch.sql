@@ -83,6 +83,10 @@ VALUES (%(instance_id)s, %(hostname)s, %(pid)s, %(started_at)s, now(), %(last_ti
 ON CONFLICT (instance_id) DO UPDATE
    SET last_tick_at = now(), last_tick = EXCLUDED.last_tick;
 
+-- count_live_tickers --
+-- How many tickers have beaten lately (this one included): a sleeping ticker beats at least once per TICK_INTERVAL.
+SELECT count(*) AS live FROM ticker_heartbeats WHERE last_tick_at > now() - make_interval(secs => %(within)s);
+
 -- delete_heartbeat --
 -- A ticker shutting down cleanly removes its heartbeat.
 DELETE FROM ticker_heartbeats WHERE instance_id = %(instance_id)s;

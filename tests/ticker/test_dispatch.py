@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time as pytime
 from datetime import datetime, time, timedelta, timezone
 
 from rq import Queue
@@ -12,6 +13,7 @@ from core.jobs import RUN_JOB_FUNC, job_id_for, push_runs
 from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.conftest import (QUEUE, ensure_seed_account, fetch, insert_due_schedules, make_schedule,
                                    redis_jobs, scalar, utc)
+from ticker.loop import LANES
 
 
 NOW = utc(2026, 3, 11, 12, 0)  # a Wednesday
@@ -252,3 +254,37 @@ def test_heartbeat_carries_the_last_tick_figures(conn, account_id, make_ticker):
     assert beat["last_tick"]["due"] == 3 and beat["last_tick"]["dispatched"] == 3
     assert set(beat["last_tick"]) == {"due", "dispatched", "missed", "errors", "repushed",
                                       "worst_lag_seconds", "duration_ms"}
+
+
+def test_a_ticker_alone_uses_two_lanes_and_one_beside_other_live_tickers(conn, account_id, make_ticker, caplog):
+    ticker = make_ticker(heartbeat=True, tick_batch_size=2, tick_interval=30)
+    used = []
+    dispatch_batch = ticker.dispatch_batch
+
+    def slow_batch(lane):  # slow enough that a second lane, if running, gets batches too
+        used.append(lane.conn)
+        pytime.sleep(0.02)
+        return dispatch_batch(lane)
+    ticker.dispatch_batch = slow_batch
+
+    insert_due_schedules(conn, account_id, 20)
+    ticker.tick()
+    assert ticker.live_tickers == 1 and ticker.lanes_in_use == LANES == 2
+    assert len(set(used)) == 2  # 10 batches of 2: both lanes took some
+
+    fetch(conn, "INSERT INTO ticker_heartbeats (instance_id, hostname, pid, started_at, last_tick_at, last_tick)"
+                " VALUES ('other', 'elsewhere', 1, now(), now(), '{}')")
+    used.clear()
+    insert_due_schedules(conn, account_id, 20)
+    with caplog.at_level(logging.INFO, logger="ticker"):
+        ticker._last_heartbeat = 0  # a second later
+        ticker.tick()
+    assert ticker.live_tickers == 2 and ticker.lanes_in_use == 1
+    assert len(used) >= 10 and len(set(used)) == 1
+    assert "2 ticker(s) running: dispatching 1 batch(es) at a time" in caplog.text
+    assert scalar(conn, "SELECT count(*) FROM schedule_runs WHERE status = 'queued'") == 40
+
+    # The other ticker stops beating: after two intervals (and a beat's second) it no longer counts.
+    fetch(conn, "UPDATE ticker_heartbeats SET last_tick_at = now() - interval '62 seconds' WHERE instance_id = 'other'")
+    ticker.beat(force=True)
+    assert ticker.live_tickers == 1 and ticker.lanes_in_use == 2
