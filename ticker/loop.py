@@ -233,19 +233,23 @@ class Ticker:
         return figures.did_work
 
     def dispatch_due(self, figures: TickFigures) -> None:
-        """Dispatch every due schedule, in batches, on LANES connections at once.
+        """Dispatch every due schedule, in batches, on up to LANES connections at once.
 
         Each lane claims, records, commits, then queues and logs whole batches, one after another, on
         its own connection (core.dispatch's exactly-once argument is per batch and does not care
         which lane runs it; SKIP LOCKED keeps lanes off each other's rows). Lane 0 runs here, the
         others in helper threads: while one waits on PostgreSQL or Redis, another runs its Python.
-        A lane that fails makes the others stop after their batch in hand; its error is raised.
+        The helpers start only once lane 0's first batch came back full: most ticks find less than
+        a batch (or nothing) and need no second lane. A lane that fails makes the others stop after
+        their batch in hand; its error is raised.
         """
         lanes = [_Lane(conn) for conn in self._lane_conns[:self.lanes_in_use]]
         self._halt = False
-        helpers = [self._helpers.submit(self._drain, lane) for lane in lanes[1:]]
+        helpers = []
         try:
-            self._drain(lanes[0])
+            if self._dispatch_next(lanes[0]):
+                helpers = [self._helpers.submit(self._drain, lane) for lane in lanes[1:]]
+                self._drain(lanes[0])
         finally:
             futures.wait(helpers)  # their connections may be closed next: let them finish first
             for lane in lanes:
@@ -261,13 +265,20 @@ class Ticker:
         return LANES if self.live_tickers <= 1 else 1
 
     def _drain(self, lane: _Lane) -> None:
+        while self._dispatch_next(lane):
+            pass
+
+    def _dispatch_next(self, lane: _Lane) -> bool:
+        """One batch on `lane`; whether there may be more behind it (it was full: rows without
+        next_run_at come on top) and no stop was asked for and no lane failed."""
+        if self._stop or self._halt:
+            return False
         try:
-            # A full batch (or more: rows without next_run_at come on top) may have more behind it.
-            while not (self._stop or self._halt) and self.dispatch_batch(lane) >= self.batch_size:
-                pass
+            return self.dispatch_batch(lane) >= self.batch_size
         except Exception as exc:
             lane.error = exc
             self._halt = True
+            return False
 
     def dispatch_batch(self, lane: _Lane) -> int:
         """Claim, record and commit one batch of due schedules, then queue it; returns how many it claimed."""
