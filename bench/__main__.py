@@ -1,6 +1,6 @@
 """`make bench` (python -m bench): what the service exists for, measured beside the seed's design.
 
-    python -m bench                  # everything, as issue 7 asks (about 10 minutes on 2 cores)
+    python -m bench                  # everything, as issue 7 asks (about 12 minutes on 2 cores)
     python -m bench --quick          # smaller N, for a first look (about 2 minutes)
     python -m bench --only dispatch,lag
 
