@@ -19,14 +19,12 @@ def _ticker(url: str, redis_url: str):
     return ticker
 
 
-def _tick_ms(ticker, ticks: int) -> list[float]:
-    samples = []
-    for _ in range(ticks):
-        start = time.perf_counter()
-        did_work = ticker.tick()
-        samples.append((time.perf_counter() - start) * 1000)
-        assert not did_work, "an idle tick found work"
-    return samples
+def _tick_ms(ticker) -> float:
+    start = time.perf_counter()
+    did_work = ticker.tick()
+    elapsed = (time.perf_counter() - start) * 1000
+    assert not did_work, "an idle tick found work"
+    return elapsed
 
 
 def measure(servers, small: int = 1_000, large: int = 1_000_000, ticks: int = 400) -> dict:
@@ -48,7 +46,7 @@ def measure(servers, small: int = 1_000, large: int = 1_000_000, ticks: int = 40
         samples: dict[int, list[float]] = {small: [], large: []}
         for _ in range(ticks):
             for n, ticker in tickers.items():
-                samples[n] += _tick_ms(ticker, 1)
+                samples[n].append(_tick_ms(ticker))
         small_ms, large_ms = statistics.median(samples[small]), statistics.median(samples[large])
         return {"small": small, "large": large, "small_ms": small_ms, "large_ms": large_ms,
                 "ratio": large_ms / small_ms}
