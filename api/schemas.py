@@ -9,9 +9,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit
+from core import runstates
 from core.timing import CADENCES
 
-RUN_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "missed", "skipped_limit")
+RUN_STATUSES = runstates.ALL
 INT32_MAX = 2**31 - 1
 
 
@@ -51,6 +52,11 @@ class ScheduleSchema(Schema):
     misfire_grace_seconds = _int(0, INT32_MAX, allow_none=True, load_default=None)
     active = fields.Boolean(load_default=True)
     tags = fields.List(Text(50, min_length=1), load_default=list, validate=validate.Length(max=50))
+    overlap_policy = fields.String(
+        load_default=runstates.DEFAULT_OVERLAP_POLICY, validate=validate.OneOf(runstates.OVERLAP_POLICIES),
+        metadata={"description": "when an occurrence falls due while an earlier run is unfinished: skip "
+                                 "(record it as skipped_overlap), buffer_one (run it once the earlier one "
+                                 "ends; at most one waits), allow (run both)"})
     last_run_at = UtcDateTime(dump_only=True)
     next_run_at = UtcDateTime(dump_only=True)
     last_status = fields.String(dump_only=True)

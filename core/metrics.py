@@ -38,7 +38,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Pla
                                ProcessCollector, disable_created_metrics, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
-from core import db
+from core import db, runstates
 from core.health import KINDS
 from core.sql import queries
 
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # No `*_created` twin of every counter and histogram series: Prometheus does not need them.
 disable_created_metrics()
 
-RUN_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "missed", "skipped_limit")
+RUN_STATUSES = runstates.ALL
 SCHEDULE_STATES = ("active", "inactive", "failing", "stale", "erroring")
 TICKER_RUN_STATUSES = ("dispatched", "missed", "repushed")
 EMAIL_RESULTS = ("sent", "failed")

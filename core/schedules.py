@@ -21,7 +21,7 @@ CLIENT_FIELDS = (
     "name", "description", "task", "task_parameters", "report_type", "city", "zip_codes",
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
-    "start_at", "end_at", "misfire_grace_seconds", "active", "tags",
+    "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
 )
 _JSON_FIELDS = ("task_parameters", "filters")
 
@@ -143,6 +143,16 @@ def runs(cur, account_id, schedule_id, *, limit=50, status=None):
     cur.execute(queries["list_schedule_runs"],
                 {"account_id": account_id, "schedule_id": schedule_id, "limit": limit, "status": status})
     return cur.fetchall()
+
+
+def run_detail(cur, account_id, schedule_id, run_id):
+    """One run of a schedule with its deliveries (`deliveries`: the ledger rows), or None."""
+    cur.execute(queries["get_run"], {"account_id": account_id, "schedule_id": schedule_id, "run_id": run_id})
+    run = cur.fetchone()
+    if run is None:
+        return None
+    cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
+    return {**run, "deliveries": cur.fetchall()}
 
 
 def add_manual_run(cur, account_id, schedule_id, now: datetime):

@@ -35,6 +35,7 @@ DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
     "cadence": "cron", "weekly_dow": None, "monthly_dom": None, "send_hour": 9, "send_minute": 0,
     "cron_expression": "*/2 * * * *", "interval_seconds": None, "timezone": "America/New_York",
     "start_at": None, "end_at": None, "misfire_grace_seconds": None, "active": True, "tags": ["demo"],
+    "overlap_policy": "skip",
 }
 PORT = int(os.environ.get("PORT", "8000"))
 

@@ -27,3 +27,15 @@ SELECT count(*) AS total_runs,
        count(*) FILTER (WHERE status = 'failed') AS failed_runs
 FROM schedule_runs
 WHERE account_id = %(account_id)s;
+
+-- get_run --
+-- One run of one schedule (none when it is another tenant's or another schedule's).
+SELECT * FROM schedule_runs
+WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(account_id)s;
+
+-- list_run_deliveries --
+-- The delivery ledger of one run: one row per (channel, target), in the order they were made.
+SELECT id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+FROM deliveries
+WHERE run_id = %(run_id)s AND account_id = %(account_id)s
+ORDER BY created_at, channel, target;

@@ -1,0 +1,28 @@
+"""An account's suppressed email addresses (unsubscribes): list them, add one, resubscribe one.
+
+Each function takes a cursor opened by `core.db.tenant_transaction`. Addresses are compared
+case-insensitively, as the worker does when it leaves suppressed recipients out.
+"""
+from __future__ import annotations
+
+from core.sql import queries
+
+
+def suppress(cur, account_id, email: str, reason: str | None = None) -> None:
+    """Stop emailing `email` for this account; suppressing twice changes nothing."""
+    cur.execute(queries["suppress_email"], {"account_id": account_id, "email": email, "reason": reason})
+
+
+def list_page(cur, account_id, *, q: str | None = None, page: int = 1, page_size: int = 50):
+    """(rows, total): one page of suppressed addresses, newest first; `q` filters by a part of the address."""
+    params = {"account_id": account_id, "q": q or None, "limit": page_size, "offset": (page - 1) * page_size}
+    cur.execute(queries["count_suppressions"], params)
+    total = cur.fetchone()["total"]
+    cur.execute(queries["list_suppressions"], params)
+    return cur.fetchall(), total
+
+
+def remove(cur, account_id, email: str) -> bool:
+    """Resubscribe `email`: True when it was suppressed."""
+    cur.execute(queries["delete_suppression"], {"account_id": account_id, "email": email})
+    return cur.fetchone() is not None
