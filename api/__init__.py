@@ -7,8 +7,8 @@ environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
 "run now" leaves its run pending for the ticker to push.
 
 Blueprints are imported inside the factory (as in Flask's tutorial), so nothing imports a global app.
-flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json, with an
-interactive page at /docs. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
+flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json (completed
+by api/openapi.py: per-cadence bodies, every status code, links), with an interactive page at /docs. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
 token; every request is counted and timed for /metrics.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def create_app(test_config=None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="Schedules API",
         API_VERSION="1",
-        OPENAPI_VERSION="3.0.3",
+        OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
@@ -45,7 +45,7 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import db, errors, health, metrics, runs, schedules, unsubscribe
+    from api import db, errors, health, metrics, openapi, runs, schedules, unsubscribe
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -54,7 +54,7 @@ def create_app(test_config=None) -> Flask:
         if settings.redis_url else None
     )
 
-    api = errors.Api(app)
+    api = errors.Api(app, spec_kwargs={"marshmallow_plugin": openapi.DocumentPlugin(settings)})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp):
         api.register_blueprint(blueprint)

@@ -96,3 +96,25 @@ class UtcDateTime(fields.AwareDateTime):
         if value is None:
             return None
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, nothing else: JSON has booleans, so 0, 1 and "yes" are a client's mistake (and
+    marshmallow's Boolean would take them, while the OpenAPI document says boolean)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """An integer as JSON Schema counts them: 3, or 3.0 (a number whose fraction is zero); never a
+    string ("3"), a fraction (3.5) or a boolean. What the OpenAPI document's `type: integer` promises."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if type(value) is not int:
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -43,6 +43,7 @@ def utcnow() -> datetime:
 
 @blp.route("/schedules")
 class ScheduleCollection(MethodView):
+    @blp.doc(operationId="list_schedules")
     @blp.arguments(ScheduleListArgsSchema, location="query")
     @blp.response(200, ScheduleListSchema)
     def get(self, args):
@@ -52,8 +53,10 @@ class ScheduleCollection(MethodView):
         return {"schedules": rows, "count": len(rows), "total": total, "page": args["page"],
                 "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"])}
 
+    @blp.doc(operationId="create_schedule")
     @blp.arguments(schedule_schema)
-    @blp.response(201, schedule_with_warnings_schema)
+    @blp.response(201, schedule_with_warnings_schema,
+                  headers={"Location": {"description": "the schedule's URL", "schema": {"type": "string"}}})
     def post(self, values):
         """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates."""
         try:
@@ -68,6 +71,7 @@ class ScheduleCollection(MethodView):
 
 @blp.route("/schedules/<uuid:schedule_id>")
 class ScheduleItem(MethodView):
+    @blp.doc(operationId="get_schedule")
     @blp.response(200, schedule_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def get(self, schedule_id):
@@ -76,7 +80,8 @@ class ScheduleItem(MethodView):
             row = schedules.get(cur, g.account_id, schedule_id)
         return _found(row)
 
-    @blp.arguments(schedule_patch_schema)
+    @blp.doc(operationId="update_schedule")
+    @blp.arguments(schedule_patch_schema, required=False)  # no body changes nothing, as {} does
     @blp.response(200, schedule_with_warnings_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def patch(self, changes, schedule_id):
@@ -85,6 +90,7 @@ class ScheduleItem(MethodView):
             row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
         return _found(row)
 
+    @blp.doc(operationId="delete_schedule")
     @blp.response(204)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def delete(self, schedule_id):

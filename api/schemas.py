@@ -8,17 +8,27 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit
-from core import runstates
+from api.fields import JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task, known_timezone, no_nul, recipients_limit
+from core import cron, runstates
 from core.timing import CADENCES
 
 RUN_STATUSES = runstates.ALL
 INT32_MAX = 2**31 - 1
+# What the unsubscribe routes take for an address (they only compare it with a signed one).
+EMAIL_SHAPE = r"^[^@\s\u0000]{1,64}@[^@\s\u0000]{1,255}$"
+# A cron rule's shape (a known macro in any case, or five fields of the characters cron uses), for the
+# OpenAPI document; the time engine takes a blank one as none, which only the cron cadence refuses.
+_MACRO = "@(" + "|".join("".join(f"[{c}{c.upper()}]" for c in name[1:]) for name in cron.MACROS) + ")"
+_CRON = _MACRO + r"|[0-9A-Za-z*,/-]+(\s+[0-9A-Za-z*,/-]+){4}"
+CRON_SHAPE = rf"^\s*({_CRON})\s*$"
+CRON_SHAPE_OR_BLANK = rf"^\s*(({_CRON})\s*)?$"
 
 
 def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
-    """A bounded integer; strict (no "3" or 3.0) in JSON bodies, from text in query strings."""
-    return fields.Integer(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
+    """A bounded integer; a JSON integer in bodies (3 or 3.0, as JSON Schema counts them; not "3" or 3.5),
+    from text in query strings."""
+    field = JsonInteger if strict else fields.Integer
+    return field(validate=validate.Range(min=low, max=high), **kwargs)
 
 
 class ScheduleSchema(Schema):
@@ -37,36 +47,47 @@ class ScheduleSchema(Schema):
     filters = JsonObject(load_default=dict)
     recipients = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
                              validate=recipients_limit)
-    include_attachment = fields.Boolean(load_default=False)
+    include_attachment = StrictBoolean(load_default=False)
     cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
     weekly_dow = _int(0, 6, allow_none=True, load_default=None, metadata={"description": "0 = Sunday .. 6 = Saturday"})
     monthly_dom = _int(-1, 31, allow_none=True, load_default=None,
-                       metadata={"description": "1..31 (past the month's end: its last day), or -1 for the last day"})
+                       metadata={"description": "1..31 (past the month's end: its last day), or -1 for the last day",
+                                 "not": {"const": 0}})  # the time engine refuses 0
     send_hour = _int(0, 23, load_default=9)
     send_minute = _int(0, 59, load_default=0)
-    cron_expression = Text(200, allow_none=True, load_default=None)
+    cron_expression = Text(200, allow_none=True, load_default=None, metadata={
+        "format": "cron", "pattern": CRON_SHAPE_OR_BLANK,  # the shape only: the time engine checks the values
+        "description": "5 fields (minute hour day-of-month month day-of-week; numbers, names such as MON "
+                       "and JAN, * , - /) or a macro (@hourly @daily @midnight @weekly @monthly @yearly "
+                       "@annually); a rule that never fires (0 0 30 2 *) is refused"})
     interval_seconds = _int(60, INT32_MAX, allow_none=True, load_default=None)
     timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), known_timezone])
-    start_at = UtcDateTime(allow_none=True, load_default=None)
-    end_at = UtcDateTime(allow_none=True, load_default=None)
+    start_at = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "no run before it; required (and in the future) for once"})
+    end_at = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "no run after it; must be after start_at and in the future"})
     misfire_grace_seconds = _int(0, INT32_MAX, allow_none=True, load_default=None)
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
     tags = fields.List(Text(50, min_length=1), load_default=list, validate=validate.Length(max=50))
     overlap_policy = fields.String(
         load_default=runstates.DEFAULT_OVERLAP_POLICY, validate=validate.OneOf(runstates.OVERLAP_POLICIES),
         metadata={"description": "when an occurrence falls due while an earlier run is unfinished: skip "
                                  "(record it as skipped_overlap), buffer_one (run it once the earlier one "
                                  "ends; at most one waits), allow (run both)"})
-    last_run_at = UtcDateTime(dump_only=True)
-    next_run_at = UtcDateTime(dump_only=True)
-    last_status = fields.String(dump_only=True)
-    last_error = fields.String(dump_only=True)
+    last_run_at = UtcDateTime(dump_only=True, allow_none=True)
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True)
+    last_status = fields.String(dump_only=True, allow_none=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
     run_count = fields.Integer(dump_only=True)
     success_count = fields.Integer(dump_only=True)
     failure_count = fields.Integer(dump_only=True)
     consecutive_failures = fields.Integer(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
+
+    # For the OpenAPI document's per-cadence forms (api/openapi.py): what a field's documentation
+    # becomes when its cadence requires it (core.timing.REQUIRED_BY_CADENCE).
+    WHEN_REQUIRED = {"cron_expression": {"pattern": CRON_SHAPE}}
 
 
 class SchedulePatchSchema(ScheduleSchema):
@@ -133,15 +154,15 @@ class RunSchema(Schema):
     schedule_id = fields.UUID(dump_only=True)
     status = fields.String(dump_only=True)
     trigger = fields.String(dump_only=True)
-    scheduled_for = UtcDateTime(dump_only=True)
-    job_id = fields.String(dump_only=True)
+    scheduled_for = UtcDateTime(dump_only=True, allow_none=True)
+    job_id = fields.String(dump_only=True, allow_none=True)
     attempt = fields.Integer(dump_only=True)
-    error = fields.String(dump_only=True)
-    result = fields.Raw(dump_only=True)
-    duration_ms = fields.Integer(dump_only=True)
-    queued_at = UtcDateTime(dump_only=True)
-    started_at = UtcDateTime(dump_only=True)
-    finished_at = UtcDateTime(dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    result = fields.Raw(dump_only=True, allow_none=True)
+    duration_ms = fields.Integer(dump_only=True, allow_none=True)
+    queued_at = UtcDateTime(dump_only=True, allow_none=True)
+    started_at = UtcDateTime(dump_only=True, allow_none=True)
+    finished_at = UtcDateTime(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
 
 
@@ -156,13 +177,14 @@ class RunListSchema(Schema):
 
 
 class RunNowArgsSchema(Schema):
-    force = fields.Boolean(load_default=False, metadata={"description": "run even if the schedule is inactive"})
+    force = StrictBoolean(load_default=False, metadata={"description": "run even if the schedule is inactive"})
 
 
 class RunNowSchema(RunSchema):
     run_id = fields.UUID(dump_only=True)
     schedule_name = fields.String(dump_only=True)
-    next_run_at = UtcDateTime(dump_only=True, metadata={"description": "the schedule's next regular run (unchanged)"})
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True,
+                              metadata={"description": "the schedule's next regular run (unchanged)"})
     message = fields.String(dump_only=True)
 
 
@@ -198,10 +220,61 @@ class ReadySchema(Schema):
 
 
 class ErrorSchema(Schema):
-    error = fields.String(metadata={"description": "a machine-readable kind, e.g. validation_error, not_found"})
-    message = fields.String()
+    error = fields.String(required=True,
+                          metadata={"description": "a machine-readable kind, e.g. validation_error, not_found"})
+    message = fields.String(required=True)
+    reason = fields.String(metadata={"description": "why a conflict (409) happened, e.g. inactive"})
     field_errors = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(),
                                metadata={"description": "messages per bad field (validation errors)"})
+
+
+class UnsubscribeLinkSchema(Schema):
+    """The signed link's fields (seed 001): the query of the page, the JSON body, the form post."""
+
+    email = fields.String(required=True, validate=[validate.Regexp(EMAIL_SHAPE, error="Not a valid email address.")],
+                          metadata={"example": "client@example.com"})
+    account_id = fields.UUID(required=True)
+    token = fields.String(required=True, metadata={
+        "description": "hex HMAC-SHA256 of `{email}:{account_id}` with UNSUBSCRIBE_SECRET; any other is refused",
+        "pattern": "^[0-9a-f]{64}$"})  # documentation only: the HMAC comparison refuses every other token
+
+
+class UnsubscribeRequestSchema(UnsubscribeLinkSchema):
+    reason = Text(1000, allow_none=True, metadata={"description": "kept (its first 200 characters) with the suppression"})
+
+
+class UnsubscribeFormSchema(Schema):
+    """The confirmation page's form, or an RFC 8058 one-click POST to the link (fields in its query)."""
+
+    email = fields.String(metadata={"description": "else the link's query `email`"})
+    account_id = fields.UUID(metadata={"description": "else the link's query `account_id`"})
+    token = fields.String(metadata={"description": "else the link's query `token`"})
+    one_click = fields.String(data_key="List-Unsubscribe", validate=validate.OneOf(["One-Click"]),
+                              metadata={"description": "RFC 8058: sent by mail clients' unsubscribe button"})
+
+
+class UnsubscribeLinkQuerySchema(Schema):
+    """The link's query on a POST (a one-click POST goes to the link itself); a form field wins."""
+
+    email = fields.String()
+    account_id = fields.UUID()
+    token = fields.String()
+
+
+class UnsubscribedSchema(Schema):
+    status = fields.String(metadata={"example": "unsubscribed"})
+    email = fields.String()
+
+
+class UnsubscribeTokenArgsSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1))
+    account_id = fields.UUID(required=True)
+
+
+class UnsubscribeTokenSchema(Schema):
+    email = fields.String()
+    account_id = fields.UUID()
+    token = fields.String()
 
 
 error_schema = ErrorSchema()

@@ -9,21 +9,25 @@ Suppressing twice is fine. A bad token is refused without saying whether the add
 from __future__ import annotations
 
 import html
-import re
 import uuid
 
 from flask import current_app, request
+from marshmallow import EXCLUDE, ValidationError
 
 from api.db import get_db
 from api.errors import ApiError, Blueprint
+from api.schemas import (UnsubscribedSchema, UnsubscribeFormSchema, UnsubscribeLinkQuerySchema, UnsubscribeLinkSchema,
+                         UnsubscribeRequestSchema, UnsubscribeTokenArgsSchema, UnsubscribeTokenSchema, error_schema)
 from core import db
 from core.sql import queries
 from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
 
 blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _FIELDS = ("email", "account_id", "token")
+_link_schema = UnsubscribeLinkSchema()
+_reason_schema = UnsubscribeRequestSchema(only=("reason",))
+_token_args_schema = UnsubscribeTokenArgsSchema(unknown=EXCLUDE)  # like every query: other arguments are ignored
 
 
 class InvalidLink(Exception):
@@ -34,17 +38,15 @@ class InvalidLink(Exception):
 
 
 def _checked(values: dict) -> tuple[str, uuid.UUID]:
-    missing = {name: ["Missing data for required field."] for name in _FIELDS if not values.get(name)}
-    if missing:
-        raise InvalidLink(missing)
-    email, token = str(values["email"]).strip(), str(values["token"])
+    values = {name: values.get(name) for name in _FIELDS if values.get(name)}  # empty counts as missing
+    if isinstance(values.get("email"), str):
+        values["email"] = values["email"].strip()
     try:
-        account_id = uuid.UUID(str(values["account_id"]))
-    except ValueError:
-        raise InvalidLink({"account_id": ["Not a valid UUID."]}) from None
-    if not _EMAIL.match(email):
-        raise InvalidLink({"email": ["Not a valid email address."]})
-    if not unsubscribe_token_is_valid(_secret(), email, account_id, token):
+        link = _link_schema.load(values)
+    except ValidationError as error:
+        raise InvalidLink(error.messages) from None
+    email, account_id = link["email"], link["account_id"]
+    if not unsubscribe_token_is_valid(_secret(), email, account_id, link["token"]):
         raise InvalidLink()
     return email, account_id
 
@@ -72,8 +74,16 @@ def _page(title: str, body: str, status: int = 200):
 INVALID_LINK_TEXT = "<p>This unsubscribe link is invalid. Please use the link from a recent email.</p>"
 
 
+HTML = {"text/html": {"schema": {"type": "string"}}}
+ERROR_JSON = {"application/json": {"schema": error_schema}}
+
+
 @blp.route("/unsubscribe", methods=["GET"])
-@blp.doc(security=[], summary="Confirmation page for an unsubscribe link (changes nothing)")
+@blp.doc(security=[], summary="Confirmation page for an unsubscribe link (changes nothing)",
+         parameters=[{"in": "query", "schema": UnsubscribeLinkSchema}],
+         responses={"200": {"description": "The page, with a button that posts the form", "content": HTML},
+                    "400": {"description": "A page saying the link is invalid (fields missing, token wrong)",
+                            "content": HTML}})
 def confirm_page():
     try:
         email, account_id = _checked(request.args)
@@ -87,19 +97,29 @@ def confirm_page():
 
 @blp.route("/unsubscribe", methods=["POST"])
 @blp.doc(security=[], summary="Unsubscribe: JSON {email, account_id, token, reason}, the page's form, or an "
-                              "RFC 8058 one-click POST (List-Unsubscribe=One-Click)")
+                              "RFC 8058 one-click POST (List-Unsubscribe=One-Click) to the link itself",
+         parameters=[{"in": "query", "schema": UnsubscribeLinkQuerySchema}],
+         requestBody={"required": False, "content": {
+             "application/json": {"schema": UnsubscribeRequestSchema},
+             "application/x-www-form-urlencoded": {"schema": UnsubscribeFormSchema}}},
+         responses={"200": {"description": "Suppressed (again is fine): JSON for JSON, else a page", "content": {
+                        "application/json": {"schema": UnsubscribedSchema}, **HTML}},
+                    "400": {"description": "Fields missing or malformed, or the token is wrong: JSON for JSON "
+                                           "(`invalid_token` or `validation_error`), else a page",
+                            "content": {**ERROR_JSON, **HTML}}})
 def unsubscribe():
     if request.is_json:
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             raise ApiError(400, "validation_error", "Invalid input", fields={"_schema": ["Expected a JSON object."]})
+        reason = _reason_schema.load({"reason": payload.get("reason")})["reason"]  # 400 when not text
         try:
             email, account_id = _checked(payload)
         except InvalidLink as exc:
             if exc.fields:
                 raise ApiError(400, "validation_error", "Invalid input", fields=exc.fields) from None
             raise ApiError(400, "invalid_token", "the unsubscribe token is invalid") from None
-        _suppress(email, account_id, payload.get("reason"))
+        _suppress(email, account_id, reason)
         return {"status": "unsubscribed", "email": email}
     values = {name: request.form.get(name) or request.args.get(name) for name in _FIELDS}
     try:
@@ -112,17 +132,14 @@ def unsubscribe():
 
 
 @blp.route("/unsubscribe/token", methods=["GET"])
-@blp.doc(security=[], summary="Development only: the unsubscribe token for an address (404 in production)")
+@blp.doc(security=[], summary="Development only: the unsubscribe token for an address (404 in production)",
+         parameters=[{"in": "query", "schema": UnsubscribeTokenArgsSchema}])
+@blp.response(200, UnsubscribeTokenSchema)
+@blp.alt_response(404, schema=error_schema, description="ENVIRONMENT=production: the route does not exist")
+@blp.alt_response(503, schema=error_schema, description="UNSUBSCRIBE_SECRET is not set")
 def token_for_testing():
     if current_app.config["SETTINGS"].is_production:
         raise ApiError(404, "not_found", "not found")
-    values = {"email": request.args.get("email"), "account_id": request.args.get("account_id")}
-    missing = {name: ["Missing data for required field."] for name, value in values.items() if not value}
-    if missing:
-        raise ApiError(400, "validation_error", "Invalid input", fields=missing)
-    try:
-        account_id = uuid.UUID(values["account_id"])
-    except ValueError:
-        raise ApiError(400, "validation_error", "Invalid input", fields={"account_id": ["Not a valid UUID."]}) from None
-    token = unsubscribe_token(_secret(), values["email"], account_id)
-    return {"email": values["email"], "account_id": str(account_id), "token": token}
+    args = _token_args_schema.load(request.args)  # a ValidationError is a 400 naming the field
+    token = unsubscribe_token(_secret(), args["email"], args["account_id"])
+    return {"email": args["email"], "account_id": str(args["account_id"]), "token": token}

@@ -46,6 +46,18 @@ TIMING_FIELDS: tuple[str, ...] = (
     "end_at",
 )
 CADENCES = ("once", "hourly", "daily", "weekly", "biweekly", "monthly", "cron", "interval")
+# The fields each cadence cannot do without ("weekly_dow required for weekly cadence"), as
+# validate_timing enforces them; the OpenAPI document makes them required per cadence from here.
+REQUIRED_BY_CADENCE: dict[str, tuple[str, ...]] = {
+    "once": ("start_at",),
+    "hourly": (),
+    "daily": (),
+    "weekly": ("weekly_dow",),
+    "biweekly": ("weekly_dow",),
+    "monthly": ("monthly_dom",),
+    "cron": ("cron_expression",),
+    "interval": ("interval_seconds",),
+}
 DEFAULT_SEND_HOUR = 9
 DEFAULT_SEND_MINUTE = 0
 DEFAULT_TIMEZONE = "UTC"

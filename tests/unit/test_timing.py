@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.timing import (
+    CADENCES,
+    REQUIRED_BY_CADENCE,
     TIMING_FIELDS,
     TimingError,
     is_wildcard,
@@ -440,3 +442,22 @@ class TestCroniterDisagreements:
         # croniter reads `59-59` as `*` and answers 00:01.
         fields = {"cadence": "cron", "cron_expression": "59-59 * * * *"}
         assert runs(fields, "2026-01-01T00:00", 2) == ["2026-01-01T00:59:00Z", "2026-01-01T01:59:00Z"]
+
+
+# A value for every field a cadence may require, so a body with all of them is valid for any cadence.
+_REQUIRED_VALUES = {"start_at": at("2030-01-01T09:00"), "weekly_dow": 1, "monthly_dom": 15,
+                    "cron_expression": "0 9 * * 1", "interval_seconds": 3600}
+
+
+@pytest.mark.parametrize("cadence", CADENCES)
+def test_required_by_cadence_is_exactly_what_validation_requires(cadence):
+    """The OpenAPI document makes REQUIRED_BY_CADENCE required per cadence: it must be the engine's rule."""
+    required = REQUIRED_BY_CADENCE[cadence]
+    values = {name: _REQUIRED_VALUES[name] for name in required}
+    validate_timing({"cadence": cadence, **values})
+    for name in required:
+        with pytest.raises(TimingError) as caught:
+            validate_timing({"cadence": cadence, **{k: v for k, v in values.items() if k != name}})
+        assert caught.value.field == name
+        assert caught.value.message == f"{name} required for {cadence} cadence"
+    assert set(REQUIRED_BY_CADENCE) == set(CADENCES)

@@ -1,0 +1,108 @@
+"""schemathesis hooks for test_schemathesis.py: the test data that no OpenAPI document can describe.
+
+Loaded by the `st` process through SCHEMATHESIS_HOOKS. Nothing here loosens a check; it only gives
+schemathesis what a real client has and a schema cannot say:
+- values for the two documented custom formats: `iana-time-zone` (the zones the time engine knows)
+  and `cron` (rules that fire; the document gives their shape as a pattern);
+- positive schedule bodies are kept only when the clock and the stored row allow them: no `end_at`
+  (it must lie after the first run, which depends on every other field), a `start_at` in the future
+  (a `once` in the past would never run), and a PATCH that neither nulls a field some cadence needs
+  nor switches cadence without that cadence's fields (a partial update is judged with the stored row);
+- positive unsubscribe requests carry a correctly signed link for the test's account (HMAC with
+  UNSUBSCRIBE_SECRET): a schema can say a token is 64 hex digits, not which one is right.
+Negative cases are never touched.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from zoneinfo import available_timezones
+
+import schemathesis
+from hypothesis import strategies as st
+
+from core.timing import REQUIRED_BY_CADENCE, TimingError, validate_timing
+from core.tokens import unsubscribe_token
+
+SCHEDULE_BODIES = {("POST", "/v1/schedules"), ("PATCH", "/v1/schedules/{schedule_id}"),
+                   ("POST", "/v1/schedules/preview")}
+NEEDED_BY_SOME_CADENCE = {name for names in REQUIRED_BY_CADENCE.values() for name in names}
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        validate_timing({"cadence": "daily", "timezone": name})
+    except TimingError:
+        return False
+    return True
+
+
+ZONES = sorted(zone for zone in available_timezones() if _known_zone(zone))
+schemathesis.openapi.format("iana-time-zone", st.sampled_from(ZONES))
+
+_numbers = lambda low, high: st.integers(low, high).map(str)  # noqa: E731
+_field = lambda low, high: (st.just("*") | _numbers(low, high)  # noqa: E731
+                            | st.tuples(st.integers(low, high), st.integers(0, high - low), st.integers(1, 9)).map(
+                                lambda t: f"{t[0]}-{min(t[0] + t[1], high)}/{t[2]}"))
+CRON_RULES = (st.sampled_from(["@daily", "@HOURLY", "@weekly", "@monthly", "@yearly", "0 9 * * 1",
+                               "*/15 * * * *", "30 2 * * *", "0 9 * * mon-fri", "5,35 8-18/2 * jan-jun *"])
+              | st.tuples(_field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 7)).map(" ".join))
+schemathesis.openapi.format("cron", CRON_RULES)
+
+
+def _positive(case) -> bool:
+    meta = case.meta
+    return meta is None or meta.generation.mode.is_positive
+
+
+def _instant(value):
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@schemathesis.hook("filter_case")
+def keep_positive_schedule_bodies_the_clock_allows(context, case) -> bool:
+    if (case.operation.method.upper(), case.operation.path) not in SCHEDULE_BODIES or not _positive(case):
+        return True
+    body = case.body
+    if not isinstance(body, dict):
+        return True
+    if body.get("end_at") is not None:
+        return False
+    start_at = _instant(body["start_at"]) if body.get("start_at") is not None else None
+    if start_at is not None and (start_at.utcoffset() is None
+                                 or start_at < datetime.now(timezone.utc) + timedelta(days=1)):
+        return False
+    if case.operation.method.upper() == "PATCH":
+        if any(name in body and body[name] is None for name in NEEDED_BY_SOME_CADENCE | {"start_at"}):
+            return False
+        if "cadence" in body and not all(body.get(name) is not None
+                                         for name in REQUIRED_BY_CADENCE.get(body["cadence"], ())):
+            return False
+    return True
+
+
+@schemathesis.hook("map_case")
+def sign_positive_unsubscribe_links(context, case):
+    if case.operation.path != "/v1/email/unsubscribe" or not _positive(case):
+        return case
+    account_id = uuid.UUID(os.environ["HOOKS_ACCOUNT_ID"])
+    body = case.body if isinstance(case.body, dict) else None
+    email = str((body or {}).get("email") or (case.query or {}).get("email") or "client@example.com").strip()
+    link = {"email": email, "account_id": str(account_id),
+            "token": unsubscribe_token(os.environ["HOOKS_UNSUBSCRIBE_SECRET"], email, account_id)}
+    if body is not None:
+        case.body = {**body, **link}
+    case.query = {**(case.query or {}), **link}
+    return case
+
+
+@schemathesis.hook("before_add_examples")
+def same_rules_for_the_examples_phase(context, examples) -> None:
+    """The examples phase (cases built from the document's examples and defaults) skips the two hooks above."""
+    kept = [sign_positive_unsubscribe_links(context, case) for case in examples
+            if keep_positive_schedule_bodies_the_clock_allows(context, case)]
+    examples[:] = kept
