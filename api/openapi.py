@@ -81,7 +81,8 @@ class DocumentPlugin(MarshmallowPlugin):
             spec.components.response(name, STANDARD_RESPONSES[status])
         spec.components.schema(JSON_VALUE, {
             "description": f"Any JSON value; strings and keys without NUL, nested at most {MAX_JSON_DEPTH} levels",
-            "type": ["object", "array", "string", "number", "integer", "boolean", "null"],
+            # No `type` list of every JSON type: openapi-python-client cannot parse that union. Without
+            # `type` each keyword applies to the values of its kind, which means the same.
             "pattern": NO_NUL, "propertyNames": {"pattern": NO_NUL},
             "additionalProperties": {"$ref": f"#/components/schemas/{JSON_VALUE}"},
             "items": {"$ref": f"#/components/schemas/{JSON_VALUE}"},

@@ -15,13 +15,17 @@ from core.timing import CADENCES
 RUN_STATUSES = runstates.ALL
 INT32_MAX = 2**31 - 1
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
-EMAIL_SHAPE = r"^[^@\s\u0000]{1,64}@[^@\s\u0000]{1,255}$"
+# Python's whitespace (str.strip, str.split) spelled out: `\s` differs between regex dialects, and the
+# document's patterns must mean one thing to every client.
+_SPACES = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_NOT_AT_SPACE_NUL = rf"[^@\u0000{_SPACES}]"
+EMAIL_SHAPE = rf"^{_NOT_AT_SPACE_NUL}{{1,64}}@{_NOT_AT_SPACE_NUL}{{1,255}}$"
 # A cron rule's shape (a known macro in any case, or five fields of the characters cron uses), for the
 # OpenAPI document; the time engine takes a blank one as none, which only the cron cadence refuses.
 _MACRO = "@(" + "|".join("".join(f"[{c}{c.upper()}]" for c in name[1:]) for name in cron.MACROS) + ")"
-_CRON = _MACRO + r"|[0-9A-Za-z*,/-]+(\s+[0-9A-Za-z*,/-]+){4}"
-CRON_SHAPE = rf"^\s*({_CRON})\s*$"
-CRON_SHAPE_OR_BLANK = rf"^\s*(({_CRON})\s*)?$"
+_CRON = _MACRO + r"|[0-9A-Za-z*,/-]+([ \t]+[0-9A-Za-z*,/-]+){4}"  # inside, only spaces and tabs (core.cron)
+CRON_SHAPE = rf"^[{_SPACES}]*({_CRON})[{_SPACES}]*$"
+CRON_SHAPE_OR_BLANK = rf"^[{_SPACES}]*(({_CRON})[{_SPACES}]*)?$"
 
 
 def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
@@ -228,11 +232,14 @@ class ErrorSchema(Schema):
                                metadata={"description": "messages per bad field (validation errors)"})
 
 
+def _link_email(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Regexp(EMAIL_SHAPE, error="Not a valid email address."), **kwargs)
+
+
 class UnsubscribeLinkSchema(Schema):
     """The signed link's fields (seed 001): the query of the page, the JSON body, the form post."""
 
-    email = fields.String(required=True, validate=[validate.Regexp(EMAIL_SHAPE, error="Not a valid email address.")],
-                          metadata={"example": "client@example.com"})
+    email = _link_email(required=True, metadata={"example": "client@example.com"})
     account_id = fields.UUID(required=True)
     token = fields.String(required=True, metadata={
         "description": "hex HMAC-SHA256 of `{email}:{account_id}` with UNSUBSCRIBE_SECRET; any other is refused",
@@ -246,7 +253,7 @@ class UnsubscribeRequestSchema(UnsubscribeLinkSchema):
 class UnsubscribeFormSchema(Schema):
     """The confirmation page's form, or an RFC 8058 one-click POST to the link (fields in its query)."""
 
-    email = fields.String(metadata={"description": "else the link's query `email`"})
+    email = _link_email(metadata={"description": "else the link's query `email`"})
     account_id = fields.UUID(metadata={"description": "else the link's query `account_id`"})
     token = fields.String(metadata={"description": "else the link's query `token`"})
     one_click = fields.String(data_key="List-Unsubscribe", validate=validate.OneOf(["One-Click"]),
@@ -256,7 +263,7 @@ class UnsubscribeFormSchema(Schema):
 class UnsubscribeLinkQuerySchema(Schema):
     """The link's query on a POST (a one-click POST goes to the link itself); a form field wins."""
 
-    email = fields.String()
+    email = _link_email()
     account_id = fields.UUID()
     token = fields.String()
 

@@ -1,8 +1,8 @@
-"""/openapi.json is an OpenAPI 3 document generated from the schemas, listing every route; /docs serves.
+"""/openapi.json is an OpenAPI 3.1 document generated from the schemas, listing every route; /docs serves.
 
-openapi-spec-validator is used when installed; otherwise the structure is checked here: version,
-every route of the app with each of its methods, path parameters, the bearer scheme, and every $ref
-pointing at something that exists.
+openapi-spec-validator checks the document; the tests here check what it says: every route with its
+methods, path parameters, the bearer scheme, the per-cadence bodies, the status codes and links.
+What the live API does against it is test_openapi_conformance.py's (schemathesis, a generated client).
 """
 from __future__ import annotations
 
@@ -28,14 +28,12 @@ def _app_routes(app):
         yield path, {m.lower() for m in rule.methods} - {"head", "options"}
 
 
-def test_the_document_is_openapi_3(spec):
-    assert spec["openapi"] == "3.0.3"
+def test_the_document_is_valid_openapi_3_1(spec):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    assert spec["openapi"] == "3.1.0"
     assert spec["info"]["title"] and spec["info"]["version"]
-    try:
-        from openapi_spec_validator import validate
-    except ImportError:
-        return
-    validate(spec)
+    assert list(OpenAPIV31SpecValidator(spec).iter_errors()) == []
 
 
 def test_every_route_is_listed_with_its_methods(app, spec):
@@ -66,6 +64,7 @@ def test_schedule_schema_marks_server_fields_read_only(spec):
     schedule = spec["components"]["schemas"]["Schedule"]
     for name in ("id", "account_id", "next_run_at", "run_count", "created_at"):
         assert schedule["properties"][name]["readOnly"] is True, name
+    assert "null" in schedule["properties"]["next_run_at"]["type"]
     assert set(schedule["required"]) == {"name", "cadence"}
     assert schedule["properties"]["recipients"]["items"]["format"] == "email"
 
@@ -104,3 +103,102 @@ def test_docs_page_is_served(client):
     response = client.get("/docs")
     assert response.status_code == 200
     assert b"swagger-ui" in response.data and b"/openapi.json" in response.data
+
+
+def _resolve(spec, node):
+    while "$ref" in node:
+        target = spec
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+@pytest.mark.parametrize("path", ["/v1/schedules", "/v1/schedules/preview"])
+def test_schedule_bodies_are_one_schema_per_cadence_with_its_required_fields(spec, path):
+    from core.timing import CADENCES, REQUIRED_BY_CADENCE
+
+    body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["discriminator"]["propertyName"] == "cadence"
+    mapping = body["discriminator"]["mapping"]
+    assert set(mapping) == set(CADENCES) and [{"$ref": ref} for ref in mapping.values()] == body["oneOf"]
+    for cadence, ref in mapping.items():
+        variant = _resolve(spec, {"$ref": ref})
+        assert variant["properties"]["cadence"]["enum"] == [cadence]
+        assert set(REQUIRED_BY_CADENCE[cadence]) | {"cadence"} <= set(variant["required"])
+        for name in REQUIRED_BY_CADENCE[cadence]:
+            assert "null" not in variant["properties"][name].get("type", []), (cadence, name)
+    assert ("name" in _resolve(spec, {"$ref": mapping["daily"]})["required"]) == (path == "/v1/schedules")
+
+
+def test_patch_is_the_partial_form_with_the_same_bounds(spec):
+    body = spec["paths"]["/v1/schedules/{schedule_id}"]["patch"]["requestBody"]
+    patch = _resolve(spec, body["content"]["application/json"]["schema"])
+    assert body.get("required") is False and "required" not in patch
+    weekly = _resolve(spec, {"$ref": "#/components/schemas/ScheduleWeekly"})
+    for name in ("weekly_dow", "send_hour", "interval_seconds", "timezone", "cron_expression", "start_at"):
+        assert patch["properties"][name].items() >= {k: v for k, v in weekly["properties"][name].items()
+                                                     if k in ("minimum", "maximum", "format")}.items(), name
+
+
+def test_bounds_formats_and_patterns_are_what_validation_enforces(spec):
+    weekly = _resolve(spec, {"$ref": "#/components/schemas/ScheduleWeekly"})["properties"]
+    assert (weekly["weekly_dow"]["minimum"], weekly["weekly_dow"]["maximum"]) == (0, 6)
+    assert weekly["monthly_dom"]["not"] == {"const": 0}
+    assert weekly["interval_seconds"]["minimum"] == 60
+    assert weekly["timezone"]["format"] == "iana-time-zone"
+    assert weekly["start_at"]["format"] == "date-time" and weekly["start_at"]["pattern"].startswith("^(19")
+    assert weekly["task"]["enum"] == ["generate_report"]
+    assert weekly["recipients"]["maxItems"] == 50
+    assert weekly["name"]["pattern"] == "^[^\\u0000]*$" and weekly["name"]["maxLength"] == 200
+    assert weekly["cron_expression"]["format"] == "cron"
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                yield path, method, operation
+
+
+def test_every_operation_documents_the_errors_it_can_answer(spec):
+    for path, method, operation in _operations(spec):
+        statuses = set(operation["responses"])
+        if operation.get("security") != []:
+            assert "401" in statuses, (method, path)
+        if "{" in path:
+            assert "404" in statuses, (method, path)
+        if "requestBody" in operation:
+            assert {"400", "413"} <= statuses, (method, path)
+        if path.startswith("/v1/"):
+            assert "503" in statuses, (method, path)
+    assert "409" in spec["paths"]["/v1/schedules/{schedule_id}/run"]["post"]["responses"]
+    assert "409" in spec["paths"]["/v1/schedules/{schedule_id}/enable"]["post"]["responses"]
+
+
+def test_unsubscribe_routes_document_the_page_and_the_form_post(spec):
+    page = spec["paths"]["/v1/email/unsubscribe"]["get"]
+    assert set(page["responses"]["200"]["content"]) == {"text/html"}
+    assert {p["name"] for p in page["parameters"] if p.get("required")} == {"email", "account_id", "token"}
+    post = spec["paths"]["/v1/email/unsubscribe"]["post"]
+    assert set(post["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    form = _resolve(spec, post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"])
+    assert form["properties"]["List-Unsubscribe"]["enum"] == ["One-Click"]
+    assert set(post["responses"]["200"]["content"]) == {"application/json", "text/html"}
+
+
+def test_create_links_to_every_item_route(spec):
+    links = spec["paths"]["/v1/schedules"]["post"]["responses"]["201"]["links"]
+    item_operations = {operation["operationId"] for path, _, operation in _operations(spec)
+                       if re.findall(r"{([^}]+)}", path) == ["schedule_id"]}
+    assert set(links) == item_operations and len(item_operations) >= 7
+    for link in links.values():
+        assert link["parameters"] == {"schedule_id": "$response.body#/id"}
+        method = link["operationRef"].rsplit("/", 1)[1]
+        path = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)[0].replace("~1", "/").replace("~0", "~")
+        assert method in spec["paths"][path]
+
+
+def test_operation_ids_are_unique(spec):
+    ids = [operation["operationId"] for _, _, operation in _operations(spec)]
+    assert len(ids) == len(set(ids))
