@@ -20,6 +20,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
+from core import db, delivery
 from core.tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -174,3 +175,29 @@ class Mailer:
 
 def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class EmailChannel:
+    """The ledger's `email` channel (core.delivery.Channel): one report email per target, with the
+    target's stable Message-ID, sent through `mailer` and logged in email_log."""
+
+    def __init__(self, settings, mailer: Mailer, conn):
+        self.settings, self.mailer, self.conn = settings, mailer, conn
+
+    def send(self, target: dict, run: dict, schedule: dict, result: dict):
+        message = build_report_email(self.settings, schedule=schedule, run_id=run["id"],
+                                     recipient=target["target"], result=result)
+        message.replace_header("Message-ID", target["message_id"])
+        outcome = self.mailer.send(message)
+        with db.service_transaction(self.conn) as cur:
+            delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
+                               run_id=run["id"], provider=outcome.provider, to=target["target"],
+                               subject=message["Subject"], response_code=outcome.response_code,
+                               error=outcome.error)
+        return delivery.Sent(ok=outcome.ok, error=outcome.error,
+                             permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
+                             unreachable=not outcome.ok and outcome.response_code is None)
+
+    @staticmethod
+    def message_domain(settings) -> str:
+        return _sender_domain(settings.email_from)
