@@ -63,7 +63,8 @@ def test_path_parameters_are_declared(spec):
 def test_the_run_lifecycle_routes_are_listed(spec):
     paths = spec["paths"]
     detail = paths["/v1/schedules/{schedule_id}/runs/{run_id}"]["get"]
-    assert detail["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RunDetail"}
+    answer = detail["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/RunDetail"}
     assert "404" in detail["responses"]
     assert {"get", "post"} <= set(paths["/v1/email/suppressions"])
     assert {"204", "404"} <= set(paths["/v1/email/suppressions/{email}"]["delete"]["responses"])

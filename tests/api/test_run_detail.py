@@ -47,7 +47,8 @@ def _get(client, headers, schedule_id, run_id):
 
 
 def test_a_run_shows_every_field_and_its_deliveries(client, auth, schedule, conn):
-    run_id = add_run(conn, schedule["id"], "delivery_failed", attempt=2, job_id="run-x", error="1 of 3 deliveries failed",
+    run_id = add_run(conn, schedule["id"], "delivery_failed", attempt=2, job_id="run-x",
+                     error="1 of 3 deliveries failed",
                      result='{"report_url": "https://reports.example.com/1"}', duration_ms=1234,
                      queued_at="2026-03-09 13:00:01+00", started_at="2026-03-09 13:00:02+00",
                      finished_at="2026-03-09 13:00:03.5+00")
