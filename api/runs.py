@@ -1,4 +1,5 @@
-"""/v1/schedules/{id}/runs and /v1/schedules/{id}/run: a schedule's audit trail, and running it now.
+"""/v1/schedules/{id}/runs[/{run_id}] and /v1/schedules/{id}/run: a schedule's audit trail, one run
+with its deliveries, and running it now.
 
 Running now records a `pending` manual run and nothing else: its insert wakes the tickers (NOTIFY),
 and a ticker pushes its job within about a second, as it pushes every run (core.lifecycle is the
@@ -15,12 +16,14 @@ from flask import g
 from api.auth import require_token
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema, error_schema
+from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
+                         error_schema)
 from core import schedules
 
 logger = logging.getLogger(__name__)
 
-blp = Blueprint("runs", __name__, url_prefix="/v1", description="Runs of a schedule: history and run-now")
+blp = Blueprint("runs", __name__, url_prefix="/v1",
+                description="Runs of a schedule: history, one run with its deliveries, run-now")
 blp.before_request(require_token)
 
 
@@ -35,6 +38,18 @@ def list_runs(args, schedule_id):
             raise not_found()
         rows = schedules.runs(cur, g.account_id, schedule_id, **args)
     return {"runs": rows, "count": len(rows)}
+
+
+@blp.route("/schedules/<uuid:schedule_id>/runs/<uuid:run_id>")
+@blp.response(200, RunDetailSchema)
+@blp.alt_response(404, schema=error_schema, description="No such run of this schedule in this account")
+def get_run(schedule_id, run_id):
+    """One run with its deliveries: one ledger row per recipient, saying whether it was sent."""
+    with tenant() as cur:
+        run = schedules.run_detail(cur, g.account_id, schedule_id, run_id)
+    if run is None:
+        raise not_found("run")
+    return run
 
 
 @blp.route("/schedules/<uuid:schedule_id>/run", methods=["POST"])

@@ -16,6 +16,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
@@ -37,6 +38,40 @@ class SendResult:
         return self.error is None
 
 
+# RFC 5322's hard limit on a line; RFC 2369 headers longer than that are folded the usual way.
+MAX_HEADER_LINE = 998
+# Headers whose value a client reads as written: RFC 2369/8058 want `<https://...>` in the raw header.
+PLAIN_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+class ReportPolicy(EmailPolicy):
+    """Python's default email policy, except that List-Unsubscribe is written on one line, as it is.
+
+    The default policy folds at 78 characters, and a header with no space to fold at (a long URL) is
+    then written as an RFC 2047 encoded word (`=?utf-8?q?=3Chttps...`), which mailbox providers and
+    naive clients do not decode: they would see no `<URL>`. An ASCII value up to 998 characters is
+    legal unfolded; anything else keeps the default folding.
+    """
+
+    def fold(self, name, value):
+        plain = self._plain(name, value)
+        return plain if plain is not None else super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        plain = self._plain(name, value)
+        return plain.encode("ascii") if plain is not None else super().fold_binary(name, value)
+
+    def _plain(self, name, value) -> str | None:
+        # Setting a header already refused CR and LF in its value, so it cannot smuggle a header in.
+        text = str(value)
+        if name.lower() in PLAIN_HEADERS and text.isascii() and len(name) + 2 + len(text) <= MAX_HEADER_LINE:
+            return f"{name}: {text}{self.linesep}"
+        return None
+
+
+REPORT_POLICY = ReportPolicy()
+
+
 def unsubscribe_url(settings, email: str, account_id) -> str:
     query = urlencode({"email": email, "account_id": str(account_id),
                        "token": unsubscribe_token(settings.unsubscribe_secret, email, account_id)})
@@ -48,7 +83,7 @@ def build_report_email(settings, *, schedule: dict, run_id, recipient: str, resu
     name = schedule["name"]
     report_url = str(result.get("report_url") or "")
     unsubscribe = unsubscribe_url(settings, recipient, schedule["account_id"])
-    message = EmailMessage()
+    message = EmailMessage(policy=REPORT_POLICY)
     message["Subject"] = f"Your report: {name}"
     message["From"] = settings.email_from
     message["To"] = recipient
