@@ -41,7 +41,9 @@ class SendResult:
 # RFC 5322's hard limit on a line; RFC 2369 headers longer than that are folded the usual way.
 MAX_HEADER_LINE = 998
 # Headers whose value a client reads as written: RFC 2369/8058 want `<https://...>` in the raw header.
-PLAIN_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+# Message-ID too: a folded one ("Message-ID:\r\n <...>") is legal, but naive clients keep the fold,
+# and the id must read the same on every attempt and in the delivery ledger.
+PLAIN_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
 
 
 class ReportPolicy(EmailPolicy):

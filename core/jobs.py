@@ -33,18 +33,19 @@ RQ_QUEUES_KEY = "rq:queues"
 RQ_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 # KEYS: the queue's list, the set of queues, then one job hash key per run.
-# ARGV: timestamp, queue name, timeout, result ttl, skip_existing ("1" or "0"), then each job's data
-# and description. Fields RQ's Job.to_dict() writes as '' are left out (the same to Job.restore).
+# ARGV: timestamp, queue name, timeout, result ttl, skip_existing ("1" or "0"), at_front ("1": LPUSH,
+# as RQ's enqueue(at_front=True)), then each job's data and description. Fields RQ's Job.to_dict() writes as '' are left out (the same to Job.restore).
 _PUSH_SCRIPT = """
 local pushed = 0
 for i = 3, #KEYS do
   local key = KEYS[i]
   if ARGV[5] == '0' or redis.call('EXISTS', key) == 0 then
-    local j = 2 * i  -- the first job, KEYS[3], has ARGV[6] and ARGV[7]
+    local j = 2 * i + 1  -- the first job, KEYS[3], has ARGV[7] and ARGV[8]
     redis.call('HSET', key, 'created_at', ARGV[1], 'enqueued_at', ARGV[1], 'origin', ARGV[2],
                'status', 'queued', 'timeout', ARGV[3], 'result_ttl', ARGV[4],
                'data', ARGV[j], 'description', ARGV[j + 1])
-    redis.call('RPUSH', KEYS[1], string.sub(key, %(id_starts_at)d))  -- the job id: the key less its prefix
+    -- the job id: the key less its prefix
+    redis.call(ARGV[6] == '1' and 'LPUSH' or 'RPUSH', KEYS[1], string.sub(key, %(id_starts_at)d))
     pushed = pushed + 1
   end
 end
@@ -92,12 +93,13 @@ _ZLIB_STORED_HEAD = b"\x78\x01\x01"
 
 
 def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int = 600,
-              skip_existing: bool = False) -> list[str]:
+              skip_existing: bool = False, at_front: bool = False) -> list[str]:
     """Enqueue one job per run in a single round trip; returns the job ids now in Redis.
 
     `runs` are run ids (first attempts) or (run id, attempt) pairs. `skip_existing` is for re-pushing
     runs whose push may have happened already (the ticker died between pushing and marking them
-    queued): a job already in Redis is not pushed again, only reported.
+    queued): a job already in Redis is not pushed again, only reported. `at_front` puts the jobs at
+    the head of the queue, as RQ's `enqueue(at_front=True)` does.
     """
     pairs = [(str(run[0]), int(run[1])) if isinstance(run, tuple) else (str(run), 1) for run in runs]
     if not pairs:
@@ -105,7 +107,8 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
     job_ids = [job_id_for(run_id, attempt) for run_id, attempt in pairs]
     keys = [RQ_QUEUE_PREFIX + queue_name, RQ_QUEUES_KEY] + [RQ_JOB_PREFIX + job_id for job_id in job_ids]
     stamp = datetime.now(timezone.utc).strftime(RQ_TIME_FORMAT)
-    args = [stamp, queue_name, job_timeout, RESULT_TTL_SECONDS, "1" if skip_existing else "0"]
+    args = [stamp, queue_name, job_timeout, RESULT_TTL_SECONDS, "1" if skip_existing else "0",
+            "1" if at_front else "0"]
     for run_id, attempt in pairs:
         args += (job_data(run_id, attempt), f"schedule run {run_id}" if attempt == 1
                  else f"schedule run {run_id} attempt {attempt}")

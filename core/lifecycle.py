@@ -107,7 +107,9 @@ def push_due_retries(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
         if not rows:
             return []
         jobs = [(row["id"], row["attempt"] + 1) for row in rows]
-        push_runs(redis_conn, queue_name, jobs, job_timeout=job_timeout, skip_existing=True)
+        # At the head of the queue: a retry waited its turn once already (behind a Monday 9:00
+        # backlog, a run recovered from a lost worker would otherwise wait for the whole queue again).
+        push_runs(redis_conn, queue_name, jobs, job_timeout=job_timeout, skip_existing=True, at_front=True)
         cur.execute(queries["mark_retries_queued"], {
             "run_ids": [run_id for run_id, _ in jobs],
             "job_ids": [job_id_for(run_id, attempt) for run_id, attempt in jobs]})
@@ -201,7 +203,8 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
             if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
                 outcome = conclude_delivery(cur, run, settings, error_prefix=error)
             elif row["attempt"] < attempts:  # the next attempt reuses a stored result, never re-runs the task
-                retry(cur, run, error, delay=retry_delay(row["attempt"]))
+                # At once: the lease already cost a lease's wait, and the attempts bound a crash loop.
+                retry(cur, run, error, delay=0)
                 outcome = "retrying"
             else:
                 error = f"{error}; no attempt left ({row['attempt']} of {attempts})"

@@ -37,6 +37,7 @@ class Recovery:
         self.instance_id = instance_id
         self._queued_cursor = None        # where the pass over queued runs stands, None: at the start
         self._next_queued_pass = 0.0      # monotonic instant of the next pass
+        self._queued_grace = QUEUED_CHECK_GRACE_SECONDS
         self._epoch_checked = False
 
     def run_all(self, conn, redis_conn, figures: TickFigures, should_stop) -> None:
@@ -90,16 +91,18 @@ class Recovery:
         with stage("check queued runs against Redis"):
             if self._redis_was_emptied(redis_conn):
                 logger.warning("Redis has lost its data (restarted empty?): checking every queued run's job")
-                self._queued_cursor, self._next_queued_pass = None, 0.0
+                # Every job queued before now is gone: ask about the youngest runs too.
+                self._queued_cursor, self._next_queued_pass, self._queued_grace = None, 0.0, 0.0
             if self._queued_cursor is None and time.monotonic() < self._next_queued_pass:
                 return 0
             check = lifecycle.push_lost_queued(
                 conn, redis_conn, self.settings.queue_name, job_timeout=self.settings.job_timeout,
-                limit=self.batch_size, grace=QUEUED_CHECK_GRACE_SECONDS,
+                limit=self.batch_size, grace=self._queued_grace,
                 lease_seconds=self.settings.run_lease_seconds, after=self._queued_cursor)
         self._queued_cursor = check.after if check.checked == self.batch_size else None
         if self._queued_cursor is None:
             self._next_queued_pass = time.monotonic() + min(QUEUED_CHECK_EVERY_SECONDS, self.settings.tick_interval)
+            self._queued_grace = QUEUED_CHECK_GRACE_SECONDS
         if check.repushed:
             logger.warning("Pushed again %d queued run(s) whose job Redis no longer had", len(check.repushed))
         self._count(figures, "requeued", len(check.repushed))
