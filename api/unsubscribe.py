@@ -18,8 +18,7 @@ from api.db import get_db
 from api.errors import ApiError, Blueprint
 from api.schemas import (UnsubscribedSchema, UnsubscribeFormSchema, UnsubscribeLinkQuerySchema, UnsubscribeLinkSchema,
                          UnsubscribeRequestSchema, UnsubscribeTokenArgsSchema, UnsubscribeTokenSchema, error_schema)
-from core import db
-from core.sql import queries
+from core import db, suppressions
 from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
 
 blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
@@ -59,9 +58,9 @@ def _secret() -> str:
 
 
 def _suppress(email: str, account_id: uuid.UUID, reason: str | None) -> None:
+    # The link's account is the tenant: the signed token proved it, there is no bearer token here.
     with db.tenant_transaction(get_db(), account_id) as cur:
-        cur.execute(queries["suppress_email"],
-                    {"account_id": account_id, "email": email.lower(), "reason": (reason or "unsubscribe_link")[:200]})
+        suppressions.suppress(cur, account_id, email, reason if isinstance(reason, str) else None)
 
 
 def _page(title: str, body: str, status: int = 200):
