@@ -8,8 +8,9 @@ environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
 
 Blueprints are imported inside the factory (as in Flask's tutorial), so nothing imports a global app.
 flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json (completed
-by api/openapi.py: per-cadence bodies, every status code, links), with an interactive page at /docs. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
-token; every request is counted and timed for /metrics.
+by api/openapi.py: per-cadence bodies, every status code, links), with an interactive page at /docs.
+/healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no token; every request is counted
+and timed for /metrics.
 """
 from __future__ import annotations
 

@@ -118,3 +118,17 @@ class JsonInteger(fields.Integer):
         if type(value) is not int:
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+# An address as marshmallow's Email validator would take it, restricted to what every JSON Schema
+# `format: email` checker takes too (ASCII, a local part of at most 64 characters, no quoted local
+# part, no IP literal), so the OpenAPI
+# document can state the rule exactly as a pattern and validation enforces that same pattern.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_PATTERN = rf"^(?=[^@]{{1,64}}@){_ATOM}(\.{_ATOM})*@([A-Za-z0-9]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}$"
+
+
+def EmailAddress(**kwargs) -> fields.String:
+    checks = [validate.Length(max=254), validate.Regexp(EMAIL_PATTERN, error="Not a valid email address.")]
+    metadata = {"format": "email", **kwargs.pop("metadata", {})}
+    return fields.String(validate=checks, metadata=metadata, **kwargs)

@@ -10,7 +10,7 @@ document builds only requests the API takes and expects every answer it gets:
 - A request body whose schema requires `cadence` (create, preview) becomes one schema per cadence,
   each the body's own schema with the fields core.timing.REQUIRED_BY_CADENCE names made required,
   joined by `oneOf` + `discriminator` on `cadence`. PATCH keeps the partial form, every field
-  optional, because what a change needs depends on the stored row.
+  optional and without defaults, because what a change needs depends on the stored row.
 - Status codes that every route of a kind can return: 400 (it takes input), 401 (it needs a token),
   404 (it has an id in its path), 413 (it takes a body), 503 (the database does not answer).
 - `links` from an operation that answers a new id to every operation whose path takes exactly the
@@ -87,6 +87,15 @@ class DocumentPlugin(MarshmallowPlugin):
             "additionalProperties": {"$ref": f"#/components/schemas/{JSON_VALUE}"},
             "items": {"$ref": f"#/components/schemas/{JSON_VALUE}"},
         })
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        """A partial schema (PATCH) documents no defaults: there a missing field keeps its stored value,
+        and a generated client would otherwise send the defaults and change the schedule."""
+        result = super().schema_helper(name, definition, schema=schema, **kwargs)
+        if result is not None and getattr(schema, "partial", False):
+            for prop in result.get("properties", {}).values():
+                prop.pop("default", None)
+        return result
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         for operation in operations.values():

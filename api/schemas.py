@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task, known_timezone, no_nul, recipients_limit
+from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
+                        known_timezone, recipients_limit)
 from core import cron, runstates
 from core.timing import CADENCES
 
@@ -49,7 +50,7 @@ class ScheduleSchema(Schema):
                             validate=validate.Length(max=500))
     lookback_days = _int(1, 3650, allow_none=True, load_default=30)
     filters = JsonObject(load_default=dict)
-    recipients = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
+    recipients = fields.List(EmailAddress(), load_default=list,
                              validate=recipients_limit)
     include_attachment = StrictBoolean(load_default=False)
     cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
@@ -166,9 +167,11 @@ class RunSchema(Schema):
     job_id = fields.String(dump_only=True, allow_none=True)
     attempt = fields.Integer(dump_only=True)
     error = fields.String(dump_only=True, allow_none=True)
-    result = fields.Raw(dump_only=True, allow_none=True, metadata={"description": "what the task returned, stored once"})
+    result = fields.Raw(dump_only=True, allow_none=True,
+                        metadata={"description": "what the task returned, stored once"})
     duration_ms = fields.Integer(dump_only=True, allow_none=True)
-    not_before = UtcDateTime(dump_only=True, allow_none=True, metadata={"description": "retrying: when the next attempt is due"})
+    not_before = UtcDateTime(dump_only=True, allow_none=True,
+                             metadata={"description": "retrying: when the next attempt is due"})
     queued_at = UtcDateTime(dump_only=True, allow_none=True)
     started_at = UtcDateTime(dump_only=True, allow_none=True)
     finished_at = UtcDateTime(dump_only=True, allow_none=True)
@@ -185,7 +188,8 @@ class DeliverySchema(Schema):
                        "not sent), failed (gave up; last_error says why)"})
     attempts = fields.Integer(dump_only=True)
     last_error = fields.String(dump_only=True, allow_none=True)
-    message_id = fields.String(dump_only=True, allow_none=True, metadata={"description": "the email's Message-ID, stable per row"})
+    message_id = fields.String(dump_only=True, allow_none=True,
+                               metadata={"description": "the email's Message-ID, stable per row"})
     sent_at = UtcDateTime(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
@@ -220,12 +224,18 @@ class RunNowSchema(RunSchema):
 class SuppressionSchema(Schema):
     """A suppressed address: the body of a manual suppression, and an entry of the list."""
 
-    email = fields.Email(required=True, validate=[validate.Length(max=254), no_nul],
-                         metadata={"description": "stored and compared in lower case"})
+    email = EmailAddress(required=True, metadata={"description": "stored and compared in lower case"})
     reason = Text(200, allow_none=True, load_default="manual",
                   metadata={"description": "why; unsubscribes through a link say unsubscribe_page, one_click or "
                                            "what the JSON request gave"})
     created_at = UtcDateTime(dump_only=True)
+
+
+class SuppressionEntrySchema(SuppressionSchema):
+    """A suppression as the API answers it: unsubscribe links suppress any address they were signed
+    for, so a stored address need not match the stricter rule of a manual suppression's body."""
+
+    email = fields.String(metadata={"description": "stored and compared in lower case"})
 
 
 class SuppressionListArgsSchema(Schema):
@@ -235,7 +245,7 @@ class SuppressionListArgsSchema(Schema):
 
 
 class SuppressionListSchema(Schema):
-    suppressions = fields.List(fields.Nested(SuppressionSchema))
+    suppressions = fields.List(fields.Nested(SuppressionEntrySchema))
     count = fields.Integer(metadata={"description": "addresses on this page"})
     total = fields.Integer(metadata={"description": "addresses on all pages"})
     page = fields.Integer()
@@ -298,7 +308,9 @@ class UnsubscribeLinkSchema(Schema):
 
 
 class UnsubscribeRequestSchema(UnsubscribeLinkSchema):
-    reason = Text(1000, allow_none=True, metadata={"description": "kept (its first 200 characters) with the suppression"})
+    reason = fields.Raw(allow_none=True, metadata={
+        "description": "text is kept (its first 200 characters, NUL removed) with the suppression; anything else "
+                       "is ignored"})
 
 
 class UnsubscribeFormSchema(Schema):

@@ -14,7 +14,8 @@ from flask import g
 from api.auth import require_token
 from api.db import tenant
 from api.errors import Blueprint, not_found
-from api.schemas import SuppressionListArgsSchema, SuppressionListSchema, SuppressionSchema, error_schema
+from api.schemas import (SuppressionEntrySchema, SuppressionListArgsSchema, SuppressionListSchema, SuppressionSchema,
+                         error_schema)
 from core import schedules, suppressions
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def list_suppressions(args):
 
 @blp.route("/suppressions", methods=["POST"])
 @blp.arguments(suppression_schema)
-@blp.response(201, suppression_schema, description="Suppressed now")
-@blp.alt_response(200, schema=suppression_schema, description="Already suppressed: the row as it was, unchanged")
+@blp.response(201, SuppressionEntrySchema, description="Suppressed now")
+@blp.alt_response(200, schema=SuppressionEntrySchema, description="Already suppressed: the row as it was, unchanged")
 def add_suppression(values):
     """Stop emailing an address, as if it had unsubscribed (`reason` defaults to `manual`)."""
     with tenant() as cur:

@@ -47,4 +47,6 @@ def unsubscribe_token(secret: str, email: str, account_id) -> str:
 
 
 def unsubscribe_token_is_valid(secret: str, email: str, account_id, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, email, account_id), str(token))
+    # compare_digest raises TypeError on non-ASCII text, so compare bytes: any token, however odd, is just wrong.
+    expected = unsubscribe_token(secret, email, account_id).encode()
+    return hmac.compare_digest(expected, str(token).encode("utf-8", "surrogatepass"))

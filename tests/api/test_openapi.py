@@ -173,6 +173,7 @@ def test_patch_is_the_partial_form_with_the_same_bounds(spec):
     body = spec["paths"]["/v1/schedules/{schedule_id}"]["patch"]["requestBody"]
     patch = _resolve(spec, body["content"]["application/json"]["schema"])
     assert body.get("required") is False and "required" not in patch
+    assert not [name for name, prop in patch["properties"].items() if "default" in prop]  # absent = unchanged
     weekly = _resolve(spec, {"$ref": "#/components/schemas/ScheduleWeekly"})
     for name in ("weekly_dow", "send_hour", "interval_seconds", "timezone", "cron_expression", "start_at"):
         assert patch["properties"][name].items() >= {k: v for k, v in weekly["properties"][name].items()

@@ -28,7 +28,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from api import create_app
 from core import db
 from core.timing import CADENCES
-from tests.api.conftest import JWT_SECRET, SEED_001_BODY, bearer
+from tests.api.conftest import SEED_001_BODY, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -114,46 +114,46 @@ def generated_client(live, tmp_path):
 
 @pytest.mark.parametrize("cadence", CADENCES)
 def test_generated_client_round_trip_for_every_cadence(generated_client, live, account_id, cadence):
-    from importlib import import_module
+    from client.api.runs import run_now
+    from client.api.schedules import create_schedule, delete_schedule, get_schedule, update_schedule
 
-    models = import_module("client.models")
-    api = import_module("client.api.schedules")
-    runs = import_module("client.api.runs")
+    models = importlib.import_module("client.models")
     client = generated_client.AuthenticatedClient(base_url=live, token=bearer(account_id)["Authorization"][7:])
 
     body_class = getattr(models, f"Schedule{cadence.title()}")
     cadence_enum = getattr(models, f"Schedule{cadence.title()}Cadence")
     body = body_class(name=f"{cadence} report", cadence=cadence_enum(cadence), **CADENCE_FIELDS[cadence],
                       recipients=["client@example.com"], timezone="America/New_York")
-    created = api.create_schedule.sync_detailed(client=client, body=body)
+    created = create_schedule.sync_detailed(client=client, body=body)
     assert created.status_code == 201, created.content
     schedule = created.parsed
     assert schedule.cadence == cadence and schedule.next_run_at is not None
     schedule_id = schedule.id
 
-    read = api.get_schedule.sync(schedule_id, client=client)
+    read = get_schedule.sync(schedule_id, client=client)
     assert read.id == schedule_id and read.name == f"{cadence} report"
 
-    patched = api.update_schedule.sync(schedule_id, client=client, body=models.SchedulePatch(name="renamed"))
+    patched = update_schedule.sync(schedule_id, client=client, body=models.SchedulePatch(name="renamed"))
     assert patched.name == "renamed" and patched.next_run_at == read.next_run_at
 
-    run = runs.run_now.sync_detailed(schedule_id, client=client, body=models.RunNowArgs(force=False))
+    run = run_now.sync_detailed(schedule_id, client=client, body=models.RunNowArgs(force=False))
     assert run.status_code == 202, run.content
     assert run.parsed.schedule_id == schedule_id and run.parsed.status in ("queued", "pending")
 
-    deleted = api.delete_schedule.sync_detailed(schedule_id, client=client)
+    deleted = delete_schedule.sync_detailed(schedule_id, client=client)
     assert deleted.status_code == 204
-    missing = api.get_schedule.sync_detailed(schedule_id, client=client)
+    missing = get_schedule.sync_detailed(schedule_id, client=client)
     assert missing.status_code == 404 and missing.parsed.error == "not_found"
 
 
 def test_generated_client_refuses_nothing_the_seed_body_needs(generated_client, live, account_id):
     """Seed 001's body, as a client user would write it from the generated models."""
+    from client.api.schedules import create_schedule
+
     models = importlib.import_module("client.models")
-    api = importlib.import_module("client.api.schedules")
     client = generated_client.AuthenticatedClient(base_url=live, token=bearer(account_id)["Authorization"][7:])
     body = models.ScheduleWeekly.from_dict(SEED_001_BODY)
-    created = api.create_schedule.sync_detailed(client=client, body=body)
+    created = create_schedule.sync_detailed(client=client, body=body)
     assert created.status_code == 201, created.content
     assert created.parsed.weekly_dow == 1
 
@@ -166,7 +166,8 @@ def _get(url: str) -> str:
 
 
 def test_unknown_account_token_is_refused_by_the_client_too(generated_client, live):
+    from client.api.schedules import get_schedule
+
     client = generated_client.AuthenticatedClient(base_url=live, token=bearer(uuid.uuid4())["Authorization"][7:])
-    api = importlib.import_module("client.api.schedules")
-    answer = api.get_schedule.sync_detailed(uuid.uuid4(), client=client)
+    answer = get_schedule.sync_detailed(uuid.uuid4(), client=client)
     assert answer.status_code == 404 and answer.parsed.error == "not_found"

@@ -126,3 +126,8 @@ def test_token_route_is_a_404_in_production(app_config, account_id):
         assert response.status_code == 404
     finally:
         app.extensions["db_pool"].close()
+
+
+def test_a_non_ascii_token_in_a_form_post_is_an_invalid_link_not_a_500(client, account_id):
+    response = client.post("/v1/email/unsubscribe", data={**link_args(account_id), "token": "w\u00bf"})
+    assert response.status_code == 400 and "invalid" in response.get_data(as_text=True)

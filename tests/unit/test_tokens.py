@@ -39,3 +39,11 @@ def test_unsubscribe_token_is_seed_001s_hmac():
     assert unsubscribe_token("k", "a@example.com", ACCOUNT) == expected
     assert unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, expected)
     assert not unsubscribe_token_is_valid("k", "b@example.com", ACCOUNT, expected)
+
+
+def test_a_non_ascii_unsubscribe_token_is_just_invalid():
+    from core.tokens import unsubscribe_token_is_valid
+
+    account = "912014c3-6deb-4b40-a28d-489ef3923a3a"
+    for token in ("w\u00bf", "\u00e9" * 64, "\ud800"):
+        assert unsubscribe_token_is_valid("secret", "a@example.com", account, token) is False
