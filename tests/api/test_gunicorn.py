@@ -101,8 +101,8 @@ def test_proxy_headers_of_one_hop_are_trusted(app):
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [\w.]+ - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - \S")
 
 
-def _serve_once(tmp_path, database_url, **extra) -> tuple[list[str], list[str]]:
-    """Start gunicorn, GET /healthz, stop it with SIGTERM: (stdout lines, stderr lines)."""
+def _serve_once(tmp_path, database_url, during=None, **extra) -> tuple[list[str], list[str]]:
+    """Start gunicorn, GET /healthz, call during(port), stop it with SIGTERM: (stdout lines, stderr lines)."""
     port = _free_port()
     env = _env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, PORT=str(port), WEB_CONCURRENCY="1",
                WEB_THREADS="2", HOME=str(tmp_path), **extra)
@@ -113,6 +113,8 @@ def _serve_once(tmp_path, database_url, **extra) -> tuple[list[str], list[str]]:
         try:
             status, _ = _wait_until_serving(process, port)
             assert status == 200
+            if during is not None:
+                during(port)
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -155,3 +157,32 @@ def test_web_host_chooses_the_address_gunicorn_binds(tmp_path, database_url):
     bad = subprocess.run(_gunicorn_cmd(), cwd=ROOT, capture_output=True, text=True, timeout=30,
                          env=_env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET, WEB_HOST="a b"))
     assert bad.returncode == 2 and "WEB_HOST" in bad.stderr
+
+
+def _post_chunked(port: int, path: str, body: bytes) -> bytes:
+    """POST `body` with Transfer-Encoding: chunked; the raw answer (the server may answer early)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode())
+        try:
+            for start in range(0, len(body), 65536):
+                chunk = body[start:start + 65536]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it answered and closed before taking the whole body
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer
+
+
+def test_a_2_mb_chunked_body_is_a_413_under_gunicorn(tmp_path, database_url):
+    answers = []
+    _serve_once(tmp_path, database_url, during=lambda port: answers.append(
+        _post_chunked(port, "/v1/email/unsubscribe", b'{"email": "' + b"a" * 2_000_000 + b'"}')))
+    assert answers[0].startswith(b"HTTP/1.1 413 "), answers[0][:300]
+    assert b'"payload_too_large"' in answers[0]
