@@ -1,6 +1,6 @@
 """Unsubscribe links: no bearer token, the signed link is the authority.
 
-The token is the hex HMAC-SHA256 of "{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET (seed 001),
+The token is the hex HMAC-SHA256 of "{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET,
 compared in constant time. GET shows a confirmation page and changes nothing, because mail scanners
 follow links; POST suppresses: the page's button, an RFC 8058 one-click POST
 (`List-Unsubscribe=One-Click` to the link itself), or JSON `{email, account_id, token, reason}`.

@@ -1,4 +1,4 @@
-"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256, seed 001).
+"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256).
 
 Bearer tokens carry the claim `account_id` and an `exp`; only HS256 is accepted, so a token signed with
 "none" or another algorithm is refused. Unsubscribe tokens are the hex HMAC-SHA256 of
