@@ -115,7 +115,8 @@ def test_hostile_strings_in_every_string_field_never_500(client, auth, schedule_
 
 
 @FUZZ
-@given(data=raw, path=st.sampled_from(["/v1/schedules", "/v1/schedules/preview", "patch", "run"]))
+@given(data=raw, path=st.sampled_from(["/v1/schedules", "/v1/schedules/preview", "patch", "run",
+                                     "/v1/email/suppressions"]))
 def test_raw_bytes_never_500(client, auth, schedule_id, data, path):
     headers = {**auth, "Content-Type": "application/json"}
     if path == "patch":
@@ -129,9 +130,9 @@ def test_raw_bytes_never_500(client, auth, schedule_id, data, path):
 
 @FUZZ
 @given(query=st.dictionaries(st.sampled_from(["active_only", "cadence", "task", "tag", "page", "page_size",
-                                              "limit", "status"]), st.text(max_size=12), max_size=4))
+                                              "limit", "status", "q"]), st.text(max_size=12), max_size=4))
 def test_query_arguments_never_500(client, auth, schedule_id, query):
-    for path in ("/v1/schedules", "/v1/schedules/due", f"/v1/schedules/{schedule_id}/runs"):
+    for path in ("/v1/schedules", "/v1/schedules/due", f"/v1/schedules/{schedule_id}/runs", "/v1/email/suppressions"):
         _assert_handled(client.get(path, query_string=query, headers=auth))
 
 
@@ -179,3 +180,23 @@ def test_hostile_unsubscribe_links_never_500(client, account_id, field, value):
         assert response.status_code < 500, response.get_data(as_text=True)
         assert response.content_type.startswith("text/html") or response.status_code == 413
     _assert_handled(client.get(f"/v1/email/unsubscribe/token?{query}"))
+
+
+@FUZZ
+@given(body=json_values | st.dictionaries(st.sampled_from(["email", "reason", "created_at"]),
+                                          values | st.sampled_from(["a@example.com", "A@b.co\u0000"]), max_size=3),
+       path_email=st.text(max_size=40) | st.sampled_from(["a\u0000@example.com", "%", "a/b", ".."]))
+def test_suppression_routes_never_500(client, auth, body, path_email):
+    _assert_handled(client.post("/v1/email/suppressions", json=body, headers=auth))
+    response = client.delete(f"/v1/email/suppressions/{quote(path_email, safe='')}", headers=auth)
+    assert response.status_code in (204, 404, 405), response.get_data(as_text=True)
+
+
+@FUZZ
+@given(field=st.sampled_from(["email", "reason"]), value=nasty_text, q=nasty_text, path_email=nasty_text)
+def test_hostile_strings_at_the_suppression_routes_never_500(client, auth, field, value, q, path_email):
+    body = {"email": "a@example.com", "reason": "by hand", field: value}
+    _assert_handled(client.post("/v1/email/suppressions", json=body, headers=auth))
+    _assert_handled(client.get(f"/v1/email/suppressions?q={percent_encoded(q)}", headers=auth))
+    response = client.delete(f"/v1/email/suppressions/{percent_encoded(path_email)}", headers=auth)
+    assert response.status_code in (204, 400, 404, 405, 413), response.get_data(as_text=True)
