@@ -1,7 +1,8 @@
 """Gunicorn settings for the web process (`gunicorn 'api:create_app()'`, read from this folder).
 
 WEB_HOST (default 0.0.0.0, as a platform such as Render needs; `make dev` sets 127.0.0.1), PORT
-(default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each (default 4). The app's settings are checked here, in the master, before any worker starts: a missing
+(default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each (default 4).
+The app's settings are checked here, in the master, before any worker starts: a missing
 DATABASE_URL or JWT_SECRET, or any malformed variable, stops gunicorn with one line naming it and
 exit status 2, instead of every worker dying with a traceback in a restart loop.
 

@@ -67,7 +67,8 @@ def test_a_chunked_body_over_the_limit_is_a_413_not_invalid_json(client, auth):
 
 def test_a_chunked_body_under_the_limit_is_read_whole(client, auth):
     body = json.dumps({"name": "x" * 150, "cadence": "daily"}).encode()
-    response = client.post("/v1/schedules", input_stream=io.BytesIO(body), environ_overrides={"wsgi.input_terminated": True},
+    response = client.post("/v1/schedules", input_stream=io.BytesIO(body),
+                           environ_overrides={"wsgi.input_terminated": True},
                            headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["name"] == "x" * 150
