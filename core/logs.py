@@ -13,12 +13,28 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 TEXT_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 TEXT_DATEFMT = "%Y-%m-%d %H:%M:%S"
 CONTEXT_FIELDS = ("schedule_id", "run_id", "job_id", "account_id")
+# Control characters in a message (a schedule name with a newline, say) would let a tenant forge a
+# line in the text log; they are written escaped (\n, \x1b). Tracebacks keep their own lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, one log record per line whatever its message holds."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(_escape, record.message)
+        return super().formatMessage(record)
+
+
+def _escape(match: re.Match) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +59,7 @@ class JsonFormatter(logging.Formatter):
 
 def formatter(log_format: str) -> logging.Formatter:
     """The formatter of LOG_FORMAT (`text` or `json`)."""
-    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT, TEXT_DATEFMT)
+    return JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT, TEXT_DATEFMT)
 
 
 def configure_logging(settings, stream=None) -> None:
