@@ -2,8 +2,11 @@
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
     python -m api.cli mint-token --account-id UUID [--ttl-days 30]    prints a bearer token
+    python -m api.cli login-link --account-id UUID [--ttl-minutes 5]  prints a console sign-in link
 
-mint-token needs JWT_SECRET (the same as the web process); create-account needs DATABASE_URL.
+mint-token needs JWT_SECRET (the same as the web process); login-link needs CONSOLE_SECRET or
+JWT_SECRET (whichever the web process signs links with) and uses PUBLIC_BASE_URL for the address;
+create-account needs DATABASE_URL.
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from datetime import datetime, timezone
 
 import psycopg2
 
 from core import db
 from core.settings import SettingsError, load_settings
 from core.sql import queries
+from core import console_links
 from core.tokens import mint_access_token
 
 
@@ -43,6 +48,25 @@ def mint_token(args) -> str:
     return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400)
 
 
+def _ttl_minutes(value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= 1440:
+        raise argparse.ArgumentTypeError(f"must be a whole number of minutes from 1 to 1440, got {value!r}")
+    return minutes
+
+
+def login_link(args) -> str:
+    settings = load_settings()
+    if not settings.console_secret:
+        settings.require("jwt_secret")
+    token = console_links.mint(settings.console_signing_secret, args.account_id, datetime.now(timezone.utc),
+                               ttl_seconds=args.ttl_minutes * 60)
+    return console_links.url(settings.public_base_url, token)
+
+
 def create_account(args) -> str:
     settings = load_settings()
     settings.require("database_url")
@@ -64,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     mint.add_argument("--account-id", required=True, type=_account_id)
     mint.add_argument("--ttl-days", type=_ttl_days, default=30)
     mint.set_defaults(run=mint_token)
+    link = commands.add_parser("login-link", help="print a single-use console sign-in link for an account")
+    link.add_argument("--account-id", required=True, type=_account_id)
+    link.add_argument("--ttl-minutes", type=_ttl_minutes, default=console_links.DEFAULT_TTL_SECONDS // 60)
+    link.set_defaults(run=login_link)
     create = commands.add_parser("create-account", help="create an account and print its id")
     create.add_argument("--name", required=True)
     create.add_argument("--plan", default="pro")
