@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit
+from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, no_nul, recipients_limit
 from core import runstates
 from core.timing import CADENCES
 
@@ -131,18 +131,43 @@ class StatsSchema(Schema):
 class RunSchema(Schema):
     id = fields.UUID(dump_only=True)
     schedule_id = fields.UUID(dump_only=True)
-    status = fields.String(dump_only=True)
-    trigger = fields.String(dump_only=True)
+    # validate= on a dump-only field checks nothing; it puts the enum in the OpenAPI document.
+    status = fields.String(dump_only=True, validate=validate.OneOf(RUN_STATUSES), metadata={
+        "description": "unfinished: pending, queued, running, retrying (waits until not_before), buffered "
+                       "(kept by overlap_policy buffer_one); final: succeeded, failed, delivery_failed (the "
+                       "task ran, delivery gave up), missed, skipped_limit, skipped_overlap"})
+    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual")))
     scheduled_for = UtcDateTime(dump_only=True)
     job_id = fields.String(dump_only=True)
     attempt = fields.Integer(dump_only=True)
     error = fields.String(dump_only=True)
-    result = fields.Raw(dump_only=True)
+    result = fields.Raw(dump_only=True, metadata={"description": "what the task returned, stored once"})
     duration_ms = fields.Integer(dump_only=True)
+    not_before = UtcDateTime(dump_only=True, metadata={"description": "retrying: when the next attempt is due"})
     queued_at = UtcDateTime(dump_only=True)
     started_at = UtcDateTime(dump_only=True)
     finished_at = UtcDateTime(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
+
+
+class DeliverySchema(Schema):
+    """One row of a run's delivery ledger: one (channel, target), sent at most once."""
+
+    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",)))
+    target = fields.String(dump_only=True, metadata={"description": "the recipient's address"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(runstates.DELIVERY_STATUSES), metadata={
+        "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
+                       "not sent), failed (gave up; last_error says why)"})
+    attempts = fields.Integer(dump_only=True)
+    last_error = fields.String(dump_only=True)
+    message_id = fields.String(dump_only=True, metadata={"description": "the email's Message-ID, stable per row"})
+    sent_at = UtcDateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
+
+
+class RunDetailSchema(RunSchema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), dump_only=True)
 
 
 class RunListArgsSchema(Schema):
@@ -164,6 +189,32 @@ class RunNowSchema(RunSchema):
     schedule_name = fields.String(dump_only=True)
     next_run_at = UtcDateTime(dump_only=True, metadata={"description": "the schedule's next regular run (unchanged)"})
     message = fields.String(dump_only=True)
+
+
+class SuppressionSchema(Schema):
+    """A suppressed address: the body of a manual suppression, and an entry of the list."""
+
+    email = fields.Email(required=True, validate=[validate.Length(max=254), no_nul],
+                         metadata={"description": "stored and compared in lower case"})
+    reason = Text(200, allow_none=True, load_default="manual",
+                  metadata={"description": "why; unsubscribes through a link say unsubscribe_page, one_click or "
+                                           "what the JSON request gave"})
+    created_at = UtcDateTime(dump_only=True)
+
+
+class SuppressionListArgsSchema(Schema):
+    q = Text(254, metadata={"description": "a part of the address, any case"})
+    page = _int(1, 1_000_000, strict=False, load_default=1)
+    page_size = _int(1, 100, strict=False, load_default=50)
+
+
+class SuppressionListSchema(Schema):
+    suppressions = fields.List(fields.Nested(SuppressionSchema))
+    count = fields.Integer(metadata={"description": "addresses on this page"})
+    total = fields.Integer(metadata={"description": "addresses on all pages"})
+    page = fields.Integer()
+    page_size = fields.Integer()
+    pages = fields.Integer()
 
 
 class ScheduleWithWarningsSchema(ScheduleSchema):

@@ -16,13 +16,12 @@ from flask import current_app, request
 
 from api.db import get_db
 from api.errors import ApiError, Blueprint
-from core import db
-from core.sql import queries
+from core import db, suppressions
 from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
 
 blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}$")
 _FIELDS = ("email", "account_id", "token")
 
 
@@ -57,9 +56,9 @@ def _secret() -> str:
 
 
 def _suppress(email: str, account_id: uuid.UUID, reason: str | None) -> None:
+    # The link's account is the tenant: the signed token proved it, there is no bearer token here.
     with db.tenant_transaction(get_db(), account_id) as cur:
-        cur.execute(queries["suppress_email"],
-                    {"account_id": account_id, "email": email.lower(), "reason": (reason or "unsubscribe_link")[:200]})
+        suppressions.suppress(cur, account_id, email, reason if isinstance(reason, str) else None)
 
 
 def _page(title: str, body: str, status: int = 200):

@@ -6,11 +6,12 @@ One batch goes through two transactions:
    work without waiting on each other), `plan_batch` decides each row's fate in pure Python, and
    `record_batch` inserts the runs and advances the schedules; the caller commits. A crash before
    the commit leaves the schedules due and no run; after it, every run exists, `pending`.
-2. `queue_runs` moves the runs pending -> queued (compare-and-set, which also locks them), pushes
-   their jobs in one Redis round trip and commits. A crash or a Redis error before the commit leaves
-   them pending, possibly with their jobs already in Redis; `repush_pending` later claims runs
-   pending longer than a short grace and pushes them with `skip_existing`, so a job id that is
-   already in Redis is never pushed twice. Whoever holds a run's lock is the only one pushing it.
+2. `core.lifecycle.queue_runs` moves the runs pending -> queued (compare-and-set, which also locks
+   them), pushes their jobs in one Redis round trip and commits. A crash or a Redis error before the
+   commit leaves them pending, possibly with their jobs already in Redis; `core.lifecycle.push_pending`
+   later claims runs pending longer than a short grace and pushes them with `skip_existing`, so a
+   job id that is already in Redis is never pushed twice. Whoever holds a run's lock is the only one
+   pushing it. What happens to a run after that is core.lifecycle's.
 
 The unique index on (schedule_id, scheduled_for) is the last line of defence: an occurrence that
 already has a run is skipped (ON CONFLICT DO NOTHING), never a failed batch.
@@ -30,15 +31,14 @@ from psycopg2.extras import execute_values
 
 from core import db
 from core.ids import time_ordered_ids
-from core.jobs import JOB_ID_PREFIX, job_id_for, push_runs
+from core.jobs import job_id_for
+from core.lifecycle import REPUSH_GRACE_SECONDS
 from core.sql import queries
 from core.timing import next_run_after
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
-# Runs younger than this belong to a ticker between its commit and its push: leave them to it.
-REPUSH_GRACE_SECONDS = 5.0
 ERROR_LIMIT = 1000
 
 _INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s)"
@@ -49,7 +49,7 @@ _MICROSECOND = timedelta(microseconds=1)
 class Outcome(NamedTuple):
     """What dispatch did with one claimed schedule, for the ticker's log lines."""
 
-    kind: str  # "run" | "missed" | "computed" (no run) | "failed" (invalid timing)
+    kind: str  # "run" | "missed" | "skipped" | "buffered" (overlap policy) | "computed" (no run) | "failed" (invalid timing)
     schedule_id: str
     name: str
     next_run_at: datetime | None
@@ -92,9 +92,10 @@ def describe_error(exc: BaseException) -> str:
 def plan_batch(rows, now: datetime) -> Batch:
     """Decide, without I/O, what happens to each claimed row at instant `now`.
 
-    A due row gets one run for its next_run_at (`missed` if later than its misfire grace) and its
-    next run after `now`, so a schedule late after downtime runs once, not once per occurrence it
-    slept through. A row with no next_run_at gets one computed without a run. A row whose timing
+    A due row gets one run for its next_run_at (`missed` if later than its misfire grace; while an
+    earlier run is in flight, `skipped_overlap`, or `buffered` under the buffer_one policy when none
+    waits yet) and its next run after `now`, so a schedule late after downtime runs once, not once
+    per occurrence it slept through. A row with no next_run_at gets one computed without a run. A row whose timing
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
@@ -123,6 +124,17 @@ def plan_batch(rows, now: datetime) -> Batch:
             batch.runs.append((run_id, sid, row["account_id"], "missed", due, error, now))
             batch.updates.append((sid, following, active, None, "missed", None))
             kind = "missed"
+        elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
+            # Kept, to run once the run in flight ends (core.lifecycle releases it).
+            batch.runs.append((run_id, sid, row["account_id"], "buffered", due, None, None))
+            batch.updates.append((sid, following, active, now, None, None))
+            kind = "buffered"
+        elif row["busy"]:
+            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
+                     f"{row['overlap_policy']})")
+            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", due, error, now))
+            batch.updates.append((sid, following, active, None, "skipped_overlap", None))
+            kind = "skipped"
         else:
             batch.runs.append((run_id, sid, row["account_id"], "pending", due, None, None))
             batch.updates.append((sid, following, active, now, None, None))
@@ -179,41 +191,6 @@ def record_batch(cur, batch: Batch) -> None:
         if batch.updates:
             execute_values(plain, queries["advance_schedules"], batch.updates,
                            template=_ADVANCE, page_size=len(batch.updates))
-
-
-def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
-               skip_existing: bool = False) -> list[str]:
-    """Mark runs queued and push their jobs, in one transaction; returns the runs this call queued.
-
-    The compare-and-set comes first so that the rows are locked while their jobs are pushed: a
-    concurrent re-push skips them, and a worker that picks a job up at once waits the few
-    milliseconds until the commit. If the push fails, the transaction rolls back and the runs stay
-    pending for `repush_pending`.
-    """
-    run_ids = [str(run_id) for run_id in run_ids]
-    if not run_ids:
-        return []
-    with db.service_transaction(conn) as cur, _tuples(cur) as plain:
-        plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        queued = [run_id for run_id, in plain.fetchall()]
-        push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
-    return queued
-
-
-def repush_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
-                   grace: float = REPUSH_GRACE_SECONDS) -> list[str]:
-    """Push the jobs of up to `limit` runs left pending longer than `grace`; returns their ids.
-
-    A job already in Redis (the ticker died after pushing, before committing) is not pushed again.
-    """
-    with db.service_transaction(conn) as cur:
-        cur.execute(queries["claim_stale_pending_runs"], {"grace": grace, "limit": limit})
-        run_ids = [str(row["id"]) for row in cur.fetchall()]
-        if not run_ids:
-            return []
-        push_runs(redis_conn, queue_name, run_ids, job_timeout=job_timeout, skip_existing=True)
-        cur.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        return [row["id"] for row in cur.fetchall()]
 
 
 def next_wake_at(conn, grace: float = REPUSH_GRACE_SECONDS) -> datetime | None:

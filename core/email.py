@@ -16,10 +16,12 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
+from core import db, delivery
 from core.tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,42 @@ class SendResult:
         return self.error is None
 
 
+# RFC 5322's hard limit on a line; RFC 2369 headers longer than that are folded the usual way.
+MAX_HEADER_LINE = 998
+# Headers whose value a client reads as written: RFC 2369/8058 want `<https://...>` in the raw header.
+# Message-ID too: a folded one ("Message-ID:\r\n <...>") is legal, but naive clients keep the fold,
+# and the id must read the same on every attempt and in the delivery ledger.
+PLAIN_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
+
+
+class ReportPolicy(EmailPolicy):
+    """Python's default email policy, except that List-Unsubscribe is written on one line, as it is.
+
+    The default policy folds at 78 characters, and a header with no space to fold at (a long URL) is
+    then written as an RFC 2047 encoded word (`=?utf-8?q?=3Chttps...`), which mailbox providers and
+    naive clients do not decode: they would see no `<URL>`. An ASCII value up to 998 characters is
+    legal unfolded; anything else keeps the default folding.
+    """
+
+    def fold(self, name, value):
+        plain = self._plain(name, value)
+        return plain if plain is not None else super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        plain = self._plain(name, value)
+        return plain.encode("ascii") if plain is not None else super().fold_binary(name, value)
+
+    def _plain(self, name, value) -> str | None:
+        # Setting a header already refused CR and LF in its value, so it cannot smuggle a header in.
+        text = str(value)
+        if name.lower() in PLAIN_HEADERS and text.isascii() and len(name) + 2 + len(text) <= MAX_HEADER_LINE:
+            return f"{name}: {text}{self.linesep}"
+        return None
+
+
+REPORT_POLICY = ReportPolicy()
+
+
 def unsubscribe_url(settings, email: str, account_id) -> str:
     query = urlencode({"email": email, "account_id": str(account_id),
                        "token": unsubscribe_token(settings.unsubscribe_secret, email, account_id)})
@@ -47,7 +85,7 @@ def build_report_email(settings, *, schedule: dict, run_id, recipient: str, resu
     name = schedule["name"]
     report_url = str(result.get("report_url") or "")
     unsubscribe = unsubscribe_url(settings, recipient, schedule["account_id"])
-    message = EmailMessage()
+    message = EmailMessage(policy=REPORT_POLICY)
     message["Subject"] = f"Your report: {name}"
     message["From"] = settings.email_from
     message["To"] = recipient
@@ -174,3 +212,29 @@ class Mailer:
 
 def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class EmailChannel:
+    """The ledger's `email` channel (core.delivery.Channel): one report email per target, with the
+    target's stable Message-ID, sent through `mailer` and logged in email_log."""
+
+    def __init__(self, settings, mailer: Mailer, conn):
+        self.settings, self.mailer, self.conn = settings, mailer, conn
+
+    def send(self, target: dict, run: dict, schedule: dict, result: dict):
+        message = build_report_email(self.settings, schedule=schedule, run_id=run["id"],
+                                     recipient=target["target"], result=result)
+        message.replace_header("Message-ID", target["message_id"])
+        outcome = self.mailer.send(message)
+        with db.service_transaction(self.conn) as cur:
+            delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
+                               run_id=run["id"], provider=outcome.provider, to=target["target"],
+                               subject=message["Subject"], response_code=outcome.response_code,
+                               error=outcome.error)
+        return delivery.Sent(ok=outcome.ok, error=outcome.error,
+                             permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
+                             unreachable=not outcome.ok and outcome.response_code is None)
+
+    @staticmethod
+    def message_domain(settings) -> str:
+        return _sender_domain(settings.email_from)

@@ -49,7 +49,11 @@ disable_created_metrics()
 
 RUN_STATUSES = runstates.ALL
 SCHEDULE_STATES = ("active", "inactive", "failing", "stale", "erroring")
-TICKER_RUN_STATUSES = ("dispatched", "missed", "repushed")
+# What the ticker did with runs: dispatched (queued), missed, skipped_overlap, buffered, and its
+# recovery: re-pushed (left pending), retried (a retry came due), recovered (worker lost),
+# requeued (Redis lost the job), released (a buffered run whose schedule is free again).
+TICKER_RUN_STATUSES = ("dispatched", "missed", "skipped_overlap", "buffered", "repushed", "retried", "recovered",
+                       "requeued", "released")
 EMAIL_RESULTS = ("sent", "failed")
 RETENTION_TABLES = ("schedule_runs", "email_log")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -87,7 +91,8 @@ class TickerMetrics:
             buckets=DISPATCH_LAG_BUCKETS, registry=registry)
         self.runs = Counter(
             "schedules_runs",
-            "Runs the ticker dispatched (queued), recorded as missed, or re-pushed after being left pending.",
+            "Runs the ticker dispatched (queued), recorded as missed, skipped or buffered by the overlap "
+            "policy, or recovered: re-pushed, retried, recovered from a lost worker, requeued, released.",
             ["status"], registry=registry)
         self.dispatch_errors = Counter(
             "schedules_dispatch_errors", "Due schedules whose next run could not be computed (pushed back, retried).",

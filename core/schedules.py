@@ -179,15 +179,9 @@ def deliveries_of_runs(cur, account_id, run_ids) -> dict:
 
 
 def add_manual_run(cur, account_id, schedule_id, now: datetime):
-    """A pending manual run; the caller commits, pushes the job, then calls mark_queued."""
+    """A pending manual run, ready to push: once the caller commits, a ticker (woken by the insert's
+    NOTIFY) pushes its job, as it pushes every run (core.lifecycle)."""
     cur.execute(queries["insert_manual_run"], {"account_id": account_id, "schedule_id": schedule_id, "now": now})
-    return cur.fetchone()
-
-
-def mark_queued(cur, account_id, run_id, job_id: str, now: datetime):
-    """pending -> queued; None when the run had already moved on (a worker or the ticker got there first)."""
-    cur.execute(queries["mark_manual_run_queued"],
-                {"account_id": account_id, "id": run_id, "job_id": job_id, "now": now})
     return cur.fetchone()
 
 

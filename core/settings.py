@@ -50,6 +50,8 @@ class Settings:
     run_retention_days: int = 90
     worker_max_attempts: int = 3
     job_timeout: int = 600
+    run_lease_seconds: int = 60
+    delivery_max_attempts: int = 8
     max_recipients: int = 50
     max_request_bytes: int = 64 * 1024
     db_pool_size: int = 10
@@ -101,6 +103,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         run_retention_days=_number("RUN_RETENTION_DAYS", get("RUN_RETENTION_DAYS"), 90, low=1, high=36500),
         worker_max_attempts=_number("WORKER_MAX_ATTEMPTS", get("WORKER_MAX_ATTEMPTS"), 3, low=1, high=20),
         job_timeout=_number("JOB_TIMEOUT", get("JOB_TIMEOUT"), 600, low=1, high=86_400),
+        run_lease_seconds=_number("RUN_LEASE_SECONDS", get("RUN_LEASE_SECONDS"), 60, low=2, high=3600),
+        delivery_max_attempts=_number("DELIVERY_MAX_ATTEMPTS", get("DELIVERY_MAX_ATTEMPTS"), 8, low=1, high=50),
         max_recipients=_number("MAX_RECIPIENTS", get("MAX_RECIPIENTS"), 50, low=1, high=1000),
         max_request_bytes=_number("MAX_REQUEST_BYTES", get("MAX_REQUEST_BYTES"), 64 * 1024, low=1024, high=16 * 1024 * 1024),
         db_pool_size=_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10, low=1, high=200),

@@ -69,3 +69,7 @@ GRANT SELECT ON deliveries TO app_tenant;
 CREATE POLICY tenant_isolation ON deliveries TO app_tenant
     USING (account_id = NULLIF(current_setting('app.current_account_id', true), '')::uuid);
 CREATE POLICY service_access ON deliveries USING (current_user <> 'app_tenant') WITH CHECK (current_user <> 'app_tenant');
+
+-- Runs already running when this is applied were started by a worker that kept no lease: give them
+-- one as long as the default JOB_TIMEOUT and a margin, so they are recovered if that worker is gone.
+UPDATE schedule_runs SET lease_expires_at = now() + interval '15 minutes' WHERE status = 'running';

@@ -1,8 +1,7 @@
 """`python -m worker [--burst]`: an RQ worker on the project's queue, configured from the environment.
 
 Checks the settings and imports every task in TASKS before taking a job, so a typo stops the worker
-at start with one line. Waits for Redis with capped back-off instead of crash-looping. Runs RQ's
-scheduler too, which releases the delayed retry jobs.
+at start with one line. Waits for Redis with capped back-off instead of crash-looping.
 """
 from __future__ import annotations
 
@@ -52,7 +51,7 @@ def main(argv: list[str]) -> int:
     queue = Queue(settings.queue_name, connection=connection)
     worker = Worker([queue], connection=connection, name=f"{socket.gethostname()}.{os.getpid()}")
     logger.info("Worker started on queue '%s' (tasks: %s)", settings.queue_name, ", ".join(registry.names()))
-    worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
+    worker.work(burst=args.burst, logging_level=settings.log_level)
     logger.info("Worker stopped")
     return 0
 

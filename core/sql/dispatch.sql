@@ -4,11 +4,11 @@
 -- filled by psycopg2.extras.execute_values (one statement per batch, so no other parameters).
 
 -- claim_due_schedules --
--- Lock a batch of due schedules, most overdue first, plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
+-- Lock a batch of due schedules, most overdue first, plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy, served by schedule_runs_unfinished_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -16,7 +16,12 @@ WITH unset AS (
 ), due AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy,
+           overlap_policy <> 'allow' AND EXISTS (
+               SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
+                  AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
+           overlap_policy = 'buffer_one' AND EXISTS (
+               SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered') AS buffered
       FROM schedules
      WHERE active AND next_run_at <= %(now)s
      ORDER BY next_run_at
@@ -28,7 +33,7 @@ UNION ALL
 SELECT * FROM due;
 
 -- insert_scheduled_runs --
--- The batch's runs (pending, or missed when later than the schedule's grace). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
+-- The batch's runs (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
 INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at)
 VALUES %s
 ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
@@ -58,22 +63,14 @@ UPDATE schedule_runs
    AND status = 'pending'
 RETURNING id::text;
 
--- claim_stale_pending_runs --
--- Lock runs left pending longer than the grace (a ticker killed between commit and push, Redis down, an API push that failed), oldest first, for a re-push. Served by schedule_runs_pending_idx.
-SELECT id
-  FROM schedule_runs
- WHERE status = 'pending'
-   AND created_at < now() - make_interval(secs => %(grace)s)
- ORDER BY created_at
- LIMIT %(limit)s
-   FOR UPDATE SKIP LOCKED;
-
 -- next_wake_at --
--- When the ticker has work next: the earliest next_run_at of an active schedule, or a pending run coming out of its grace. Both halves read one end of an index.
+-- When the ticker has work next: the earliest next_run_at of an active schedule, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
 SELECT LEAST(
     (SELECT min(next_run_at) FROM schedules WHERE active),
-    (SELECT min(created_at) FROM schedule_runs WHERE status = 'pending')
-        + make_interval(secs => %(grace)s)
+    (SELECT min(COALESCE(not_before, created_at + make_interval(secs => %(grace)s)))
+       FROM schedule_runs WHERE status = 'pending'),
+    (SELECT min(not_before) FROM schedule_runs WHERE status = 'retrying'),
+    (SELECT min(lease_expires_at) FROM schedule_runs WHERE status = 'running')
 ) AS wake_at;
 
 -- write_heartbeat --

@@ -25,7 +25,7 @@ WITH chunk AS MATERIALIZED (
             SELECT id FROM schedule_runs
              WHERE schedule_id = chunk.id
                AND created_at < LEAST(newest_kept.created_at, %(cutoff)s)
-               AND status IN ('succeeded', 'failed', 'missed', 'skipped_limit')
+               AND status IN ('succeeded', 'failed', 'delivery_failed', 'missed', 'skipped_limit', 'skipped_overlap')
              LIMIT %(limit)s) AS old
      LIMIT %(limit)s
 ), deleted AS (

@@ -1,15 +1,9 @@
 -- Runs (the audit trail) as the API reads and creates them, inside a tenant transaction.
 
 -- insert_manual_run --
--- A "run now": a pending manual run of one schedule, pushed to Redis after this transaction commits.
-INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at)
-VALUES (%(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s)
-RETURNING *;
-
--- mark_manual_run_queued --
--- Compare-and-set pending -> queued once the job is in Redis; a run someone else moved on is left alone.
-UPDATE schedule_runs SET status = 'queued', job_id = %(job_id)s, queued_at = %(now)s
-WHERE id = %(id)s AND account_id = %(account_id)s AND status = 'pending'
+-- A "run now": a pending manual run of one schedule, ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
+INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before)
+VALUES (%(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s)
 RETURNING *;
 
 -- list_schedule_runs --
@@ -24,7 +18,7 @@ LIMIT %(limit)s;
 -- The tenant's runs in all, succeeded and failed, for GET /v1/schedules/stats.
 SELECT count(*) AS total_runs,
        count(*) FILTER (WHERE status = 'succeeded') AS successful_runs,
-       count(*) FILTER (WHERE status = 'failed') AS failed_runs
+       count(*) FILTER (WHERE status IN ('failed', 'delivery_failed')) AS failed_runs
 FROM schedule_runs
 WHERE account_id = %(account_id)s;
 

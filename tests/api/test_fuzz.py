@@ -7,6 +7,7 @@ reach past the schema into the time engine and PostgreSQL.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -75,7 +76,8 @@ def test_preview_never_500s(client, auth, body, count, after):
 
 
 @FUZZ
-@given(data=raw, path=st.sampled_from(["/v1/schedules", "/v1/schedules/preview", "patch", "run"]))
+@given(data=raw, path=st.sampled_from(["/v1/schedules", "/v1/schedules/preview", "patch", "run",
+                                     "/v1/email/suppressions"]))
 def test_raw_bytes_never_500(client, auth, schedule_id, data, path):
     headers = {**auth, "Content-Type": "application/json"}
     if path == "patch":
@@ -89,7 +91,17 @@ def test_raw_bytes_never_500(client, auth, schedule_id, data, path):
 
 @FUZZ
 @given(query=st.dictionaries(st.sampled_from(["active_only", "cadence", "task", "tag", "page", "page_size",
-                                              "limit", "status"]), st.text(max_size=12), max_size=4))
+                                              "limit", "status", "q"]), st.text(max_size=12), max_size=4))
 def test_query_arguments_never_500(client, auth, schedule_id, query):
-    for path in ("/v1/schedules", "/v1/schedules/due", f"/v1/schedules/{schedule_id}/runs"):
+    for path in ("/v1/schedules", "/v1/schedules/due", f"/v1/schedules/{schedule_id}/runs", "/v1/email/suppressions"):
         _assert_handled(client.get(path, query_string=query, headers=auth))
+
+
+@FUZZ
+@given(body=json_values | st.dictionaries(st.sampled_from(["email", "reason", "created_at"]),
+                                          values | st.sampled_from(["a@example.com", "A@b.co\u0000"]), max_size=3),
+       path_email=st.text(max_size=40) | st.sampled_from(["a\u0000@example.com", "%", "a/b", ".."]))
+def test_suppression_routes_never_500(client, auth, body, path_email):
+    _assert_handled(client.post("/v1/email/suppressions", json=body, headers=auth))
+    response = client.delete(f"/v1/email/suppressions/{quote(path_email, safe='')}", headers=auth)
+    assert response.status_code in (204, 404, 405), response.get_data(as_text=True)

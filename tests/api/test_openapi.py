@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from core import runstates
+
 DOC_ROUTES = {"/openapi.json", "/docs", "/static/<path:filename>"}
 # The console's pages (HTML for people, api/console/) and `/` are not part of the JSON API.
 PAGE_ENDPOINTS = ("console.", "docs.")
@@ -54,7 +56,43 @@ def test_path_parameters_are_declared(spec):
         for name in re.findall(r"{([^}]+)}", path):
             declared = [p for p in item.get("parameters", []) if p["in"] == "path" and p["name"] == name]
             assert declared and declared[0]["required"] is True, path
-            assert declared[0]["schema"].get("format") == "uuid"
+            if name == "email":
+                assert declared[0]["schema"] == {"type": "string"}, path
+            else:
+                assert declared[0]["schema"].get("format") == "uuid", path
+
+
+def test_the_run_lifecycle_routes_are_listed(spec):
+    paths = spec["paths"]
+    detail = paths["/v1/schedules/{schedule_id}/runs/{run_id}"]["get"]
+    answer = detail["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/RunDetail"}
+    assert "404" in detail["responses"]
+    assert {"get", "post"} <= set(paths["/v1/email/suppressions"])
+    assert {"204", "404"} <= set(paths["/v1/email/suppressions/{email}"]["delete"]["responses"])
+    assert "201" in paths["/v1/email/suppressions"]["post"]["responses"]
+    query = {p["name"]: p for p in paths["/v1/email/suppressions"]["get"]["parameters"]}
+    assert set(query) == {"q", "page", "page_size"} and query["page_size"]["schema"]["maximum"] == 100
+
+
+def test_run_and_delivery_statuses_are_enumerated(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("Run", "RunDetail", "RunNow"):
+        assert schemas[name]["properties"]["status"]["enum"] == list(runstates.ALL), name
+        assert "not_before" in schemas[name]["properties"], name
+    deliveries = schemas["RunDetail"]["properties"]["deliveries"]
+    assert deliveries["items"] == {"$ref": "#/components/schemas/Delivery"}
+    delivery = schemas["Delivery"]["properties"]
+    assert delivery["status"]["enum"] == list(runstates.DELIVERY_STATUSES)
+    assert {"channel", "target", "attempts", "last_error", "message_id", "sent_at"} <= set(delivery)
+    runs_query = {p["name"]: p for p in spec["paths"]["/v1/schedules/{schedule_id}/runs"]["get"]["parameters"]}
+    assert runs_query["status"]["schema"]["enum"] == list(runstates.ALL)
+
+
+def test_overlap_policy_is_enumerated_with_its_default(spec):
+    policy = spec["components"]["schemas"]["Schedule"]["properties"]["overlap_policy"]
+    assert policy["enum"] == list(runstates.OVERLAP_POLICIES)
+    assert policy["default"] == "skip"
 
 
 def test_bearer_security_applies_to_v1_and_not_to_healthz(spec):

@@ -1,12 +1,14 @@
 """GET /v1/schedules/{id}/runs and POST /v1/schedules/{id}/run (run now)."""
 from __future__ import annotations
 
+import select
+
 import pytest
 import redis
 from rq import Queue
 
 from api import create_app
-from core import db
+from core import db, lifecycle
 from tests.api.conftest import bearer
 
 
@@ -16,22 +18,37 @@ def _runs(conn, schedule_id):
         return cur.fetchall()
 
 
-def test_run_now_makes_one_queued_run_and_one_job(client, auth, create, conn, redis_url):
+def test_run_now_records_a_pending_run_wakes_the_tickers_and_is_pushed_once(client, auth, create, conn, redis_url,
+                                                                              database_url):
     created = create()
-    response = client.post(f"/v1/schedules/{created['id']}/run", headers=auth)
+    listener = db.connect(database_url, application_name="listener", autocommit=True)
+    try:
+        with listener.cursor() as cur:
+            cur.execute("LISTEN schedules_changed")
+        response = client.post(f"/v1/schedules/{created['id']}/run", headers=auth)
+        assert select.select([listener], [], [], 5)[0], "no NOTIFY: the tickers would sleep on"
+        listener.poll()
+        assert [note.channel for note in listener.notifies] == ["schedules_changed"]
+    finally:
+        listener.close()
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     [run] = _runs(conn, created["id"])
     assert body["run_id"] == body["id"] == str(run["id"])
-    assert body["status"] == "queued" and run["status"] == "queued"
-    assert run["trigger"] == "manual" and run["scheduled_for"] is not None and run["queued_at"] is not None
-    assert body["job_id"] == run["job_id"] == f"run-{run['id']}"
+    assert body["status"] == "pending" and run["status"] == "pending" and body["job_id"] is None
+    assert run["trigger"] == "manual" and run["scheduled_for"] is not None and run["not_before"] is not None
     assert body["schedule_id"] == created["id"] and body["schedule_name"] == created["name"]
     client_redis = redis.Redis.from_url(redis_url)
+    assert client_redis.keys("rq:*") == []  # the API never pushes: the ticker is the only pusher
+
+    # The ticker's unit pushes it at once (a manual run waits for no grace), and only once.
+    pushed = lifecycle.push_pending(conn, client_redis, "schedules", job_timeout=60, limit=10, grace=3600)
+    assert pushed == [str(run["id"])]
+    assert lifecycle.push_pending(conn, client_redis, "schedules", job_timeout=60, limit=10, grace=0) == []
     queue = Queue("schedules", connection=client_redis)
     assert queue.job_ids == [f"run-{run['id']}"]
-    assert len(client_redis.keys("rq:job:*")) == 1
     assert queue.fetch_job(f"run-{run['id']}").args == (str(run["id"]),)
+    assert _runs(conn, created["id"])[0]["status"] == "queued"
 
 
 def test_run_now_does_not_touch_the_schedules_timing(client, auth, create):
@@ -48,7 +65,7 @@ def test_run_now_of_an_inactive_schedule_needs_force(client, auth, create, conn,
     assert _runs(conn, created["id"]) == []
     assert redis.Redis.from_url(redis_url).keys("rq:job:*") == []
     forced = client.post(f"/v1/schedules/{created['id']}/run", json={"force": True}, headers=auth)
-    assert forced.status_code == 202 and forced.get_json()["status"] == "queued"
+    assert forced.status_code == 202 and forced.get_json()["status"] == "pending"
 
 
 def test_run_now_rejects_a_bad_body(client, auth, create):
@@ -59,9 +76,9 @@ def test_run_now_rejects_a_bad_body(client, auth, create):
 
 
 @pytest.mark.parametrize("redis", ["down", "not configured"])
-def test_run_now_without_a_reachable_redis_leaves_the_run_pending_and_still_answers_202(
+def test_run_now_without_a_reachable_redis_records_the_run_and_answers_202(
         app_config, account_id, conn, tmp_path, redis):
-    """The run is recorded pending (the ticker re-pushes it); the client still gets its 202."""
+    """The API needs no Redis to run a schedule now: the run is recorded, the ticker pushes it."""
     if redis == "down":
         config = {**app_config, "REDIS_URL": f"unix://{tmp_path}/no-redis-here.sock"}
     else:

@@ -61,6 +61,19 @@ def test_json_unsubscribe_as_in_seed_001_is_idempotent(client, conn, account_id)
     assert suppressions(conn) == [{"account_id": account_id, "email": "client@example.com", "reason": "user_request"}]
 
 
+def test_an_address_is_stored_lower_cased_once_whatever_case_the_link_has(client, conn, account_id):
+    for email in ("Client@Example.com", "client@example.com", "CLIENT@EXAMPLE.COM"):
+        assert client.post("/v1/email/unsubscribe", json=link_args(account_id, email)).status_code == 200
+    assert suppressions(conn) == [{"account_id": account_id, "email": "client@example.com",
+                                   "reason": "unsubscribe_link"}]
+
+
+def test_a_non_text_reason_is_ignored_not_a_500(client, conn, account_id):
+    response = client.post("/v1/email/unsubscribe", json={**link_args(account_id), "reason": {"why": 1}})
+    assert response.status_code == 200
+    assert [row["reason"] for row in suppressions(conn)] == ["unsubscribe_link"]
+
+
 def test_a_bad_token_is_refused_the_same_way_for_any_address(client, conn, account_id):
     known = client.post("/v1/email/unsubscribe", json=link_args(account_id, token="0" * 64))
     unknown = client.post("/v1/email/unsubscribe", json=link_args(account_id, "nobody@example.com", token="0" * 64))
@@ -87,6 +100,7 @@ def test_a_token_for_one_tenant_does_not_unsubscribe_from_another(client, conn, 
     ({"email": "a@example.com", "token": "x"}, "account_id"),
     ({"email": "a@example.com", "account_id": "not-a-uuid", "token": "x"}, "account_id"),
     ({"email": "not an email", "account_id": "912014c3-6deb-4b40-a28d-489ef3923a3a", "token": "x"}, "email"),
+    ({"email": "a\x00@example.com", "account_id": "912014c3-6deb-4b40-a28d-489ef3923a3a", "token": "x"}, "email"),
 ])
 def test_missing_or_malformed_fields_are_named(client, body, field):
     response = client.post("/v1/email/unsubscribe", json=body)

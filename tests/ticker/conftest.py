@@ -238,6 +238,14 @@ class PrivateRedis:
             pass  # the server closes the connection as it goes
         self.server.process.wait(timeout=10)
 
+    def restart_empty(self) -> None:
+        """Stop, lose everything on disk, start: a Redis without persistence after a restart."""
+        self.stop()
+        for path in self.datadir.iterdir():
+            if path.name not in ("redis.log",):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.start()
+
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
 

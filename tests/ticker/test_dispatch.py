@@ -13,7 +13,7 @@ from core.jobs import RUN_JOB_FUNC, job_id_for, push_runs
 from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.conftest import (QUEUE, ensure_seed_account, fetch, insert_due_schedules, make_schedule,
                                    redis_jobs, scalar, utc)
-from ticker.loop import LANES
+from ticker.lanes import LANES
 
 
 NOW = utc(2026, 3, 11, 12, 0)  # a Wednesday
@@ -252,20 +252,21 @@ def test_heartbeat_carries_the_last_tick_figures(conn, account_id, make_ticker):
     [beat] = fetch(conn, "SELECT * FROM ticker_heartbeats")
     assert beat["instance_id"] == ticker.instance_id
     assert beat["last_tick"]["due"] == 3 and beat["last_tick"]["dispatched"] == 3
-    assert set(beat["last_tick"]) == {"due", "dispatched", "missed", "errors", "repushed",
-                                      "worst_lag_seconds", "duration_ms"}
+    assert set(beat["last_tick"]) == {"due", "dispatched", "missed", "skipped", "buffered", "errors", "repushed",
+                                      "retried", "recovered", "requeued", "released", "worst_lag_seconds",
+                                      "duration_ms"}
 
 
 def test_a_ticker_alone_uses_two_lanes_and_one_beside_other_live_tickers(conn, account_id, make_ticker, caplog):
     ticker = make_ticker(heartbeat=True, tick_batch_size=2, tick_interval=30)
     used = []
-    dispatch_batch = ticker.dispatch_batch
+    dispatch_batch = ticker.dispatcher.dispatch_batch
 
     def slow_batch(lane):  # slow enough that a second lane, if running, gets batches too
         used.append(lane.conn)
         pytime.sleep(0.02)
         return dispatch_batch(lane)
-    ticker.dispatch_batch = slow_batch
+    ticker.dispatcher.dispatch_batch = slow_batch
 
     insert_due_schedules(conn, account_id, 20)
     ticker.tick()

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 
 from tests.ticker.conftest import fetch, make_schedule, wait_until
-from ticker import loop
+from ticker import chores
 
 
 def problem_schedules(conn, account_id) -> dict:
@@ -49,8 +49,8 @@ def test_the_check_runs_at_most_hourly(conn, account_id, make_ticker, caplog):
         ticker.tick()
         ticker.chores()
     assert len(warnings(caplog)) == 3  # once, not once per call
-    assert ticker._next_health_check - time.monotonic() > loop.HEALTH_CHECK_EVERY_SECONDS - 60
-    ticker._next_health_check = time.monotonic()  # an hour later
+    assert ticker.housekeeping.next_health_check - time.monotonic() > chores.HEALTH_CHECK_EVERY_SECONDS - 60
+    ticker.housekeeping.next_health_check = time.monotonic()  # an hour later
     with caplog.at_level(logging.INFO, logger="ticker"):
         ticker.chores()
     assert len(warnings(caplog)) == 6
@@ -58,7 +58,7 @@ def test_the_check_runs_at_most_hourly(conn, account_id, make_ticker, caplog):
 
 def test_a_long_list_is_cut_with_a_count_of_the_rest(conn, account_id, make_ticker, caplog, monkeypatch):
     problem_schedules(conn, account_id)
-    monkeypatch.setattr(loop, "HEALTH_LOG_LIMIT", 2)
+    monkeypatch.setattr(chores, "HEALTH_LOG_LIMIT", 2)
     ticker = make_ticker()
     ticker.tick()
     with caplog.at_level(logging.INFO, logger="ticker"):
@@ -74,7 +74,7 @@ def test_a_failing_check_does_not_stop_the_ticker(conn, account_id, make_ticker,
     def broken(*args, **kwargs):
         raise RuntimeError("the check broke")
 
-    monkeypatch.setattr(loop.health, "issues", broken)
+    monkeypatch.setattr(chores.health, "issues", broken)
     with caplog.at_level(logging.INFO, logger="ticker"):
         ticker.chores()
     assert ("Failed to check schedule health: RuntimeError: the check broke (next attempt in 3600s)"

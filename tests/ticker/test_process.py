@@ -73,7 +73,9 @@ def test_notify_wakes_a_sleeping_ticker_and_sigterm_stops_it(conn, account_id, s
     time.sleep(0.3)  # asleep now, for up to a minute
 
     # Created due: dispatched at once, not at the next minute.
-    sid = make_schedule(conn, account_id, cadence="daily", next_run_at=datetime.now(timezone.utc))
+    # overlap_policy allow: no worker runs here, so the schedule's first run stays queued.
+    sid = make_schedule(conn, account_id, cadence="daily", next_run_at=datetime.now(timezone.utc),
+                        overlap_policy="allow")
     wait_until(lambda: scalar(conn, "SELECT count(*) FROM schedule_runs WHERE status = 'queued'") == 1, 2,
                message="the schedule created due to be dispatched")
     # Created due in a second or two: the NOTIFY shortens the sleep to that instant.

@@ -11,7 +11,8 @@ from core.settings import load_settings
 from core.tasks import TaskRegistry
 
 TASKS = ("generate_report=core.demo_tasks:generate_report,echo=tests.worker.sample_tasks:echo,"
-         "boom=tests.worker.sample_tasks:boom,not_json=tests.worker.sample_tasks:not_json")
+         "boom=tests.worker.sample_tasks:boom,not_json=tests.worker.sample_tasks:not_json,"
+         "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow")
 
 
 def free_port() -> int:
@@ -21,22 +22,48 @@ def free_port() -> int:
 
 
 class Inbox:
+    """A real SMTP server's mailbox; `refuse` makes it answer DATA with that reply instead."""
+
     def __init__(self):
         self.messages = []
+        self.refuse: str | None = None
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return self.refuse
         self.messages.append(envelope)
         return "250 OK"
 
 
+class SmtpServer:
+    """aiosmtpd on a fixed loopback port, that a test can stop (the mail server is down) and start again."""
+
+    def __init__(self):
+        self.inbox = Inbox()
+        self.port = free_port()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.controller = None
+
+    @property
+    def messages(self):
+        return self.inbox.messages
+
+    def start(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
 @pytest.fixture
 def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"
-    yield inbox
-    controller.stop()
+    server = SmtpServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -69,10 +96,10 @@ def make_schedule(conn, account_id, **fields) -> uuid.UUID:
         return cur.fetchone()["id"]
 
 
-def make_run(conn, schedule_id, status="queued") -> uuid.UUID:
+def make_run(conn, schedule_id, status="queued") -> str:
     with db.service_transaction(conn) as cur:
         cur.execute("INSERT INTO schedule_runs (schedule_id, status, trigger, scheduled_for)"
-                    " VALUES (%s, %s, 'manual', now()) RETURNING id", (schedule_id, status))
+                    " VALUES (%s, %s, 'manual', now()) RETURNING id::text", (schedule_id, status))
         return cur.fetchone()["id"]
 
 

@@ -13,3 +13,17 @@ def boom(account_id, params):
 
 def not_json(account_id, params):
     return object()
+
+
+def counted(account_id, params):
+    """echo, remembering each call: a delivery retry must never call the task again."""
+    CALLS.append(params["run_id"])
+    return echo(account_id, params)
+
+
+def slow(account_id, params):
+    """Waits `sleep` seconds (task_parameters), like a report waiting on I/O: a window to kill the worker in."""
+    import time
+
+    time.sleep(float(params.get("sleep", 0.5)))
+    return echo(account_id, params)

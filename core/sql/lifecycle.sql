@@ -1,0 +1,148 @@
+-- A run's life (core/lifecycle.py): every transition is a compare-and-set on the status and the
+-- attempt, so two processes that both think they hold a run (a worker presumed dead that wakes up,
+-- two tickers recovering the same run) never both move it: the loser sees no row.
+
+-- start_run --
+-- Compare-and-set queued -> running for the attempt this job carries (a job delivered twice, or a stale job of an earlier attempt, finds no row), with a lease the worker renews while it holds the run.
+UPDATE schedule_runs
+   SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL,
+       lease_expires_at = now() + make_interval(secs => %(lease)s), worker = %(worker)s
+ WHERE id = %(run_id)s
+   AND status IN ('pending', 'queued')
+   AND attempt = %(attempt)s - 1
+RETURNING id::text, schedule_id::text, account_id::text, attempt, trigger, scheduled_for, result, usage_counted;
+
+-- run_status --
+-- Where a run stands (to explain a skipped duplicate in the log).
+SELECT status, attempt FROM schedule_runs WHERE id = %(run_id)s;
+
+-- renew_leases --
+-- The worker still holds these runs (each at its attempt): push their leases forward. Returns the runs still held; a run missing from the answer was taken from this worker.
+UPDATE schedule_runs AS r
+   SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+  FROM unnest(%(run_ids)s::uuid[], %(attempts)s::int[]) AS held (id, attempt)
+ WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running'
+RETURNING r.id::text;
+
+-- schedule_for_run --
+-- Everything the task and the delivery need about the run's schedule and its account's plan.
+SELECT s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
+       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone,
+       p.monthly_run_limit
+  FROM schedules s
+  JOIN accounts a ON a.id = s.account_id
+  JOIN plans p ON p.id = a.plan
+ WHERE s.id = %(schedule_id)s;
+
+-- take_usage_slot --
+-- Count one run against this month's plan limit, only while under it; no row means the limit is reached.
+INSERT INTO account_usage AS u (account_id, month, runs)
+VALUES (%(account_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1)
+ON CONFLICT (account_id, month) DO UPDATE
+   SET runs = u.runs + 1
+ WHERE %(limit)s::int IS NULL OR u.runs < %(limit)s::int
+RETURNING runs;
+
+-- mark_usage_counted --
+-- The plan counted this run: a re-execution after a lost worker is not counted again.
+UPDATE schedule_runs SET usage_counted = TRUE WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running';
+
+-- save_run_result --
+-- The task succeeded: keep its result once, before delivery, so a delivery retry never re-runs the task.
+UPDATE schedule_runs SET result = %(result)s
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- retry_run --
+-- This attempt failed, or left deliveries to retry, and another is allowed: the run waits in PostgreSQL until not_before, when the ticker pushes the next attempt.
+UPDATE schedule_runs
+   SET status = 'retrying', not_before = now() + make_interval(secs => %(delay)s), error = %(error)s,
+       lease_expires_at = NULL, worker = NULL
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- finish_run --
+-- A run's final status (succeeded, failed, delivery_failed, skipped_limit), set by the attempt that holds it.
+UPDATE schedule_runs
+   SET status = %(status)s, finished_at = now(), error = %(error)s, lease_expires_at = NULL, not_before = NULL,
+       duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- count_run_outcome --
+-- The schedule's counters after a run ended: executed runs count, and failures (failed, delivery_failed) count as failures.
+UPDATE schedules
+   SET run_count = run_count + 1,
+       success_count = success_count + CASE WHEN %(succeeded)s THEN 1 ELSE 0 END,
+       failure_count = failure_count + CASE WHEN %(succeeded)s THEN 0 ELSE 1 END,
+       consecutive_failures = CASE WHEN %(succeeded)s THEN 0 ELSE consecutive_failures + 1 END,
+       last_status = %(status)s, last_error = %(error)s, updated_at = now()
+ WHERE id = %(schedule_id)s;
+
+-- note_skipped_limit --
+-- The schedule's last run was skipped by the plan limit (counters count executed runs only).
+UPDATE schedules SET last_status = 'skipped_limit', updated_at = now() WHERE id = %(schedule_id)s;
+
+-- release_buffered_runs --
+-- Buffered occurrences (overlap policy buffer_one) whose schedule has no run in flight any more become pending, ready to push at once. Served by schedule_runs_unfinished_idx.
+UPDATE schedule_runs AS r
+   SET status = 'pending', not_before = now()
+ WHERE r.status = 'buffered'
+   AND (%(schedule_id)s::uuid IS NULL OR r.schedule_id = %(schedule_id)s::uuid)
+   AND NOT EXISTS (SELECT 1 FROM schedule_runs f
+                    WHERE f.schedule_id = r.schedule_id
+                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
+RETURNING r.id::text;
+
+-- claim_pushable_pending_runs --
+-- Lock pending runs ready to push, oldest first: manual runs and released buffered ones at once (not_before), runs the ticker recorded only after the grace (a ticker between its commit and its push owns them; older ones were left by a crash or a Redis outage). Served by schedule_runs_pending_idx.
+SELECT id::text
+  FROM schedule_runs
+ WHERE status = 'pending'
+   AND COALESCE(not_before, created_at + make_interval(secs => %(grace)s)) <= now()
+ ORDER BY created_at
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- claim_due_retries --
+-- Lock runs whose retry is due, oldest first. Served by schedule_runs_retry_idx.
+SELECT id::text, attempt
+  FROM schedule_runs
+ WHERE status = 'retrying' AND not_before <= now()
+ ORDER BY not_before
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- mark_retries_queued --
+-- Compare-and-set retrying -> queued for runs whose next attempt's job is being pushed in this transaction.
+UPDATE schedule_runs AS r
+   SET status = 'queued', queued_at = now(), job_id = j.job_id, not_before = NULL
+  FROM unnest(%(run_ids)s::uuid[], %(job_ids)s::text[]) AS j (id, job_id)
+ WHERE r.id = j.id AND r.status = 'retrying'
+RETURNING r.id::text;
+
+-- claim_expired_leases --
+-- Lock running runs whose worker stopped renewing the lease (killed, lost, hung), oldest first. Served by schedule_runs_lease_idx.
+SELECT id::text, schedule_id::text, account_id::text, attempt, worker, lease_expires_at,
+       result IS NOT NULL AS has_result
+  FROM schedule_runs
+ WHERE status = 'running' AND lease_expires_at < now()
+ ORDER BY lease_expires_at
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- claim_queued_to_check --
+-- Lock queued runs queued longer than the grace, after a cursor (queued_at, id), to ask Redis whether their jobs still exist. Served by schedule_runs_queued_idx.
+SELECT id::text, attempt, job_id, queued_at
+  FROM schedule_runs
+ WHERE status = 'queued'
+   AND queued_at < now() - make_interval(secs => %(grace)s)
+   AND (queued_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY queued_at, id
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- mark_requeued --
+-- Jobs pushed again for queued runs whose job Redis lost: they count as queued from now.
+UPDATE schedule_runs SET queued_at = now()
+ WHERE id = ANY(%(run_ids)s::uuid[]) AND status = 'queued';

@@ -1,0 +1,71 @@
+"""The worker's lease on the runs it holds: renewed while it works, so the ticker can tell a slow run
+from a lost worker.
+
+A run's lease is set when the worker takes it (core.lifecycle.start) and must be renewed before it
+runs out; a thread of the worker process renews every held run in one statement every third of a
+lease, on a connection of its own (the task may hold the main thread for minutes). If the process
+dies, renewals stop and the ticker recovers the run once the lease has run out. A renewal that no
+longer finds a run means the run was taken from this worker (its lease ran out while it was stuck):
+that is logged, and the worker's own later writes find no row and stop.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from core import db, lifecycle
+
+logger = logging.getLogger("worker")
+
+
+class LeaseKeeper:
+    def __init__(self, database_url: str, lease_seconds: float):
+        self.database_url = database_url
+        self.lease_seconds = lease_seconds
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn = None
+        self._stopping = False
+
+    def hold(self, run_id: str, attempt: int) -> None:
+        with self._lock:
+            self._held[run_id] = attempt
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._renew_loop, name="lease-keeper", daemon=True)
+                self._thread.start()
+
+    def release(self, run_id: str) -> None:
+        with self._lock:
+            self._held.pop(run_id, None)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _renew_loop(self) -> None:
+        while not self._wake.wait(self.lease_seconds / 3):
+            with self._lock:
+                held = dict(self._held)
+            if not held:
+                continue
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = db.connect(self.database_url, application_name="worker-lease")
+                still = lifecycle.renew_leases(self._conn, held, self.lease_seconds)
+            except Exception as exc:  # PostgreSQL away: try again next round, before the lease runs out
+                logger.warning("Could not renew the lease of %d run(s): %s", len(held), lifecycle.describe(exc))
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                continue
+            for run_id in set(held) - still:
+                with self._lock:
+                    if self._held.get(run_id) == held[run_id]:
+                        logger.warning("Run %s was taken from this worker (its lease ran out); "
+                                       "its attempt %d stops here", run_id, held[run_id], extra={"run_id": run_id})
