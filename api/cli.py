@@ -32,30 +32,27 @@ def _account_id(value: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
 
 
-def _ttl_days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 3650:
-        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, got {value!r}")
-    return days
+def _whole(unit: str, high: int):
+    """An argparse type: a whole number of `unit` from 1 to `high`."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit} from 1 to {high}, got {value!r}")
+        return number
+    return parse
+
+
+_ttl_days = _whole("days", 3650)
+_ttl_minutes = _whole("minutes", 1440)
 
 
 def mint_token(args) -> str:
     settings = load_settings()
     settings.require("jwt_secret")
     return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400)
-
-
-def _ttl_minutes(value: str) -> int:
-    try:
-        minutes = int(value)
-    except ValueError:
-        minutes = 0
-    if not 1 <= minutes <= 1440:
-        raise argparse.ArgumentTypeError(f"must be a whole number of minutes from 1 to 1440, got {value!r}")
-    return minutes
 
 
 def login_link(args) -> str:

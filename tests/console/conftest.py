@@ -10,10 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from api import create_app
 from core import console_links, db, schedules, suppressions
-
-JWT_SECRET = "console-test-jwt-secret-0123456789abcdef0123"
+# The API's app fixtures (an app on this test's database and Redis, its test client), shared.
+from tests.api.conftest import JWT_SECRET, app, app_config, client  # noqa: F401
 
 SCHEDULE = {  # every client field, as the API's schema fills them in
     "name": "Weekly Market Snapshot", "description": None, "task": "generate_report", "task_parameters": {},
@@ -23,23 +22,6 @@ SCHEDULE = {  # every client field, as the API's schema fills them in
     "cron_expression": None, "interval_seconds": None, "timezone": "America/New_York", "start_at": None,
     "end_at": None, "misfire_grace_seconds": None, "active": True, "tags": ["reports"], "overlap_policy": "skip",
 }
-
-
-@pytest.fixture
-def app_config(database_url, redis_url):
-    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET}
-
-
-@pytest.fixture
-def app(app_config):
-    app = create_app(app_config)
-    yield app
-    app.extensions["db_pool"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def login_link(account_id, *, now=None, ttl_seconds=300, secret=JWT_SECRET) -> str:
