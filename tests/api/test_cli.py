@@ -58,3 +58,19 @@ def test_cli_errors_are_one_line(database_url, tmp_path):
     assert "Traceback" not in unknown_plan.stderr
     bad_id = _cli("mint-token", "--account-id", "nope", JWT_SECRET=JWT_SECRET)
     assert bad_id.returncode == 2 and "not a UUID" in bad_id.stderr
+
+
+def test_login_link_prints_a_link_that_signs_in_once(client, account_id):
+    result = _cli("login-link", "--account-id", str(account_id), JWT_SECRET=JWT_SECRET,
+                  PUBLIC_BASE_URL="https://schedules.example.com")
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("https://schedules.example.com/console/login?token=v1.")
+    path = link.removeprefix("https://schedules.example.com")
+    assert client.get(path).status_code == 302
+    assert client.get(path).status_code == 403
+
+
+def test_login_link_needs_a_secret():
+    result = _cli("login-link", "--account-id", str(uuid.uuid4()))
+    assert result.returncode == 2 and result.stderr.startswith("error: JWT_SECRET is not set")
