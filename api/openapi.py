@@ -4,8 +4,8 @@ flask-smorest and apispec turn each schema into JSON Schema. `DocumentPlugin` (a
 plugin, extended) adds what they cannot see on their own, so that a client generated from the
 document builds only requests the API takes and expects every answer it gets:
 
-- Validators written as functions (api/fields.py) become keywords: no NUL -> `pattern`, the task
-  registry -> `enum`, IANA zones -> `format: iana-time-zone`, the recipients cap -> `maxItems`, the
+- Validators written as functions (api/fields.py) become keywords: storable text -> a no-NUL
+  `pattern`, the task registry -> `enum`, IANA zones -> `format: iana-time-zone`, the recipients cap -> `maxItems`, the
   years the time engine handles -> a `pattern` on the year, JSON objects -> `propertyNames`.
 - A request body whose schema requires `cadence` (create, preview) becomes one schema per cadence,
   each the body's own schema with the fields core.timing.REQUIRED_BY_CADENCE names made required,
@@ -30,8 +30,8 @@ import re
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, missing, validate
 
-from api.fields import MAX_JSON_DEPTH, json_object, known_task, known_timezone, no_nul, reasonable_year, \
-    recipients_limit
+from api.fields import MAX_JSON_DEPTH, json_object, known_task, known_timezone, reasonable_year, recipients_limit, \
+    storable
 from core.timing import CADENCES, REQUIRED_BY_CADENCE
 
 NO_NUL = r"^[^\u0000]*$"
@@ -167,7 +167,9 @@ def _validator_keywords(settings):
     def validator_keywords(self, field, ret, **kwargs) -> dict:
         validators = getattr(field, "validators", ())
         keywords = {}
-        if no_nul in validators and "pattern" not in field.metadata:  # a field's own pattern already excludes NUL
+        # `storable` also refuses lone UTF-16 surrogates ("\ud800"), which no pattern can name: JSON Schema
+        # sees code points. Only NUL is stated; a field's own pattern already excludes it.
+        if storable in validators and "pattern" not in field.metadata:
             keywords["pattern"] = NO_NUL
         if known_task in validators:
             keywords["enum"] = sorted(settings.tasks)

@@ -32,7 +32,7 @@ def test_forged_unsigned_eternal_or_malformed_tokens_are_refused(token):
         account_from_access_token(SECRET, token)
 
 
-def test_unsubscribe_token_is_seed_001s_hmac():
+def test_unsubscribe_token_is_the_hmac_of_address_and_account():
     import hashlib
     import hmac
     expected = hmac.new(b"k", f"a@example.com:{ACCOUNT}".encode(), hashlib.sha256).hexdigest()
@@ -41,9 +41,6 @@ def test_unsubscribe_token_is_seed_001s_hmac():
     assert not unsubscribe_token_is_valid("k", "b@example.com", ACCOUNT, expected)
 
 
-def test_a_non_ascii_unsubscribe_token_is_just_invalid():
-    from core.tokens import unsubscribe_token_is_valid
-
-    account = "912014c3-6deb-4b40-a28d-489ef3923a3a"
-    for token in ("w\u00bf", "\u00e9" * 64, "\ud800"):
-        assert unsubscribe_token_is_valid("secret", "a@example.com", account, token) is False
+@pytest.mark.parametrize("token", ["é" * 64, "\x00", "", "\ufffd", "0" * 63 + "\u2028"])
+def test_a_non_ascii_or_odd_unsubscribe_token_is_only_invalid(token):
+    assert not unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, token)
