@@ -21,9 +21,9 @@ INT32_MAX = 2**31 - 1
 _SPACES = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _NOT_AT_SPACE_NUL = rf"[^@\u0000{_SPACES}]"
 EMAIL_SHAPE = rf"^{_NOT_AT_SPACE_NUL}{{1,64}}@{_NOT_AT_SPACE_NUL}{{1,255}}$"
-# A cron rule's shape (a known macro in any case, or five fields of the characters cron uses), for the
+# A cron rule's shape (a known macro, or five fields of the characters cron uses), for the
 # OpenAPI document; the time engine takes a blank one as none, which only the cron cadence refuses.
-_MACRO = "@(" + "|".join("".join(f"[{c}{c.upper()}]" for c in name[1:]) for name in cron.MACROS) + ")"
+_MACRO = "@(" + "|".join(name[1:] for name in cron.MACROS) + ")"  # lower case only, as core.cron takes them
 _CRON = _MACRO + r"|[0-9A-Za-z*,/-]+([ \t]+[0-9A-Za-z*,/-]+){4}"  # inside, only spaces and tabs (core.cron)
 CRON_SHAPE = rf"^[{_SPACES}]*({_CRON})[{_SPACES}]*$"
 CRON_SHAPE_OR_BLANK = rf"^[{_SPACES}]*(({_CRON})[{_SPACES}]*)?$"

@@ -43,9 +43,10 @@ schemathesis.openapi.format("iana-time-zone", st.sampled_from(ZONES))
 
 _numbers = lambda low, high: st.integers(low, high).map(str)  # noqa: E731
 _field = lambda low, high: (st.just("*") | _numbers(low, high)  # noqa: E731
-                            | st.tuples(st.integers(low, high), st.integers(0, high - low), st.integers(1, 9)).map(
+                            | st.tuples(st.integers(low, high), st.integers(0, high - low),
+                                        st.integers(1, min(9, high - low + 1))).map(
                                 lambda t: f"{t[0]}-{min(t[0] + t[1], high)}/{t[2]}"))
-CRON_RULES = (st.sampled_from(["@daily", "@HOURLY", "@weekly", "@monthly", "@yearly", "0 9 * * 1",
+CRON_RULES = (st.sampled_from(["@daily", "@hourly", "@weekly", "@monthly", "@yearly", "0 9 * * 1",
                                "*/15 * * * *", "30 2 * * *", "0 9 * * mon-fri", "5,35 8-18/2 * jan-jun *"])
               | st.tuples(_field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 7)).map(" ".join))
 schemathesis.openapi.format("cron", CRON_RULES)
