@@ -14,7 +14,6 @@ For the worker (one small entry point, so worker/jobs.py stays small): `ledger_t
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
 
 from core import delivery
 from core.email import EmailChannel
@@ -39,12 +38,7 @@ def webhook_id(run_id, channel: str, url: str) -> str:
     return f"msg_{digest}"
 
 
-def mask_url(channel: str, url: str) -> str:
-    """A Slack incoming-webhook URL is its own credential: show its host and its last 4 characters only."""
-    if channel != "slack":
-        return url
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…{url[-4:]}"
+mask_url = delivery.shown_target  # a Slack URL shown as https://hooks.slack.com/…XXXX
 
 
 def public(row: dict) -> dict:

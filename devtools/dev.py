@@ -58,6 +58,8 @@ def main() -> int:
             env.setdefault(name, value)
         env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
         env.setdefault("OUTBOX_DIR", str(DATA / "outbox"))
+        if env.get("ENVIRONMENT", "").lower() != "production":  # webhooks to a receiver on this machine
+            env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
         env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             settings = load_settings(env)

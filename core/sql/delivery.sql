@@ -66,7 +66,9 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unfinished,
        max(attempts) FILTER (WHERE status = 'pending') AS pending_attempts,
-       (array_agg(target || ': ' || last_error ORDER BY updated_at DESC)
+       -- A Slack URL is a credential: the run's error (shown by the API, logged) names it masked.
+       (array_agg(CASE WHEN channel = 'slack' THEN regexp_replace(target, '^([a-z]+://[^/?#]+).*(.{4})$', '\1/…\2')
+                       ELSE target END || ': ' || last_error ORDER BY updated_at DESC)
             FILTER (WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL))[1] AS last_error
   FROM deliveries
  WHERE run_id = %(run_id)s;

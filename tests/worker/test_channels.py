@@ -258,3 +258,17 @@ def test_one_run_is_delivered_by_email_webhook_and_slack_each_exactly_once(
     Webhook(secret).verify(receiver.requests[0].body, receiver.requests[0].headers)
     assert receiver.requests[0].headers["webhook-id"] == rows[2]["message_id"]
     assert run_row(conn, run_id)["status"] == "succeeded"
+
+
+def test_a_failing_slack_url_is_masked_in_the_run_error_and_the_log(conn, dev, registry, account_id, caplog):
+    slack = Receiver(answers=[(500, {}, b"internal")]).start()
+    try:
+        url = slack.url("/services/T1/B2/topsecretWXYZ")
+        run_id = make_run(conn, with_channels(conn, account_id, [{"type": "slack", "url": url}]))
+        assert execute(conn, dev, registry, run_id)["status"] == "retrying"
+    finally:
+        slack.stop()
+    error = run_row(conn, run_id)["error"]
+    assert f"http://127.0.0.1:{slack.port}/…WXYZ: answered 500: internal" in error
+    assert "topsecret" not in error and "topsecret" not in caplog.text
+    assert f"127.0.0.1:{slack.port}/…WXYZ" in caplog.text
