@@ -142,7 +142,8 @@ def test_a_run_detail_shows_a_slack_delivery_masked(client, auth, create, conn, 
                     " RETURNING id", (schedule["id"],))
         run_id = cur.fetchone()["id"]
         cur.execute("INSERT INTO deliveries (run_id, account_id, channel, target, message_id) VALUES"
-                    " (%s, %s, 'slack', 'http://127.0.0.1:9/services/T/B/topsecretXYZW', 'msg_1')", (run_id, account_id))
+                    " (%s, %s, 'slack', 'http://127.0.0.1:9/services/T/B/topsecretXYZW', 'msg_1')",
+                    (run_id, account_id))
     response = client.get(f"/v1/schedules/{schedule['id']}/runs/{run_id}", headers=auth)
     assert response.get_json()["deliveries"][0]["target"] == "http://127.0.0.1:9/…XYZW"
     assert "topsecret" not in response.get_data(as_text=True)

@@ -125,7 +125,8 @@ def test_a_500_then_a_200_is_retried_once_with_the_same_webhook_id(conn, dev, re
     finally:
         receiver.stop()
     first, second = receiver.requests
-    assert first.headers["webhook-id"] == second.headers["webhook-id"] == ledger(conn, run_id, "webhook")[0]["message_id"]
+    [row] = ledger(conn, run_id, "webhook")
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == row["message_id"]
     assert first.body == second.body  # the same message; only its timestamp and signature are the attempt's
     for request in (first, second):
         Webhook(secret).verify(request.body, request.headers)
