@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import (JsonObject, Text, UtcDateTime, known_task, known_timezone, no_nul, outbound_url,
-                        recipients_limit)
+from api.fields import (JsonObject, Text, UtcDateTime, known_task, known_timezone, outbound_url, recipients_limit,
+                        storable)
 from core import channels, runstates
 from core.timing import CADENCES
 
@@ -29,7 +29,7 @@ class ChannelSchema(Schema):
         "description": "in an edit, `{\"id\": ...}` alone keeps an existing channel as it is"})
     type = fields.String(validate=validate.OneOf(channels.TYPES), metadata={
         "description": "webhook (Standard Webhooks, signed) or slack (an incoming-webhook URL)"})
-    url = fields.String(validate=[validate.Length(min=1, max=2048), no_nul, outbound_url], metadata={
+    url = fields.String(validate=[validate.Length(min=1, max=2048), storable, outbound_url], metadata={
         "description": "https, to a public address; a Slack URL is a secret and is read back masked"})
     status = fields.String(dump_only=True, validate=validate.OneOf(("active", "disabled")), metadata={
         "description": "disabled: the receiver answered 410 Gone; POST .../channels/{id}/enable to send again"})
@@ -231,7 +231,7 @@ class RunNowSchema(RunSchema):
 class SuppressionSchema(Schema):
     """A suppressed address: the body of a manual suppression, and an entry of the list."""
 
-    email = fields.Email(required=True, validate=[validate.Length(max=254), no_nul],
+    email = fields.Email(required=True, validate=[validate.Length(max=254), storable],
                          metadata={"description": "stored and compared in lower case"})
     reason = Text(200, allow_none=True, load_default="manual",
                   metadata={"description": "why; unsubscribes through a link say unsubscribe_page, one_click or "
