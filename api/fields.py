@@ -186,3 +186,14 @@ def EmailAddress(**kwargs) -> fields.String:
     checks = [validate.Length(max=254), validate.Regexp(EMAIL_PATTERN, error="Not a valid email address.")]
     metadata = {"format": "email", **kwargs.pop("metadata", {})}
     return fields.String(validate=checks, metadata=metadata, **kwargs)
+
+
+def outbound_url(value: str) -> None:
+    """A webhook or Slack URL the service may call (core/outbound.py): https, resolving only to public
+    addresses (loopback too with WEBHOOK_ALLOW_LOOPBACK in development). Checked again at each send."""
+    from core import outbound
+
+    try:
+        outbound.check(value, allow_loopback=_settings().webhook_allow_loopback)
+    except outbound.UnsafeUrl as error:
+        raise ValidationError(f"URL refused: {error}") from None
