@@ -404,9 +404,8 @@ class SigningSecretsSchema(Schema):
 
 
 class RotateArgsSchema(Schema):
-    grace_seconds = fields.Integer(strict=True, load_default=24 * 3600,
-                                   validate=validate.Range(min=0, max=30 * 24 * 3600), metadata={
-                                       "description": "how long the previous secret keeps signing (default a day)"})
+    grace_seconds = _int(0, 30 * 24 * 3600, load_default=24 * 3600, metadata={
+        "description": "how long the previous secret keeps signing (default a day)"})
 
 
 class RotatedSecretSchema(SigningSecretsSchema):

@@ -251,3 +251,41 @@ def test_docs_assets_come_from_the_app_not_a_cdn(client):
     for path in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert client.get(path).status_code == 200, path
     assert client.get("/docs/assets/index.html").status_code == 404  # only the files the page needs
+
+
+def test_json_bodies_take_integers_and_booleans_as_the_document_types_them(app):
+    """`type: integer` admits 3.0 and `type: boolean` only true/false: a strict marshmallow Integer
+    (which refuses 3.0) or a plain Boolean (which takes "yes" and 1) in a body schema would make the API
+    disagree with its document; api/fields.py's JsonInteger and StrictBoolean agree with it. Walks the
+    body schemas of every route (flask-smorest's @arguments), so a new one is checked too."""
+    import marshmallow
+
+    from api.fields import JsonInteger, StrictBoolean
+
+    def fields_of(schema, seen):
+        for name, field in schema.fields.items():
+            if isinstance(field, marshmallow.fields.Nested) and id(field.schema) not in seen:
+                seen.add(id(field.schema))
+                yield from fields_of(field.schema, seen)
+            inner = getattr(field, "inner", None)
+            if isinstance(inner, marshmallow.fields.Nested):
+                yield from fields_of(inner.schema, seen)
+            yield f"{type(schema).__name__}.{name}", field
+
+    views = []
+    for view in app.view_functions.values():
+        view_class = getattr(view, "view_class", None)
+        views += [getattr(view_class, m) for m in ("get", "post", "patch", "put", "delete") if hasattr(view_class, m)] \
+            if view_class else [view]
+    arguments = [p for view in views for p in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])]
+    bodies = [p["schema"] for p in arguments if p.get("in") == "json"]
+    assert len(bodies) >= 5
+    for schema in bodies:
+        schema = schema() if isinstance(schema, type) else schema
+        for where, field in fields_of(schema, set()):
+            if field.dump_only:
+                continue
+            if isinstance(field, marshmallow.fields.Integer):
+                assert isinstance(field, JsonInteger), where
+            if isinstance(field, marshmallow.fields.Boolean):
+                assert isinstance(field, StrictBoolean), where
