@@ -11,8 +11,11 @@ import base64
 import html
 import json
 import logging
+import queue
 import smtplib
 import ssl
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -133,12 +136,19 @@ def _sender_domain(email_from: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
+# A connection idle this long is checked with a NOOP before it carries a message: mail servers drop
+# idle clients, and a message sent into a dropped connection would fail for nothing.
+IDLE_CHECK_SECONDS = 5.0
+
+
 class Mailer:
-    """Sends messages over one SMTP connection (opened on first use), or writes them to the outbox."""
+    """Sends messages over one SMTP connection (opened on first use, kept for the next message), or
+    writes them to the outbox. Not thread-safe: a MailerPool lends each Mailer to one thread at a time."""
 
     def __init__(self, settings):
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
         if settings.smtp_url:
             parts = urlsplit(settings.smtp_url)
             self.provider = f"smtp:{parts.hostname}"
@@ -166,12 +176,21 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             return SendResult(self.provider, None, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._last_used = time.monotonic()
         if refused:
             code, text = next(iter(refused.values()))
             return SendResult(self.provider, code, f"recipient refused: {code} {_text(text)}")
         return SendResult(self.provider, 250)
 
     def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None and time.monotonic() - self._last_used > IDLE_CHECK_SECONDS:
+            try:
+                alive = self._smtp.noop()[0] == 250
+            except (OSError, smtplib.SMTPException):
+                alive = False
+            if not alive:
+                self.close()
         if self._smtp is not None:
             return self._smtp
         parts = urlsplit(self.settings.smtp_url)
@@ -214,18 +233,43 @@ def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+class MailerPool:
+    """A few Mailers shared by the runs a worker process has in flight: each keeps its SMTP connection
+    from one message to the next, and a run borrows one per message, so `size` connections serve
+    any number of runs (mail servers limit connections per client)."""
+
+    def __init__(self, settings, size: int):
+        self._free: queue.LifoQueue = queue.LifoQueue()  # the most recently used first: its connection is warm
+        self._all = [Mailer(settings) for _ in range(size)]
+        for mailer in self._all:
+            self._free.put(mailer)
+
+    @contextmanager
+    def mailer(self):
+        mailer = self._free.get()
+        try:
+            yield mailer
+        finally:
+            self._free.put(mailer)
+
+    def close(self) -> None:
+        for mailer in self._all:
+            mailer.close()
+
+
 class EmailChannel:
     """The ledger's `email` channel (core.delivery.Channel): one report email per target, with the
-    target's stable Message-ID, sent through `mailer` and logged in email_log."""
+    target's stable Message-ID, sent through a Mailer of `mailers` and logged in email_log."""
 
-    def __init__(self, settings, mailer: Mailer, conn):
-        self.settings, self.mailer, self.conn = settings, mailer, conn
+    def __init__(self, settings, mailers: MailerPool, conn):
+        self.settings, self.mailers, self.conn = settings, mailers, conn
 
     def send(self, target: dict, run: dict, schedule: dict, result: dict):
         message = build_report_email(self.settings, schedule=schedule, run_id=run["id"],
                                      recipient=target["target"], result=result)
         message.replace_header("Message-ID", target["message_id"])
-        outcome = self.mailer.send(message)
+        with self.mailers.mailer() as mailer:
+            outcome = mailer.send(message)
         with db.service_transaction(self.conn) as cur:
             delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
                                run_id=run["id"], provider=outcome.provider, to=target["target"],

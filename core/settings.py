@@ -55,6 +55,9 @@ class Settings:
     max_recipients: int = 50
     max_request_bytes: int = 64 * 1024
     db_pool_size: int = 10
+    worker_concurrency: int = 50
+    worker_db_connections: int = 10
+    smtp_connections: int = 4
 
     @property
     def is_production(self) -> bool:
@@ -100,6 +103,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_recipients=_number("MAX_RECIPIENTS", get("MAX_RECIPIENTS"), 50, low=1, high=1000),
         max_request_bytes=_number("MAX_REQUEST_BYTES", get("MAX_REQUEST_BYTES"), 64 * 1024, low=1024, high=16 * 1024 * 1024),
         db_pool_size=_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10, low=1, high=200),
+        worker_concurrency=_number("WORKER_CONCURRENCY", get("WORKER_CONCURRENCY"), 50, low=1, high=1000),
+        worker_db_connections=_number("WORKER_DB_CONNECTIONS", get("WORKER_DB_CONNECTIONS"), 10, low=1, high=200),
+        smtp_connections=_number("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS"), 4, low=1, high=100),
     )
     return settings
 
