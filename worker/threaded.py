@@ -9,9 +9,8 @@ To RQ it is a worker like any other: it registers itself, heartbeats, and record
 worker does (an Execution in the StartedJobRegistry and status `started` when it starts; status,
 result and the finished or failed registry when it ends), so `rq info` and rq-dashboard show the
 queue, the workers and the jobs. The bookkeeping of every job started (or ended) since the last turn
-of the loop goes to Redis in one pipeline, and jobs are taken from the queue in batches (moved to
-RQ's intermediate queue, as RQ's LMOVE dequeue does), so Redis costs a few round trips per batch,
-not per job.
+of the loop goes to Redis in one pipeline, and jobs are taken from the queue in batches, each job
+marked `started` in the same atomic step, so Redis costs a few round trips per batch, not per job.
 
 A job past its timeout cannot be stopped with SIGALRM in a thread: the loop gives up on it instead.
 Its thread is abandoned (a new one takes its place, so the other slots keep working), the RQ job is
@@ -32,22 +31,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
-from rq.exceptions import DequeueTimeout, StopRequested
+from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
-from rq.utils import now
+from rq.utils import now, utcformat
 from rq.worker import BaseWorker, WorkerStatus
 
 logger = logging.getLogger("worker")
 
-# Moves up to ARGV[1] job ids from the queue (KEYS[1]) to its intermediate queue (KEYS[2]) in one
-# round trip: RQ's own dequeue (LMOVE), batched.
+# Takes up to ARGV[1] jobs from the head of the queue (KEYS[1]) and marks each `started` by this
+# worker in the same step, so a worker killed right after taking them loses none: the ticker pushes
+# again the job of a queued run whose job has been `started` for longer than a lease. (RQ's own worker
+# moves each job to an intermediate queue instead, which only its periodic maintenance cleans up.)
+# A job id whose hash is gone is dropped, as RQ's dequeue does.
 _TAKE_SCRIPT = """
 local ids = {}
-for i = 1, tonumber(ARGV[1]) do
-  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+while #ids < tonumber(ARGV[1]) do
+  local id = redis.call('LPOP', KEYS[1])
   if not id then break end
-  ids[#ids + 1] = id
+  local key = ARGV[4] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[2], 'last_heartbeat', ARGV[2],
+               'worker_name', ARGV[3])
+    ids[#ids + 1] = id
+  end
 end
 return ids
 """
@@ -146,36 +153,33 @@ class ThreadedWorker(BaseWorker):
     # ------------------------------------------------------------------ taking jobs
 
     def _dequeue(self, free: int, *, block: bool) -> list[tuple[Job, object]]:
-        """Up to `free` jobs from the queues, in order; waits for the first one when `block`."""
-        taken: list[tuple[Job, object]] = []
+        """Up to `free` jobs from the queues, in order; waits up to 30 s for one when `block`."""
         if block:
             self.set_state(WorkerStatus.IDLE)
             self.procline(f"Listening on {','.join(self.queue_names())}")
-            try:
-                first = self.queue_class.dequeue_any(self._ordered_queues, max(1, min(self.dequeue_timeout, 30)),
-                                                     connection=self.connection, job_class=self.job_class,
-                                                     serializer=self.serializer)
-            except DequeueTimeout:
-                first = None
+            # Wait without taking: BLMOVE from a queue's head to its own head returns as soon as the
+            # queue has a job and leaves it in place (a job popped here would be lost with the worker).
+            timeout = max(1, min(self.dequeue_timeout, 30))
+            if len(self._ordered_queues) == 1:
+                q = self._ordered_queues[0]
+                waited = self.connection.blmove(q.key, q.key, timeout, "LEFT", "LEFT")
+            else:
+                waited = self.connection.blpop([q.key for q in self._ordered_queues], timeout)
+                if waited is not None:  # several queues cannot wait in place: put it back at the head
+                    self.connection.lpush(waited[0], waited[1])
             self._keep_alive()
-            if first is None:
+            if waited is None:
                 return []
-            taken.append(first)
+        taken: list[tuple[Job, object]] = []
+        stamp = utcformat(now())
         for q in self._ordered_queues:
             want = free - len(taken)
             if want <= 0:
                 break
-            ids = [i.decode() for i in self._take(keys=[q.key, q.intermediate_queue_key], args=[want])]
-            if not ids:
-                continue
-            jobs = self.job_class.fetch_many(ids, connection=self.connection, serializer=self.serializer)
-            gone = [job_id for job_id, job in zip(ids, jobs) if job is None]
-            if gone:  # deleted after it was queued (RQ's dequeue skips these too)
-                with self.connection.pipeline() as pipe:
-                    for job_id in gone:
-                        pipe.lrem(q.intermediate_queue_key, 1, job_id)
-                    pipe.execute()
-            taken += [(job, q) for job in jobs if job is not None]
+            ids = [i.decode() for i in self._take(keys=[q.key], args=[want, stamp, self.name, Job.redis_job_namespace_prefix])]
+            if ids:
+                jobs = self.job_class.fetch_many(ids, connection=self.connection, serializer=self.serializer)
+                taken += [(job, q) for job in jobs if job is not None]
         return taken
 
     def _start(self, taken: list[tuple[Job, object]]) -> None:
@@ -188,7 +192,6 @@ class ThreadedWorker(BaseWorker):
                 ttl = (timeout if timeout > 0 else self.default_job_timeout) + 60
                 execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
                 job.prepare_for_execution(self.name, pipe)
-                pipe.lrem(q.intermediate_queue_key, 1, job.id)
                 pipe.persist(job.key)
                 slots.append(Slot(job, q, execution, at, at + timeout if timeout > 0 else None))
             self.set_current_job_id(taken[-1][0].id, pipeline=pipe)
