@@ -24,7 +24,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
-from core import db, delivery
+from core import delivery
 from core.tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -259,10 +259,11 @@ class MailerPool:
 
 class EmailChannel:
     """The ledger's `email` channel (core.delivery.Channel): one report email per target, with the
-    target's stable Message-ID, sent through a Mailer of `mailers` and logged in email_log."""
+    target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row is written in
+    the transaction that records the outcome (Sent.log)."""
 
-    def __init__(self, settings, mailers: MailerPool, conn):
-        self.settings, self.mailers, self.conn = settings, mailers, conn
+    def __init__(self, settings, mailers: MailerPool):
+        self.settings, self.mailers = settings, mailers
 
     def send(self, target: dict, run: dict, schedule: dict, result: dict):
         message = build_report_email(self.settings, schedule=schedule, run_id=run["id"],
@@ -270,14 +271,15 @@ class EmailChannel:
         message.replace_header("Message-ID", target["message_id"])
         with self.mailers.mailer() as mailer:
             outcome = mailer.send(message)
-        with db.service_transaction(self.conn) as cur:
+
+        def log(cur):
             delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
                                run_id=run["id"], provider=outcome.provider, to=target["target"],
                                subject=message["Subject"], response_code=outcome.response_code,
                                error=outcome.error)
         return delivery.Sent(ok=outcome.ok, error=outcome.error,
                              permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
-                             unreachable=not outcome.ok and outcome.response_code is None)
+                             unreachable=not outcome.ok and outcome.response_code is None, log=log)
 
     @staticmethod
     def message_domain(settings) -> str:

@@ -132,19 +132,17 @@ class RunExecution:
 
     def _execute_held(self) -> dict:
         result = self.run["result"]
-        if result is None:  # no earlier attempt finished the task: run it
-            try:
-                task = self.registry.resolve(self.schedule["task"])
-            except (TaskNotRegistered, TaskImportError) as exc:
-                return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
-            try:
-                result = _jsonable(task(self.run["account_id"], self._params()))
-            except Exception as exc:  # the task's own failure
-                return self._fail(exc, retry=True)
-            with self.context.transaction() as cur:
-                if not lifecycle.save_result(cur, self.run, result):
-                    return self._lost()
-        return self._deliver(result)
+        if result is not None:  # an earlier attempt ran the task and stored its result: deliver it
+            return self._deliver(result, save=False)
+        try:
+            task = self.registry.resolve(self.schedule["task"])
+        except (TaskNotRegistered, TaskImportError) as exc:
+            return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
+        try:
+            result = _jsonable(task(self.run["account_id"], self._params()))
+        except Exception as exc:  # the task's own failure
+            return self._fail(exc, retry=True)
+        return self._deliver(result, save=True)
 
     def _params(self) -> dict:
         s = self.schedule
@@ -156,20 +154,33 @@ class RunExecution:
         params.update(s["task_parameters"] or {})
         return params
 
-    def _deliver(self, result: dict) -> dict:
+    def _deliver(self, result: dict, *, save: bool) -> dict:
+        """Store the task's result (once: `save`), make the ledger, send, and conclude the run, in as
+        few transactions as the ledger's guarantees allow (core.delivery.deliver_pending)."""
         domain = EmailChannel.message_domain(self.settings)
         recipients = list(dict.fromkeys(self.schedule["recipients"] or []))
-        with self.context.transaction() as cur:
+        concluded: dict = {}
+
+        def before(cur) -> bool:
+            if save and not lifecycle.save_result(cur, self.run, result):
+                return False
             # Targets an earlier attempt of this run was sending when it was lost: never sent again.
             delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
             delivery.create_ledger(cur, self.run, [
                 ("email", email, delivery.message_id(self.run_id, "email", email, domain)) for email in recipients])
+            return True
+
+        def after(cur) -> None:
+            concluded["outcome"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
+            concluded["summary"] = delivery.summary(cur, self.run_id)
+
         with self.context.pool.connection() as conn:
             counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
-                                              {"email": EmailChannel(self.settings, self.context.mailers, conn)})
-        with self.context.transaction() as cur:
-            outcome = lifecycle.conclude_delivery(cur, self.run, self.settings)
-            summary = delivery.summary(cur, self.run_id)
+                                              {"email": EmailChannel(self.settings, self.context.mailers)},
+                                              before=before, after=after)
+        if counts["lost"]:
+            return self._lost()
+        outcome, summary = concluded["outcome"], concluded["summary"]
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,
