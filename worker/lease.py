@@ -29,6 +29,7 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self._held: dict[str, int] = {}
         self._until: dict[str, float] = {}
+        self._suspects: dict[str, int] = {}  # held runs the last renewal did not find
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,8 +85,14 @@ class LeaseKeeper:
                     self._conn.close()
                 self._conn = None
                 continue
-            for run_id in set(held) - still:
-                with self._lock:
-                    if self._held.get(run_id) == held[run_id]:
+            # A run missing from the answer was taken from this worker, or has just been concluded by
+            # it (between the copy of `held` above and the renewal): only one still held a round
+            # later was taken.
+            missing = {run_id: held[run_id] for run_id in set(held) - still}
+            with self._lock:
+                for run_id, attempt in missing.items():
+                    if self._held.get(run_id) == attempt and self._suspects.get(run_id) == attempt:
                         logger.warning("Run %s was taken from this worker (its lease ran out); "
-                                       "its attempt %d stops here", run_id, held[run_id], extra={"run_id": run_id})
+                                       "its attempt %d stops here", run_id, attempt, extra={"run_id": run_id})
+                self._suspects = {run_id: attempt for run_id, attempt in missing.items()
+                                  if self._held.get(run_id) == attempt and self._suspects.get(run_id) != attempt}
