@@ -29,7 +29,7 @@ from api.schemas import (DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, P
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
 from core import health, schedules
-from core.timing import TimingError, next_runs, validate_timing
+from core.timing import TimingError, next_runs_in_range, validate_timing
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def preview(values, args):
     """The next runs of a schedule body, without saving anything (`count` runs after `after`, default now)."""
     validate_timing(values)
     zone = ZoneInfo(values["timezone"])
-    runs = next_runs(values, args.get("after") or utcnow(), args["count"])
+    runs = next_runs_in_range(values, args.get("after") or utcnow(), args["count"])
     return {"timezone": values["timezone"], "count": len(runs),
             "runs": [{"at": run, "local": run.astimezone(zone).isoformat()} for run in runs]}
 

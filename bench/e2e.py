@@ -4,8 +4,8 @@ SMTP server. Two tasks: the demo report, and one that waits 0.5 s on I/O first. 
 workers (fork per job, and SimpleWorker) and ours running N no-op jobs, in the same run.
 
 For each: runs (or jobs) per second from the due instant to the last delivery, p50/p99 from due to
-delivered (to finished, for no-op jobs), and the peak RSS of all worker processes added up (for the
-fork-per-job worker, of the workers alone: each job's work horse lives a few milliseconds). No figure is
+delivered (to finished, for no-op jobs), and the peak RSS of all worker processes added up (each
+process's peak as wait4 reports it, which for the fork-per-job worker covers its work horses). No figure is
 printed before its counts are checked: every run succeeded, each (run, recipient) got exactly one
 message, and the ledger says sent for each.
 """

@@ -105,10 +105,16 @@ def delete(cur, account_id, schedule_id) -> bool:
     return cur.fetchone() is not None
 
 
-def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, page=1, page_size=50):
-    """One page of schedules and the total over all pages."""
+def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
+              name=None, page=1, page_size=50):
+    """One page of schedules and the total over all pages.
+
+    `active` (True/False) keeps only schedules that are on/off; `name` keeps those whose name
+    contains it, in any case (the console's search).
+    """
     params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
-              "tag": tag, "limit": page_size, "offset": (page - 1) * page_size}
+              "tag": tag, "active": active, "name": name or None,
+              "limit": page_size, "offset": (page - 1) * page_size}
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]
     cur.execute(queries["list_schedules"], params)
@@ -153,6 +159,23 @@ def run_detail(cur, account_id, schedule_id, run_id):
         return None
     cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
     return {**run, "deliveries": cur.fetchall()}
+
+
+def tags(cur, account_id) -> list[str]:
+    """Every tag the account's schedules carry, sorted."""
+    cur.execute(queries["list_schedule_tags"], {"account_id": account_id})
+    return [row["tag"] for row in cur.fetchall()]
+
+
+def deliveries_of_runs(cur, account_id, run_ids) -> dict:
+    """{run id: [its delivery ledger rows]} for a page of runs, in one query."""
+    if not run_ids:
+        return {}
+    cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
+    found: dict = {run_id: [] for run_id in run_ids}
+    for row in cur.fetchall():
+        found.setdefault(row.pop("run_id"), []).append(row)
+    return found
 
 
 def add_manual_run(cur, account_id, schedule_id, now: datetime):

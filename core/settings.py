@@ -58,6 +58,14 @@ class Settings:
     worker_concurrency: int = 50
     worker_db_connections: int = 10
     smtp_connections: int = 4
+    # The console's sign-in links are signed with CONSOLE_SECRET, or with JWT_SECRET when it is unset.
+    console_secret: str | None = None
+    console_frame_ancestors: str = "'none'"
+    console_session_hours: int = 12
+
+    @property
+    def console_signing_secret(self) -> str | None:
+        return self.console_secret or self.jwt_secret
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +114,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_number("WORKER_CONCURRENCY", get("WORKER_CONCURRENCY"), 50, low=1, high=1000),
         worker_db_connections=_number("WORKER_DB_CONNECTIONS", get("WORKER_DB_CONNECTIONS"), 10, low=1, high=200),
         smtp_connections=_number("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS"), 4, low=1, high=100),
+        console_secret=_secret("CONSOLE_SECRET", get("CONSOLE_SECRET"), environment),
+        console_frame_ancestors=_frame_ancestors(get("CONSOLE_FRAME_ANCESTORS") or "'none'"),
+        console_session_hours=_number("CONSOLE_SESSION_HOURS", get("CONSOLE_SESSION_HOURS"), 12, low=1, high=720),
     )
     return settings
 
@@ -190,6 +201,24 @@ def _queue_name(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", raw):
         raise SettingsError(f"RQ_QUEUE must be letters, digits, '_', '.', ':' or '-', got {raw!r}")
     return raw
+
+
+# A CSP source the console may be framed by: 'self', 'none', or a scheme + host (wildcard subdomain
+# and port allowed), e.g. https://app.example.com or https://*.example.com:8443.
+_FRAME_SOURCE = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?)$")
+
+
+def _frame_ancestors(raw: str) -> str:
+    """CONSOLE_FRAME_ANCESTORS: the CSP frame-ancestors sources, space-separated; 'none' alone forbids framing."""
+    sources = raw.split()
+    if sources == ["'none'"]:
+        return raw.strip()
+    bad = [source for source in sources if not _FRAME_SOURCE.match(source)]
+    if bad or not sources:
+        raise SettingsError(
+            "CONSOLE_FRAME_ANCESTORS must be 'none', or space-separated sources such as "
+            f"'self' https://app.example.com, got {bad[0] if bad else raw!r}")
+    return " ".join(sources)
 
 
 def _secret(name: str, raw: str | None, environment: str) -> str | None:

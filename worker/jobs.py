@@ -178,7 +178,7 @@ class RunExecution:
             counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
                                               {"email": EmailChannel(self.settings, self.context.mailers)},
                                               before=before, after=after)
-        if counts["lost"]:
+        if counts["lost"] or concluded["outcome"] == "lost":
             return self._lost()
         outcome, summary = concluded["outcome"], concluded["summary"]
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
