@@ -250,6 +250,7 @@ class ThreadedWorker(BaseWorker):
                     self._record_success(slot, pipe)
                 else:
                     self._record_failure(slot, slot.exc_string, pipe)
+            self._count(ended, pipe)
             self._after_end(pipe)
             pipe.execute()
         for slot in ended:
@@ -262,8 +263,6 @@ class ThreadedWorker(BaseWorker):
         job.ended_at = slot.ended_at
         job._result = slot.return_value
         job._status = JobStatus.FINISHED
-        self.increment_successful_job_count(pipeline=pipe)
-        self.increment_total_working_time(job.ended_at - job.started_at, pipe)
         result_ttl = job.get_result_ttl(self.default_result_ttl)
         if result_ttl != 0:
             job._handle_success(result_ttl, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
@@ -278,8 +277,16 @@ class ThreadedWorker(BaseWorker):
         slot.execution.delete(job=job, pipeline=pipe)
         job._handle_failure(exc_string, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
                             execution_started_at=slot.execution.created_at, execution_ended_at=job.ended_at)
-        self.increment_failed_job_count(pipe)
-        self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+
+    def _count(self, ended: list[Slot], pipe) -> None:
+        """The worker's counters (as RQ's increment_*_job_count and total_working_time), once per batch."""
+        succeeded = sum(slot.ok for slot in ended)
+        if succeeded:
+            pipe.hincrby(self.key, "successful_job_count", succeeded)
+        if len(ended) > succeeded:
+            pipe.hincrby(self.key, "failed_job_count", len(ended) - succeeded)
+        pipe.hincrbyfloat(self.key, "total_working_time",
+                          sum((slot.job.ended_at - slot.job.started_at).total_seconds() for slot in ended))
 
     def _after_end(self, pipe) -> None:
         if not self._in_flight:
@@ -308,6 +315,7 @@ class ThreadedWorker(BaseWorker):
                     self.log.exception("Worker %s: could not end job %s after its timeout", self.name, slot.job.id)
             with self.connection.pipeline() as pipe:
                 self._record_failure(slot, error, pipe)
+                self._count([slot], pipe)
                 self._after_end(pipe)
                 pipe.execute()
         while late and self._threads < min(self.concurrency, len(self._in_flight) + 1):
