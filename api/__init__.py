@@ -43,7 +43,7 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import console, db, errors, health, metrics, runs, schedules, suppressions, unsubscribe
+    from api import console, db, errors, health, metrics, runs, schedules, suppressions, unsubscribe, webhooks
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -54,7 +54,8 @@ def create_app(test_config=None) -> Flask:
 
     api = errors.Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp, suppressions.blp):
+    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp, suppressions.blp,
+                      webhooks.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     console.init_app(app, settings)

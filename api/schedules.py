@@ -24,11 +24,11 @@ from flask.views import MethodView
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, PreviewSchema,
+from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, PreviewSchema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
-from core import health, schedules
+from core import channels, health, schedules
 from core.timing import TimingError, next_runs_in_range, validate_timing
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class ScheduleCollection(MethodView):
         try:
             with tenant() as cur:
                 row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow()))
+        except channels.UnknownChannel as error:
+            raise _unknown_channel(error) from None
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
@@ -81,8 +83,11 @@ class ScheduleItem(MethodView):
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
     def patch(self, changes, schedule_id):
         """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
-        with tenant() as cur:
-            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
+        try:
+            with tenant() as cur:
+                row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
+        except channels.UnknownChannel as error:
+            raise _unknown_channel(error) from None
         return _found(row)
 
     @blp.response(204)
@@ -118,6 +123,20 @@ def disable(schedule_id):
     with tenant() as cur:
         row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
     return _found(row)
+
+
+@blp.route("/schedules/<uuid:schedule_id>/channels/<uuid:channel_id>/enable", methods=["POST"])
+@blp.response(200, ChannelSchema)
+@blp.alt_response(404, schema=error_schema, description="No such channel of this schedule in this account")
+def enable_channel(schedule_id, channel_id):
+    """Send to a channel again after its receiver answered 410 Gone (which disabled it)."""
+    with tenant() as cur:
+        channel = channels.enable(cur, g.account_id, schedule_id, channel_id)
+    if channel is None:
+        raise not_found("channel")
+    logger.info("Enabled %s channel %s of schedule %s", channel["type"], channel_id, schedule_id,
+                extra={"schedule_id": schedule_id, "account_id": g.account_id})
+    return channel
 
 
 @blp.route("/schedules/preview", methods=["POST"])
@@ -164,6 +183,12 @@ def _with_warnings(cur, row):
     if row is not None:
         row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row)
     return row
+
+
+def _unknown_channel(error: channels.UnknownChannel) -> ApiError:
+    message = "no channel of this schedule has this id"
+    return ApiError(400, "validation_error", "Invalid input",
+                    fields={"channels": {str(error.index): {"id": [message]}}})
 
 
 def _found(row):

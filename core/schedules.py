@@ -13,6 +13,7 @@ from datetime import datetime
 
 from psycopg2.extras import Json
 
+from core import channels
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
 
@@ -55,13 +56,16 @@ def create(cur, account_id, values, now: datetime):
     """Insert a schedule from a full, validated body (defaults filled in); returns the row."""
     next_run = first_run({**values, "created_at": now}, now)
     cur.execute(queries["insert_schedule"], _params(values, account_id, next_run_at=next_run, now=now))
-    return cur.fetchone()
+    row = cur.fetchone()
+    channels.save(cur, account_id, row["id"], values.get("channels") or [])
+    return channels.attach(cur, account_id, row)
 
 
 def get(cur, account_id, schedule_id, *, for_update: bool = False):
+    """One schedule with its channels (None when there is no such schedule for this tenant)."""
     query = queries["get_schedule_for_update" if for_update else "get_schedule"]
     cur.execute(query, {"id": schedule_id, "account_id": account_id})
-    return cur.fetchone()
+    return channels.attach(cur, account_id, cur.fetchone())
 
 
 def needs_new_next_run(row, merged) -> bool:
@@ -81,7 +85,10 @@ def patch(cur, account_id, schedule_id, changes, now: datetime):
         next_run = first_run({**merged, "created_at": row["created_at"]}, now)
     cur.execute(queries["patch_schedule"],
                 _params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now))
-    return cur.fetchone()
+    row = cur.fetchone()
+    if "channels" in changes:  # an edit that leaves channels out keeps them
+        channels.save(cur, account_id, schedule_id, changes["channels"] or [])
+    return channels.attach(cur, account_id, row)
 
 
 def enable(cur, account_id, schedule_id, now: datetime):
@@ -92,12 +99,12 @@ def enable(cur, account_id, schedule_id, now: datetime):
     next_run = first_run(row, now)
     cur.execute(queries["enable_schedule"],
                 {"id": schedule_id, "account_id": account_id, "next_run_at": next_run, "now": now})
-    return cur.fetchone()
+    return channels.attach(cur, account_id, cur.fetchone())
 
 
 def disable(cur, account_id, schedule_id, now: datetime):
     cur.execute(queries["disable_schedule"], {"id": schedule_id, "account_id": account_id, "now": now})
-    return cur.fetchone()
+    return channels.attach(cur, account_id, cur.fetchone())
 
 
 def delete(cur, account_id, schedule_id) -> bool:
@@ -118,12 +125,12 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]
     cur.execute(queries["list_schedules"], params)
-    return cur.fetchall(), total
+    return channels.attach(cur, account_id, cur.fetchall()), total
 
 
 def due(cur, account_id, now: datetime, limit: int):
     cur.execute(queries["list_due_schedules"], {"account_id": account_id, "now": now, "limit": limit})
-    return cur.fetchall()
+    return channels.attach(cur, account_id, cur.fetchall())
 
 
 def stats(cur, account_id) -> dict:
@@ -158,7 +165,8 @@ def run_detail(cur, account_id, schedule_id, run_id):
     if run is None:
         return None
     cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
-    return {**run, "deliveries": cur.fetchall()}
+    deliveries = [{**row, "target": channels.mask_url(row["channel"], row["target"])} for row in cur.fetchall()]
+    return {**run, "deliveries": deliveries}
 
 
 def tags(cur, account_id) -> list[str]:
@@ -174,6 +182,7 @@ def deliveries_of_runs(cur, account_id, run_ids) -> dict:
     cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
     found: dict = {run_id: [] for run_id in run_ids}
     for row in cur.fetchall():
+        row["target"] = channels.mask_url(row["channel"], row["target"])  # a Slack URL is a credential
         found.setdefault(row.pop("run_id"), []).append(row)
     return found
 

@@ -58,6 +58,9 @@ class Settings:
     worker_concurrency: int = 50
     worker_db_connections: int = 10
     smtp_connections: int = 4
+    webhook_allow_loopback: bool = False
+    webhook_timeout: float = 5.0
+    webhook_max_response_bytes: int = 64 * 1024
     # The console's sign-in links are signed with CONSOLE_SECRET, or with JWT_SECRET when it is unset.
     console_secret: str | None = None
     console_frame_ancestors: str = "'none'"
@@ -114,6 +117,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_number("WORKER_CONCURRENCY", get("WORKER_CONCURRENCY"), 50, low=1, high=1000),
         worker_db_connections=_number("WORKER_DB_CONNECTIONS", get("WORKER_DB_CONNECTIONS"), 10, low=1, high=200),
         smtp_connections=_number("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS"), 4, low=1, high=100),
+        webhook_allow_loopback=_allow_loopback(get("WEBHOOK_ALLOW_LOOPBACK"), environment),
+        webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 5.0, low=0.1, high=60, kind=float),
+        webhook_max_response_bytes=_number("WEBHOOK_MAX_RESPONSE_BYTES", get("WEBHOOK_MAX_RESPONSE_BYTES"),
+                                           64 * 1024, low=1024, high=16 * 1024 * 1024),
         console_secret=_secret("CONSOLE_SECRET", get("CONSOLE_SECRET"), environment),
         console_frame_ancestors=_frame_ancestors(get("CONSOLE_FRAME_ANCESTORS") or "'none'"),
         console_session_hours=_number("CONSOLE_SESSION_HOURS", get("CONSOLE_SESSION_HOURS"), 12, low=1, high=720),
@@ -225,3 +232,15 @@ def _secret(name: str, raw: str | None, environment: str) -> str | None:
     if raw is not None and environment == "production" and len(raw) < 32:
         raise SettingsError(f"{name} is too short for production: use at least 32 random characters")
     return raw
+
+
+def _allow_loopback(raw: str | None, environment: str) -> bool:
+    """WEBHOOK_ALLOW_LOOPBACK: webhooks and Slack to http(s)://127.0.0.1 etc., for tests and `make dev`."""
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"WEBHOOK_ALLOW_LOOPBACK must be true or false, got {raw!r}")
+    allowed = raw.lower() in ("true", "1", "yes")
+    if allowed and environment == "production":
+        raise SettingsError("WEBHOOK_ALLOW_LOOPBACK=true is for development only: unset it in production")
+    return allowed

@@ -68,6 +68,8 @@ def main() -> int:
         env.setdefault("OUTBOX_DIR", str(data / "outbox"))
         env.setdefault("WEB_HOST", "127.0.0.1")
         env["PORT"] = str(PORT)
+        if env.get("ENVIRONMENT", "").lower() != "production":  # webhooks to a receiver on this machine
+            env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
         env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             settings = load_settings(env)

@@ -17,8 +17,8 @@ import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from core import db, delivery, lifecycle
-from core.email import EmailChannel, MailerPool
+from core import channels, db, delivery, lifecycle
+from core.email import MailerPool
 from core.settings import Settings, load_settings
 from core.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
@@ -157,8 +157,6 @@ class RunExecution:
     def _deliver(self, result: dict, *, save: bool) -> dict:
         """Store the task's result (once: `save`), make the ledger, send, and conclude the run, in as
         few transactions as the ledger's guarantees allow (core.delivery.deliver_pending)."""
-        domain = EmailChannel.message_domain(self.settings)
-        recipients = list(dict.fromkeys(self.schedule["recipients"] or []))
         concluded: dict = {}
 
         def before(cur) -> bool:
@@ -166,8 +164,8 @@ class RunExecution:
                 return False
             # Targets an earlier attempt of this run was sending when it was lost: never sent again.
             delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
-            delivery.create_ledger(cur, self.run, [
-                ("email", email, delivery.message_id(self.run_id, "email", email, domain)) for email in recipients])
+            delivery.create_ledger(cur, self.run, channels.ledger_targets(cur, self.settings, self.schedule,
+                                                                          self.run_id))
             return True
 
         def after(cur) -> None:
@@ -176,7 +174,7 @@ class RunExecution:
 
         with self.context.pool.connection() as conn:
             counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
-                                              {"email": EmailChannel(self.settings, self.context.mailers)},
+                                              channels.channel_map(self.settings, self.context.mailers, conn),
                                               before=before, after=after)
         if counts["lost"] or concluded["outcome"] == "lost":
             return self._lost()
