@@ -1,7 +1,7 @@
 """`make bench` (python -m bench): what the service exists for, measured beside the seed's design.
 
-    python -m bench                  # everything, as issue 7 asks (about 12 minutes on 2 cores)
-    python -m bench --quick          # smaller N, for a first look (about 2 minutes)
+    python -m bench                  # everything (about 17 minutes on 2 cores)
+    python -m bench --quick          # smaller N, for a first look (about 6 minutes)
     python -m bench --only dispatch,lag
     python -m bench --only e2e       # ticker + 2 workers + SMTP, N due at once (about 5 minutes)
 
