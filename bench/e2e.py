@@ -107,7 +107,8 @@ def _insert_due(url: str, n: int, task: str, due_in: float) -> float:
     """N weekly schedules (next occurrence a week later), one recipient each, all due at one instant."""
     conn = db.connect(url)
     with db.service_transaction(conn) as cur:
-        cur.execute("INSERT INTO accounts (name, plan) SELECT 'bench ' || i, 'unlimited' FROM generate_series(1, 100) i")
+        cur.execute("INSERT INTO accounts (name, plan)"
+                    " SELECT 'bench ' || i, 'unlimited' FROM generate_series(1, 100) i")
         cur.execute(
             """
             INSERT INTO schedules (account_id, name, task, report_type, city, zip_codes, recipients, cadence,

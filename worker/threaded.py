@@ -176,7 +176,8 @@ class ThreadedWorker(BaseWorker):
             want = free - len(taken)
             if want <= 0:
                 break
-            ids = [i.decode() for i in self._take(keys=[q.key], args=[want, stamp, self.name, Job.redis_job_namespace_prefix])]
+            args = [want, stamp, self.name, Job.redis_job_namespace_prefix]
+            ids = [job_id.decode() for job_id in self._take(keys=[q.key], args=args)]
             if ids:
                 jobs = self.job_class.fetch_many(ids, connection=self.connection, serializer=self.serializer)
                 taken += [(job, q) for job in jobs if job is not None]

@@ -61,7 +61,8 @@ def process_env(database_url, redis_url, smtp_url, tmp_path) -> dict:
            if not k.startswith(("DATABASE_URL", "REDIS_URL", "TEST_", "TICK_", "LOG_", "RQ_", "SMTP_"))}
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SMTP_URL": smtp_url, "TASKS": TASKS,
                 "TICK_INTERVAL": str(TICK_SECONDS), "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-                "WORKER_MAX_ATTEMPTS": "6", "WORKER_CONCURRENCY": "4", "UNSUBSCRIBE_SECRET": "u" * 32, "EMAIL_FROM": "r@example.com",
+                "WORKER_MAX_ATTEMPTS": "6", "WORKER_CONCURRENCY": "4", "UNSUBSCRIBE_SECRET": "u" * 32,
+                "EMAIL_FROM": "r@example.com",
                 "OUTBOX_DIR": str(tmp_path / "outbox"), "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
                 "PYTHONUNBUFFERED": "1"})
     return env

@@ -96,3 +96,25 @@ def test_runs_in_flight_at_once_share_the_process_and_rq_sees_each_job(
     # One pool of connections served all 20 runs.
     assert fetch(conn, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'worker'")[0]["n"] \
         <= jobs._context.settings.worker_db_connections
+
+
+def test_a_lease_is_not_renewed_past_the_jobs_timeout_so_a_stuck_run_is_recovered(conn, account_id, settings):
+    from core import db, lifecycle
+    from worker.lease import LeaseKeeper
+
+    stuck, busy = (make_run(conn, make_schedule(conn, account_id, name=name)) for name in ("Stuck", "Busy"))
+    with db.service_transaction(conn) as cur:
+        for run_id in (stuck, busy):
+            lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=2)
+    keeper = LeaseKeeper(settings.database_url, 2)  # renews every 2/3 s
+    try:
+        keeper.hold(stuck, 1, seconds=0.5)  # its job's timeout: renewed until then, never after
+        keeper.hold(busy, 1)
+        time.sleep(2.6)
+        expired = {row["id"] for row in fetch(
+            conn, "SELECT id::text FROM schedule_runs WHERE lease_expires_at < now()")}
+    finally:
+        keeper.stop()
+    assert expired == {stuck}
+    [recovered] = lifecycle.recover_expired_leases(conn, settings, limit=10)
+    assert recovered.run_id == stuck and recovered.outcome == "retrying"
