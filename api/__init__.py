@@ -45,7 +45,7 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import db, errors, health, metrics, runs, schedules, suppressions, unsubscribe
+    from api import controls, db, errors, health, metrics, runs, schedules, suppressions, unsubscribe
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -56,7 +56,8 @@ def create_app(test_config=None) -> Flask:
 
     api = errors.Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp, suppressions.blp):
+    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, controls.blp, unsubscribe.blp,
+                      suppressions.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

@@ -1,7 +1,7 @@
 """Development commands for the API's tenants and tokens.
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
-    python -m api.cli mint-token --account-id UUID [--ttl-days 30]    prints a bearer token
+    python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
 
 mint-token needs JWT_SECRET (the same as the web process); create-account needs DATABASE_URL.
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -40,7 +40,8 @@ def _ttl_days(value: str) -> int:
 def mint_token(args) -> str:
     settings = load_settings()
     settings.require("jwt_secret")
-    return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400)
+    return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
+                             subject=args.subject)
 
 
 def create_account(args) -> str:
@@ -63,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     mint = commands.add_parser("mint-token", help="print a bearer token for an account")
     mint.add_argument("--account-id", required=True, type=_account_id)
     mint.add_argument("--ttl-days", type=_ttl_days, default=30)
+    mint.add_argument("--subject", default="cli",
+                      help="who uses the token (its `sub` claim; the change history names it); default cli")
     mint.set_defaults(run=mint_token)
     create = commands.add_parser("create-account", help="create an account and print its id")
     create.add_argument("--name", required=True)

@@ -24,7 +24,7 @@ from flask.views import MethodView
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, PreviewSchema,
+from api.schemas import (DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema, PreviewSchema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
@@ -58,7 +58,7 @@ class ScheduleCollection(MethodView):
         """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates."""
         try:
             with tenant() as cur:
-                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow()))
+                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow(), g.actor))
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
@@ -82,7 +82,7 @@ class ScheduleItem(MethodView):
     def patch(self, changes, schedule_id):
         """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
         with tenant() as cur:
-            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
+            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow(), g.actor))
         return _found(row)
 
     @blp.response(204)
@@ -96,14 +96,17 @@ class ScheduleItem(MethodView):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
+@blp.arguments(NoteSchema, required=False)
 @blp.response(200, schedule_with_warnings_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 @blp.alt_response(409, schema=error_schema, description="The schedule would never run (e.g. end_at is past)")
-def enable(schedule_id):
-    """Turn a schedule on; its next run is computed from now."""
+def enable(args, schedule_id):
+    """Turn a schedule on (a paused one is resumed); its next run is computed from now. `note` goes
+    to the change history."""
     try:
         with tenant() as cur:
-            row = _with_warnings(cur, schedules.enable(cur, g.account_id, schedule_id, utcnow()))
+            row = _with_warnings(cur, schedules.enable(cur, g.account_id, schedule_id, utcnow(), g.actor,
+                                                       args.get("note")))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
                        fields={error.field: [error.message]}) from None
@@ -111,12 +114,14 @@ def enable(schedule_id):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
+@blp.arguments(NoteSchema, required=False)
 @blp.response(200, schedule_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
-def disable(schedule_id):
-    """Turn a schedule off; it keeps its settings and history."""
+def disable(args, schedule_id):
+    """Turn a schedule off (a paused one stays off, its pause ended); it keeps its settings and
+    history. `note` goes to the change history."""
     with tenant() as cur:
-        row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+        row = schedules.disable(cur, g.account_id, schedule_id, utcnow(), g.actor, args.get("note"))
     return _found(row)
 
 

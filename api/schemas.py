@@ -57,6 +57,18 @@ class ScheduleSchema(Schema):
         metadata={"description": "when an occurrence falls due while an earlier run is unfinished: skip "
                                  "(record it as skipped_overlap), buffer_one (run it once the earlier one "
                                  "ends; at most one waits), allow (run both)"})
+    pause_after_failures = _int(1, 1000, allow_none=True, load_default=None, metadata={
+        "description": "pause the schedule by itself after this many failed runs in a row (null: never)"})
+    paused = fields.Function(lambda row: row.get("paused_at") is not None, dump_only=True, metadata={
+        "description": "paused (POST .../pause, or pause_after_failures): inactive until resumed"})
+    paused_at = UtcDateTime(dump_only=True)
+    paused_until = UtcDateTime(dump_only=True, metadata={"description": "the ticker resumes it then (null: "
+                                                                        "until someone resumes it)"})
+    paused_by = fields.String(dump_only=True, metadata={
+        "description": "who paused it: the token's subject, cli, or system (pause_after_failures)"})
+    pause_note = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "bumped by every recorded change (GET .../history); each run records the version it ran under"})
     last_run_at = UtcDateTime(dump_only=True)
     next_run_at = UtcDateTime(dump_only=True)
     last_status = fields.String(dump_only=True)
@@ -148,6 +160,8 @@ class RunSchema(Schema):
     started_at = UtcDateTime(dump_only=True)
     finished_at = UtcDateTime(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
+    schedule_version = fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "the schedule's version this run was made under (GET .../history says what it was)"})
 
 
 class DeliverySchema(Schema):
@@ -228,7 +242,7 @@ class ScheduleWithWarningsSchema(ScheduleSchema):
 class HealthIssueSchema(Schema):
     schedule_id = fields.UUID()
     name = fields.String()
-    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures"})
+    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures | paused_after_failures"})
     detail = fields.String(metadata={"example": "3 of 12 runs succeeded"})
 
 
@@ -253,6 +267,42 @@ class ErrorSchema(Schema):
     message = fields.String()
     field_errors = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(),
                                metadata={"description": "messages per bad field (validation errors)"})
+
+
+class NoteSchema(Schema):
+    """The optional body of enable and disable: why, for the change history."""
+
+    note = Text(500, allow_none=True, load_default=None)
+
+
+class PauseSchema(NoteSchema):
+    until = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "RFC 3339, in the future: the ticker resumes the schedule then; null: until resumed"})
+
+
+class HistoryArgsSchema(Schema):
+    limit = _int(1, 500, strict=False, load_default=50)
+    before = _int(1, INT32_MAX, strict=False, metadata={"description": "a version: changes before it (the "
+                                                                       "previous answer's next_before)"})
+
+
+class ScheduleChangeSchema(Schema):
+    version = fields.Integer(metadata={"description": "the schedule's version after this change (create: 1)"})
+    action = fields.String(validate=validate.OneOf(("create", "update", "enable", "disable", "pause", "resume")))
+    actor = fields.String(metadata={"description": "the token's subject, cli, ticker (a pause ended) or system "
+                                                   "(pause_after_failures)"})
+    changes = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "each changed field: {\"old\": ..., \"new\": ...}",
+        "example": {"send_hour": {"old": 9, "new": 10}}})
+    note = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class HistorySchema(Schema):
+    history = fields.List(fields.Nested(ScheduleChangeSchema))
+    count = fields.Integer()
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as `before` for the next "
+                                                                           "page; null on the last"})
 
 
 error_schema = ErrorSchema()

@@ -41,7 +41,7 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 ERROR_LIMIT = 1000
 
-_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s)"
+_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s, %s)"
 _ADVANCE = "(%s::uuid, %s::timestamptz, %s::boolean, %s::timestamptz, %s::text, %s::text)"
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -121,22 +121,22 @@ def plan_batch(rows, now: datetime) -> Batch:
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append((run_id, sid, row["account_id"], "missed", due, error, now))
+            batch.runs.append((run_id, sid, row["account_id"], "missed", due, error, now, row["version"]))
             batch.updates.append((sid, following, active, None, "missed", None))
             kind = "missed"
         elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
             # Kept, to run once the run in flight ends (core.lifecycle releases it).
-            batch.runs.append((run_id, sid, row["account_id"], "buffered", due, None, None))
+            batch.runs.append((run_id, sid, row["account_id"], "buffered", due, None, None, row["version"]))
             batch.updates.append((sid, following, active, now, None, None))
             kind = "buffered"
         elif row["busy"]:
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
-            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", due, error, now))
+            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", due, error, now, row["version"]))
             batch.updates.append((sid, following, active, None, "skipped_overlap", None))
             kind = "skipped"
         else:
-            batch.runs.append((run_id, sid, row["account_id"], "pending", due, None, None))
+            batch.runs.append((run_id, sid, row["account_id"], "pending", due, None, None, row["version"]))
             batch.updates.append((sid, following, active, now, None, None))
             kind = "run"
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=due,

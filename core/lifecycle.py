@@ -29,8 +29,9 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.extensions
 from psycopg2.extras import Json
 
-from core import db, delivery
+from core import db, delivery, pauses
 from core.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
+from core.runstates import FAILURES
 from core.sql import queries
 
 logger = logging.getLogger(__name__)
@@ -288,6 +289,12 @@ def finish(cur, run, status: str, error: str | None = None) -> bool:
     cur.execute(queries["count_run_outcome"], {"schedule_id": run["schedule_id"], "status": status,
                                                "succeeded": status == "succeeded",
                                                "error": error[:ERROR_LIMIT] if error else None})
+    if status in FAILURES:
+        # pause_after_failures: the failure that reaches the schedule's limit pauses it, in this transaction.
+        paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
+        if paused is not None:
+            logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
+                           extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
     release_buffered(cur, run["schedule_id"])
     return True
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from psycopg2.extras import Json
 
+from core import history
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
 
@@ -22,7 +23,13 @@ CLIENT_FIELDS = (
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
     "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
+    "pause_after_failures",
 )
+# Client fields added after the first version, with their defaults, for callers that build a body by
+# hand (make dev's demo schedule) rather than through the API's schema.
+LATER_FIELD_DEFAULTS = {"pause_after_failures": None}
+# What the change history compares: every client field and the pause.
+HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
 
 
@@ -45,17 +52,19 @@ def first_run(fields, now: datetime) -> datetime:
 
 
 def _params(values, account_id, **extra) -> dict:
-    params = {name: values[name] for name in CLIENT_FIELDS}
+    params = {name: values[name] if name in values else LATER_FIELD_DEFAULTS[name] for name in CLIENT_FIELDS}
     for name in _JSON_FIELDS:
         params[name] = Json(params[name])
     return {**params, "account_id": account_id, **extra}
 
 
-def create(cur, account_id, values, now: datetime):
+def create(cur, account_id, values, now: datetime, actor: str = "api"):
     """Insert a schedule from a full, validated body (defaults filled in); returns the row."""
     next_run = first_run({**values, "created_at": now}, now)
     cur.execute(queries["insert_schedule"], _params(values, account_id, next_run_at=next_run, now=now))
-    return cur.fetchone()
+    row = cur.fetchone()
+    history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
+    return row
 
 
 def get(cur, account_id, schedule_id, *, for_update: bool = False):
@@ -70,34 +79,62 @@ def needs_new_next_run(row, merged) -> bool:
         bool(merged["active"]) and not row["active"])
 
 
-def patch(cur, account_id, schedule_id, changes, now: datetime):
-    """Apply a partial edit; returns the row, or None when there is no such schedule (for this tenant)."""
+def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "api"):
+    """Apply a partial edit; returns the row, or None when there is no such schedule (for this tenant).
+
+    An edit that changes no value writes nothing (and records nothing). Setting `active` on a paused
+    schedule ends the pause: true resumes it, false disables it.
+    """
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None:
         return None
-    merged = {**{name: row[name] for name in CLIENT_FIELDS}, **changes}
+    merged, next_run = merge(row, changes, now)
+    changed = history.diff(row, merged, HISTORY_FIELDS)
+    if not changed:
+        return row
+    cur.execute(queries["patch_schedule"],
+                {**_params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now),
+                 **{name: merged[name] for name in history.PAUSE_FIELDS}})
+    written = cur.fetchone()
+    history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
+    return written
+
+
+def merge(row, changes, now: datetime):
+    """(the row's client fields and pause with `changes` applied, its next_run_at): what a PATCH writes."""
+    merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
+    if row["paused_at"] is not None and "active" in changes:
+        merged.update(dict.fromkeys(history.PAUSE_FIELDS))
     next_run = row["next_run_at"]
     if needs_new_next_run(row, merged):
         next_run = first_run({**merged, "created_at": row["created_at"]}, now)
-    cur.execute(queries["patch_schedule"],
-                _params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now))
-    return cur.fetchone()
+    return merged, next_run
 
 
-def enable(cur, account_id, schedule_id, now: datetime):
-    """Turn a schedule on, its next run computed from now; one already on is left as it is."""
+def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None,
+           action: str = "enable"):
+    """Turn a schedule on (ending a pause), its next run computed from now; one already on is left as it is."""
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None or row["active"]:
         return row
     next_run = first_run(row, now)
-    cur.execute(queries["enable_schedule"],
-                {"id": schedule_id, "account_id": account_id, "next_run_at": next_run, "now": now})
-    return cur.fetchone()
+    cur.execute(queries["enable_schedule"], {"id": schedule_id, "next_run_at": next_run, "now": now})
+    written = cur.fetchone()
+    history.record(cur, written, action=action, actor=actor, note=note, now=now,
+                   changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
+    return written
 
 
-def disable(cur, account_id, schedule_id, now: datetime):
+def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None):
+    """Turn a schedule off (a paused one too: the pause ends, it stays off); one already off is left as it is."""
+    row = get(cur, account_id, schedule_id, for_update=True)
+    if row is None or (not row["active"] and row["paused_at"] is None):
+        return row
     cur.execute(queries["disable_schedule"], {"id": schedule_id, "account_id": account_id, "now": now})
-    return cur.fetchone()
+    written = cur.fetchone()
+    history.record(cur, written, action="disable", actor=actor, note=note, now=now,
+                   changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
+    return written
 
 
 def delete(cur, account_id, schedule_id) -> bool:

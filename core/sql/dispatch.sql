@@ -8,7 +8,7 @@
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, FALSE AS busy, FALSE AS buffered
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -16,7 +16,7 @@ WITH unset AS (
 ), due AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy,
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version,
            overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
                   AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
@@ -33,8 +33,9 @@ UNION ALL
 SELECT * FROM due;
 
 -- insert_scheduled_runs --
--- The batch's runs (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
-INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at)
+-- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
+INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
+                           schedule_version)
 VALUES %s
 ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
@@ -64,9 +65,10 @@ UPDATE schedule_runs
 RETURNING id::text;
 
 -- next_wake_at --
--- When the ticker has work next: the earliest next_run_at of an active schedule, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
+-- When the ticker has work next: the earliest next_run_at of an active schedule, a pause ending, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
 SELECT LEAST(
     (SELECT min(next_run_at) FROM schedules WHERE active),
+    (SELECT min(paused_until) FROM schedules WHERE paused_until IS NOT NULL),
     (SELECT min(COALESCE(not_before, created_at + make_interval(secs => %(grace)s)))
        FROM schedule_runs WHERE status = 'pending'),
     (SELECT min(not_before) FROM schedule_runs WHERE status = 'retrying'),

@@ -1,9 +1,11 @@
 -- Runs (the audit trail) as the API reads and creates them, inside a tenant transaction.
 
 -- insert_manual_run --
--- A "run now": a pending manual run of one schedule, ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
-INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before)
-VALUES (%(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s)
+-- A "run now": a pending manual run of one schedule (under its current version), ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
+INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before,
+                           schedule_version)
+SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s, version
+  FROM schedules WHERE id = %(schedule_id)s
 RETURNING *;
 
 -- list_schedule_runs --

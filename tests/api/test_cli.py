@@ -45,3 +45,11 @@ def test_cli_errors_are_one_line(database_url):
     assert "Traceback" not in unknown_plan.stderr
     bad_id = _cli("mint-token", "--account-id", "nope", JWT_SECRET=JWT_SECRET)
     assert bad_id.returncode == 2 and "not a UUID" in bad_id.stderr
+
+
+def test_changes_made_with_a_cli_token_are_recorded_as_cli(client, account_id):
+    token = _cli("mint-token", "--account-id", str(account_id), JWT_SECRET=JWT_SECRET).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post("/v1/schedules", json={"name": "x", "cadence": "daily"}, headers=headers).get_json()
+    change = client.get(f"/v1/schedules/{created['id']}/history", headers=headers).get_json()["history"][0]
+    assert change["actor"] == "cli" and change["action"] == "create"
