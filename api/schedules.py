@@ -21,6 +21,7 @@ import psycopg2.errors
 from flask import g, url_for
 from flask.views import MethodView
 
+from api import idempotency as idempotent
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
@@ -53,17 +54,31 @@ class ScheduleCollection(MethodView):
                 "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"])}
 
     @blp.arguments(schedule_schema)
+    @blp.doc(parameters=[idempotent.PARAMETER])
     @blp.response(201, schedule_with_warnings_schema)
+    @blp.alt_response(422, schema=error_schema, description="The Idempotency-Key was used with another body")
     def post(self, values):
-        """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates."""
+        """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates.
+
+        With an `Idempotency-Key` header, a repeat within 24 hours gets the first answer (and
+        `Idempotent-Replayed: true`) and creates nothing; the same key with another body is a 422."""
+        key = idempotent.key_from_header()
+        route = "POST /v1/schedules"
+        now = utcnow()
         try:
             with tenant() as cur:
-                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow(), g.actor))
+                if key and (replay := idempotent.claim(cur, g.account_id, route, key, now)) is not None:
+                    return replay
+                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, now, g.actor))
+                location = url_for("schedules.ScheduleItem", schedule_id=row["id"])
+                if key:
+                    response = idempotent.answer(cur, g.account_id, route, key, schedule_with_warnings_schema,
+                                                 row, 201, location)
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
                     extra={"schedule_id": row["id"], "account_id": g.account_id})
-        return row, {"Location": url_for("schedules.ScheduleItem", schedule_id=row["id"])}
+        return response if key else (row, {"Location": location})
 
 
 @blp.route("/schedules/<uuid:schedule_id>")
