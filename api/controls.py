@@ -1,4 +1,5 @@
-"""/v1/schedules/{id}/pause, /resume and /history: control over when a schedule runs, and who changed it.
+"""/v1/schedules/{id}/pause, /resume, /backfill and /history: control over when a schedule runs, and
+who changed it.
 
 A pause makes the schedule inactive with a note, who and when, and optionally `until` (the ticker
 resumes it then). Resuming computes the next run from the resume, so the occurrences it slept
@@ -14,8 +15,9 @@ from flask import g
 from api.auth import require_token
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (HistoryArgsSchema, HistorySchema, NoteSchema, PauseSchema, error_schema,
-                         schedule_schema)
+from api.schemas import (BackfillAnswerSchema, BackfillSchema, HistoryArgsSchema, HistorySchema, NoteSchema,
+                         PauseSchema, error_schema, schedule_schema)
+from core import backfill as backfills
 from core import history, pauses, schedules
 from core.timing import TimingError
 
@@ -80,6 +82,23 @@ def schedule_history(args, schedule_id):
         rows = history.list_changes(cur, g.account_id, schedule_id, limit=args["limit"], before=args.get("before"))
     more = len(rows) == args["limit"] and rows[-1]["version"] > 1
     return {"history": rows, "count": len(rows), "next_before": rows[-1]["version"] if more else None}
+
+
+@blp.route("/schedules/<uuid:schedule_id>/backfill", methods=["POST"])
+@blp.arguments(BackfillSchema)
+@blp.response(200, BackfillAnswerSchema)
+@blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+def backfill(args, schedule_id):
+    """Run the schedule once for each of its occurrences from `from` to `to` (both included, in the
+    past, at most 1,000): runs with trigger `backfill`, pushed at once, oldest first. An occurrence
+    that already has a run gets none, so asking twice creates nothing new. Works on paused and
+    disabled schedules too."""
+    now = utcnow()
+    with tenant() as cur:
+        schedule = schedules.get(cur, g.account_id, schedule_id)
+        if schedule is None:
+            raise not_found()
+        return backfills.backfill(cur, g.account_id, schedule, args["from_"], args["to"], now)
 
 
 def _found(row):

@@ -59,6 +59,11 @@ class ScheduleSchema(Schema):
                                  "ends; at most one waits), allow (run both)"})
     pause_after_failures = _int(1, 1000, allow_none=True, load_default=None, metadata={
         "description": "pause the schedule by itself after this many failed runs in a row (null: never)"})
+    catchup = fields.String(load_default="latest", validate=validate.OneOf(("latest", "all")), metadata={
+        "description": "after downtime: latest (one run, for the latest missed occurrence) or all (one run per "
+                       "missed occurrence no older than catchup_window_seconds, oldest first)"})
+    catchup_window_seconds = _int(60, 31 * 86400, allow_none=True, load_default=None, metadata={
+        "description": "how far back catchup all reaches (required with it), 60 s to 31 days"})
     paused = fields.Function(lambda row: row.get("paused_at") is not None, dump_only=True, metadata={
         "description": "paused (POST .../pause, or pause_after_failures): inactive until resumed"})
     paused_at = UtcDateTime(dump_only=True)
@@ -148,7 +153,7 @@ class RunSchema(Schema):
         "description": "unfinished: pending, queued, running, retrying (waits until not_before), buffered "
                        "(kept by overlap_policy buffer_one); final: succeeded, failed, delivery_failed (the "
                        "task ran, delivery gave up), missed, skipped_limit, skipped_overlap"})
-    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual")))
+    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual", "backfill")))
     scheduled_for = UtcDateTime(dump_only=True)
     job_id = fields.String(dump_only=True)
     attempt = fields.Integer(dump_only=True)
@@ -278,6 +283,20 @@ class NoteSchema(Schema):
 class PauseSchema(NoteSchema):
     until = UtcDateTime(allow_none=True, load_default=None, metadata={
         "description": "RFC 3339, in the future: the ticker resumes the schedule then; null: until resumed"})
+
+
+class BackfillSchema(Schema):
+    from_ = UtcDateTime(required=True, data_key="from", metadata={"description": "RFC 3339, in the past"})
+    to = UtcDateTime(required=True, metadata={"description": "RFC 3339, after `from`, not in the future; "
+                                                             "occurrences at from and at to are included"})
+
+
+class BackfillAnswerSchema(Schema):
+    occurrences = fields.Integer(metadata={"description": "occurrences of the schedule in the range"})
+    created = fields.Integer(metadata={"description": "backfill runs made by this request"})
+    existing = fields.Integer(metadata={"description": "occurrences that had a run already (a backfill or a "
+                                                       "scheduled one): nothing new for them"})
+    runs = fields.List(fields.Nested(RunSchema), metadata={"description": "the runs this request made"})
 
 
 class HistoryArgsSchema(Schema):

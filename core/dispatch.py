@@ -35,6 +35,7 @@ from core.jobs import job_id_for
 from core.lifecycle import REPUSH_GRACE_SECONDS
 from core.sql import queries
 from core.timing import next_run_after
+from core.when import catchup_occurrences
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60
@@ -95,7 +96,8 @@ def plan_batch(rows, now: datetime) -> Batch:
     A due row gets one run for its next_run_at (`missed` if later than its misfire grace; while an
     earlier run is in flight, `skipped_overlap`, or `buffered` under the buffer_one policy when none
     waits yet) and its next run after `now`, so a schedule late after downtime runs once, not once
-    per occurrence it slept through. A row with no next_run_at gets one computed without a run. A row whose timing
+    per occurrence it slept through (under `catchup: all`, one run per occurrence in its catch-up window:
+    `_plan_catchup`). A row with no next_run_at gets one computed without a run. A row whose timing
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
@@ -116,6 +118,11 @@ def plan_batch(rows, now: datetime) -> Batch:
             batch.updates.append((sid, following, active, None, None, None))
             batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=due))
             continue
+        if row["catchup"] == "all" and row["catchup_window_seconds"] and due < now:
+            occurrences = catchup_occurrences(row, due, now)
+            if occurrences:
+                _plan_catchup(batch, row, occurrences, following, active, now)
+                continue
         run_id = next(run_ids)
         late = (now - due).total_seconds()
         grace = row["misfire_grace_seconds"]
@@ -142,6 +149,30 @@ def plan_batch(rows, now: datetime) -> Batch:
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=due,
                                       late_seconds=late, grace_seconds=grace))
     return batch
+
+
+def _plan_catchup(batch: Batch, row, occurrences, following, active: bool, now: datetime) -> None:
+    """`catchup: all`: one run per missed occurrence in the window, oldest first (their ids are sorted
+    in that order, and core.lifecycle.queue_runs pushes a batch in id order). The window replaces the
+    misfire grace.
+    Runs made together do not block each other; against a run already in flight the overlap policy
+    applies to each, as to an occurrence coming due alone."""
+    sid, name = row["id"], row["name"]
+    buffered, ran = row["buffered"], False
+    for run_id, occurrence in zip(sorted(time_ordered_ids(len(occurrences))), occurrences):
+        status, error, kind = "pending", None, "run"
+        if row["busy"] and row["overlap_policy"] == "buffer_one" and not buffered:
+            status, kind, buffered = "buffered", "buffered", True
+        elif row["busy"]:
+            status, kind = "skipped_overlap", "skipped"
+            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
+                     f"{row['overlap_policy']})")
+        ran = ran or kind != "skipped"
+        batch.runs.append((run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
+                           row["version"]))
+        batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
+                                      late_seconds=(now - occurrence).total_seconds()))
+    batch.updates.append((sid, following, active, now if ran else None, None if ran else "skipped_overlap", None))
 
 
 def _is_occurrence(row, due: datetime) -> bool:

@@ -80,7 +80,9 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
         return []
     with db.service_transaction(conn) as cur, _plain(cur) as plain:
         plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        queued = [run_id for run_id, in plain.fetchall()]
+        # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
+        # catch-up's runs must be queued oldest first.
+        queued = sorted(run_id for run_id, in plain.fetchall())
         push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
     return queued
 

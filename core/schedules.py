@@ -16,6 +16,7 @@ from psycopg2.extras import Json
 from core import history
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
+from core.when import validate_controls
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (
@@ -23,11 +24,11 @@ CLIENT_FIELDS = (
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
     "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
-    "pause_after_failures",
+    "pause_after_failures", "catchup", "catchup_window_seconds",
 )
 # Client fields added after the first version, with their defaults, for callers that build a body by
 # hand (make dev's demo schedule) rather than through the API's schema.
-LATER_FIELD_DEFAULTS = {"pause_after_failures": None}
+LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None}
 # What the change history compares: every client field and the pause.
 HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
@@ -40,6 +41,7 @@ def first_run(fields, now: datetime) -> datetime:
     rather than stored as a row the ticker can never pick up.
     """
     validate_timing(fields)
+    validate_controls(fields)
     run = next_run_after(fields, now)
     if run is not None:
         return run

@@ -8,7 +8,8 @@
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, FALSE AS busy, FALSE AS buffered
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
+           catchup_window_seconds, FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -16,8 +17,8 @@ WITH unset AS (
 ), due AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version,
-           overlap_policy <> 'allow' AND EXISTS (
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
+           catchup_window_seconds, overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
                   AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
            overlap_policy = 'buffer_one' AND EXISTS (

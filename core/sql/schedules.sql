@@ -9,13 +9,14 @@ INSERT INTO schedules (
     account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
     filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
     cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
-    overlap_policy, pause_after_failures, next_run_at, created_at, updated_at
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, next_run_at, created_at, updated_at
 ) VALUES (
     %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
     %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
     %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
     %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
-    %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(next_run_at)s, %(now)s, %(now)s
+    %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
+    %(next_run_at)s, %(now)s, %(now)s
 )
 RETURNING *;
 
@@ -42,6 +43,7 @@ UPDATE schedules SET
     timezone = %(timezone)s, start_at = %(start_at)s, end_at = %(end_at)s,
     misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
     overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
+    catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
     paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
     pause_note = %(pause_note)s,
     next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1

@@ -1,0 +1,68 @@
+"""The controls around a schedule's rule: catch-up after downtime, backfill ranges, and their checks.
+
+Pure, like core/timing.py, which it builds on: UTC instants in and out, no clock (the caller passes
+`now`), no I/O. The ticker, the API and the property tests call the same functions.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.timing import TimingError, next_run_after
+
+CATCHUP_POLICIES = ("latest", "all")
+DEFAULT_CATCHUP = "latest"
+MIN_CATCHUP_WINDOW_SECONDS = 60
+MAX_CATCHUP_WINDOW_SECONDS = 31 * 86400
+# At most this many runs for one schedule in one catch-up, and in one backfill request.
+MAX_CATCHUP_RUNS = 1000
+MAX_BACKFILL_RUNS = 1000
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def validate_controls(fields: Mapping[str, Any]) -> None:
+    """TimingError naming the field when the controls do not fit together."""
+    catchup = fields.get("catchup") or DEFAULT_CATCHUP
+    if catchup not in CATCHUP_POLICIES:
+        raise TimingError("catchup", f"catchup must be one of: {', '.join(CATCHUP_POLICIES)}")
+    if catchup == "all" and fields.get("catchup_window_seconds") is None:
+        raise TimingError("catchup_window_seconds",
+                          "catchup_window_seconds required for catchup all (how far back to catch up)")
+
+
+def occurrences_between(fields: Mapping[str, Any], start: datetime, end: datetime, limit: int) -> list[datetime]:
+    """The occurrences t with start <= t <= end, oldest first; at most limit + 1 (so that a caller can
+    tell "more than limit" from "exactly limit")."""
+    found = []
+    at = start - _MICROSECOND
+    while len(found) <= limit:
+        at = next_run_after(fields, at)
+        if at is None or at > end:
+            break
+        found.append(at)
+    return found
+
+
+def catchup_occurrences(fields: Mapping[str, Any], due: datetime, now: datetime) -> list[datetime]:
+    """Under `catchup: all`, the occurrences a late schedule runs at `now`, oldest first.
+
+    `due` is its next_run_at (the first occurrence it missed). Every occurrence from `due` through
+    `now` that is no older than catchup_window_seconds, `due` itself included when it is in the
+    window, each once; the newest MAX_CATCHUP_RUNS when there are more. Empty when none is in the
+    window (the caller then treats the schedule as `latest` would).
+    """
+    window = timedelta(seconds=fields["catchup_window_seconds"])
+    oldest = max(due, now - window)
+    runs: deque[datetime] = deque(maxlen=MAX_CATCHUP_RUNS)
+    if due >= oldest:
+        runs.append(due)
+    at = max(due, oldest - _MICROSECOND)
+    while True:
+        at = next_run_after(fields, at)
+        if at is None or at > now:
+            break
+        runs.append(at)
+    return list(runs)
