@@ -34,12 +34,14 @@ blp.before_request(require_token)
 @blp.response(200, RunListSchema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 def list_runs(args, schedule_id):
-    """A schedule's runs, newest first (`limit` default 50, at most 500; optional `status`)."""
+    """A schedule's runs, newest first (`limit` default 50, at most 500), a page at a time (`before`:
+    the previous page's `next_before`); optional `status`, `trigger` and `from`/`to` (occurrences)."""
     with tenant() as cur:
         if schedules.get(cur, g.account_id, schedule_id) is None:
             raise not_found()
         rows = schedules.runs(cur, g.account_id, schedule_id, **args)
-    return {"runs": rows, "count": len(rows)}
+    full = len(rows) == args["limit"]
+    return {"runs": rows, "count": len(rows), "next_before": rows[-1]["id"] if full else None}
 
 
 @blp.route("/schedules/<uuid:schedule_id>/runs/<uuid:run_id>")

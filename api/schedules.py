@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import psycopg2.errors
 from flask import g, url_for
@@ -26,11 +25,13 @@ from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
 from api.schemas import (DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema, PreviewSchema,
+                         PatchArgsSchema, SchedulePreviewArgsSchema, schedule_edit_schema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
 from core import health, schedules
-from core.timing import TimingError, next_runs, validate_timing
+from core.explain import explained_runs
+from core.timing import TimingError, validate_timing
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,26 @@ class ScheduleItem(MethodView):
         return _found(row)
 
     @blp.arguments(schedule_patch_schema)
-    @blp.response(200, schedule_with_warnings_schema)
+    @blp.arguments(PatchArgsSchema, location="query")
+    @blp.response(200, schedule_edit_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
-    def patch(self, changes, schedule_id):
-        """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
+    def patch(self, changes, args, schedule_id):
+        """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does.
+
+        `?dry_run=true` answers with the schedule as it would be, `changes` and `next_runs_before` /
+        `next_runs_after`, and writes nothing."""
+        now = utcnow()
+        if args["dry_run"]:
+            with tenant() as cur:
+                found = schedules.patch_dry_run(cur, g.account_id, schedule_id, changes, now)
+                if found is None:
+                    raise not_found()
+                row, would_be, changed = found
+                _with_warnings(cur, would_be)
+            return {**would_be, "dry_run": True, "changes": changed,
+                    "next_runs_before": _upcoming(row, now), "next_runs_after": _upcoming(would_be, now)}
         with tenant() as cur:
-            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow(), g.actor))
+            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, now, g.actor))
         return _found(row)
 
     @blp.response(204)
@@ -142,15 +157,27 @@ def disable(args, schedule_id):
 
 @blp.route("/schedules/preview", methods=["POST"])
 @blp.arguments(schedule_preview_schema)
-@blp.arguments(PreviewArgsSchema, location="query")
+@blp.arguments(SchedulePreviewArgsSchema, location="query")
 @blp.response(200, PreviewSchema)
 def preview(values, args):
-    """The next runs of a schedule body, without saving anything (`count` runs after `after`, default now)."""
+    """The next runs of a schedule body, without saving anything (`count` runs after `after`, default
+    now), each with its dispatch instant and the reasons it is where it is."""
     validate_timing(values)
-    zone = ZoneInfo(values["timezone"])
-    runs = next_runs(values, args.get("after") or utcnow(), args["count"])
-    return {"timezone": values["timezone"], "count": len(runs),
-            "runs": [{"at": run, "local": run.astimezone(zone).isoformat()} for run in runs]}
+    runs = explained_runs({**values, "id": args.get("schedule_id")}, args.get("after") or utcnow(), args["count"])
+    return {"timezone": values["timezone"], "count": len(runs), "runs": runs}
+
+
+@blp.route("/schedules/<uuid:schedule_id>/preview")
+@blp.arguments(PreviewArgsSchema, location="query")
+@blp.response(200, PreviewSchema)
+@blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+def preview_saved(args, schedule_id):
+    """The next runs of a saved schedule (after `after`, default now; a paused schedule's from the end of
+    its pause, none while it is paused without `until`; none when disabled), explained."""
+    with tenant() as cur:
+        row = _found(schedules.get(cur, g.account_id, schedule_id))
+    runs = _upcoming(row, args.get("after") or utcnow(), args["count"])
+    return {"timezone": row["timezone"], "count": len(runs), "runs": runs}
 
 
 @blp.route("/schedules/stats")
@@ -178,6 +205,14 @@ def due(args):
     """Active schedules whose next run is now or past, most overdue first."""
     with tenant() as cur:
         return schedules.due(cur, g.account_id, utcnow(), args["limit"])
+
+
+def _upcoming(row, after, count: int = 5) -> list[dict]:
+    """A saved (or would-be) schedule's next runs, explained: none while it is off or paused without
+    an end, from the end of its pause when it has one."""
+    if not row["active"] and (row.get("paused_at") is None or row.get("paused_until") is None):
+        return []
+    return explained_runs(row, after, count, paused_until=row.get("paused_until"))
 
 
 def _with_warnings(cur, row):

@@ -64,6 +64,12 @@ class ScheduleSchema(Schema):
                        "missed occurrence no older than catchup_window_seconds, oldest first)"})
     catchup_window_seconds = _int(60, 31 * 86400, allow_none=True, load_default=None, metadata={
         "description": "how far back catchup all reaches (required with it), 60 s to 31 days"})
+    window_seconds = _int(1, 86400, allow_none=True, load_default=None, metadata={
+        "description": "delivery window: each occurrence is dispatched at a fixed offset in [0, window_seconds) "
+                       "after it, derived from the schedule and the occurrence (never at or past the next "
+                       "occurrence); null: at the occurrence"})
+    next_occurrence_at = UtcDateTime(dump_only=True, metadata={
+        "description": "with a delivery window: the occurrence that next_run_at (its dispatch instant) is for"})
     paused = fields.Function(lambda row: row.get("paused_at") is not None, dump_only=True, metadata={
         "description": "paused (POST .../pause, or pause_after_failures): inactive until resumed"})
     paused_at = UtcDateTime(dump_only=True)
@@ -90,6 +96,12 @@ class SchedulePatchSchema(ScheduleSchema):
     """The same fields, all optional (loaded with partial=True, so defaults do not fill the gaps)."""
 
 
+class PatchArgsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "answer with the schedule as it would be, its changes and its next runs before and "
+                       "after, writing nothing"})
+
+
 class SchedulePreviewSchema(ScheduleSchema):
     """A schedule body for a preview: only the timing matters, so the name may be left out."""
 
@@ -98,6 +110,7 @@ class SchedulePreviewSchema(ScheduleSchema):
 
 class ScheduleListArgsSchema(Schema):
     active_only = fields.Boolean(load_default=True)
+    q = Text(200, metadata={"description": "a part of the name, any case"})
     cadence = fields.String(validate=validate.OneOf(CADENCES))
     task = Text(100)
     tag = Text(50)
@@ -126,6 +139,22 @@ class PreviewArgsSchema(Schema):
 class PreviewRunSchema(Schema):
     at = UtcDateTime()
     local = fields.String(metadata={"description": "the run's wall time in the schedule's zone, RFC 3339"})
+    dispatch_at = UtcDateTime(metadata={"description": "when the run is dispatched: `at`, or later inside a "
+                                                       "delivery window (window_seconds)"})
+    reasons = fields.List(fields.Nested(lambda: PreviewReasonSchema()), metadata={
+        "description": "why the run is where it is, when that is not a plain match of the rule; empty otherwise"})
+
+
+class PreviewReasonSchema(Schema):
+    code = fields.String(validate=validate.OneOf(("spring_forward", "repeated_hour_first", "repeated_hour_second",
+                                                  "month_end", "window", "start_at", "end_at", "after_pause")))
+    detail = fields.String(metadata={"example": "moved to the end of the spring-forward gap: ..."})
+
+
+class SchedulePreviewArgsSchema(PreviewArgsSchema):
+    schedule_id = fields.UUID(metadata={"description": "the schedule the body is for: a delivery window's "
+                                                       "offsets derive from it (default: a new schedule's, "
+                                                       "which will differ once it is created)"})
 
 
 class PreviewSchema(Schema):
@@ -192,11 +221,17 @@ class RunDetailSchema(RunSchema):
 class RunListArgsSchema(Schema):
     limit = _int(1, 500, strict=False, load_default=50)
     status = fields.String(validate=validate.OneOf(RUN_STATUSES))
+    trigger = fields.String(validate=validate.OneOf(("schedule", "manual", "backfill")))
+    before = fields.UUID(metadata={"description": "a run id: runs older than it (the previous page's next_before)"})
+    from_ = UtcDateTime(data_key="from", metadata={"description": "runs for occurrences (scheduled_for) at or after"})
+    to = UtcDateTime(metadata={"description": "runs for occurrences (scheduled_for) at or before"})
 
 
 class RunListSchema(Schema):
     runs = fields.List(fields.Nested(RunSchema))
     count = fields.Integer()
+    next_before = fields.UUID(allow_none=True, metadata={"description": "pass as `before` for the next page; null "
+                                                                        "when this page is not full"})
 
 
 class RunNowArgsSchema(Schema):
@@ -242,6 +277,18 @@ class ScheduleWithWarningsSchema(ScheduleSchema):
     warnings = fields.List(fields.String(), dump_only=True, metadata={
         "description": "e.g. that another active schedule of the account does exactly the same "
                        "(same task, parameters and timing); empty when nothing is worth saying"})
+
+
+class ScheduleEditSchema(ScheduleWithWarningsSchema):
+    """A PATCH's answer; with ?dry_run=true, also what would change and the next runs before and after."""
+
+    dry_run = fields.Boolean(dump_only=True, metadata={"description": "present (true) on a dry run only"})
+    changes = fields.Dict(keys=fields.String(), values=fields.Raw(), dump_only=True,
+                          metadata={"description": "dry run: each field that would change, {old, new}"})
+    next_runs_before = fields.List(fields.Nested(PreviewRunSchema), dump_only=True,
+                                   metadata={"description": "dry run: the next runs as the schedule is"})
+    next_runs_after = fields.List(fields.Nested(PreviewRunSchema), dump_only=True,
+                                  metadata={"description": "dry run: the next runs after the edit"})
 
 
 class HealthIssueSchema(Schema):
@@ -327,6 +374,7 @@ class HistorySchema(Schema):
 error_schema = ErrorSchema()
 schedule_schema = ScheduleSchema()
 schedule_with_warnings_schema = ScheduleWithWarningsSchema()
+schedule_edit_schema = ScheduleEditSchema()
 schedules_schema = ScheduleSchema(many=True)
 schedule_patch_schema = SchedulePatchSchema(partial=True)
 schedule_preview_schema = SchedulePreviewSchema()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from core import history, schedules
 from core.sql import queries
-from core.timing import next_run_after
+from core.when import next_dispatch
 
 NOTE_LIMIT = 500
 _MICROSECOND = timedelta(microseconds=1)
@@ -61,14 +61,16 @@ def resume_due(cur, now: datetime, *, limit: int) -> list[dict]:
         until = row["paused_until"]
         note = f"the pause ended (paused until {history.plain(until)})"
         try:
-            next_run = next_run_after(row, until - _MICROSECOND)
+            occurrence, next_run = next_dispatch(row, until - _MICROSECOND)
         except ValueError:  # a timing written by hand that cannot be computed: dispatch reports it
-            next_run = None
+            occurrence = next_run = None
         if next_run is None:
             cur.execute(queries["end_pause_without_runs"], {"id": row["id"], "now": now})
             note += "; no run left, so the schedule stays off"
         else:
-            cur.execute(queries["enable_schedule"], {"id": row["id"], "next_run_at": next_run, "now": now})
+            cur.execute(queries["enable_schedule"], {
+                "id": row["id"], "next_run_at": next_run, "now": now,
+                "next_occurrence_at": occurrence if row["window_seconds"] else None})
         written = cur.fetchone()
         history.record(cur, written, action="resume", actor="ticker", note=note, now=now,
                        changes=history.diff(row, written, _CHANGED_BY_PAUSE))

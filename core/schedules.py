@@ -9,6 +9,7 @@ schedule can never make it due (or skip a run that is due).
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
 
 from psycopg2.extras import Json
@@ -16,7 +17,7 @@ from psycopg2.extras import Json
 from core import history
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
-from core.when import validate_controls
+from core.when import next_dispatch, validate_controls
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (
@@ -24,11 +25,12 @@ CLIENT_FIELDS = (
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
     "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
-    "pause_after_failures", "catchup", "catchup_window_seconds",
+    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds",
 )
 # Client fields added after the first version, with their defaults, for callers that build a body by
 # hand (make dev's demo schedule) rather than through the API's schema.
-LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None}
+LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None,
+                        "window_seconds": None}
 # What the change history compares: every client field and the pause.
 HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
@@ -40,11 +42,17 @@ def first_run(fields, now: datetime) -> datetime:
     A schedule that would never run (a `once` in the past, an `end_at` already gone) is refused
     rather than stored as a row the ticker can never pick up.
     """
+    return first_dispatch(fields, now)[0]
+
+
+def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
+    """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window);
+    TimingError like first_run."""
     validate_timing(fields)
     validate_controls(fields)
-    run = next_run_after(fields, now)
-    if run is not None:
-        return run
+    occurrence, dispatch = next_dispatch(fields, now)
+    if occurrence is not None:
+        return occurrence, dispatch
     if fields.get("cadence") == "once":
         raise TimingError("start_at", "start_at is in the past: a once schedule would never run")
     end_at = fields.get("end_at")
@@ -62,8 +70,10 @@ def _params(values, account_id, **extra) -> dict:
 
 def create(cur, account_id, values, now: datetime, actor: str = "api"):
     """Insert a schedule from a full, validated body (defaults filled in); returns the row."""
-    next_run = first_run({**values, "created_at": now}, now)
-    cur.execute(queries["insert_schedule"], _params(values, account_id, next_run_at=next_run, now=now))
+    schedule_id = uuid.uuid4()  # chosen here: a delivery window's offsets derive from it
+    occurrence, next_run = first_dispatch({**values, "created_at": now, "id": schedule_id}, now)
+    cur.execute(queries["insert_schedule"], _params(values, account_id, id=schedule_id, next_run_at=next_run,
+                                                    next_occurrence_at=_windowed(values, occurrence), now=now))
     row = cur.fetchone()
     history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
     return row
@@ -76,8 +86,8 @@ def get(cur, account_id, schedule_id, *, for_update: bool = False):
 
 
 def needs_new_next_run(row, merged) -> bool:
-    """True when a timing field changed value or the schedule is being turned on."""
-    return any(merged.get(name) != row.get(name) for name in TIMING_FIELDS) or (
+    """True when a timing field (or the delivery window) changed value or the schedule is being turned on."""
+    return any(merged.get(name) != row.get(name) for name in TIMING_FIELDS + ("window_seconds",)) or (
         bool(merged["active"]) and not row["active"])
 
 
@@ -90,27 +100,49 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None:
         return None
-    merged, next_run = merge(row, changes, now)
+    merged, occurrence, next_run = merge(row, changes, now)
     changed = history.diff(row, merged, HISTORY_FIELDS)
     if not changed:
         return row
     cur.execute(queries["patch_schedule"],
-                {**_params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now),
+                {**_params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now,
+                           next_occurrence_at=_windowed(merged, occurrence)),
                  **{name: merged[name] for name in history.PAUSE_FIELDS}})
     written = cur.fetchone()
     history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
     return written
 
 
+def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
+    """What `patch` would write, writing nothing: (the row now, the row as it would be, the changes);
+    None when there is no such schedule. Bad values raise as they would for a real edit."""
+    row = get(cur, account_id, schedule_id)
+    if row is None:
+        return None
+    merged, occurrence, next_run = merge(row, changes, now)
+    changed = history.diff(row, merged, HISTORY_FIELDS)
+    if not changed:
+        return row, dict(row), changed
+    would_be = {**row, **merged, "next_run_at": next_run, "next_occurrence_at": _windowed(merged, occurrence),
+                "version": row["version"] + 1, "updated_at": now}
+    return row, would_be, changed
+
+
 def merge(row, changes, now: datetime):
-    """(the row's client fields and pause with `changes` applied, its next_run_at): what a PATCH writes."""
+    """(the row's client fields and pause with `changes` applied, the occurrence its next_run_at is
+    for, its next_run_at): what a PATCH writes."""
     merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
     if row["paused_at"] is not None and "active" in changes:
         merged.update(dict.fromkeys(history.PAUSE_FIELDS))
-    next_run = row["next_run_at"]
+    occurrence, next_run = row["next_occurrence_at"] or row["next_run_at"], row["next_run_at"]
     if needs_new_next_run(row, merged):
-        next_run = first_run({**merged, "created_at": row["created_at"]}, now)
-    return merged, next_run
+        occurrence, next_run = first_dispatch({**merged, "created_at": row["created_at"], "id": row["id"]}, now)
+    return merged, occurrence, next_run
+
+
+def _windowed(fields, occurrence):
+    """What next_occurrence_at holds: the occurrence with a delivery window, else NULL."""
+    return occurrence if fields.get("window_seconds") else None
 
 
 def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None,
@@ -119,8 +151,9 @@ def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None or row["active"]:
         return row
-    next_run = first_run(row, now)
-    cur.execute(queries["enable_schedule"], {"id": schedule_id, "next_run_at": next_run, "now": now})
+    occurrence, next_run = first_dispatch(row, now)
+    cur.execute(queries["enable_schedule"], {"id": schedule_id, "next_run_at": next_run, "now": now,
+                                             "next_occurrence_at": _windowed(row, occurrence)})
     written = cur.fetchone()
     history.record(cur, written, action=action, actor=actor, note=note, now=now,
                    changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
@@ -144,10 +177,11 @@ def delete(cur, account_id, schedule_id) -> bool:
     return cur.fetchone() is not None
 
 
-def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, page=1, page_size=50):
-    """One page of schedules and the total over all pages."""
+def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, q=None, page=1,
+              page_size=50):
+    """One page of schedules and the total over all pages; `q`: a part of the name, any case."""
     params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
-              "tag": tag, "limit": page_size, "offset": (page - 1) * page_size}
+              "tag": tag, "q": q, "limit": page_size, "offset": (page - 1) * page_size}
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]
     cur.execute(queries["list_schedules"], params)
@@ -178,9 +212,12 @@ def stats(cur, account_id) -> dict:
     }
 
 
-def runs(cur, account_id, schedule_id, *, limit=50, status=None):
+def runs(cur, account_id, schedule_id, *, limit=50, status=None, trigger=None, before=None, from_=None, to=None):
+    """A schedule's runs, newest first: of one status and trigger, for occurrences in [from_, to], older
+    than the run `before` (cursor paging: the previous page's last run id)."""
     cur.execute(queries["list_schedule_runs"],
-                {"account_id": account_id, "schedule_id": schedule_id, "limit": limit, "status": status})
+                {"account_id": account_id, "schedule_id": schedule_id, "limit": limit, "status": status,
+                 "trigger": trigger, "before": before, "from": from_, "to": to})
     return cur.fetchall()
 
 

@@ -1,10 +1,12 @@
-"""The controls around a schedule's rule: catch-up after downtime, backfill ranges, and their checks.
+"""The controls around a schedule's rule: delivery windows, catch-up after downtime, backfill ranges,
+and their checks.
 
 Pure, like core/timing.py, which it builds on: UTC instants in and out, no clock (the caller passes
 `now`), no I/O. The ticker, the API and the property tests call the same functions.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -19,6 +21,7 @@ MAX_CATCHUP_WINDOW_SECONDS = 31 * 86400
 # At most this many runs for one schedule in one catch-up, and in one backfill request.
 MAX_CATCHUP_RUNS = 1000
 MAX_BACKFILL_RUNS = 1000
+MAX_WINDOW_SECONDS = 86400
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -31,6 +34,35 @@ def validate_controls(fields: Mapping[str, Any]) -> None:
     if catchup == "all" and fields.get("catchup_window_seconds") is None:
         raise TimingError("catchup_window_seconds",
                           "catchup_window_seconds required for catchup all (how far back to catch up)")
+
+
+def window_offset(schedule_id, occurrence: datetime, window_seconds: int, following: datetime | None) -> int:
+    """Whole seconds after `occurrence` at which a schedule with a delivery window dispatches it.
+
+    A hash of (schedule, occurrence): the same every time it is asked, different from one occurrence
+    to the next, and spread evenly over [0, span) across schedules, where span is the window, or the
+    time to the following occurrence when that is shorter, so a dispatch is never past its window and
+    never at or after the next occurrence.
+    """
+    span = window_seconds
+    if following is not None:
+        span = min(span, int((following - occurrence).total_seconds()))
+    if span <= 1:
+        return 0
+    key = f"{schedule_id}/{occurrence.timestamp():.6f}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % span
+
+
+def next_dispatch(fields: Mapping[str, Any], after: datetime) -> tuple[datetime | None, datetime | None]:
+    """(the first occurrence strictly after `after`, the instant it is dispatched): the same instant
+    without a delivery window; with one, the occurrence plus its window_offset (fields["id"] names
+    the schedule). (None, None) when no run is left."""
+    occurrence = next_run_after(fields, after)
+    window = fields.get("window_seconds")
+    if occurrence is None or not window:
+        return occurrence, occurrence
+    following = next_run_after(fields, occurrence)
+    return occurrence, occurrence + timedelta(seconds=window_offset(fields.get("id"), occurrence, window, following))
 
 
 def occurrences_between(fields: Mapping[str, Any], start: datetime, end: datetime, limit: int) -> list[datetime]:

@@ -3,7 +3,10 @@
     preview --schedule '{"cadence": "weekly", "weekly_dow": 1, "timezone": "America/New_York"}'
     preview --cron '30 2 * * *' --tz America/New_York --after 2026-03-07T00:00:00Z --count 3
 
-The schedule JSON is what the API takes; fields other than the timing ones are ignored. Bad input
+The schedule JSON is what the API takes; fields other than the timing ones (and `window_seconds`,
+with `id` for its offsets) are ignored. A run that is not a plain match of the rule says why after
+a `#`: moved to the end of a spring-forward gap, first or second of a repeated hour, clamped to the
+month's last day, dispatched later inside its delivery window, bounded by start_at/end_at. Bad input
 gives one line on stderr and exit code 2, never a traceback. The CLI reads the clock for the
 default --after; the engine (core.timing) never does.
 """
@@ -16,7 +19,8 @@ import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from core.timing import TIMING_FIELDS, TimingError, next_runs, validate_timing
+from core.explain import explained_runs
+from core.timing import TIMING_FIELDS, TimingError, validate_timing
 
 MAX_COUNT = 1000
 # Timing fields that JSON carries as RFC 3339 strings; the engine takes datetimes.
@@ -54,7 +58,7 @@ def main(argv: list[str]) -> int:
         if not 1 <= args.count <= MAX_COUNT:
             raise _UsageError(f"--count must be between 1 and {MAX_COUNT}, got {args.count}")
         validate_timing(fields)
-        runs = next_runs(fields, after, args.count)
+        runs = explained_runs(fields, after, args.count)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except _UsageError as e:
@@ -65,8 +69,17 @@ def main(argv: list[str]) -> int:
         return 2
     zone = ZoneInfo(fields.get("timezone") or "UTC")
     for run in runs:
-        print(format_run(run, zone))
+        print(format_run(run["at"], zone) + explanation(run))
     return 0
+
+
+def explanation(run: dict) -> str:
+    """`  # <why>; <why>` after a run that is not a plain match of its rule, else nothing."""
+    notes = [reason["detail"] for reason in run["reasons"]]
+    if run["dispatch_at"] != run["at"]:
+        notes = [f"dispatched at {run['dispatch_at'].astimezone(timezone.utc).replace(tzinfo=None).isoformat()}Z"
+                 if reason["code"] == "window" else reason["detail"] for reason in run["reasons"]]
+    return "  # " + "; ".join(notes) if notes else ""
 
 
 def format_run(run: datetime, zone: ZoneInfo) -> str:
@@ -97,7 +110,8 @@ def _fields(args: argparse.Namespace) -> dict:
         raise _UsageError(f"--schedule is not valid JSON: {e}") from None
     if not isinstance(schedule, dict):
         raise _UsageError("--schedule must be a JSON object")
-    fields = {name: schedule[name] for name in (*TIMING_FIELDS, "created_at") if name in schedule}
+    fields = {name: schedule[name] for name in (*TIMING_FIELDS, "created_at", "window_seconds", "id")
+              if name in schedule}
     for name in _INSTANT_FIELDS:
         if fields.get(name) is not None:
             if not isinstance(fields[name], str):

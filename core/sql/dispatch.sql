@@ -9,7 +9,7 @@ WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, FALSE AS busy, FALSE AS buffered
+           catchup_window_seconds, window_seconds, next_occurrence_at, FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -18,7 +18,7 @@ WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, overlap_policy <> 'allow' AND EXISTS (
+           catchup_window_seconds, window_seconds, next_occurrence_at, overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
                   AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
            overlap_policy = 'buffer_one' AND EXISTS (
@@ -42,10 +42,11 @@ ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
 
 -- advance_schedules --
--- Move each claimed schedule on: its next run (NULL once it has none, and then inactive), last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
-WITH v (id, next_run_at, active, ran_at, last_status, error) AS MATERIALIZED (VALUES %s)
+-- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
+WITH v (id, next_run_at, active, ran_at, last_status, error, next_occurrence_at) AS MATERIALIZED (VALUES %s)
 UPDATE schedules AS s
    SET next_run_at = v.next_run_at,
+       next_occurrence_at = v.next_occurrence_at,
        active = v.active,
        last_run_at = COALESCE(v.ran_at, s.last_run_at),
        last_status = COALESCE(v.last_status, s.last_status),

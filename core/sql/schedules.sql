@@ -6,17 +6,18 @@
 -- insert_schedule --
 -- A new schedule with every client field and its first next_run_at; returns the row.
 INSERT INTO schedules (
-    account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
+    id, account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
     filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
     cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
-    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, next_run_at, created_at, updated_at
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, next_run_at,
+    next_occurrence_at, created_at, updated_at
 ) VALUES (
-    %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+    %(id)s, %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
     %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
     %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
     %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
     %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
-    %(next_run_at)s, %(now)s, %(now)s
+    %(window_seconds)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
 )
 RETURNING *;
 
@@ -44,6 +45,7 @@ UPDATE schedules SET
     misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
     overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
     catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
+    window_seconds = %(window_seconds)s, next_occurrence_at = %(next_occurrence_at)s,
     paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
     pause_note = %(pause_note)s,
     next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1
@@ -52,7 +54,8 @@ RETURNING *;
 
 -- enable_schedule --
 -- Turn a schedule on (resume it, when paused) with a freshly computed next_run_at, as the next version; returns the row. The service's auto-resume uses it too, hence no account_id.
-UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, updated_at = %(now)s,
+UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, next_occurrence_at = %(next_occurrence_at)s,
+       updated_at = %(now)s,
        paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL, version = version + 1
 WHERE id = %(id)s
 RETURNING *;
@@ -108,7 +111,8 @@ WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
   AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
   AND (%(task)s::text IS NULL OR task = %(task)s)
-  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text]);
+  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+  AND (%(q)s::text IS NULL OR strpos(lower(name), lower(%(q)s)) > 0);
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules.
@@ -118,6 +122,7 @@ WHERE account_id = %(account_id)s
   AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+  AND (%(q)s::text IS NULL OR strpos(lower(name), lower(%(q)s)) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 

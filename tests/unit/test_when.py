@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from core.timing import TimingError
-from core.when import MAX_CATCHUP_RUNS, catchup_occurrences, occurrences_between, validate_controls
+from core.when import (MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between, validate_controls,
+                       window_offset)
 
 NY = "America/New_York"
 
@@ -77,3 +78,30 @@ def test_occurrences_between_an_empty_range_and_past_the_limit():
     many = occurrences_between({"cadence": "hourly", "send_minute": 0}, utc(2026, 1, 1), utc(2026, 3, 1), 5)
     assert len(many) == 6  # limit + 1: the caller can tell "too many"
     assert many[0] == utc(2026, 1, 1) and many[-1] == utc(2026, 1, 1) + timedelta(hours=5)
+
+
+def test_a_window_offset_is_fixed_per_schedule_and_occurrence_and_inside_the_window():
+    occurrence = utc(2026, 3, 9, 13)
+    offsets = {window_offset("a", occurrence, 900, occurrence + timedelta(days=7)) for _ in range(3)}
+    assert len(offsets) == 1 and 0 <= offsets.pop() < 900
+    assert window_offset("a", occurrence, 900, None) == window_offset("a", occurrence, 900, utc(2026, 4, 1))
+    many = [window_offset(f"schedule-{n}", occurrence, 900, None) for n in range(4000)]
+    # Spread evenly: every minute of the 15 gets about a fifteenth of 4,000 schedules.
+    per_minute = [sum(1 for o in many if o // 60 == m) for m in range(15)]
+    assert min(per_minute) > 200 and max(per_minute) < 340, per_minute
+    assert len({window_offset("a", occurrence + timedelta(days=d), 900, None) for d in range(20)}) > 10
+
+
+def test_a_window_wider_than_the_gap_to_the_next_occurrence_stays_before_it():
+    fields = {"id": "s", "cadence": "cron", "cron_expression": "*/5 * * * *", "timezone": "UTC",
+              "window_seconds": 3600}
+    after = utc(2026, 3, 9, 13)
+    for _ in range(200):
+        occurrence, dispatch = next_dispatch(fields, after)
+        assert occurrence <= dispatch < occurrence + timedelta(minutes=5)
+        after = occurrence
+    assert window_offset("s", utc(2026, 1, 1), 3600, utc(2026, 1, 1, 0, 0, 1)) == 0  # one second apart
+
+
+def test_without_a_window_the_dispatch_is_the_occurrence():
+    assert next_dispatch(daily(9, 0), utc(2026, 3, 9)) == (utc(2026, 3, 9, 13), utc(2026, 3, 9, 13))

@@ -1,6 +1,7 @@
 """core/when.py against the brute-force reference (tests/unit/cron_reference.py): `catchup: all` and
-backfill ranges give exactly the reference's occurrences, each once, oldest first, on random rules
-and zones near real offset changes."""
+backfill ranges give exactly the reference's occurrences, each once, oldest first, and delivery
+windows dispatch each occurrence inside its window and before the next one, on random rules and
+zones near real offset changes."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.timing import TimingError, validate_timing
-from core.when import MAX_CATCHUP_RUNS, catchup_occurrences, occurrences_between
+from core.when import MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between
 from tests.unit import cron_reference as ref
 from tests.unit.test_timing_property import (SETTINGS, cadence_fields, cron_expression, local_hours,
                                              near_a_change, zones)
@@ -66,3 +67,23 @@ def test_a_backfill_range_holds_exactly_the_reference_occurrences(data):
     limit = data.draw(st.sampled_from([5, 2000]))
     got = occurrences_between(fields, start, end, limit)
     assert got == expected[:limit + 1], (fields, start.isoformat(), end.isoformat())
+
+
+@settings(max_examples=250, **SETTINGS)
+@given(st.data())
+def test_a_window_dispatches_each_reference_occurrence_inside_its_window_and_before_the_next(data):
+    zone = data.draw(zones)
+    change, after = near_a_change(data.draw, zone, (1995, 2037))
+    fields, rule = _rule_and_fields(data, zone, change)
+    if fields is None:
+        return
+    window = data.draw(st.integers(1, 86400))
+    fields = {**fields, "id": data.draw(st.uuids()), "window_seconds": window}
+    expected = ref.runs(rule, ZoneInfo(zone), after, after + timedelta(hours=26))
+    if len(expected) < 2:
+        return
+    occurrence, dispatch = next_dispatch(fields, after)
+    assert occurrence == expected[0]
+    assert occurrence <= dispatch < occurrence + timedelta(seconds=window)
+    assert dispatch < expected[1], "never at or after the next occurrence"
+    assert next_dispatch(fields, after) == (occurrence, dispatch), "the same every time"
