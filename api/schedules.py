@@ -217,7 +217,7 @@ def _upcoming(row, after, count: int = 5) -> list[dict]:
 
 def _with_warnings(cur, row):
     if row is not None:
-        row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row)
+        row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row, now=utcnow())
     return row
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 from psycopg2.extras import Json
 
 from core import history
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
-from core.when import next_dispatch, validate_controls
+from core.when import next_dispatch, shared_occurrence, validate_controls
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (
@@ -34,6 +34,8 @@ LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catc
 # What the change history compares: every client field and the pause.
 HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
+# Schedules doing the same work whose occurrences a create or edit compares with its own.
+SAME_WORK_CANDIDATES = 50
 
 
 def first_run(fields, now: datetime) -> datetime:
@@ -238,19 +240,32 @@ def add_manual_run(cur, account_id, schedule_id, now: datetime):
     return cur.fetchone()
 
 
-def conflict_warnings(cur, account_id, row, *, limit: int = 5) -> list[str]:
-    """Seed 003's conflict detection: other ACTIVE schedules of the account that do exactly what `row`
-    does (same task, task_parameters, report fields and timing fields), as warnings for the client.
+def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | None = None) -> list[str]:
+    """Seed 003's conflict detection, by occurrence: other ACTIVE schedules of the account that do the
+    same work (task, task_parameters, report fields) and share occurrences with `row`, however their
+    rules are written (weekly Monday 9:00 and cron `0 9 * * 1` in the same zone), as warnings.
 
-    Only warned about, never refused: two identical schedules may be on purpose (two recipients lists).
+    Only warned about, never refused: two such schedules may be on purpose (two recipients lists).
     """
     params = {name: row[name] for name in CLIENT_FIELDS}
     for name in _JSON_FIELDS:
         params[name] = Json(params[name])
-    cur.execute(queries["find_duplicate_schedules"],
-                {**params, "account_id": account_id, "id": row.get("id"), "limit": limit})
-    return [f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing"
-            for other in cur.fetchall()]
+    cur.execute(queries["find_same_work_schedules"],
+                {**params, "account_id": account_id, "id": row.get("id"), "limit": SAME_WORK_CANDIDATES})
+    after = now or row.get("created_at") or datetime.now(timezone.utc)
+    warnings = []
+    for other in cur.fetchall():
+        if all(row.get(name) == other[name] for name in TIMING_FIELDS):
+            warnings.append(f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing")
+        else:
+            shared = shared_occurrence(row, other, after)
+            if shared is None:
+                continue
+            warnings.append(f"shares occurrences with schedule {other['id']} ('{other['name']}'): same task and "
+                            f"parameters, both run at {history.plain(shared)}")
+        if len(warnings) == limit:
+            break
+    return warnings
 
 
 def pages(total: int, page_size: int) -> int:

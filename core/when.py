@@ -98,3 +98,25 @@ def catchup_occurrences(fields: Mapping[str, Any], due: datetime, now: datetime)
             break
         runs.append(at)
     return list(runs)
+
+
+SHARED_OCCURRENCE_PROBES = 10
+
+
+def shared_occurrence(a: Mapping[str, Any], b: Mapping[str, Any], after: datetime) -> datetime | None:
+    """An instant at which both schedules run, looking at each one's next SHARED_OCCURRENCE_PROBES
+    occurrences after `after` and asking whether the other runs then too; None when none is shared
+    (or a timing cannot be computed). Checking both ways finds a weekly rule inside a daily one,
+    whichever is which."""
+    try:
+        for one, other in ((a, b), (b, a)):
+            at = after
+            for _ in range(SHARED_OCCURRENCE_PROBES):
+                at = next_run_after(one, at)
+                if at is None:
+                    break
+                if next_run_after(other, at - _MICROSECOND) == at:
+                    return at
+    except (ValueError, TypeError):
+        return None
+    return None

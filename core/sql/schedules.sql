@@ -159,3 +159,15 @@ WHERE account_id = %(account_id)s AND active
   AND start_at IS NOT DISTINCT FROM %(start_at)s::timestamptz AND end_at IS NOT DISTINCT FROM %(end_at)s::timestamptz
 ORDER BY created_at, id
 LIMIT %(limit)s;
+
+-- find_same_work_schedules --
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
+SELECT * FROM schedules
+WHERE account_id = %(account_id)s AND active
+  AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
+  AND task = %(task)s AND task_parameters = %(task_parameters)s
+  AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s
+  AND zip_codes IS NOT DISTINCT FROM %(zip_codes)s::text[]
+  AND lookback_days IS NOT DISTINCT FROM %(lookback_days)s::int AND filters = %(filters)s
+ORDER BY created_at, id
+LIMIT %(limit)s;
