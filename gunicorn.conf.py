@@ -1,9 +1,15 @@
 """Gunicorn settings for the web process (`gunicorn 'api:create_app()'`, read from this folder).
 
-PORT (default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each
-(default 4). The app's settings are checked here, in the master, before any worker starts: a missing
+WEB_HOST (default 0.0.0.0, as a platform such as Render needs; `make dev` sets 127.0.0.1), PORT
+(default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each (default 4).
+The app's settings are checked here, in the master, before any worker starts: a missing
 DATABASE_URL or JWT_SECRET, or any malformed variable, stops gunicorn with one line naming it and
 exit status 2, instead of every worker dying with a traceback in a restart loop.
+
+Logs: gunicorn's own lines (starting, booting workers, timeouts, shutting down) and the access log go
+through api/gunicorn_logging.py, so they follow LOG_FORMAT like every other process's lines. The
+control socket (gunicorn 24+, one shared ~/.gunicorn/gunicorn.ctl by default, so stopping one
+gunicorn would delete another's) is turned off: nothing here uses `gunicornc`.
 
 Metrics (GET /metrics) with several worker processes: set PROMETHEUS_MULTIPROC_DIR to a directory
 for this service alone (render.yaml uses /tmp/schedules-prometheus). Each worker writes its counters
@@ -46,7 +52,14 @@ except SettingsError as error:
 
 configure_logging(_settings)
 
-bind = f"0.0.0.0:{_int_env('PORT', 8000, 1, 65535)}"
+def _host() -> str:
+    raw = os.environ.get("WEB_HOST", "").strip() or "0.0.0.0"
+    if any(char.isspace() for char in raw) or "/" in raw:
+        _fail(f"WEB_HOST must be an address such as 127.0.0.1 or 0.0.0.0, got {raw!r}")
+    return f"[{raw}]" if ":" in raw else raw  # an IPv6 address is bracketed before the port
+
+
+bind = f"{_host()}:{_int_env('PORT', 8000, 1, 65535)}"
 workers = _int_env("WEB_CONCURRENCY", 2, 1, 64)
 threads = _int_env("WEB_THREADS", 4, 1, 64)
 worker_class = "gthread"
@@ -54,6 +67,10 @@ worker_class = "gthread"
 # (the app's ProxyFix then takes exactly one hop of them).
 forwarded_allow_ips = "*"
 accesslog = "-"
+# Apache's combined format without its own [time]: the log line already starts with one.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+logger_class = "api.gunicorn_logging.Logger"
+control_socket_disable = True
 timeout = 30
 graceful_timeout = 30
 

@@ -3,8 +3,9 @@
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
     python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
 
-mint-token needs JWT_SECRET (the same as the web process); create-account needs DATABASE_URL.
-Errors are one line on stderr and a non-zero exit, never a traceback.
+mint-token needs JWT_SECRET (the same as the web process); in development, when it is unset, it uses
+the one `make dev` keeps in .devdata/secrets.json (DEV_DATA_DIR), and says so on stderr.
+create-account needs DATABASE_URL. Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
 
@@ -39,9 +40,23 @@ def _ttl_days(value: str) -> int:
 
 def mint_token(args) -> str:
     settings = load_settings()
-    settings.require("jwt_secret")
-    return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
+    secret = settings.jwt_secret or _make_dev_secret(settings)
+    if not secret:
+        settings.require("jwt_secret")
+    return mint_access_token(secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
                              subject=args.subject)
+
+
+def _make_dev_secret(settings) -> str | None:
+    """make dev's JWT_SECRET, outside production only."""
+    if settings.is_production:
+        return None
+    from devtools import devdata  # standard library only; present wherever the repository is
+
+    secret = devdata.read_secrets().get("JWT_SECRET")
+    if secret:
+        print(f"(JWT_SECRET is unset: using make dev's, from {devdata.secrets_path()})", file=sys.stderr)
+    return secret
 
 
 def create_account(args) -> str:

@@ -10,6 +10,7 @@ the shape above. Whatever else escapes a view is logged with its traceback and a
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -20,9 +21,10 @@ import psycopg2
 from marshmallow import RAISE, ValidationError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.db import PoolTimeout
+from api.fields import refuse_unstorable
 from api.schemas import ErrorSchema
 from core.timing import TimingError
 
@@ -83,7 +85,8 @@ def _refuse_constant(name: str):
 class JsonParser(FlaskParser):
     """webargs' parser, with 400 for bad input and stricter JSON: no NaN/Infinity, no huge or
     too-deep documents (Python's own limits raise ValueError/RecursionError, which would be 500s),
-    and a body is read as JSON whatever its Content-Type says (the API speaks nothing else)."""
+    no text PostgreSQL cannot store (NUL, lone surrogates: a 400 naming the field), and a body is
+    read as JSON whatever its Content-Type says (the API speaks nothing else)."""
 
     DEFAULT_VALIDATION_STATUS = 400
     # An unknown query parameter is a 400 naming it, as an unknown body field is: a typo
@@ -95,11 +98,13 @@ class JsonParser(FlaskParser):
         if not data:
             return webargs_core.missing
         try:
-            return json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_refuse_constant)
+            document = json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_refuse_constant)
         except json.JSONDecodeError:
             raise
         except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError too
             raise json.JSONDecodeError(str(error), "<body>", 0) from None
+        refuse_unstorable(document)  # a ValidationError: webargs answers it as a 400 naming the field
+        return document
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -133,7 +138,30 @@ def _constraint_field(error: psycopg2.Error) -> str:
     return re.sub(r"^(schedules|schedule_runs)_|_(check|fkey|key)$", "", name) or "body"
 
 
+def limit_chunked_body() -> None:
+    """A chunked body (no Content-Length) larger than MAX_CONTENT_LENGTH is a 413, like any other.
+
+    werkzeug caps such a stream at the limit without a word, so a 2 MB JSON body was read as its first
+    64 KiB and answered "Invalid JSON body". Read it here, up to one byte past the limit, and hand
+    what was read back to werkzeug as the request's input."""
+    from flask import current_app, request
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None or request.content_length is not None:
+        return
+    if not request.environ.get("wsgi.input_terminated"):
+        return  # a server that does not de-chunk: werkzeug reads no body at all then
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return
+    data = request.environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    request.environ["wsgi.input"] = io.BytesIO(data)
+
+
 def register_error_handlers(app) -> None:
+    app.before_request(limit_chunked_body)
+
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         return body(error.error, error.message, **error.extra), error.status, error.headers or {}

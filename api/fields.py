@@ -1,9 +1,16 @@
 """Field types and validators the API's schemas share: the checks that keep odd input out of SQL.
 
 Everything here turns bad input into a marshmallow ValidationError (a 400 naming the field), never
-into an error from PostgreSQL: NUL characters (refused by TEXT and JSONB), non-finite numbers and
-deep nesting inside JSON objects, datetimes without an offset or outside the years the time engine
-handles. Limits that are settings (the recipients cap, the task registry) are read from the app.
+into an error from PostgreSQL: text it cannot store (`unstorable`: NUL characters, which TEXT and JSONB
+refuse, and lone UTF-16 surrogates such as a JSON "\ud800", which have no UTF-8 form), non-finite
+numbers and deep nesting inside JSON objects, datetimes without an offset or outside the years the
+time engine handles. Limits that are settings (the recipients cap, the task registry) are read from
+the app.
+
+`refuse_unstorable` checks a whole JSON body at once, naming the top-level field: the API's JSON
+parser (api/errors.py) and the unsubscribe route call it, so no string of any field, present or
+future, reaches PostgreSQL or an encoder unchecked. `Text` and `JsonObject` check again for input
+that does not come from a JSON body (query strings, forms).
 """
 from __future__ import annotations
 
@@ -21,32 +28,80 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store `text`, or None when it can."""
+    if "\x00" in text:
+        return "Must not contain NUL characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"Must not contain a lone UTF-16 surrogate (U+{ord(text[error.start]):04X})."
+    return None
+
+
+def storable(value: str) -> None:
+    """Validator: text PostgreSQL can store."""
+    problem = unstorable(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def find_unstorable(document, where: str = "") -> tuple[str, str] | None:
+    """(where, why) of the first string or key in a JSON document that PostgreSQL cannot store."""
+    stack = [(document, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str):
+            problem = unstorable(item)
+            if problem:
+                return at, problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                problem = unstorable(key)
+                if problem:
+                    return at, f"Keys: {problem[0].lower()}{problem[1:]}"
+                stack.append((child, f"{at}.{key}" if at else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{at}[{index}]") for index, child in enumerate(item))
+    return None
+
+
+def refuse_unstorable(document) -> None:
+    """Raise a ValidationError naming the top-level field of a JSON body that holds text PostgreSQL
+    cannot store ("body" when the body is not an object or a field's own name is the problem)."""
+    if not isinstance(document, dict):
+        found = find_unstorable(document)
+        if found:
+            raise ValidationError({"body": [found[1]]})
+        return
+    for name, value in document.items():
+        if unstorable(name):
+            raise ValidationError({"body": [f"Field names: {unstorable(name)}"]})
+        found = find_unstorable(value, name)
+        if found:
+            at, problem = found
+            raise ValidationError({name: [problem if at == name else f"{problem[:-1]} (at {at})."]})
 
 
 def Text(max_length: int, *, min_length: int = 0, **kwargs) -> fields.String:
-    """A string of bounded length without NUL characters."""
-    return fields.String(validate=[validate.Length(min=min_length, max=max_length), no_nul], **kwargs)
+    """A string of bounded length that PostgreSQL can store."""
+    return fields.String(validate=[validate.Length(min=min_length, max=max_length), storable], **kwargs)
 
 
 def json_object(value: dict) -> None:
-    """A JSON object PostgreSQL's JSONB accepts: no NUL in keys or strings, finite numbers, bounded depth."""
+    """A JSON object PostgreSQL's JSONB accepts: storable keys and strings, finite numbers, bounded depth."""
+    found = find_unstorable(value)
+    if found:
+        raise ValidationError(found[1] if not found[0] else f"{found[1][:-1]} (at {found[0]}).")
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise ValidationError(f"Must not be nested more than {MAX_JSON_DEPTH} levels deep.")
         if isinstance(item, dict):
-            for key, child in item.items():
-                if "\x00" in key:
-                    raise ValidationError("Keys must not contain NUL characters.")
-                stack.append((child, depth + 1))
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str) and "\x00" in item:
-            raise ValidationError("Strings must not contain NUL characters.")
         elif isinstance(item, float) and not math.isfinite(item):
             raise ValidationError("Numbers must be finite.")
 

@@ -31,7 +31,7 @@ from api.schemas import (DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewA
                          schedule_with_warnings_schema, schedules_schema)
 from core import health, schedules
 from core.explain import explained_runs
-from core.timing import TimingError, validate_timing
+from core.timing import TimingError, next_runs_in_range, validate_timing
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,9 @@ def preview(values, args):
     """The next runs of a schedule body, without saving anything (`count` runs after `after`, default
     now), each with its dispatch instant and the reasons it is where it is."""
     validate_timing(values)
-    runs = explained_runs({**values, "id": args.get("schedule_id")}, args.get("after") or utcnow(), args["count"])
+    after = args.get("after") or utcnow()
+    next_runs_in_range(values, after, args["count"])  # past the engine's range: a 400 naming count or after
+    runs = explained_runs({**values, "id": args.get("schedule_id")}, after, args["count"])
     return {"timezone": values["timezone"], "count": len(runs), "runs": runs}
 
 

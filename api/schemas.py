@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, no_nul, recipients_limit
+from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit, storable
 from core import runstates
 from core.timing import CADENCES
 
@@ -248,7 +248,7 @@ class RunNowSchema(RunSchema):
 class SuppressionSchema(Schema):
     """A suppressed address: the body of a manual suppression, and an entry of the list."""
 
-    email = fields.Email(required=True, validate=[validate.Length(max=254), no_nul],
+    email = fields.Email(required=True, validate=[validate.Length(max=254), storable],
                          metadata={"description": "stored and compared in lower case"})
     reason = Text(200, allow_none=True, load_default="manual",
                   metadata={"description": "why; unsubscribes through a link say unsubscribe_page, one_click or "

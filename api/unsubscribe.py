@@ -1,10 +1,11 @@
 """Unsubscribe links: no bearer token, the signed link is the authority.
 
-The token is the hex HMAC-SHA256 of "{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET (seed 001),
+The token is the hex HMAC-SHA256 of "{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET,
 compared in constant time. GET shows a confirmation page and changes nothing, because mail scanners
 follow links; POST suppresses: the page's button, an RFC 8058 one-click POST
 (`List-Unsubscribe=One-Click` to the link itself), or JSON `{email, account_id, token, reason}`.
-Suppressing twice is fine. A bad token is refused without saying whether the address is known.
+Suppressing twice is fine. A bad token is refused without saying whether the address is known, and
+a valid token for an account that does not exist (any more) is refused the same way.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import html
 import re
 import uuid
 
+import psycopg2.errors
 from flask import current_app, request
 
 from api.db import get_db
 from api.errors import ApiError, Blueprint
+from api.fields import refuse_unstorable, unstorable
 from core import db, suppressions
 from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
 
@@ -36,6 +39,9 @@ def _checked(values: dict) -> tuple[str, uuid.UUID]:
     missing = {name: ["Missing data for required field."] for name in _FIELDS if not values.get(name)}
     if missing:
         raise InvalidLink(missing)
+    bad = {name: [unstorable(str(values[name]))] for name in _FIELDS if unstorable(str(values[name]))}
+    if bad:  # NUL from a form or query string; never hashed, stored or shown
+        raise InvalidLink(bad)
     email, token = str(values["email"]).strip(), str(values["token"])
     try:
         account_id = uuid.UUID(str(values["account_id"]))
@@ -57,8 +63,12 @@ def _secret() -> str:
 
 def _suppress(email: str, account_id: uuid.UUID, reason: str | None) -> None:
     # The link's account is the tenant: the signed token proved it, there is no bearer token here.
-    with db.tenant_transaction(get_db(), account_id) as cur:
-        suppressions.suppress(cur, account_id, email, reason if isinstance(reason, str) else None)
+    try:
+        with db.tenant_transaction(get_db(), account_id) as cur:
+            suppressions.suppress(cur, account_id, email, reason)
+    except psycopg2.errors.ForeignKeyViolation:
+        raise InvalidLink() from None  # signed for an account that does not exist (any more)
+
 
 
 def _page(title: str, body: str, status: int = 200):
@@ -92,21 +102,24 @@ def unsubscribe():
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             raise ApiError(400, "validation_error", "Invalid input", fields={"_schema": ["Expected a JSON object."]})
+        refuse_unstorable(payload)  # a NUL or a lone surrogate anywhere: a 400 naming the field
+        reason = payload.get("reason")  # optional: one that is not text is ignored, never refused
+        reason = reason if isinstance(reason, str) else None
         try:
             email, account_id = _checked(payload)
+            _suppress(email, account_id, reason)
         except InvalidLink as exc:
             if exc.fields:
                 raise ApiError(400, "validation_error", "Invalid input", fields=exc.fields) from None
             raise ApiError(400, "invalid_token", "the unsubscribe token is invalid") from None
-        _suppress(email, account_id, payload.get("reason"))
         return {"status": "unsubscribed", "email": email}
     values = {name: request.form.get(name) or request.args.get(name) for name in _FIELDS}
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
     try:
         email, account_id = _checked(values)
+        _suppress(email, account_id, "one_click" if one_click else "unsubscribe_page")
     except InvalidLink:
         return _page("Unsubscribe", INVALID_LINK_TEXT, 400)
-    one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    _suppress(email, account_id, "one_click" if one_click else "unsubscribe_page")
     return _page("Unsubscribed", f"<p>{html.escape(email)} will not receive these reports any more.</p>")
 
 

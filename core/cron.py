@@ -2,10 +2,13 @@
 
 Accepted: numbers, month and day-of-week names (`jan`, `MON`; three letters, any case), `*`, lists,
 ranges `a-b`, steps `a-b/n` and `*/n`, day-of-week 0-7 (0 and 7 are Sunday) and the macros @yearly,
-@annually, @monthly, @weekly, @daily, @midnight and @hourly. Refused, as cronie refuses them:
-@reboot (there is no reboot to run at), 6-field (seconds) expressions, `a/n` without a range,
-wrapping ranges such as `5-1`, and the extensions of other crons (`L`, `W`, `#`, `?`, `H`, `~`).
-A rule that can never fire (`0 0 30 2 *`) is refused too, so no caller ever searches for it forever.
+@annually, @monthly, @weekly, @daily, @midnight and @hourly (lower case only, as in cronie, whose
+macro names are case-sensitive). Refused, as cronie refuses them: @reboot (there is no reboot to run
+at), 6-field (seconds) expressions, `a/n` without a range, wrapping ranges such as `5-1`, and the
+extensions of other crons (`L`, `W`, `#`, `?`, `H`, `~`). Refused as well: a step larger than the
+field's number of values (`*/99999999999999999999`: cronie reads it with atoi, whose overflow is
+undefined), and a rule that can never fire (`0 0 30 2 *`), so no caller ever searches for it forever.
+Error messages quote the expression as it was written.
 
 This module only knows about sets; when a rule fires in a given time zone is `core.timing`'s job.
 """
@@ -43,7 +46,7 @@ MAX_LENGTH = 1000
 
 # One list item: `*` or a value or a range `a-b`, then an optional `/step`. Names are letters; what
 # they mean (and whether the field takes names at all) is checked after the match.
-_ITEM = re.compile(r"(?:(\*)|([0-9]+|[a-z]+)(?:-([0-9]+|[a-z]+))?)(?:/([0-9]+))?", re.ASCII)
+_ITEM = re.compile(r"(?:(\*)|([0-9]+|[A-Za-z]+)(?:-([0-9]+|[A-Za-z]+))?)(?:/([0-9]+))?", re.ASCII)
 _BAD_CHAR = re.compile(r"[^\x21-\x7e \t]")
 
 
@@ -79,14 +82,14 @@ def parse(expression: str) -> CronSpec:
         raise CronError(f"is longer than {MAX_LENGTH} characters")
     if _BAD_CHAR.search(text):
         raise CronError("contains a character that is not printable ASCII")
-    lowered = text.lower()
-    if lowered.startswith("@"):
-        if lowered == "@reboot":
+    if text.startswith("@"):
+        if text == "@reboot":
             raise CronError("@reboot is not supported: a schedule has no reboot to run at")
-        if lowered not in MACROS:
-            raise CronError(f"has an unknown macro {text!r} (known: {', '.join(MACROS)})")
-        lowered = MACROS[lowered]
-    parts = lowered.split()
+        if text not in MACROS:
+            hint = f"; macro names are lower case: {text.lower()}" if text.lower() in MACROS else ""
+            raise CronError(f"has an unknown macro {text!r} (known: {', '.join(MACROS)}){hint}")
+        text = MACROS[text]
+    parts = text.split()
     if len(parts) != 5:
         raise CronError(f"must have 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
 
@@ -132,6 +135,8 @@ def _parse_field(text: str, index: int) -> frozenset[int]:
         step = 1 if step_text is None else int(step_text)
         if step == 0:
             raise CronError(f"has a bad {name} field {text!r}: step 0")
+        if step > high - low + 1:  # a step past the field's span matches its first value only
+            raise CronError(f"has a bad {name} field {text!r}: step {step_text} is more than {high - low + 1}")
         values.update(range(start, stop + 1, step))
     return frozenset(values)
 
@@ -146,8 +151,8 @@ def _value(token: str, index: int, field_text: str) -> int:
             )
         return value
     names = MONTH_NAMES if index == 3 else DOW_NAMES if index == 4 else ()
-    if token in names:
-        return names.index(token) + (1 if index == 3 else 0)
+    if token.lower() in names:  # names are case-insensitive in cronie (strcasecmp)
+        return names.index(token.lower()) + (1 if index == 3 else 0)
     raise CronError(f"has a bad {name} field {field_text!r}: unknown value {token!r}")
 
 

@@ -303,7 +303,8 @@ def finish(cur, run, status: str, error: str | None = None) -> bool:
 
 def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> str:
     """After a delivery pass: retry what is pending while attempts remain, else the final status
-    (succeeded when every target is sent or suppressed, else delivery_failed). Returns the outcome."""
+    (succeeded when every target is sent or suppressed, else delivery_failed). Returns the outcome, or
+    "lost" when this attempt no longer holds the run (it moved on without it: nothing was written)."""
     summary = delivery.summary(cur, run["id"])
     if summary["unfinished"]:
         tried = summary["pending_attempts"] or 0
@@ -312,8 +313,8 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
             error = f"{summary['unfinished']} delivery(ies) to retry; last error: {summary['last_error']}"
             if error_prefix:
                 error = f"{error_prefix}; {error}"
-            retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
-            return "retrying"
+            moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
+            return "retrying" if moved else "lost"
         delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
         summary = delivery.summary(cur, run["id"])
     if summary["failed"]:
@@ -322,5 +323,4 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
                  f"last: {summary['last_error']}")
     else:
         status, error = "succeeded", None
-    finish(cur, run, status, error)
-    return status
+    return status if finish(cur, run, status, error) else "lost"

@@ -1,20 +1,40 @@
 """Logging set-up shared by every process: lines a person can tail, or JSON lines for a log pipeline.
 
-Text (the default) looks like the seeds' logs:
+Text (the default):
     2025-11-10 21:00:00 - ticker - INFO - Found 2 due schedule(s)
 JSON (LOG_FORMAT=json) is one object per line with time, level, logger, message and, where a log call
-passes them in `extra`, schedule_id, run_id and job_id.
+passes them in `extra`, schedule_id, run_id, job_id and account_id; a call may also pass a dict of
+more keys as `extra={"fields": {...}}` (gunicorn's access log does, see api/gunicorn_logging.py).
+
+The logging module's globals (logProcesses, logThreads, _srcfile) are left alone: other code in the
+same process (gunicorn's own formats use %(process)d) depends on them.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 TEXT_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 TEXT_DATEFMT = "%Y-%m-%d %H:%M:%S"
 CONTEXT_FIELDS = ("schedule_id", "run_id", "job_id", "account_id")
+# Control characters in a message (a schedule name with a newline, say) would let a tenant forge a
+# line in the text log; they are written escaped (\n, \x1b). Tracebacks keep their own lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, one log record per line whatever its message holds."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(_escape, record.message)
+        return super().formatMessage(record)
+
+
+def _escape(match: re.Match) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,31 +49,25 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = str(value)
+        more = getattr(record, "fields", None)
+        if isinstance(more, dict):
+            entry.update((key, value) for key, value in more.items() if key not in entry)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
+def formatter(log_format: str) -> logging.Formatter:
+    """The formatter of LOG_FORMAT (`text` or `json`)."""
+    return JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT, TEXT_DATEFMT)
+
+
 def configure_logging(settings, stream=None) -> None:
     """Route every logger to one stderr handler in the configured format and level."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT, TEXT_DATEFMT))
+    handler.setFormatter(formatter(settings.log_format))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
-    _collect_only_what_is_shown()
-
-
-def _collect_only_what_is_shown() -> None:
-    """Neither format shows the source line, thread or process of a call, so don't collect them
-    (the switches the logging HOWTO's "Optimization" section lists): the ticker logs a line per
-    dispatched schedule, and finding the caller's frame was a fifth of that line's cost."""
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False

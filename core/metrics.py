@@ -194,6 +194,15 @@ class SqlCollector:
         yield GaugeMetricFamily("schedules_runs_pending",
                                 "Runs recorded but not yet pushed to Redis (the ticker re-pushes them).",
                                 value=backlog["pending"])
+        yield GaugeMetricFamily("schedules_runs_retrying",
+                                "Runs waiting in PostgreSQL for their next attempt (task or delivery retries).",
+                                value=backlog["retrying"])
+        yield GaugeMetricFamily("schedules_runs_lease_expired",
+                                "Running runs whose worker stopped renewing the lease, not yet recovered by a "
+                                "ticker (near 0 while a ticker runs).", value=backlog["lease_expired"])
+        yield GaugeMetricFamily("schedules_queued_oldest_seconds",
+                                "How long the oldest queued run has waited for a worker (0 when none waits): "
+                                "the workers' backlog.", value=backlog["oldest_queued_seconds"])
         age = backlog["heartbeat_age_seconds"]
         yield GaugeMetricFamily("schedules_ticker_heartbeat_age_seconds",
                                 "Seconds since the freshest ticker heartbeat (+Inf when no ticker has one).",

@@ -1,7 +1,10 @@
 """When a schedule runs: validation of its timing fields and its next runs, as UTC instants.
 
 A pure module: no database, no clock (callers pass the instant to count from), no Flask. The rules
-are DESIGN.md's "When a schedule runs"; the ones that need care are cronie's daylight-saving rules.
+are the README's "When a schedule runs"; the ones that need care are cronie's daylight-saving rules.
+Runs are computed up to RANGE_END (9998-12-31T00:00:00Z) and never after it: the ticker simply finds
+no next run there, and `next_runs_in_range` (for previews, where a person asked for N runs) says so
+with a RangeEndError instead of printing fewer.
 Wall-clock rules match local wall times (whole minutes) in the schedule's IANA zone, and then:
 
 * a *wildcard* rule (minute or hour field starting with `*`; `hourly`) runs at every instant whose
@@ -67,6 +70,9 @@ _MAX_OFFSET = _DAY
 # in it to any zone's local time stays inside datetime's years 1 to 9999.
 _MIN_T = (date(2, 1, 1).toordinal() - _EPOCH_ORDINAL) * _DAY
 _MAX_T = (date(9998, 12, 31).toordinal() - _EPOCH_ORDINAL) * _DAY
+# The last instant runs are computed for (see the module's docstring).
+RANGE_END = _EPOCH + timedelta(seconds=_MAX_T)
+RANGE_END_TEXT = RANGE_END.strftime("%Y-%m-%dT%H:%M:%SZ")
 # The first and last microseconds a UTC datetime can hold.
 _MIN_MICROS = (datetime.min.replace(tzinfo=_UTC) - _EPOCH) // _MICROSECOND
 _MAX_MICROS = (datetime.max.replace(tzinfo=_UTC) - _EPOCH) // _MICROSECOND
@@ -82,6 +88,19 @@ class TimingError(ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class RangeEndError(TimingError):
+    """Fewer runs than asked for come before RANGE_END, where the engine stops computing them.
+    `runs` holds those that do; the field is `after` when there are none, else `count`."""
+
+    def __init__(self, runs: list[datetime]):
+        self.runs = runs
+        if runs:
+            super().__init__("count", f"only {len(runs)} run(s) come at or before {RANGE_END_TEXT}, "
+                                      "the last instant runs are computed for")
+        else:
+            super().__init__("after", f"no runs are computed after {RANGE_END_TEXT}")
 
 
 # --------------------------------------------------------------------------- time zones
@@ -530,7 +549,8 @@ def next_runs(fields: Mapping[str, Any], after: datetime, count: int) -> list[da
         step = timing.interval * _MICROS
         k = 0 if since < anchor else (since - anchor) // step + 1
         runs = (anchor + (k + i) * step for i in range(count))
-        return _as_datetimes([r for r in runs if end_at is None or r <= end_at])
+        last = _MAX_T * _MICROS if end_at is None else min(end_at, _MAX_T * _MICROS)
+        return _as_datetimes([r for r in runs if r <= last])
 
     # Wall-clock rules work in whole seconds: every run is a whole second (a wall minute minus a
     # whole-second offset, or a transition instant), so "after `since`" and "at or after start"
@@ -554,6 +574,17 @@ def next_runs(fields: Mapping[str, Any], after: datetime, count: int) -> list[da
         a = found[0]
         runs.append(a * _MICROS)
     return _as_datetimes(runs)
+
+
+def next_runs_in_range(fields: Mapping[str, Any], after: datetime, count: int) -> list[datetime]:
+    """next_runs for a preview: raises RangeEndError when fewer than `count` runs come before
+    RANGE_END and it is the range, not the schedule's own end (end_at, a once), that stopped them."""
+    runs = next_runs(fields, after, count)
+    if len(runs) < count and _timing(fields).cadence != "once":
+        end_at = fields.get("end_at")
+        if end_at is None or _micros(end_at) >= _MAX_T * _MICROS:
+            raise RangeEndError(runs)
+    return runs
 
 
 def _as_datetimes(runs: list[int]) -> list[datetime]:

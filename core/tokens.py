@@ -1,4 +1,4 @@
-"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256, seed 001).
+"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256).
 
 Bearer tokens carry the claim `account_id` and an `exp`; only HS256 is accepted, so a token signed with
 "none" or another algorithm is refused. Unsubscribe tokens are the hex HMAC-SHA256 of
@@ -58,4 +58,6 @@ def unsubscribe_token(secret: str, email: str, account_id) -> str:
 
 
 def unsubscribe_token_is_valid(secret: str, email: str, account_id, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, email, account_id), str(token))
+    # As bytes: compare_digest raises TypeError for a str with a non-ASCII character ("é" as a token).
+    presented = str(token).encode("utf-8", "replace")
+    return hmac.compare_digest(unsubscribe_token(secret, email, account_id).encode(), presented)

@@ -1,18 +1,17 @@
 """`make dev`: the whole service on one laptop, with nothing installed but Python.
 
-Starts an embedded PostgreSQL and Redis (data kept in .devdata/, so it survives restarts) unless
-DATABASE_URL / REDIS_URL are set, applies the migrations, makes sure a demo account and a demo schedule
-exist, prints a bearer token and a ready-to-paste curl, then runs the Procfile's web, ticker and worker
-through honcho, their logs interleaved and prefixed by process name. Ctrl-C stops everything, the
-embedded servers last.
+Starts an embedded PostgreSQL and Redis (data kept in .devdata/, or DEV_DATA_DIR, so it survives
+restarts) unless DATABASE_URL / REDIS_URL are set, applies the migrations, makes sure a demo account
+and a demo schedule exist, prints a bearer token and a ready-to-paste curl, then runs the Procfile's
+web, ticker and worker (devtools/procfile.py), their logs interleaved and prefixed by process name.
+The API listens on 127.0.0.1 only (its development routes hand out unsubscribe tokens) unless
+WEB_HOST says otherwise. Ctrl-C stops everything, the embedded servers last, whatever became of
+stdout (`make dev | tee out` loses its reader first).
 """
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,11 +21,12 @@ from core.migrate import apply_migrations
 from core.settings import SettingsError, load_settings
 from core.sql import queries
 from core.tokens import mint_access_token
+from devtools import devdata
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
+from devtools.procfile import Output, Runner, read_procfile
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".devdata"
-DEMO_ACCOUNT_ID = "912014c3-6deb-4b40-a28d-489ef3923a3a"  # the account of seed 000's examples
+ROOT = devdata.ROOT
+DEMO_ACCOUNT_ID = "912014c3-6deb-4b40-a28d-489ef3923a3a"  # the account the README's examples use
 DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
     "name": "Demo: market snapshot every 2 minutes", "description": "Made by make dev",
     "task": "generate_report", "task_parameters": {}, "report_type": "market_snapshot",
@@ -44,20 +44,24 @@ def main() -> int:
     # `kill`, `timeout` and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     env = dict(os.environ)
+    data = devdata.data_dir()
+    output = Output()
     servers = []
     try:
         if not env.get("DATABASE_URL"):
-            postgres = EmbeddedPostgres(DATA / "postgres")
+            postgres = EmbeddedPostgres(data / "postgres")
             servers.append(postgres)
             env["DATABASE_URL"] = create_database(postgres.admin_url, "schedules", if_missing=True)
         if not env.get("REDIS_URL"):
-            redis_server = EmbeddedRedis(DATA / "redis")
+            redis_server = EmbeddedRedis(data / "redis")
             servers.append(redis_server)
             env["REDIS_URL"] = redis_server.url
-        for name, value in _dev_secrets().items():
+        for name, value in devdata.ensure_secrets().items():
             env.setdefault(name, value)
         env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
-        env.setdefault("OUTBOX_DIR", str(DATA / "outbox"))
+        env.setdefault("OUTBOX_DIR", str(data / "outbox"))
+        env.setdefault("WEB_HOST", "127.0.0.1")
+        env["PORT"] = str(PORT)
         env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             settings = load_settings(env)
@@ -67,23 +71,11 @@ def main() -> int:
         apply_migrations(settings.database_url)
         _ensure_demo_data(settings.database_url)
         token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID)
-        _print_banner(env, token)
-        return _run_processes(env)
+        output.line(_banner(env, token))
+        return _run_processes(env, output)
     finally:
         for server in reversed(servers):
             server.stop()
-
-
-def _dev_secrets() -> dict[str, str]:
-    """Random secrets made once and kept in .devdata, so tokens and unsubscribe links survive restarts."""
-    path = DATA / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    DATA.mkdir(parents=True, exist_ok=True)
-    made = {"JWT_SECRET": secrets.token_urlsafe(48), "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(48)}
-    path.write_text(json.dumps(made))
-    path.chmod(0o600)
-    return made
 
 
 def _ensure_demo_data(database_url: str) -> None:
@@ -102,12 +94,12 @@ def _ensure_demo_data(database_url: str) -> None:
         conn.close()
 
 
-def _print_banner(env: dict, token: str) -> None:
+def _banner(env: dict, token: str) -> str:
     base = f"http://localhost:{PORT}"
-    print(f"""
+    return f"""
 ==============================================================================
  Schedule service (development)
-   API          {base}   (docs: {base}/docs)
+   API          {base}   (docs: {base}/docs; listening on {env['WEB_HOST']})
    DATABASE_URL {env['DATABASE_URL']}
    REDIS_URL    {env['REDIS_URL']}
    Demo account {DEMO_ACCOUNT_ID}
@@ -124,9 +116,10 @@ def _print_banner(env: dict, token: str) -> None:
           "cadence": "weekly", "weekly_dow": 1, "send_hour": 9, "send_minute": 0,
           "recipients": ["client@example.com"], "active": true}}'
 
+ Another account's token:  .venv/bin/python -m api.cli mint-token --account-id <UUID>
  Ctrl-C stops everything.
 ==============================================================================
-""", flush=True)
+"""
 
 
 def _available_processes() -> list[str]:
@@ -140,20 +133,14 @@ def _available_processes() -> list[str]:
     return [name for name, exists in present.items() if exists]
 
 
-def _run_processes(env: dict) -> int:
-    names = _available_processes()
-    if not names:
-        print("No process to run yet.", flush=True)
+def _run_processes(env: dict, output: Output) -> int:
+    procfile = read_procfile(ROOT / "Procfile")
+    commands = {name: procfile[name] for name in _available_processes()}
+    if not commands:
+        output.line("No process to run yet.")
         return 0
-    command = [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
-               "-p", str(PORT), *names]
-    honcho = subprocess.Popen(command, env={**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"})
-    while True:
-        try:
-            return honcho.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to honcho as well; it stops the processes. Wait for it.
-            honcho.send_signal(signal.SIGINT)
+    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
+    return Runner(commands, env=env, cwd=ROOT, output=output).run()
 
 
 if __name__ == "__main__":

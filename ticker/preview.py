@@ -7,8 +7,10 @@ The schedule JSON is what the API takes; fields other than the timing ones (and 
 with `id` for its offsets) are ignored. A run that is not a plain match of the rule says why after
 a `#`: moved to the end of a spring-forward gap, first or second of a repeated hour, clamped to the
 month's last day, dispatched later inside its delivery window, bounded by start_at/end_at. Bad input
-gives one line on stderr and exit code 2, never a traceback. The CLI reads the clock for the
-default --after; the engine (core.timing) never does.
+gives one line on stderr and exit code 2, never a traceback. Runs are computed up to
+9998-12-31T00:00:00Z: when fewer than --count come before it, the ones that do are printed, then one
+`error:` line naming that limit, and the exit code is 2. The CLI reads the clock for the default
+--after; the engine (core.timing) never does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from core.explain import explained_runs
-from core.timing import TIMING_FIELDS, TimingError, validate_timing
+from core.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
 
 MAX_COUNT = 1000
 # Timing fields that JSON carries as RFC 3339 strings; the engine takes datetimes.
@@ -58,19 +60,36 @@ def main(argv: list[str]) -> int:
         if not 1 <= args.count <= MAX_COUNT:
             raise _UsageError(f"--count must be between 1 and {MAX_COUNT}, got {args.count}")
         validate_timing(fields)
+        next_runs_in_range(fields, after, args.count)  # RangeEndError past the engine's range
         runs = explained_runs(fields, after, args.count)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except _UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except TimingError as e:
-        print(f"error: {e.field}: {e.message}", file=sys.stderr)
+    except RangeEndError as e:
+        _print_runs(explained_runs(fields, after, len(e.runs)), fields)
+        print(f"error: {e.message}", file=sys.stderr)
         return 2
+    except TimingError as e:
+        print(f"error: {_error_text(e)}", file=sys.stderr)
+        return 2
+    _print_runs(runs, fields)
+    return 0
+
+
+def _print_runs(runs: list[dict], fields: dict) -> None:
+    """One line per explained run (core.explain.explained_runs)."""
     zone = ZoneInfo(fields.get("timezone") or "UTC")
     for run in runs:
         print(format_run(run["at"], zone) + explanation(run))
-    return 0
+
+
+def _error_text(error: TimingError) -> str:
+    """The message, after the field's name unless the message starts with it already."""
+    if error.message.startswith(error.field):
+        return error.message
+    return f"{error.field}: {error.message}"
 
 
 def explanation(run: dict) -> str:

@@ -125,6 +125,8 @@ class RunExecution:
         with db.service_transaction(self.conn) as cur:
             outcome = lifecycle.conclude_delivery(cur, self.run, self.settings)
             summary = delivery.summary(cur, self.run_id)
+        if outcome == "lost":
+            return self._lost()
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,

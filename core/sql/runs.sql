@@ -26,7 +26,7 @@ LIMIT %(limit)s;
 -- The tenant's runs in all, succeeded and failed, for GET /v1/schedules/stats.
 SELECT count(*) AS total_runs,
        count(*) FILTER (WHERE status = 'succeeded') AS successful_runs,
-       count(*) FILTER (WHERE status = 'failed') AS failed_runs
+       count(*) FILTER (WHERE status IN ('failed', 'delivery_failed')) AS failed_runs
 FROM schedule_runs
 WHERE account_id = %(account_id)s;
 

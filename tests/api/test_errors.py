@@ -2,6 +2,9 @@
 unreachable database. None of them leaks a stack trace or an internal detail."""
 from __future__ import annotations
 
+import io
+import json
+
 from api import create_app
 from tests.api.conftest import bearer
 
@@ -50,3 +53,22 @@ def test_connections_go_back_to_the_pool(app_config, account_id):
             assert client.get("/v1/schedules/00000000-0000-0000-0000-000000000000", headers=headers).status_code == 404
     finally:
         app.extensions["db_pool"].close()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_invalid_json(client, auth):
+    """werkzeug cuts a body without Content-Length at MAX_REQUEST_BYTES without a word."""
+    body = b'{"name": "' + b"a" * 2_000_000 + b'"}'
+    for path, headers in (("/v1/schedules", auth), ("/v1/email/unsubscribe", {})):
+        response = client.post(path, input_stream=io.BytesIO(body), environ_overrides={"wsgi.input_terminated": True},
+                               headers={**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        assert response.status_code == 413, response.get_json()
+        assert response.get_json()["error"] == "payload_too_large"
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole(client, auth):
+    body = json.dumps({"name": "x" * 150, "cadence": "daily"}).encode()
+    response = client.post("/v1/schedules", input_stream=io.BytesIO(body),
+                           environ_overrides={"wsgi.input_terminated": True},
+                           headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["name"] == "x" * 150

@@ -100,6 +100,20 @@ def test_gauges_follow_the_database(client, auth, create, conn, account_id):
     samples = scrape(client)
     assert value(samples, "schedules_runs_pending") == 1
     assert value(samples, "schedules_runs_by_status", status="pending") == 1
+    assert value(samples, "schedules_runs_retrying") == 0 and value(samples, "schedules_runs_lease_expired") == 0
+    assert value(samples, "schedules_queued_oldest_seconds") == 0
+
+    # A retry waiting, a run whose worker is gone, a run queued for 10 minutes.
+    sql(conn, "INSERT INTO schedule_runs (schedule_id, status, not_before) VALUES (%s, 'retrying', now())",
+        (due["id"],))
+    sql(conn, "INSERT INTO schedule_runs (schedule_id, status, lease_expires_at) VALUES"
+              " (%s, 'running', now() - interval '1 minute')", (due["id"],))
+    sql(conn, "INSERT INTO schedule_runs (schedule_id, status, queued_at) VALUES"
+              " (%s, 'queued', now() - interval '10 minutes')", (due["id"],))
+    samples = scrape(client)
+    assert value(samples, "schedules_runs_retrying") == 1 and value(samples, "schedules_runs_lease_expired") == 1
+    assert 590 < value(samples, "schedules_queued_oldest_seconds") < 700
+    sql(conn, "DELETE FROM schedule_runs WHERE status IN ('retrying', 'running', 'queued')")
 
     sql(conn, "UPDATE schedule_runs SET status = 'failed' WHERE id = %s", (run["id"],))
     sql(conn, "UPDATE schedules SET run_count = 12, success_count = 3, consecutive_failures = 4,"

@@ -51,3 +51,19 @@ def test_preview_rejects_bad_bodies_and_arguments(client, auth):
         response = client.post(f"/v1/schedules/preview{query}", json=body, headers=auth)
         assert response.status_code == 400, (query, body)
         assert field in response.get_json()["fields"], (query, body, response.get_json())
+
+
+def test_runs_cut_short_by_the_end_of_the_computed_range_are_a_400_naming_count(client, auth):
+    body = {"cadence": "interval", "interval_seconds": 2**31 - 1, "start_at": "8990-01-01T00:00:00Z"}
+    response = client.post("/v1/schedules/preview?after=8990-01-01T00:00:00Z&count=100", json=body, headers=auth)
+    assert response.status_code == 400
+    [message] = response.get_json()["fields"]["count"]
+    assert message.startswith("only 14 run(s) come at or before 9998-12-31T00:00:00Z")
+    assert client.post("/v1/schedules/preview?after=8990-01-01T00:00:00Z&count=14", json=body,
+                       headers=auth).status_code == 200
+
+
+def test_an_after_past_the_supported_years_is_a_400_naming_after(client, auth):
+    response = client.post("/v1/schedules/preview?after=9998-12-31T12:00:00Z", json={"cadence": "daily"},
+                           headers=auth)
+    assert response.status_code == 400 and list(response.get_json()["fields"]) == ["after"]

@@ -126,3 +126,34 @@ def test_token_route_is_a_404_in_production(app_config, account_id):
         assert response.status_code == 404
     finally:
         app.extensions["db_pool"].close()
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\udfff", "\x00"])
+def test_text_postgresql_cannot_store_is_a_400_naming_the_field(client, conn, account_id, bad):
+    surrogate_email = client.post("/v1/email/unsubscribe", json={
+        "email": f"{bad}@example.com", "account_id": str(account_id), "token": "00"})
+    assert surrogate_email.status_code == 400
+    assert list(surrogate_email.get_json()["fields"]) == ["email"]
+    valid_link_bad_reason = client.post("/v1/email/unsubscribe", json={**link_args(account_id), "reason": f"x{bad}y"})
+    assert valid_link_bad_reason.status_code == 400
+    assert list(valid_link_bad_reason.get_json()["fields"]) == ["reason"]
+    assert suppressions(conn) == []
+
+
+def test_a_nul_in_a_signed_address_is_refused_not_stored(client, conn, account_id):
+    args = link_args(account_id, email="a\x00b@example.com")  # the token is right for that address
+    assert client.post("/v1/email/unsubscribe", json=args).status_code == 400
+    assert client.post("/v1/email/unsubscribe", data=args).status_code == 400
+    assert client.get(f"/v1/email/unsubscribe?{urlencode(args)}").status_code == 400
+    assert suppressions(conn) == []
+
+
+def test_a_signed_link_for_an_account_that_does_not_exist_is_an_invalid_link(client, conn, caplog):
+    gone = "0b0e0f0e-0000-4000-8000-000000000000"
+    response = client.post("/v1/email/unsubscribe", json=link_args(gone))
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_token", "message": "the unsubscribe token is invalid"}
+    page = client.post("/v1/email/unsubscribe", data=link_args(gone))
+    assert page.status_code == 400 and "invalid" in page.get_data(as_text=True)
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []
+    assert suppressions(conn) == []

@@ -124,22 +124,24 @@ def test_help_exits_zero(capsys):
         (["--schedule", "{not json"], "error: --schedule is not valid JSON"),
         (["--schedule", "[1, 2]"], "error: --schedule must be a JSON object"),
         (["--schedule", "[" * 100000], "error: --schedule is not valid JSON"),
-        (["--schedule", "{}"], "error: cadence: cadence is required"),
-        (["--schedule", '{"cadence": "weekly"}'], "error: weekly_dow: weekly_dow required for weekly cadence"),
-        (["--schedule", '{"cadence": "daily", "send_hour": 24}'], "error: send_hour: send_hour must be between 0 and 23"),
-        (["--schedule", '{"cadence": "daily", "send_hour": 9.0}'], "error: send_hour: send_hour must be an integer"),
+        (["--schedule", "{}"], "error: cadence is required"),
+        (["--schedule", '{"cadence": "weekly"}'], "error: weekly_dow required for weekly cadence"),
+        (["--schedule", '{"cadence": "daily", "send_hour": 24}'], "error: send_hour must be between 0 and 23"),
+        (["--schedule", '{"cadence": "daily", "send_hour": 9.0}'], "error: send_hour must be an integer"),
         (["--schedule", '{"cadence": "daily", "timezone": "Mars/Olympus"}'],
          "error: timezone: unknown time zone 'Mars/Olympus'"),
         (["--schedule", '{"cadence": "once", "start_at": "tomorrow"}'],
-         "error: start_at: start_at must be an RFC 3339 timestamp with an offset"),
+         "error: start_at must be an RFC 3339 timestamp with an offset"),
         (["--schedule", '{"cadence": "once", "start_at": "2026-03-10T00:00:00"}'],
-         "error: start_at: start_at must be an RFC 3339 timestamp with an offset"),
-        (["--schedule", '{"cadence": "once", "start_at": 1773100800}'], "error: start_at: start_at must be an RFC 3339"),
+         "error: start_at must be an RFC 3339 timestamp with an offset"),
+        (["--schedule", '{"cadence": "once", "start_at": 1773100800}'], "error: start_at must be an RFC 3339"),
         (["--schedule", '{"cadence": "daily", "start_at": "2026-03-10T00:00:00Z", "end_at": "2026-03-01T00:00:00Z"}'],
-         "error: end_at: end_at must be after start_at"),
+         "error: end_at must be after start_at"),
         (["--schedule", '{"cadence": "daily"}', "--tz", "UTC"], "error: --tz applies to --cron only"),
-        (["--cron", "61 * * * *"], "error: cron_expression: cron_expression has a bad minute field '61'"),
-        (["--cron", "@reboot"], "error: cron_expression: cron_expression @reboot is not supported"),
+        (["--cron", "61 * * * *"], "error: cron_expression has a bad minute field '61'"),
+        (["--cron", "@reboot"], "error: cron_expression @reboot is not supported"),
+        (["--cron", "0 9 * * MON-FRI#1"], "error: cron_expression has a bad day-of-week field 'MON-FRI#1'"),
+        (["--cron", "@DAILY"], "error: cron_expression has an unknown macro '@DAILY'"),
         (["--cron", "@daily", "--tz", "Mars/Olympus"], "error: timezone: unknown time zone 'Mars/Olympus'"),
         (["--cron", "@daily", "--after", "yesterday"], "error: --after must be an RFC 3339 timestamp"),
         (["--cron", "@daily", "--after", "2026-03-01T00:00:00"], "error: --after must be an RFC 3339 timestamp"),
@@ -156,3 +158,26 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, argv, message):
     assert code == 2
     assert out == []
     assert len(err) == 1 and err[0].startswith(message), err
+
+
+def test_the_end_of_the_computed_range_is_an_error_naming_it(capsys):
+    code, out, err = preview(capsys, "--cron", "0 0 * * *", "--tz", "UTC", "--after", "9998-12-31T12:00:00Z",
+                             "--count", "2")
+    assert (code, out) == (2, [])
+    assert err == ["error: no runs are computed after 9998-12-31T00:00:00Z"]
+
+
+def test_runs_before_the_end_of_the_range_are_printed_then_the_error(capsys):
+    code, out, err = preview(capsys, "--cron", "0 0 * * *", "--after", "9998-12-29T12:00:00Z", "--count", "5")
+    assert code == 2
+    assert out == ["9998-12-30T00:00:00Z  9998-12-30 00:00:00 UTC (+00:00)",
+                   "9998-12-31T00:00:00Z  9998-12-31 00:00:00 UTC (+00:00)"]
+    assert err == ["error: only 2 run(s) come at or before 9998-12-31T00:00:00Z, the last instant runs are "
+                   "computed for"]
+
+
+def test_a_schedule_that_ends_by_itself_prints_its_last_runs_without_an_error(capsys):
+    schedule = {"cadence": "daily", "send_hour": 0, "end_at": "2026-01-03T00:00:00Z"}
+    code, out, err = preview(capsys, "--schedule", json.dumps(schedule), "--after", "2026-01-01T12:00:00Z",
+                             "--count", "5")
+    assert (code, len(out), err) == (0, 2, [])

@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.timing import (
+    RANGE_END,
     TIMING_FIELDS,
+    RangeEndError,
     TimingError,
     is_wildcard,
     next_run_after,
     next_runs,
+    next_runs_in_range,
     validate_timing,
 )
 
@@ -93,7 +96,6 @@ class TestCadences:
             "@daily": "2025-11-11T00:00:00Z",
             "@midnight": "2025-11-11T00:00:00Z",
             "@hourly": "2025-11-10T10:00:00Z",
-            "@DAILY": "2025-11-11T00:00:00Z",
         }
         for macro, expected in cases.items():
             assert runs({"cadence": "cron", "cron_expression": macro}, "2025-11-10T09:30", 1) == [expected]
@@ -376,7 +378,19 @@ class TestCronValidation:
             ("*/0 * * * *", "cron_expression has a bad minute field '*/0': step 0"),
             ("1,,2 * * * *", "cron_expression has a bad minute field"),
             ("*-5 * * * *", "cron_expression has a bad minute field"),
-            ("0 0 L * *", "cron_expression has a bad day-of-month field 'l'"),
+            ("0 0 L * *", "cron_expression has a bad day-of-month field 'L'"),
+            ("0 9 * * MON-FRI#1", "cron_expression has a bad day-of-week field 'MON-FRI#1': cannot read 'MON-FRI#1'"),
+            ("0 9 * JAN-Foo *", "cron_expression has a bad month field 'JAN-Foo': unknown value 'Foo'"),
+            ("@DAILY", "cron_expression has an unknown macro '@DAILY' (known: @yearly"),
+            ("@Hourly", "cron_expression has an unknown macro '@Hourly'"),
+            ("@REBOOT", "cron_expression has an unknown macro '@REBOOT'"),
+            ("*/99999999999999999999 * * * *",
+             "cron_expression has a bad minute field '*/99999999999999999999': step 99999999999999999999 is "
+             "more than 60"),
+            ("0 0-23/25 * * *", "cron_expression has a bad hour field '0-23/25': step 25 is more than 24"),
+            ("0 0 */32 * *", "cron_expression has a bad day-of-month field '*/32': step 32 is more than 31"),
+            ("0 0 * */13 *", "cron_expression has a bad month field '*/13': step 13 is more than 12"),
+            ("0 0 * * */9", "cron_expression has a bad day-of-week field '*/9': step 9 is more than 8"),
             ("0 0 15W * *", "cron_expression has a bad day-of-month field"),
             ("0 0 * * 5L", "cron_expression has a bad day-of-week field"),
             ("0 0 * * 1#2", "cron_expression has a bad day-of-week field"),
@@ -401,10 +415,16 @@ class TestCronValidation:
         assert raised.value.field == "cron_expression"
         assert raised.value.message.startswith(message)
 
+    def test_a_macro_in_the_wrong_case_names_the_right_one(self):
+        with pytest.raises(TimingError) as raised:
+            validate_timing({"cadence": "cron", "cron_expression": "@Hourly"})
+        assert raised.value.message.endswith("; macro names are lower case: @hourly")
+
     @pytest.mark.parametrize(
         "expression",
         ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 2 mon", "*/5 * * * *", "0 9 * * MON-FRI", "0 0 1-31/2 * *",
-         "0 0 * * 7", "0 0 * * 0-7", " 0  9  * * 1 ", "0\t9 * * *", "00 09 01 01 *"],
+         "0 0 * * 7", "0 0 * * 0-7", " 0  9  * * 1 ", "0\t9 * * *", "00 09 01 01 *", "*/60 */24 * * *",
+         "0 9 * Jan-MAR mon-FRI", "@daily"],
     )
     def test_accepted(self, expression):
         validate_timing({"cadence": "cron", "cron_expression": expression})
@@ -440,3 +460,35 @@ class TestCroniterDisagreements:
         # croniter reads `59-59` as `*` and answers 00:01.
         fields = {"cadence": "cron", "cron_expression": "59-59 * * * *"}
         assert runs(fields, "2026-01-01T00:00", 2) == ["2026-01-01T00:59:00Z", "2026-01-01T01:59:00Z"]
+
+
+class TestRangeEnd:
+    """Runs are computed up to 9998-12-31T00:00:00Z; a preview asking past it is told so."""
+
+    def test_range_end_is_the_last_day_of_year_9998(self):
+        assert RANGE_END == datetime(9998, 12, 31, tzinfo=UTC)
+
+    def test_nothing_after_the_end_is_an_error_naming_after_and_the_limit(self):
+        with pytest.raises(RangeEndError) as raised:
+            next_runs_in_range({"cadence": "cron", "cron_expression": "0 0 * * *"}, at("9998-12-31T12:00"), 2)
+        assert (raised.value.field, raised.value.runs) == ("after", [])
+        assert raised.value.message == "no runs are computed after 9998-12-31T00:00:00Z"
+
+    def test_fewer_runs_than_asked_is_an_error_naming_count_and_carrying_the_runs(self):
+        with pytest.raises(RangeEndError) as raised:
+            next_runs_in_range({"cadence": "daily", "send_hour": 0}, at("9998-12-29T12:00"), 5)
+        assert raised.value.field == "count"
+        assert [r.isoformat() for r in raised.value.runs] == ["9998-12-30T00:00:00+00:00", "9998-12-31T00:00:00+00:00"]
+
+    def test_intervals_stop_at_the_end_too(self):
+        fields = {"cadence": "interval", "interval_seconds": 86400, "created_at": at("9998-12-29T00:00")}
+        assert runs(fields, "9998-12-29T12:00", 5) == ["9998-12-30T00:00:00Z", "9998-12-31T00:00:00Z"]
+        with pytest.raises(RangeEndError):
+            next_runs_in_range(fields, at("9998-12-29T12:00"), 5)
+
+    def test_a_schedule_that_ends_by_itself_is_no_error(self):
+        ends = {"cadence": "daily", "end_at": at("2026-01-03T00:00")}
+        assert len(next_runs_in_range(ends, at("2026-01-01T00:00"), 5)) == 2
+        once = {"cadence": "once", "start_at": at("2026-01-03T00:00")}
+        assert len(next_runs_in_range(once, at("2026-01-01T00:00"), 5)) == 1
+        assert next_runs_in_range({"cadence": "daily"}, at("2026-01-01T00:00"), 3)  # the usual case

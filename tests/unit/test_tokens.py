@@ -32,10 +32,15 @@ def test_forged_unsigned_eternal_or_malformed_tokens_are_refused(token):
         account_from_access_token(SECRET, token)
 
 
-def test_unsubscribe_token_is_seed_001s_hmac():
+def test_unsubscribe_token_is_the_hmac_of_address_and_account():
     import hashlib
     import hmac
     expected = hmac.new(b"k", f"a@example.com:{ACCOUNT}".encode(), hashlib.sha256).hexdigest()
     assert unsubscribe_token("k", "a@example.com", ACCOUNT) == expected
     assert unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, expected)
     assert not unsubscribe_token_is_valid("k", "b@example.com", ACCOUNT, expected)
+
+
+@pytest.mark.parametrize("token", ["é" * 64, "\x00", "", "\ufffd", "0" * 63 + "\u2028"])
+def test_a_non_ascii_or_odd_unsubscribe_token_is_only_invalid(token):
+    assert not unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, token)

@@ -225,3 +225,27 @@ def test_redis_is_not_needed_by_the_worker_for_retries(conn, settings, registry,
     redis.Redis.from_url(redis_url).flushdb()
     assert execute(conn, settings, registry, run_id)["status"] == "retrying"
     assert redis.Redis.from_url(redis_url).dbsize() == 0
+
+
+def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, registry, account_id, smtp_server):
+    """A worker presumed dead wakes up mid-delivery: its claims are refused, so it cannot send."""
+    from core import delivery
+    from core.email import EmailChannel, Mailer
+
+    settings = smtp_settings(worker_env, smtp_server)
+    schedule_id = make_schedule(conn, account_id, recipients=RECIPIENTS)
+    run_id = make_run(conn, schedule_id)
+    with db.service_transaction(conn) as cur:
+        run = lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=60)
+        lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
+        delivery.create_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS])
+        cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
+        schedule = lifecycle.schedule_for(cur, schedule_id)
+    assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
+    with Mailer(settings) as mailer:
+        counts = delivery.deliver_pending(conn, run, schedule, {"report_url": "x"},
+                                          {"email": EmailChannel(settings, mailer, conn)})
+    assert counts == {"sent": 0, "failed": 0, "retry": 0} and smtp_server.messages == []
+    with db.service_transaction(conn) as cur:
+        assert lifecycle.conclude_delivery(cur, run, settings) == "lost"
+    assert {r["status"] for r in ledger(conn, run_id).values()} == {"pending"}
