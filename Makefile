@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bench install clean-devdata
+.PHONY: dev test bench install clean-devdata login-link
 
 install: $(VENV)/.installed
 
@@ -14,6 +14,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/bootstrap
 
 dev: install
 	$(PY) -m devtools.dev
+
+# A fresh console sign-in link for make dev's demo account (each link works once).
+login-link: install
+	@$(PY) -m devtools.dev login-link
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,8 +7,9 @@ environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
 "run now" leaves its run pending for the ticker to push.
 
 Blueprints are imported inside the factory (as in Flask's tutorial), so nothing imports a global app.
-flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json, with an
-interactive page at /docs. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
+flask-smorest turns their marshmallow schemas into the OpenAPI document at /openapi.json; the
+console (api/console/) serves the pages for people: the console itself under /console/, `/` leading
+there, and Swagger UI at /docs from the pinned swagger-ui-bundle package. /healthz, /readyz and /metrics (api/health.py, api/metrics.py) need no
 token; every request is counted and timed for /metrics.
 """
 from __future__ import annotations
@@ -19,7 +20,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.settings import load_settings
 
-SWAGGER_UI_CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                  "description": "HS256 JWT with claim account_id; `python -m api.cli mint-token` makes one"}
 
@@ -37,15 +37,13 @@ def create_app(test_config=None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_CDN,
         API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
     )
     app.json.sort_keys = False  # keep the schemas' field order in responses
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import controls, db, errors, health, metrics, runs, schedules, suppressions, unsubscribe
+    from api import console, controls, db, errors, health, metrics, runs, schedules, suppressions, unsubscribe, webhooks
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -57,7 +55,8 @@ def create_app(test_config=None) -> Flask:
     api = errors.Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, controls.blp, unsubscribe.blp,
-                      suppressions.blp):
+                      suppressions.blp, webhooks.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    console.init_app(app, settings)
     return app

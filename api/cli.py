@@ -2,22 +2,27 @@
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
     python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
+    python -m api.cli login-link --account-id UUID [--ttl-minutes 5]  prints a console sign-in link
 
 mint-token needs JWT_SECRET (the same as the web process); in development, when it is unset, it uses
-the one `make dev` keeps in .devdata/secrets.json (DEV_DATA_DIR), and says so on stderr.
-create-account needs DATABASE_URL. Errors are one line on stderr and a non-zero exit, never a traceback.
+the one `make dev` keeps in .devdata/secrets.json (DEV_DATA_DIR), and says so on stderr. login-link
+needs CONSOLE_SECRET or JWT_SECRET (whichever the web process signs links with) and uses
+PUBLIC_BASE_URL for the address. create-account needs DATABASE_URL.
+Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import uuid
+from datetime import datetime, timezone
 
 import psycopg2
 
 from core import db
 from core.settings import SettingsError, load_settings
 from core.sql import queries
+from core import console_links
 from core.tokens import mint_access_token
 
 
@@ -28,14 +33,21 @@ def _account_id(value: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
 
 
-def _ttl_days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 3650:
-        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, got {value!r}")
-    return days
+def _whole(unit: str, high: int):
+    """An argparse type: a whole number of `unit` from 1 to `high`."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit} from 1 to {high}, got {value!r}")
+        return number
+    return parse
+
+
+_ttl_days = _whole("days", 3650)
+_ttl_minutes = _whole("minutes", 1440)
 
 
 def mint_token(args) -> str:
@@ -57,6 +69,15 @@ def _make_dev_secret(settings) -> str | None:
     if secret:
         print(f"(JWT_SECRET is unset: using make dev's, from {devdata.secrets_path()})", file=sys.stderr)
     return secret
+
+
+def login_link(args) -> str:
+    settings = load_settings()
+    if not settings.console_secret:
+        settings.require("jwt_secret")
+    token = console_links.mint(settings.console_signing_secret, args.account_id, datetime.now(timezone.utc),
+                               ttl_seconds=args.ttl_minutes * 60)
+    return console_links.url(settings.public_base_url, token)
 
 
 def create_account(args) -> str:
@@ -82,6 +103,10 @@ def parser() -> argparse.ArgumentParser:
     mint.add_argument("--subject", default="cli",
                       help="who uses the token (its `sub` claim; the change history names it); default cli")
     mint.set_defaults(run=mint_token)
+    link = commands.add_parser("login-link", help="print a single-use console sign-in link for an account")
+    link.add_argument("--account-id", required=True, type=_account_id)
+    link.add_argument("--ttl-minutes", type=_ttl_minutes, default=console_links.DEFAULT_TTL_SECONDS // 60)
+    link.set_defaults(run=login_link)
     create = commands.add_parser("create-account", help="create an account and print its id")
     create.add_argument("--name", required=True)
     create.add_argument("--plan", default="pro")

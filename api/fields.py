@@ -151,3 +151,14 @@ class UtcDateTime(fields.AwareDateTime):
         if value is None:
             return None
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def outbound_url(value: str) -> None:
+    """A webhook or Slack URL the service may call (core/outbound.py): https, resolving only to public
+    addresses (loopback too with WEBHOOK_ALLOW_LOOPBACK in development). Checked again at each send."""
+    from core import outbound
+
+    try:
+        outbound.check(value, allow_loopback=_settings().webhook_allow_loopback)
+    except outbound.UnsafeUrl as error:
+        raise ValidationError(f"URL refused: {error}") from None

@@ -24,12 +24,12 @@ from api import idempotency as idempotent
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema, PreviewSchema,
-                         PatchArgsSchema, SchedulePreviewArgsSchema, schedule_edit_schema,
+from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema,
+                         PreviewSchema, PatchArgsSchema, SchedulePreviewArgsSchema, schedule_edit_schema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
-from core import health, schedules
+from core import channels, health, schedules
 from core.explain import explained_runs
 from core.timing import TimingError, next_runs_in_range, validate_timing
 
@@ -75,6 +75,8 @@ class ScheduleCollection(MethodView):
                 if key:
                     response = idempotent.answer(cur, g.account_id, route, key, schedule_with_warnings_schema,
                                                  row, 201, location)
+        except channels.UnknownChannel as error:
+            raise _unknown_channel(error) from None
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
@@ -111,8 +113,11 @@ class ScheduleItem(MethodView):
                 _with_warnings(cur, would_be)
             return {**would_be, "dry_run": True, "changes": changed,
                     "next_runs_before": _upcoming(row, now), "next_runs_after": _upcoming(would_be, now)}
-        with tenant() as cur:
-            row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, now, g.actor))
+        try:
+            with tenant() as cur:
+                row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, now, g.actor))
+        except channels.UnknownChannel as error:
+            raise _unknown_channel(error) from None
         return _found(row)
 
     @blp.response(204)
@@ -153,6 +158,20 @@ def disable(args, schedule_id):
     with tenant() as cur:
         row = schedules.disable(cur, g.account_id, schedule_id, utcnow(), g.actor, args.get("note"))
     return _found(row)
+
+
+@blp.route("/schedules/<uuid:schedule_id>/channels/<uuid:channel_id>/enable", methods=["POST"])
+@blp.response(200, ChannelSchema)
+@blp.alt_response(404, schema=error_schema, description="No such channel of this schedule in this account")
+def enable_channel(schedule_id, channel_id):
+    """Send to a channel again after its receiver answered 410 Gone (which disabled it)."""
+    with tenant() as cur:
+        channel = channels.enable(cur, g.account_id, schedule_id, channel_id)
+    if channel is None:
+        raise not_found("channel")
+    logger.info("Enabled %s channel %s of schedule %s", channel["type"], channel_id, schedule_id,
+                extra={"schedule_id": schedule_id, "account_id": g.account_id})
+    return channel
 
 
 @blp.route("/schedules/preview", methods=["POST"])
@@ -221,6 +240,12 @@ def _with_warnings(cur, row):
     if row is not None:
         row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row, now=utcnow())
     return row
+
+
+def _unknown_channel(error: channels.UnknownChannel) -> ApiError:
+    message = "no channel of this schedule has this id"
+    return ApiError(400, "validation_error", "Invalid input",
+                    fields={"channels": {str(error.index): {"id": [message]}}})
 
 
 def _found(row):

@@ -6,10 +6,11 @@ once, here, and shared by the blueprints.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import JsonObject, Text, UtcDateTime, known_task, known_timezone, recipients_limit, storable
-from core import runstates
+from api.fields import (JsonObject, Text, UtcDateTime, known_task, known_timezone, outbound_url, recipients_limit,
+                        storable)
+from core import channels, runstates
 from core.timing import CADENCES
 
 RUN_STATUSES = runstates.ALL
@@ -19,6 +20,36 @@ INT32_MAX = 2**31 - 1
 def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
     """A bounded integer; strict (no "3" or 3.0) in JSON bodies, from text in query strings."""
     return fields.Integer(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
+
+
+class ChannelSchema(Schema):
+    """A delivery channel beside email: a signed webhook or a Slack incoming webhook."""
+
+    id = fields.UUID(load_default=None, metadata={
+        "description": "in an edit, `{\"id\": ...}` alone keeps an existing channel as it is"})
+    type = fields.String(validate=validate.OneOf(channels.TYPES), metadata={
+        "description": "webhook (Standard Webhooks, signed) or slack (an incoming-webhook URL)"})
+    url = fields.String(validate=[validate.Length(min=1, max=2048), storable, outbound_url], metadata={
+        "description": "https, to a public address; a Slack URL is a secret and is read back masked"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(("active", "disabled")), metadata={
+        "description": "disabled: the receiver answered 410 Gone; POST .../channels/{id}/enable to send again"})
+    disabled_at = UtcDateTime(dump_only=True)
+    disabled_reason = fields.String(dump_only=True)
+
+    @validates_schema
+    def _id_or_type_and_url(self, data, **kwargs):
+        if data.get("id") is not None:
+            if "type" in data or "url" in data:
+                raise ValidationError("Give either an id (keep that channel) or a type and a url, not both.")
+            return
+        missing = {name: ["Missing data for required field."] for name in ("type", "url") if name not in data}
+        if missing:
+            raise ValidationError(missing)
+
+
+def _channels_limit(value: list) -> None:
+    if len(value) > channels.MAX_CHANNELS:
+        raise ValidationError(f"At most {channels.MAX_CHANNELS} channels, got {len(value)}.")
 
 
 class ScheduleSchema(Schema):
@@ -37,6 +68,10 @@ class ScheduleSchema(Schema):
     filters = JsonObject(load_default=dict)
     recipients = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
                              validate=recipients_limit)
+    channels = fields.List(fields.Nested(ChannelSchema), load_default=list, validate=_channels_limit, metadata={
+        "description": "where runs are delivered besides `recipients` (email): "
+                       "[{\"type\": \"webhook\"|\"slack\", \"url\": \"https://...\"}]; "
+                       "an edit with a list replaces them, one without keeps them"})
     include_attachment = fields.Boolean(load_default=False)
     cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
     weekly_dow = _int(0, 6, allow_none=True, load_default=None, metadata={"description": "0 = Sunday .. 6 = Saturday"})
@@ -201,14 +236,16 @@ class RunSchema(Schema):
 class DeliverySchema(Schema):
     """One row of a run's delivery ledger: one (channel, target), sent at most once."""
 
-    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",)))
-    target = fields.String(dump_only=True, metadata={"description": "the recipient's address"})
+    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",) + channels.TYPES))
+    target = fields.String(dump_only=True, metadata={
+        "description": "the recipient's address, or the channel's URL (a Slack URL masked)"})
     status = fields.String(dump_only=True, validate=validate.OneOf(runstates.DELIVERY_STATUSES), metadata={
         "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
                        "not sent), failed (gave up; last_error says why)"})
     attempts = fields.Integer(dump_only=True)
     last_error = fields.String(dump_only=True)
-    message_id = fields.String(dump_only=True, metadata={"description": "the email's Message-ID, stable per row"})
+    message_id = fields.String(dump_only=True, metadata={
+        "description": "the email's Message-ID or the webhook's webhook-id, stable per row"})
     sent_at = UtcDateTime(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
@@ -378,3 +415,26 @@ schedule_edit_schema = ScheduleEditSchema()
 schedules_schema = ScheduleSchema(many=True)
 schedule_patch_schema = SchedulePatchSchema(partial=True)
 schedule_preview_schema = SchedulePreviewSchema()
+
+
+class SigningSecretSchema(Schema):
+    secret = fields.String(metadata={"description": "masked (whsec_…last 4), except in the answer to a rotation"})
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime(allow_none=True, metadata={"description": "a rotated secret: valid until then"})
+
+
+class SigningSecretsSchema(Schema):
+    current = fields.Nested(SigningSecretSchema, allow_none=True, metadata={
+        "description": "signs every webhook; null until the first rotation or the first webhook"})
+    previous = fields.List(fields.Nested(SigningSecretSchema), metadata={
+        "description": "rotated secrets in their grace period: webhooks carry their signatures too"})
+
+
+class RotateArgsSchema(Schema):
+    grace_seconds = fields.Integer(strict=True, load_default=24 * 3600,
+                                   validate=validate.Range(min=0, max=30 * 24 * 3600), metadata={
+                                       "description": "how long the previous secret keeps signing (default a day)"})
+
+
+class RotatedSecretSchema(SigningSecretsSchema):
+    secret = fields.String(metadata={"description": "the new secret, whole: shown this once, never again"})

@@ -1,14 +1,14 @@
 """The delivery ledger: one row per (run, channel target), each delivered at most once.
 
-A run's ledger is made once, from the schedule's recipients at its first delivery (suppressed
-addresses marked so). Each target is then claimed (`sending`) by the attempt that holds the run,
-sent, and recorded: `sent`, back to `pending` after a transient failure (retried by a later attempt),
-or `failed`. A target whose sender was lost mid-send is never sent again: whether it arrived is
+A run's ledger is made once, from the schedule's recipients and channels at its first delivery
+(suppressed addresses marked so). Each target is then claimed (`sending`) by the attempt that holds
+the run, sent, and recorded: `sent`, back to `pending` after a transient failure (retried by a later
+attempt), or `failed`. A target whose sender was lost mid-send is never sent again: whether it arrived is
 unknown, and a duplicate is worse than saying so. Its message id is stable per (run, target), so a
 receiver can also drop a repeat.
 
-`deliver_pending` runs one delivery pass with the channels it is given (`email` today); every
-email attempt is also a row in `email_log`.
+`deliver_pending` runs one delivery pass with the channels it is given (`email`, `webhook`, `slack`:
+core/channels.py builds the targets and the senders); every email attempt is also a row in `email_log`.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from core import db
 from core.sql import queries
@@ -35,6 +36,15 @@ class Sent:
 
 class Channel(Protocol):
     def send(self, target: dict, run: dict, schedule: dict, result: dict) -> Sent: ...
+
+
+def shown_target(channel: str, target: str) -> str:
+    """A target as the API and the logs show it: a Slack incoming-webhook URL is a credential, so only
+    its host and last 4 characters (delivery_summary's SQL masks it the same way)."""
+    if channel != "slack":
+        return target
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}/…{target[-4:]}"
 
 
 def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
@@ -107,7 +117,8 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
             cur.execute(queries["record_delivery"], {"delivery_id": target["id"], "attempt": run["attempt"],
                                                      "status": status, "error": outcome.error})
         if not outcome.ok:
-            logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"], target["target"],
+            logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"],
+                           shown_target(target["channel"], target["target"]),
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run["id"], "schedule_id": schedule["id"]})
     return counts

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from psycopg2.extras import Json
 
-from core import history
+from core import channels, history
 from core.sql import queries
 from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
 from core.when import next_dispatch, shared_occurrence, validate_controls
@@ -78,13 +78,15 @@ def create(cur, account_id, values, now: datetime, actor: str = "api"):
                                                     next_occurrence_at=_windowed(values, occurrence), now=now))
     row = cur.fetchone()
     history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
-    return row
+    channels.save(cur, account_id, row["id"], values.get("channels") or [])
+    return channels.attach(cur, account_id, row)
 
 
 def get(cur, account_id, schedule_id, *, for_update: bool = False):
+    """One schedule with its channels (None when there is no such schedule for this tenant)."""
     query = queries["get_schedule_for_update" if for_update else "get_schedule"]
     cur.execute(query, {"id": schedule_id, "account_id": account_id})
-    return cur.fetchone()
+    return channels.attach(cur, account_id, cur.fetchone())
 
 
 def needs_new_next_run(row, merged) -> bool:
@@ -105,14 +107,14 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
     merged, occurrence, next_run = merge(row, changes, now)
     changed = history.diff(row, merged, HISTORY_FIELDS)
     if not changed:
-        return row
+        return _save_channels(cur, account_id, schedule_id, changes, row)
     cur.execute(queries["patch_schedule"],
                 {**_params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now,
                            next_occurrence_at=_windowed(merged, occurrence)),
                  **{name: merged[name] for name in history.PAUSE_FIELDS}})
     written = cur.fetchone()
     history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
-    return written
+    return _save_channels(cur, account_id, schedule_id, changes, written)
 
 
 def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
@@ -128,6 +130,14 @@ def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
     would_be = {**row, **merged, "next_run_at": next_run, "next_occurrence_at": _windowed(merged, occurrence),
                 "version": row["version"] + 1, "updated_at": now}
     return row, would_be, changed
+
+
+def _save_channels(cur, account_id, schedule_id, changes, row):
+    """The row with its channels, after saving those the edit set (an edit that leaves channels out
+    keeps them)."""
+    if "channels" in changes:
+        channels.save(cur, account_id, schedule_id, changes["channels"] or [])
+    return channels.attach(cur, account_id, row)
 
 
 def merge(row, changes, now: datetime):
@@ -159,7 +169,7 @@ def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note
     written = cur.fetchone()
     history.record(cur, written, action=action, actor=actor, note=note, now=now,
                    changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
-    return written
+    return channels.attach(cur, account_id, written)
 
 
 def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None):
@@ -171,7 +181,7 @@ def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", not
     written = cur.fetchone()
     history.record(cur, written, action="disable", actor=actor, note=note, now=now,
                    changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
-    return written
+    return channels.attach(cur, account_id, written)
 
 
 def delete(cur, account_id, schedule_id) -> bool:
@@ -179,20 +189,25 @@ def delete(cur, account_id, schedule_id) -> bool:
     return cur.fetchone() is not None
 
 
-def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, q=None, page=1,
-              page_size=50):
-    """One page of schedules and the total over all pages; `q`: a part of the name, any case."""
+def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
+              name=None, q=None, page=1, page_size=50):
+    """One page of schedules and the total over all pages.
+
+    `active` (True/False) keeps only schedules that are on/off; `name` (the console's search) or `q`
+    (the API's) keeps those whose name contains it, in any case.
+    """
     params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
-              "tag": tag, "q": q, "limit": page_size, "offset": (page - 1) * page_size}
+              "tag": tag, "active": active, "name": name or q or None,
+              "limit": page_size, "offset": (page - 1) * page_size}
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]
     cur.execute(queries["list_schedules"], params)
-    return cur.fetchall(), total
+    return channels.attach(cur, account_id, cur.fetchall()), total
 
 
 def due(cur, account_id, now: datetime, limit: int):
     cur.execute(queries["list_due_schedules"], {"account_id": account_id, "now": now, "limit": limit})
-    return cur.fetchall()
+    return channels.attach(cur, account_id, cur.fetchall())
 
 
 def stats(cur, account_id) -> dict:
@@ -230,7 +245,26 @@ def run_detail(cur, account_id, schedule_id, run_id):
     if run is None:
         return None
     cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
-    return {**run, "deliveries": cur.fetchall()}
+    deliveries = [{**row, "target": channels.mask_url(row["channel"], row["target"])} for row in cur.fetchall()]
+    return {**run, "deliveries": deliveries}
+
+
+def tags(cur, account_id) -> list[str]:
+    """Every tag the account's schedules carry, sorted."""
+    cur.execute(queries["list_schedule_tags"], {"account_id": account_id})
+    return [row["tag"] for row in cur.fetchall()]
+
+
+def deliveries_of_runs(cur, account_id, run_ids) -> dict:
+    """{run id: [its delivery ledger rows]} for a page of runs, in one query."""
+    if not run_ids:
+        return {}
+    cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
+    found: dict = {run_id: [] for run_id in run_ids}
+    for row in cur.fetchall():
+        row["target"] = channels.mask_url(row["channel"], row["target"])  # a Slack URL is a credential
+        found.setdefault(row.pop("run_id"), []).append(row)
+    return found
 
 
 def add_manual_run(cur, account_id, schedule_id, now: datetime):

@@ -55,6 +55,17 @@ class Settings:
     max_recipients: int = 50
     max_request_bytes: int = 64 * 1024
     db_pool_size: int = 10
+    webhook_allow_loopback: bool = False
+    webhook_timeout: float = 5.0
+    webhook_max_response_bytes: int = 64 * 1024
+    # The console's sign-in links are signed with CONSOLE_SECRET, or with JWT_SECRET when it is unset.
+    console_secret: str | None = None
+    console_frame_ancestors: str = "'none'"
+    console_session_hours: int = 12
+
+    @property
+    def console_signing_secret(self) -> str | None:
+        return self.console_secret or self.jwt_secret
 
     @property
     def is_production(self) -> bool:
@@ -100,6 +111,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_recipients=_number("MAX_RECIPIENTS", get("MAX_RECIPIENTS"), 50, low=1, high=1000),
         max_request_bytes=_number("MAX_REQUEST_BYTES", get("MAX_REQUEST_BYTES"), 64 * 1024, low=1024, high=16 * 1024 * 1024),
         db_pool_size=_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10, low=1, high=200),
+        webhook_allow_loopback=_allow_loopback(get("WEBHOOK_ALLOW_LOOPBACK"), environment),
+        webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 5.0, low=0.1, high=60, kind=float),
+        webhook_max_response_bytes=_number("WEBHOOK_MAX_RESPONSE_BYTES", get("WEBHOOK_MAX_RESPONSE_BYTES"),
+                                           64 * 1024, low=1024, high=16 * 1024 * 1024),
+        console_secret=_secret("CONSOLE_SECRET", get("CONSOLE_SECRET"), environment),
+        console_frame_ancestors=_frame_ancestors(get("CONSOLE_FRAME_ANCESTORS") or "'none'"),
+        console_session_hours=_number("CONSOLE_SESSION_HOURS", get("CONSOLE_SESSION_HOURS"), 12, low=1, high=720),
     )
     return settings
 
@@ -186,7 +204,37 @@ def _queue_name(raw: str) -> str:
     return raw
 
 
+# A CSP source the console may be framed by: 'self', 'none', or a scheme + host (wildcard subdomain
+# and port allowed), e.g. https://app.example.com or https://*.example.com:8443.
+_FRAME_SOURCE = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?)$")
+
+
+def _frame_ancestors(raw: str) -> str:
+    """CONSOLE_FRAME_ANCESTORS: the CSP frame-ancestors sources, space-separated; 'none' alone forbids framing."""
+    sources = raw.split()
+    if sources == ["'none'"]:
+        return raw.strip()
+    bad = [source for source in sources if not _FRAME_SOURCE.match(source)]
+    if bad or not sources:
+        raise SettingsError(
+            "CONSOLE_FRAME_ANCESTORS must be 'none', or space-separated sources such as "
+            f"'self' https://app.example.com, got {bad[0] if bad else raw!r}")
+    return " ".join(sources)
+
+
 def _secret(name: str, raw: str | None, environment: str) -> str | None:
     if raw is not None and environment == "production" and len(raw) < 32:
         raise SettingsError(f"{name} is too short for production: use at least 32 random characters")
     return raw
+
+
+def _allow_loopback(raw: str | None, environment: str) -> bool:
+    """WEBHOOK_ALLOW_LOOPBACK: webhooks and Slack to http(s)://127.0.0.1 etc., for tests and `make dev`."""
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"WEBHOOK_ALLOW_LOOPBACK must be true or false, got {raw!r}")
+    allowed = raw.lower() in ("true", "1", "yes")
+    if allowed and environment == "production":
+        raise SettingsError("WEBHOOK_ALLOW_LOOPBACK=true is for development only: unset it in production")
+    return allowed

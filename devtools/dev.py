@@ -2,11 +2,15 @@
 
 Starts an embedded PostgreSQL and Redis (data kept in .devdata/, or DEV_DATA_DIR, so it survives
 restarts) unless DATABASE_URL / REDIS_URL are set, applies the migrations, makes sure a demo account
-and a demo schedule exist, prints a bearer token and a ready-to-paste curl, then runs the Procfile's
+and a demo schedule exist, prints a console sign-in link, a bearer token and a ready-to-paste curl,
+then runs the Procfile's
 web, ticker and worker (devtools/procfile.py), their logs interleaved and prefixed by process name.
 The API listens on 127.0.0.1 only (its development routes hand out unsubscribe tokens) unless
 WEB_HOST says otherwise. Ctrl-C stops everything, the embedded servers last, whatever became of
 stdout (`make dev | tee out` loses its reader first).
+
+`python -m devtools.dev login-link` (`make login-link`) prints a fresh console sign-in link for the
+demo account, signed with the secrets `make dev` keeps in .devdata/.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core import db
+from core import console_links, db
 from core.migrate import apply_migrations
 from core.settings import SettingsError, load_settings
 from core.sql import queries
@@ -38,6 +42,8 @@ DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
     "overlap_policy": "skip",
 }
 PORT = int(os.environ.get("PORT", "8000"))
+# Longer than the production default (5 minutes): the banner may sit in a terminal a while.
+DEV_LINK_TTL_SECONDS = 30 * 60
 
 
 def main() -> int:
@@ -62,6 +68,8 @@ def main() -> int:
         env.setdefault("OUTBOX_DIR", str(data / "outbox"))
         env.setdefault("WEB_HOST", "127.0.0.1")
         env["PORT"] = str(PORT)
+        if env.get("ENVIRONMENT", "").lower() != "production":  # webhooks to a receiver on this machine
+            env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
         env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             settings = load_settings(env)
@@ -71,7 +79,7 @@ def main() -> int:
         apply_migrations(settings.database_url)
         _ensure_demo_data(settings.database_url)
         token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID)
-        output.line(_banner(env, token))
+        output.line(_banner(env, token, _login_link(settings)))
         return _run_processes(env, output)
     finally:
         for server in reversed(servers):
@@ -94,11 +102,29 @@ def _ensure_demo_data(database_url: str) -> None:
         conn.close()
 
 
-def _banner(env: dict, token: str) -> str:
+def _login_link(settings) -> str:
+    link = console_links.mint(settings.console_signing_secret, DEMO_ACCOUNT_ID, datetime.now(timezone.utc),
+                              ttl_seconds=DEV_LINK_TTL_SECONDS)
+    return console_links.url(f"http://localhost:{PORT}", link)
+
+
+def print_login_link() -> int:
+    """`make login-link`: a fresh sign-in link (each works once), with make dev's secrets."""
+    env = {**devdata.ensure_secrets(),
+           **{k: v for k, v in os.environ.items() if k in ("JWT_SECRET", "CONSOLE_SECRET")}}
+    print(_login_link(load_settings(env)))
+    return 0
+
+
+def _banner(env: dict, token: str, link: str) -> str:
     base = f"http://localhost:{PORT}"
     return f"""
 ==============================================================================
  Schedule service (development)
+
+ Console: open this sign-in link (works once, for 30 minutes; `make login-link` prints another):
+   {link}
+
    API          {base}   (docs: {base}/docs; listening on {env['WEB_HOST']})
    DATABASE_URL {env['DATABASE_URL']}
    REDIS_URL    {env['REDIS_URL']}
@@ -144,4 +170,4 @@ def _run_processes(env: dict, output: Output) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_login_link() if sys.argv[1:] == ["login-link"] else main())

@@ -15,8 +15,8 @@ import logging
 import os
 import socket
 
-from core import db, delivery, lifecycle
-from core.email import EmailChannel, Mailer
+from core import channels, db, delivery, lifecycle
+from core.email import Mailer
 from core.settings import load_settings
 from core.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
@@ -112,16 +112,14 @@ class RunExecution:
         return params
 
     def _deliver(self, result: dict) -> dict:
-        domain = EmailChannel.message_domain(self.settings)
-        recipients = list(dict.fromkeys(self.schedule["recipients"] or []))
         with db.service_transaction(self.conn) as cur:
             # Targets an earlier attempt of this run was sending when it was lost: never sent again.
             delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
-            delivery.create_ledger(cur, self.run, [
-                ("email", email, delivery.message_id(self.run_id, "email", email, domain)) for email in recipients])
+            delivery.create_ledger(cur, self.run, channels.ledger_targets(cur, self.settings, self.schedule,
+                                                                          self.run_id))
         with Mailer(self.settings) as mailer:
             counts = delivery.deliver_pending(self.conn, self.run, self.schedule, result,
-                                              {"email": EmailChannel(self.settings, mailer, self.conn)})
+                                              channels.channel_map(self.settings, mailer, self.conn))
         with db.service_transaction(self.conn) as cur:
             outcome = lifecycle.conclude_delivery(cur, self.run, self.settings)
             summary = delivery.summary(cur, self.run_id)

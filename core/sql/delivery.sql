@@ -3,10 +3,10 @@
 -- target that was sent is never sent again, whichever process retries the run.
 
 -- create_deliveries --
--- The run's ledger, made once from the recipients at its first delivery: one pending row per target (suppressed ones marked so); a later attempt finds the rows there and adds none.
+-- The run's ledger, made once from the recipients and channels at its first delivery: one pending row per target (suppressed ones marked so); a later attempt finds the rows there and adds none.
 INSERT INTO deliveries (run_id, account_id, channel, target, status, message_id)
 SELECT %(run_id)s, %(account_id)s, t.channel, t.target,
-       CASE WHEN EXISTS (SELECT 1 FROM email_suppressions s
+       CASE WHEN t.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
                           WHERE s.account_id = %(account_id)s AND lower(s.email) = lower(t.target))
             THEN 'suppressed' ELSE 'pending' END,
        t.message_id
@@ -23,7 +23,7 @@ UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
 
 -- pending_deliveries --
 -- The run's targets still to send, in the order they were made.
-SELECT id::text, channel, target, attempts, message_id
+SELECT id::text, channel, target, attempts, message_id, created_at
   FROM deliveries
  WHERE run_id = %(run_id)s AND status = 'pending'
  ORDER BY created_at, channel, target;
@@ -66,7 +66,9 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unfinished,
        max(attempts) FILTER (WHERE status = 'pending') AS pending_attempts,
-       (array_agg(target || ': ' || last_error ORDER BY updated_at DESC)
+       -- A Slack URL is a credential: the run's error (shown by the API, logged) names it masked.
+       (array_agg(CASE WHEN channel = 'slack' THEN regexp_replace(target, '^([a-z]+://[^/?#]+).*(.{4})$', '\1/…\2')
+                       ELSE target END || ': ' || last_error ORDER BY updated_at DESC)
             FILTER (WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL))[1] AS last_error
   FROM deliveries
  WHERE run_id = %(run_id)s;

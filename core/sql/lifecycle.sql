@@ -27,7 +27,7 @@ RETURNING r.id::text;
 -- schedule_for_run --
 -- Everything the task and the delivery need about the run's schedule and its account's plan.
 SELECT s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
-       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone,
+       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags,
        p.monthly_run_limit
   FROM schedules s
   JOIN accounts a ON a.id = s.account_id

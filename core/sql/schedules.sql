@@ -112,17 +112,20 @@ WHERE account_id = %(account_id)s
   AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
-  AND (%(q)s::text IS NULL OR strpos(lower(name), lower(%(q)s)) > 0);
+  AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0);
 
 -- list_schedules --
--- One page of the tenant's schedules, newest first, with the same filters as count_schedules.
+-- One page of the tenant's schedules, newest first, with the same filters as count_schedules
+-- (`active`: only on or only off schedules; `name`: a part of the name, any case).
 SELECT * FROM schedules
 WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
   AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
-  AND (%(q)s::text IS NULL OR strpos(lower(name), lower(%(q)s)) > 0)
+  AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 

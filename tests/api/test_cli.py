@@ -66,3 +66,19 @@ def test_changes_made_with_a_cli_token_are_recorded_as_cli(client, account_id):
     created = client.post("/v1/schedules", json={"name": "x", "cadence": "daily"}, headers=headers).get_json()
     change = client.get(f"/v1/schedules/{created['id']}/history", headers=headers).get_json()["history"][0]
     assert change["actor"] == "cli" and change["action"] == "create"
+
+
+def test_login_link_prints_a_link_that_signs_in_once(client, account_id):
+    result = _cli("login-link", "--account-id", str(account_id), JWT_SECRET=JWT_SECRET,
+                  PUBLIC_BASE_URL="https://schedules.example.com")
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("https://schedules.example.com/console/login?token=v1.")
+    path = link.removeprefix("https://schedules.example.com")
+    assert client.get(path).status_code == 302
+    assert client.get(path).status_code == 403
+
+
+def test_login_link_needs_a_secret():
+    result = _cli("login-link", "--account-id", str(uuid.uuid4()))
+    assert result.returncode == 2 and result.stderr.startswith("error: JWT_SECRET is not set")

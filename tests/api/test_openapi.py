@@ -13,6 +13,8 @@ import pytest
 from core import runstates
 
 DOC_ROUTES = {"/openapi.json", "/docs", "/static/<path:filename>"}
+# The console's pages (HTML for people, api/console/) and `/` are not part of the JSON API.
+PAGE_ENDPOINTS = ("console.", "docs.")
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def spec(client):
 
 def _app_routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.rule in DOC_ROUTES or rule.rule.startswith("/docs/"):
+        if rule.rule in DOC_ROUTES or rule.rule.startswith("/docs/") or rule.endpoint.startswith(PAGE_ENDPOINTS):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         yield path, {m.lower() for m in rule.methods} - {"head", "options"}
@@ -142,3 +144,11 @@ def test_docs_page_is_served(client):
     response = client.get("/docs")
     assert response.status_code == 200
     assert b"swagger-ui" in response.data and b"/openapi.json" in response.data
+
+
+def test_docs_assets_come_from_the_app_not_a_cdn(client):
+    page = client.get("/docs").get_data(as_text=True)
+    assert "http://" not in page and "https://" not in page and "<script>" not in page
+    for path in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/docs/assets/index.html").status_code == 404  # only the files the page needs

@@ -73,3 +73,34 @@ def test_a_process_with_a_bad_setting_exits_with_one_line_and_no_traceback():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: TICK_INTERVAL must be a number of seconds, got 'abc'"]
+
+
+def test_console_settings_default_to_no_framing_and_the_jwt_secret():
+    settings = load_settings({"JWT_SECRET": "j" * 32})
+    assert settings.console_frame_ancestors == "'none'"
+    assert settings.console_signing_secret == "j" * 32
+    assert settings.console_session_hours == 12
+    assert load_settings({"JWT_SECRET": "j", "CONSOLE_SECRET": "c"}).console_signing_secret == "c"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("'self'", "'self'"),
+    ("'self'  https://app.example.com", "'self' https://app.example.com"),
+    ("https://*.example.com:8443 http://localhost:3000", "https://*.example.com:8443 http://localhost:3000"),
+])
+def test_console_frame_ancestors_accepts_sources(value, expected):
+    assert load_settings({"CONSOLE_FRAME_ANCESTORS": value}).console_frame_ancestors == expected
+
+
+@pytest.mark.parametrize("value", ["*", "'none' https://a.example.com", "app.example.com", "https://a.example.com/path",
+                                   "https://a.example.com; script-src *", "'unsafe-inline'"])
+def test_console_frame_ancestors_refuses_anything_else(value):
+    with pytest.raises(SettingsError, match="CONSOLE_FRAME_ANCESTORS"):
+        load_settings({"CONSOLE_FRAME_ANCESTORS": value})
+
+
+def test_console_secret_and_session_hours_are_checked():
+    with pytest.raises(SettingsError, match="CONSOLE_SECRET is too short"):
+        load_settings({"ENVIRONMENT": "production", "CONSOLE_SECRET": "short"})
+    with pytest.raises(SettingsError, match="CONSOLE_SESSION_HOURS"):
+        load_settings({"CONSOLE_SESSION_HOURS": "0"})

@@ -1,0 +1,46 @@
+"""The console: the service's pages for one account at a time, in the browser.
+
+Server-rendered Flask templates (templates/console/, one base layout) and a little JavaScript
+(static/console.js: the live preview, the run history refreshing itself), every asset served by
+the app. Entered through a short-lived single-use sign-in link (core/console_links.py, the
+`login-link` CLI), kept as Flask's signed session cookie (HttpOnly, SameSite=Lax, Secure in
+production). Every page runs in the API's tenant transaction (api.db.tenant), so another tenant's
+schedule is a 404 here too, and it calls the same domain functions the API calls (core.schedules,
+core.suppressions) and validates with the API's schemas.
+
+    session.py        sign-in, sign-out, the login check and CSRF on every state-changing request
+    schedules.py      the list, the schedule page and its actions (run now, pause/resume, delete)
+    edit.py           create and edit, and the live preview endpoint
+    suppressions.py   unsubscribed addresses and resubscribe
+    docs.py           `/` and `/docs` (Swagger UI from the pinned swagger-ui-bundle package)
+    headers.py        Content-Security-Policy (no inline scripts) and the other security headers
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from flask import Blueprint
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+
+def init_app(app, settings) -> None:
+    # Flask signs the session cookie with SECRET_KEY: a key derived from the console's secret for
+    # this use alone, so a leaked cookie key says nothing about the sign-in links or bearer tokens.
+    app.secret_key = hmac.new(settings.console_signing_secret.encode(), b"schedules console session",
+                              hashlib.sha256).hexdigest()
+    app.config.update(
+        SESSION_COOKIE_NAME="schedules_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
+    )
+    from api.console import docs, edit, headers, schedules, session, suppressions  # noqa: F401 (routes)
+
+    app.register_blueprint(bp)
+    app.register_blueprint(docs.bp)

@@ -1,0 +1,153 @@
+"""The schedules list, the schedule page, and the schedule's actions: run now, pause/resume, delete.
+
+Every page is one tenant transaction (api.db.tenant) through the same core functions as the API, so
+another tenant's schedule is a 404. Actions are POSTs (CSRF-checked in session.py) that redirect
+back with a one-line flash message.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from api.console import bp, explain
+from api.db import tenant
+from core import runstates, schedules
+from core.timing import TimingError, next_runs
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+HISTORY_SIZE = 20
+STATES = {"all": None, "on": True, "off": False}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _page_number(text) -> int:
+    return int(text) if str(text or "").isdigit() and 0 < int(text) <= 1_000_000 else 1
+
+
+@bp.route("/")
+def schedule_list():
+    q = (request.args.get("q") or "").strip()[:200]
+    state = request.args.get("state") if request.args.get("state") in STATES else "all"
+    tag = (request.args.get("tag") or "").strip()[:50] or None
+    page = _page_number(request.args.get("page"))
+    now = utcnow()
+    with tenant() as cur:
+        rows, total = schedules.list_page(cur, g.account_id, active_only=False, active=STATES[state],
+                                          name=q, tag=tag, page=page, page_size=PAGE_SIZE)
+        tags = schedules.tags(cur, g.account_id)
+    items = [{**row, "words": explain.describe(row),
+              "next_local": explain.local(row["next_run_at"], row["timezone"]) if row["active"] else "",
+              "next_relative": explain.relative(row["next_run_at"], now) if row["active"] else ""}
+             for row in rows]
+    filters = {"q": q, "state": state, "tag": tag or ""}
+    return render_template("console/schedules.html", items=items, total=total, page=page,
+                           pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags)
+
+
+def _get_or_404(cur, schedule_id):
+    row = schedules.get(cur, g.account_id, schedule_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def history(cur, schedule_id):
+    """The schedule's newest runs, each with its delivery ledger and a count per delivery status."""
+    runs = schedules.runs(cur, g.account_id, schedule_id, limit=HISTORY_SIZE)
+    ledger = schedules.deliveries_of_runs(cur, g.account_id, [run["id"] for run in runs])
+    for run in runs:
+        run["deliveries"] = ledger.get(run["id"], [])
+        counts: dict = {}
+        for delivery in run["deliveries"]:
+            counts[delivery["status"]] = counts.get(delivery["status"], 0) + 1
+        run["delivery_counts"] = counts
+        run["unfinished"] = run["status"] in runstates.UNFINISHED
+    return runs
+
+
+@bp.route("/schedules/<uuid:schedule_id>")
+def schedule_page(schedule_id):
+    now = utcnow()
+    with tenant() as cur:
+        row = _get_or_404(cur, schedule_id)
+        runs = history(cur, schedule_id)
+    upcoming = []
+    if row["active"]:
+        # The stored next run first (the ticker's), then the ones after it.
+        first = row["next_run_at"]
+        try:
+            runs_ahead = [first, *next_runs(row, first, 4)] if first else next_runs(row, now, 5)
+            upcoming = explain.upcoming(row, runs_ahead, now)
+        except TimingError:
+            upcoming = []
+    return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
+                           upcoming=upcoming, now=now, explain=explain)
+
+
+@bp.route("/schedules/<uuid:schedule_id>/history")
+def schedule_history(schedule_id):
+    """The run history alone (the schedule page's script refreshes it while a run is unfinished)."""
+    with tenant() as cur:
+        row = _get_or_404(cur, schedule_id)
+        runs = history(cur, schedule_id)
+    return render_template("console/_history.html", s=row, runs=runs, explain=explain)
+
+
+@bp.route("/schedules/<uuid:schedule_id>/run", methods=["POST"])
+def run_now(schedule_id):
+    """Run now: a pending manual run, committed in the tenant transaction. The ticker is woken by
+    the insert (NOTIFY) and pushes it, exactly as it does for the API's run-now."""
+    with tenant() as cur:
+        _get_or_404(cur, schedule_id)
+        run = schedules.add_manual_run(cur, g.account_id, schedule_id, utcnow())
+    logger.info("Run %s of schedule %s requested from the console", run["id"], schedule_id,
+                extra={"run_id": run["id"], "schedule_id": schedule_id, "account_id": g.account_id})
+    flash("Run started: it appears in the history below and updates as it goes.")
+    return redirect(url_for("console.schedule_page", schedule_id=schedule_id, _anchor="history"))
+
+
+@bp.route("/schedules/<uuid:schedule_id>/toggle", methods=["POST"])
+def toggle(schedule_id):
+    """Pause (disable) or resume (enable) a schedule; `to` says which, so a double submit is harmless."""
+    turn_on = request.form.get("to") == "on"
+    try:
+        with tenant() as cur:
+            if turn_on:
+                row = schedules.enable(cur, g.account_id, schedule_id, utcnow())
+            else:
+                row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+    except TimingError as error:
+        flash(f"Cannot resume this schedule: {error.message}", "error")
+        return redirect(_back(schedule_id))
+    if row is None:
+        abort(404)
+    flash(f"“{row['name']}” is {'on' if row['active'] else 'paused'}.")
+    return redirect(_back(schedule_id))
+
+
+def _back(schedule_id) -> str:
+    target = request.form.get("next") or ""
+    # Only our own pages: a relative path, never another host.
+    if target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return url_for("console.schedule_page", schedule_id=schedule_id)
+
+
+@bp.route("/schedules/<uuid:schedule_id>/delete", methods=["GET", "POST"])
+def delete(schedule_id):
+    """GET asks for confirmation; POST deletes the schedule and its runs."""
+    with tenant() as cur:
+        row = _get_or_404(cur, schedule_id)
+        if request.method == "POST":
+            schedules.delete(cur, g.account_id, schedule_id)
+    if request.method == "GET":
+        return render_template("console/delete.html", s=row)
+    flash(f"Deleted “{row['name']}” and its run history.")
+    return redirect(url_for("console.schedule_list"))

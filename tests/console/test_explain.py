@@ -1,0 +1,91 @@
+"""The console's words for schedules: cadences as sentences, relative times, and DST-moved runs.
+
+The DST instants are New York's 2026 transitions: 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z) and
+2026-11-01 02:00 EDT -> 01:00 EST (06:00Z).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from api.console import explain
+from core.timing import next_runs
+
+NY = "America/New_York"
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"cadence": "weekly", "weekly_dow": 1, "send_hour": 9, "send_minute": 0, "timezone": NY},
+     "Every Monday at 09:00, America/New_York"),
+    ({"cadence": "biweekly", "weekly_dow": 5, "send_hour": 17, "send_minute": 30, "timezone": "UTC"},
+     "Every other Friday at 17:30, UTC"),
+    ({"cadence": "daily", "send_hour": 2, "send_minute": 30, "timezone": NY}, "Every day at 02:30, America/New_York"),
+    ({"cadence": "hourly", "send_minute": 15, "timezone": "UTC"}, "Every hour at minute 15, UTC"),
+    ({"cadence": "monthly", "monthly_dom": -1, "send_hour": 8, "send_minute": 0, "timezone": "UTC"},
+     "Monthly on the last day at 08:00, UTC"),
+    ({"cadence": "monthly", "monthly_dom": 1, "timezone": "UTC"}, "Monthly on the 1st at 09:00, UTC"),
+    ({"cadence": "interval", "interval_seconds": 7200, "timezone": "UTC"}, "Every 2 hours, UTC"),
+    ({"cadence": "cron", "cron_expression": "*/2 * * * *", "timezone": NY},
+     "Every 2 minutes (cron */2 * * * *), America/New_York"),
+    ({"cadence": "cron", "cron_expression": "30 2 * * *", "timezone": NY},
+     "Every day at 02:30 (cron 30 2 * * *), America/New_York"),
+    ({"cadence": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "UTC"}, "Cron 0 9 * * 1-5, UTC"),
+    ({"cadence": "once", "start_at": datetime(2026, 3, 8, 7, 0, tzinfo=UTC), "timezone": NY},
+     "Once, on 2026-03-08 at 03:00, America/New_York"),
+])
+def test_cadences_read_as_sentences(fields, words):
+    assert explain.describe(fields) == words
+
+
+def test_relative_times():
+    now = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+    assert explain.relative(now + timedelta(seconds=20), now) == "now"
+    assert explain.relative(now + timedelta(minutes=5), now) == "in 5 minutes"
+    assert explain.relative(now - timedelta(hours=3), now) == "3 hours ago"
+    assert explain.relative(now + timedelta(days=1), now) == "in 1 day"
+
+
+def test_spring_forward_marks_the_run_moved_out_of_the_gap():
+    schedule = {"cadence": "daily", "send_hour": 2, "send_minute": 30, "timezone": NY}
+    runs = explain.upcoming(schedule, next_runs(schedule, datetime(2026, 3, 6, tzinfo=UTC), 3),
+                            datetime(2026, 3, 6, tzinfo=UTC))
+    assert [run["at"] for run in runs] == ["2026-03-06T07:30:00Z", "2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z"]
+    assert [run["note"] for run in runs] == [
+        None, None, "02:30 does not exist on 8 March (clocks go forward); runs at 03:00 EDT"]
+    assert runs[2]["local"] == "Sun 2026-03-08 03:00 EDT"
+
+
+def test_a_run_at_the_gaps_end_by_its_own_rule_is_not_marked():
+    schedule = {"cadence": "daily", "send_hour": 3, "send_minute": 0, "timezone": NY}
+    assert explain.dst_note(schedule, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)) is None
+
+
+def test_cron_rules_in_the_gap_are_marked_too():
+    schedule = {"cadence": "cron", "cron_expression": "30 2 * * *", "timezone": NY}
+    assert explain.dst_note(schedule, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)) == (
+        "02:30 does not exist on 8 March (clocks go forward); runs at 03:00 EDT")
+
+
+def test_fall_back_fixed_time_runs_once_at_the_first():
+    schedule = {"cadence": "daily", "send_hour": 1, "send_minute": 30, "timezone": NY}
+    [run] = next_runs(schedule, datetime(2026, 11, 1, 4, 0, tzinfo=UTC), 1)
+    assert run == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    assert explain.dst_note(schedule, run) == (
+        "01:30 happens twice on 1 November (clocks go back); runs once, at the first (EDT)")
+
+
+def test_fall_back_wildcard_runs_at_both_and_says_which():
+    schedule = {"cadence": "hourly", "send_minute": 30, "timezone": NY}
+    runs = next_runs(schedule, datetime(2026, 11, 1, 5, 0, tzinfo=UTC), 2)
+    assert [explain.dst_note(schedule, run) for run in runs] == [
+        "01:30 happens twice on 1 November (clocks go back); this is the first (EDT)",
+        "01:30 happens twice on 1 November (clocks go back); this is the second (EST)"]
+
+
+def test_interval_and_ordinary_runs_have_no_note():
+    assert explain.dst_note({"cadence": "interval", "interval_seconds": 3600, "timezone": NY},
+                            datetime(2026, 3, 8, 7, 0, tzinfo=UTC)) is None
+    assert explain.dst_note({"cadence": "daily", "send_hour": 9, "send_minute": 0, "timezone": NY},
+                            datetime(2026, 3, 9, 13, 0, tzinfo=UTC)) is None
