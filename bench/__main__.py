@@ -1,8 +1,9 @@
 """`make bench` (python -m bench): what the service exists for, measured beside the seed's design.
 
-    python -m bench                  # everything, as issue 7 asks (about 12 minutes on 2 cores)
-    python -m bench --quick          # smaller N, for a first look (about 2 minutes)
+    python -m bench                  # everything (about 17 minutes on 2 cores)
+    python -m bench --quick          # smaller N, for a first look (about 6 minutes)
     python -m bench --only dispatch,lag
+    python -m bench --only e2e       # ticker + 2 workers + SMTP, N due at once (about 5 minutes)
 
 Sets itself up like make dev / make test: embedded PostgreSQL and Redis unless DATABASE_URL /
 REDIS_URL are given (then only databases named bench_* are created and dropped there, and the Redis
@@ -19,11 +20,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import api_load, bench_timing, dispatch, idle, lag
+from bench import api_load, bench_timing, dispatch, e2e, idle, lag
 from bench.common import servers
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("timing", "dispatch", "lag", "idle", "api")
+SECTIONS = ("timing", "dispatch", "lag", "idle", "api", "e2e")
 
 
 def main(argv: list[str]) -> int:
@@ -67,6 +68,10 @@ def main(argv: list[str]) -> int:
             for route, r in results["api"]["routes"].items():
                 print(f"{route:<26}{r['requests_per_second']:>9,.0f} req/s   p50 {r['p50_ms']:6.1f} ms   "
                       f"p99 {r['p99_ms']:6.1f} ms   errors {r['errors']}")
+        if "e2e" in chosen:
+            results["e2e"] = e2e.measure(running, logs, quick=args.quick)
+            _section("End to end: N due at once -> ticker -> 2 workers -> SMTP on loopback, counts verified")
+            e2e.report(results["e2e"])
 
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"

@@ -100,7 +100,8 @@ def ledger_targets(cur, settings, schedule: dict, run_id) -> list[tuple[str, str
     return targets
 
 
-def channel_map(settings, mailer, conn) -> dict:
-    """The ledger's senders by channel name, for core.delivery.deliver_pending."""
-    return {"email": EmailChannel(settings, mailer, conn), "webhook": WebhookChannel(settings, conn),
+def channel_map(settings, mailers, conn) -> dict:
+    """The ledger's senders by channel name, for core.delivery.deliver_pending: email through the
+    worker's MailerPool, webhooks and Slack on `conn` (the connection of the delivery pass)."""
+    return {"email": EmailChannel(settings, mailers), "webhook": WebhookChannel(settings, conn),
             "slack": SlackChannel(settings, conn)}

@@ -7,6 +7,7 @@ The ticker and the worker use `service_transaction` and see every tenant.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -16,6 +17,8 @@ import psycopg2.extensions
 import psycopg2.extras
 
 psycopg2.extras.register_uuid()
+
+_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 TENANT_ROLE = "app_tenant"
 
@@ -63,3 +66,70 @@ def service_transaction(conn) -> Iterator[psycopg2.extensions.cursor]:
     with conn:
         with conn.cursor() as cur:
             yield cur
+
+
+class PoolTimeout(Exception):
+    """Every connection stayed busy for the whole wait (the API answers 503)."""
+
+
+class ConnectionPool:
+    """A process-wide pool of at most `size` connections, shared by threads (the web app's requests,
+    the worker's runs in flight). A caller waits up to `wait_seconds` for a free one; a connection
+    given back inside a transaction is rolled back, and a broken one (the server restarted) is
+    closed, not reused. Opens nothing until first used, so a process that forks after building it
+    shares no socket with its children."""
+
+    def __init__(self, dsn: str, size: int, *, wait_seconds: float = 10.0, application_name: str = "schedules"):
+        self._dsn = dsn
+        self._wait = wait_seconds
+        self._name = application_name
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list = []
+        self._lock = threading.Lock()
+
+    def getconn(self):
+        if not self._slots.acquire(timeout=self._wait):
+            raise PoolTimeout(f"no database connection free after {self._wait:g}s")
+        try:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.closed:
+                conn = connect(self._dsn, application_name=self._name)
+            return conn
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def putconn(self, conn) -> None:
+        try:
+            if not conn.closed and conn.info.transaction_status != _IDLE:
+                conn.rollback()
+            reusable = not conn.closed and conn.info.transaction_status == _IDLE
+        except psycopg2.Error:
+            reusable = False
+        try:
+            if reusable:
+                with self._lock:
+                    self._idle.append(conn)
+            else:
+                conn.close()
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def connection(self):
+        """A connection for the block, given back after it (closed if it broke)."""
+        conn = self.getconn()
+        try:
+            yield conn
+        except CONNECTION_ERRORS:
+            conn.close()
+            raise
+        finally:
+            self.putconn(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 from core import db
@@ -32,6 +32,8 @@ class Sent:
     error: str | None = None
     permanent: bool = False     # retrying cannot help (a 5xx refusal): the target fails now
     unreachable: bool = False   # the channel itself is down: stop this pass, retry them all later
+    log: Callable | None = None  # log(cursor): the channel's own record of the send (email_log), written
+                                 # in the transaction that records the outcome
 
 
 class Channel(Protocol):
@@ -83,27 +85,32 @@ def log_email(cur, *, account_id, schedule_id, run_id, provider: str, to: str, s
         "to_emails": [to], "subject": subject, "response_code": response_code, "error": error})
 
 
-def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dict[str, Channel]) -> dict:
+def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dict[str, Channel], *,
+                    before: Callable | None = None, after: Callable | None = None) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
-    Each target is claimed in its own transaction before it is sent and recorded in another after,
-    so a crash between the two leaves it `sending` (never sent twice). Returns how many were sent,
-    failed and left for a retry in this pass.
+    Each target is claimed in a transaction that commits before it is sent, and its outcome recorded
+    in another after, so a crash between the two leaves it `sending` (never sent twice). To spend few
+    commits per run, the claim of the next target shares the transaction that records the previous
+    one, the first claim shares the one that lists the targets (after `before(cursor)`, which may
+    return False to stop: the attempt no longer holds the run), and `after(cursor)` (the run's
+    conclusion) shares the last. Returns how many were sent, failed and left for a retry in this pass;
+    `lost` is True when the pass stopped because this attempt no longer holds the run (`after` was
+    not called).
     """
-    counts = {"sent": 0, "failed": 0, "retry": 0}
+    counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
+    unreachable: set[str] = set()
     with db.service_transaction(conn) as cur:
+        if before is not None and before(cur) is False:
+            counts["lost"] = True
+            return counts
         cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
         cur.execute(queries["pending_deliveries"], {"run_id": run["id"]})
-        pending = cur.fetchall()
-    unreachable = set()
-    for target in pending:
-        if target["channel"] in unreachable:
-            counts["retry"] += 1
-            continue
-        with db.service_transaction(conn) as cur:
-            cur.execute(queries["claim_delivery"], {"delivery_id": target["id"], "attempt": run["attempt"]})
-            if cur.fetchone() is None:
-                return counts  # this attempt no longer holds the run: send nothing more
+        pending = list(cur.fetchall())
+        target = _claim_next(cur, pending, run, unreachable, counts)
+        if target is None and not counts["lost"] and after is not None:
+            after(cur)
+    while target is not None:
         outcome = channels[target["channel"]].send(target, run, schedule, result)
         if outcome.ok:
             status, counts["sent"] = "sent", counts["sent"] + 1
@@ -113,12 +120,34 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
             status, counts["retry"] = "pending", counts["retry"] + 1
             if outcome.unreachable:
                 unreachable.add(target["channel"])
+        done = target
         with db.service_transaction(conn) as cur:
-            cur.execute(queries["record_delivery"], {"delivery_id": target["id"], "attempt": run["attempt"],
+            if outcome.log is not None:
+                outcome.log(cur)
+            cur.execute(queries["record_delivery"], {"delivery_id": done["id"], "attempt": run["attempt"],
                                                      "status": status, "error": outcome.error})
+            target = _claim_next(cur, pending, run, unreachable, counts)
+            if target is None and not counts["lost"] and after is not None:
+                after(cur)
         if not outcome.ok:
             logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"],
-                           shown_target(target["channel"], target["target"]),
+                           shown_target(done["channel"], done["target"]),
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run["id"], "schedule_id": schedule["id"]})
     return counts
+
+
+def _claim_next(cur, pending: list, run: dict, unreachable: set, counts: dict):
+    """Claim the next target of `pending` (consumed from the front) whose channel is reachable; None
+    when there is none left, or when this attempt no longer holds the run (counts["lost"])."""
+    while pending:
+        target = pending.pop(0)
+        if target["channel"] in unreachable:
+            counts["retry"] += 1
+            continue
+        cur.execute(queries["claim_delivery"], {"delivery_id": target["id"], "attempt": run["attempt"]})
+        if cur.fetchone() is None:
+            counts["lost"] = True  # send nothing more
+            return None
+        return target
+    return None

@@ -301,6 +301,24 @@ def finish(cur, run, status: str, error: str | None = None) -> bool:
     return True
 
 
+def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str | None:
+    """End an attempt that ran past its job timeout while its thread is still stuck in it: the next
+    attempt after the usual back-off (`retrying`), or `failed` once the attempts are used up (a run
+    whose task finished counts delivery attempts too, as recovery does). Returns the outcome, or None
+    when this attempt no longer holds the run. The stuck thread's later writes find no row."""
+    cur.execute(queries["running_attempt"], {"run_id": run_id, "attempt": attempt})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+    attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+    if attempt < attempts:
+        retry(cur, run, error, delay=retry_delay(attempt))
+        return "retrying"
+    finish(cur, run, "failed", f"{error}; no attempt left ({attempt} of {attempts})")
+    return "failed"
+
+
 def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> str:
     """After a delivery pass: retry what is pending while attempts remain, else the final status
     (succeeded when every target is sent or suppressed, else delivery_failed). Returns the outcome, or

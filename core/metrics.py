@@ -13,9 +13,10 @@ schedule or an account, so 100,000 schedules make the same handful of series as 
   status, emails of the last 24 h by result, the age of the freshest ticker heartbeat.
 
 Why the worker's outcomes (succeeded, failed, skipped_limit; emails sent or failed) are gauges read
-from SQL rather than counters: RQ runs every job in a work horse forked for it, which exits when the
-job ends. A counter incremented there dies with the horse, and prometheus_client's multi-process mode
-would leave one file per job behind for every scrape to read. The runs and email_log rows already
+from SQL rather than counters: worker processes come and go (every deploy, every crash, and RQ's own
+fork-per-job worker runs each job in a process that exits when it ends); a counter incremented there
+dies with the process, and prometheus_client's multi-process mode would leave files behind for every
+scrape to read. The runs and email_log rows already
 record every outcome, so counting them needs no exposition in the worker and survives restarts.
 
 Gunicorn runs several worker processes. With PROMETHEUS_MULTIPROC_DIR set (to an empty directory:

@@ -55,6 +55,9 @@ class Settings:
     max_recipients: int = 50
     max_request_bytes: int = 64 * 1024
     db_pool_size: int = 10
+    worker_concurrency: int = 50
+    worker_db_connections: int = 10
+    smtp_connections: int = 4
     webhook_allow_loopback: bool = False
     webhook_timeout: float = 5.0
     webhook_max_response_bytes: int = 64 * 1024
@@ -111,6 +114,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_recipients=_number("MAX_RECIPIENTS", get("MAX_RECIPIENTS"), 50, low=1, high=1000),
         max_request_bytes=_number("MAX_REQUEST_BYTES", get("MAX_REQUEST_BYTES"), 64 * 1024, low=1024, high=16 * 1024 * 1024),
         db_pool_size=_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10, low=1, high=200),
+        worker_concurrency=_number("WORKER_CONCURRENCY", get("WORKER_CONCURRENCY"), 50, low=1, high=1000),
+        worker_db_connections=_number("WORKER_DB_CONNECTIONS", get("WORKER_DB_CONNECTIONS"), 10, low=1, high=200),
+        smtp_connections=_number("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS"), 4, low=1, high=100),
         webhook_allow_loopback=_allow_loopback(get("WEBHOOK_ALLOW_LOOPBACK"), environment),
         webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 5.0, low=0.1, high=60, kind=float),
         webhook_max_response_bytes=_number("WEBHOOK_MAX_RESPONSE_BYTES", get("WEBHOOK_MAX_RESPONSE_BYTES"),

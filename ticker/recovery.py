@@ -27,7 +27,7 @@ from ticker.report import TickFigures, stage
 logger = logging.getLogger("ticker")
 
 # A queued run younger than this is not asked about: its worker may be taking it right now.
-QUEUED_CHECK_GRACE_SECONDS = 10.0
+QUEUED_CHECK_GRACE_SECONDS = 2.0
 QUEUED_CHECK_EVERY_SECONDS = 30.0
 # A key the ticker keeps in Redis: finding it gone means Redis lost its data (restarted empty).
 REDIS_EPOCH_KEY = "schedules:ticker:redis-epoch"

@@ -1,7 +1,9 @@
-"""`python -m worker [--burst]`: an RQ worker on the project's queue, configured from the environment.
+"""`python -m worker [--burst]`: the project's RQ worker, configured from the environment.
 
-Checks the settings and imports every task in TASKS before taking a job, so a typo stops the worker
-at start with one line. Waits for Redis with capped back-off instead of crash-looping.
+It keeps up to WORKER_CONCURRENCY runs in flight in threads of one process (worker/threaded.py), all
+sharing one PostgreSQL pool, one lease keeper and a few SMTP connections (worker/jobs.py). Checks the
+settings and imports every task in TASKS before taking a job, so a typo stops the worker at start
+with one line. Waits for Redis with capped back-off instead of crash-looping.
 """
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ import sys
 import time
 
 import redis
-from rq import Queue, Worker
+from rq import Queue
 
 from core.logs import configure_logging
 from core.settings import SettingsError
 from core.tasks import TaskImportError
-from worker.jobs import worker_context
+from worker.jobs import expire_run, worker_context
+from worker.threaded import ThreadedWorker
 
 logger = logging.getLogger("worker")
 
@@ -36,22 +39,35 @@ def wait_for_redis(url: str) -> redis.Redis:
             delay = min(delay * 2, 30)
 
 
+def end_late_job(job, error: str) -> None:
+    """ThreadedWorker's on_timeout: end the run's attempt that the job was executing."""
+    run_id, *rest = job.args
+    expire_run(run_id, rest[0] if rest else job.kwargs.get("attempt", 1), error)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="run the jobs queued now, then exit")
     args = parser.parse_args(argv)
     try:
-        settings, registry = worker_context()
+        context = worker_context()
+        settings = context.settings
         configure_logging(settings)
-        registry.check_all()
+        context.registry.check_all()
     except (SettingsError, TaskImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     connection = wait_for_redis(settings.redis_url)
     queue = Queue(settings.queue_name, connection=connection)
-    worker = Worker([queue], connection=connection, name=f"{socket.gethostname()}.{os.getpid()}")
-    logger.info("Worker started on queue '%s' (tasks: %s)", settings.queue_name, ", ".join(registry.names()))
-    worker.work(burst=args.burst, logging_level=settings.log_level)
+    worker = ThreadedWorker([queue], connection=connection, name=f"{socket.gethostname()}.{os.getpid()}",
+                            concurrency=settings.worker_concurrency, on_timeout=end_late_job,
+                            default_job_timeout=settings.job_timeout)
+    logger.info("Worker started on queue '%s' with up to %d runs in flight (tasks: %s)", settings.queue_name,
+                settings.worker_concurrency, ", ".join(context.registry.names()))
+    try:
+        worker.work(burst=args.burst, logging_level=settings.log_level)
+    finally:
+        context.close()
     logger.info("Worker stopped")
     return 0
 

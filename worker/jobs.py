@@ -14,25 +14,62 @@ import json
 import logging
 import os
 import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from core import channels, db, delivery, lifecycle
-from core.email import Mailer
-from core.settings import load_settings
+from core.email import MailerPool
+from core.settings import Settings, load_settings
 from core.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 
 logger = logging.getLogger("worker")
 
-_context: tuple | None = None
+
+@dataclass
+class WorkerContext:
+    """What every run in a worker process shares, made once: settings, the task registry (each task
+    imported once), a PostgreSQL connection pool, the lease keeper (one renewal thread for every run
+    in flight) and a few SMTP connections reused from message to message."""
+
+    settings: Settings
+    registry: TaskRegistry
+    pool: db.ConnectionPool
+    lease: LeaseKeeper
+    mailers: MailerPool
+    pid: int = field(default_factory=os.getpid)
+
+    @classmethod
+    def build(cls, settings: Settings, registry: TaskRegistry | None = None) -> "WorkerContext":
+        return cls(settings, registry or TaskRegistry(settings.tasks),
+                   db.ConnectionPool(settings.database_url, settings.worker_db_connections,
+                                     wait_seconds=60, application_name="worker"),
+                   LeaseKeeper(settings.database_url, settings.run_lease_seconds),
+                   MailerPool(settings, settings.smtp_connections))
+
+    @contextmanager
+    def transaction(self):
+        """One service transaction on a pooled connection, given back at once."""
+        with self.pool.connection() as conn, db.service_transaction(conn) as cur:
+            yield cur
+
+    def close(self) -> None:
+        self.lease.stop()
+        self.mailers.close()
+        self.pool.close()
 
 
-def worker_context():
-    """Settings and task registry, loaded once per worker process (RQ's work horses inherit them)."""
+_context: WorkerContext | None = None
+
+
+def worker_context() -> WorkerContext:
+    """The process's WorkerContext, made on first use. A process forked from one that has it (RQ's
+    fork-per-job work horse) makes its own: sockets are never shared across a fork."""
     global _context
-    if _context is None:
+    if _context is None or _context.pid != os.getpid():
         settings = load_settings()
         settings.require("database_url", "redis_url")
-        _context = (settings, TaskRegistry(settings.tasks))
+        _context = WorkerContext.build(settings)
     return _context
 
 
@@ -41,19 +78,27 @@ def worker_name() -> str:
 
 
 def execute_run(run_id: str, attempt: int = 1) -> dict:
-    settings, registry = worker_context()
-    conn = db.connect(settings.database_url, application_name="worker")
-    lease = LeaseKeeper(settings.database_url, settings.run_lease_seconds)
-    try:
-        return RunExecution(conn, settings, registry, lease, str(run_id), attempt).execute()
-    finally:
-        lease.stop()
-        conn.close()
+    return RunExecution(worker_context(), str(run_id), attempt).execute()
+
+
+def expire_run(run_id: str, attempt: int, error: str) -> str | None:
+    """End an attempt that ran past its job timeout (its thread is stuck in the task); returns the
+    outcome (retrying, failed) or None when the attempt no longer held the run."""
+    context = worker_context()
+    with context.transaction() as cur:
+        outcome = lifecycle.end_timed_out(cur, str(run_id), attempt, error, context.settings)
+    context.lease.release(str(run_id), attempt)
+    if outcome:
+        logger.error("Run %s %s: attempt %d ran past its timeout (%s); its thread is abandoned",
+                     run_id, "will be retried" if outcome == "retrying" else "failed", attempt, error,
+                     extra={"run_id": str(run_id)})
+    return outcome
 
 
 class RunExecution:
-    def __init__(self, conn, settings, registry: TaskRegistry, lease: LeaseKeeper, run_id: str, attempt: int):
-        self.conn, self.settings, self.registry, self.lease = conn, settings, registry, lease
+    def __init__(self, context: WorkerContext, run_id: str, attempt: int):
+        self.context = context
+        self.settings, self.registry, self.lease = context.settings, context.registry, context.lease
         self.run_id, self.attempt = run_id, attempt
         self.run: dict = {}
         self.schedule: dict = {}
@@ -62,7 +107,7 @@ class RunExecution:
         return {"run_id": self.run_id, "schedule_id": self.schedule.get("id")}
 
     def execute(self) -> dict:
-        with db.service_transaction(self.conn) as cur:
+        with self.context.transaction() as cur:
             self.run = lifecycle.start(cur, self.run_id, self.attempt, worker=worker_name(),
                                        lease_seconds=self.settings.run_lease_seconds)
             if self.run is None:
@@ -79,27 +124,25 @@ class RunExecution:
             logger.warning("Run %s of schedule '%s' skipped: %s", self.run_id, self.schedule["name"], refused,
                            extra=self._log())
             return {"status": "skipped_limit"}
-        self.lease.hold(self.run_id, self.attempt)
+        self.lease.hold(self.run_id, self.attempt, seconds=self.settings.job_timeout)
         try:
             return self._execute_held()
         finally:
-            self.lease.release(self.run_id)
+            self.lease.release(self.run_id, self.attempt)
 
     def _execute_held(self) -> dict:
         result = self.run["result"]
-        if result is None:  # no earlier attempt finished the task: run it
-            try:
-                task = self.registry.resolve(self.schedule["task"])
-            except (TaskNotRegistered, TaskImportError) as exc:
-                return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
-            try:
-                result = _jsonable(task(self.run["account_id"], self._params()))
-            except Exception as exc:  # the task's own failure, or RQ's JobTimeoutException
-                return self._fail(exc, retry=True)
-            with db.service_transaction(self.conn) as cur:
-                if not lifecycle.save_result(cur, self.run, result):
-                    return self._lost()
-        return self._deliver(result)
+        if result is not None:  # an earlier attempt ran the task and stored its result: deliver it
+            return self._deliver(result, save=False)
+        try:
+            task = self.registry.resolve(self.schedule["task"])
+        except (TaskNotRegistered, TaskImportError) as exc:
+            return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
+        try:
+            result = _jsonable(task(self.run["account_id"], self._params()))
+        except Exception as exc:  # the task's own failure
+            return self._fail(exc, retry=True)
+        return self._deliver(result, save=True)
 
     def _params(self) -> dict:
         s = self.schedule
@@ -111,20 +154,31 @@ class RunExecution:
         params.update(s["task_parameters"] or {})
         return params
 
-    def _deliver(self, result: dict) -> dict:
-        with db.service_transaction(self.conn) as cur:
+    def _deliver(self, result: dict, *, save: bool) -> dict:
+        """Store the task's result (once: `save`), make the ledger, send, and conclude the run, in as
+        few transactions as the ledger's guarantees allow (core.delivery.deliver_pending)."""
+        concluded: dict = {}
+
+        def before(cur) -> bool:
+            if save and not lifecycle.save_result(cur, self.run, result):
+                return False
             # Targets an earlier attempt of this run was sending when it was lost: never sent again.
             delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
             delivery.create_ledger(cur, self.run, channels.ledger_targets(cur, self.settings, self.schedule,
                                                                           self.run_id))
-        with Mailer(self.settings) as mailer:
-            counts = delivery.deliver_pending(self.conn, self.run, self.schedule, result,
-                                              channels.channel_map(self.settings, mailer, self.conn))
-        with db.service_transaction(self.conn) as cur:
-            outcome = lifecycle.conclude_delivery(cur, self.run, self.settings)
-            summary = delivery.summary(cur, self.run_id)
-        if outcome == "lost":
+            return True
+
+        def after(cur) -> None:
+            concluded["outcome"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
+            concluded["summary"] = delivery.summary(cur, self.run_id)
+
+        with self.context.pool.connection() as conn:
+            counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
+                                              channels.channel_map(self.settings, self.context.mailers, conn),
+                                              before=before, after=after)
+        if counts["lost"] or concluded["outcome"] == "lost":
             return self._lost()
+        outcome, summary = concluded["outcome"], concluded["summary"]
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,
@@ -134,7 +188,7 @@ class RunExecution:
 
     def _fail(self, exc: BaseException, *, retry: bool) -> dict:
         error = lifecycle.describe(exc)
-        with db.service_transaction(self.conn) as cur:
+        with self.context.transaction() as cur:
             if retry and self.attempt < self.settings.worker_max_attempts:
                 delay = lifecycle.retry_delay(self.attempt)
                 moved = lifecycle.retry(cur, self.run, error, delay=delay)

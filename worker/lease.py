@@ -7,11 +7,16 @@ lease, on a connection of its own (the task may hold the main thread for minutes
 dies, renewals stop and the ticker recovers the run once the lease has run out. A renewal that no
 longer finds a run means the run was taken from this worker (its lease ran out while it was stuck):
 that is logged, and the worker's own later writes find no row and stop.
+
+One LeaseKeeper serves the whole process (every run it has in flight, in one statement per round).
+A hold is renewed at most until its `until` (the job's timeout): a thread stuck in a task past it
+stops being renewed, so the ticker recovers the run even if the worker's own timeout never fires.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from core import db, lifecycle
 
@@ -23,22 +28,32 @@ class LeaseKeeper:
         self.database_url = database_url
         self.lease_seconds = lease_seconds
         self._held: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._suspects: dict[str, int] = {}  # held runs the last renewal did not find
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = None
         self._stopping = False
 
-    def hold(self, run_id: str, attempt: int) -> None:
+    def hold(self, run_id: str, attempt: int, *, seconds: float | None = None) -> None:
+        """Keep renewing the run's lease for `attempt`, for at most `seconds` (None: until released)."""
         with self._lock:
             self._held[run_id] = attempt
+            if seconds is None:
+                self._until.pop(run_id, None)
+            else:
+                self._until[run_id] = time.monotonic() + seconds
             if self._thread is None:
                 self._thread = threading.Thread(target=self._renew_loop, name="lease-keeper", daemon=True)
                 self._thread.start()
 
-    def release(self, run_id: str) -> None:
+    def release(self, run_id: str, attempt: int | None = None) -> None:
+        """Stop renewing the run's lease (only if held for `attempt`, when given)."""
         with self._lock:
-            self._held.pop(run_id, None)
+            if attempt is None or self._held.get(run_id) == attempt:
+                self._held.pop(run_id, None)
+                self._until.pop(run_id, None)
 
     def stop(self) -> None:
         self._stopping = True
@@ -51,6 +66,12 @@ class LeaseKeeper:
     def _renew_loop(self) -> None:
         while not self._wake.wait(self.lease_seconds / 3):
             with self._lock:
+                now = time.monotonic()
+                for run_id in [r for r, until in self._until.items() if until < now]:
+                    logger.warning("Run %s is past its timeout: its lease is no longer renewed", run_id,
+                                   extra={"run_id": run_id})
+                    self._held.pop(run_id, None)
+                    self._until.pop(run_id, None)
                 held = dict(self._held)
             if not held:
                 continue
@@ -64,8 +85,14 @@ class LeaseKeeper:
                     self._conn.close()
                 self._conn = None
                 continue
-            for run_id in set(held) - still:
-                with self._lock:
-                    if self._held.get(run_id) == held[run_id]:
+            # A run missing from the answer was taken from this worker, or has just been concluded by
+            # it (between the copy of `held` above and the renewal): only one still held a round
+            # later was taken.
+            missing = {run_id: held[run_id] for run_id in set(held) - still}
+            with self._lock:
+                for run_id, attempt in missing.items():
+                    if self._held.get(run_id) == attempt and self._suspects.get(run_id) == attempt:
                         logger.warning("Run %s was taken from this worker (its lease ran out); "
-                                       "its attempt %d stops here", run_id, held[run_id], extra={"run_id": run_id})
+                                       "its attempt %d stops here", run_id, attempt, extra={"run_id": run_id})
+                self._suspects = {run_id: attempt for run_id, attempt in missing.items()
+                                  if self._held.get(run_id) == attempt and self._suspects.get(run_id) != attempt}

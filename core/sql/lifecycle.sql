@@ -146,3 +146,10 @@ SELECT id::text, attempt, job_id, queued_at
 -- Jobs pushed again for queued runs whose job Redis lost: they count as queued from now.
 UPDATE schedule_runs SET queued_at = now()
  WHERE id = ANY(%(run_ids)s::uuid[]) AND status = 'queued';
+
+-- running_attempt --
+-- The run, locked, while this attempt still holds it: to end an attempt that ran past its timeout (no row: it finished or moved on).
+SELECT id::text, schedule_id::text, account_id::text, attempt, result IS NOT NULL AS has_result
+  FROM schedule_runs
+ WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running'
+   FOR UPDATE;

@@ -1,9 +1,9 @@
 """Every dispatched run finishes and every recipient gets one message, whatever dies: real processes
 (`python -m ticker`, `python -m worker`), real PostgreSQL and Redis, a real SMTP server on loopback.
 
-- Workers and work horses killed with SIGKILL, mid-task and mid-delivery, many times over 300 runs of
-  3 recipients: afterwards every run is final, and the SMTP server got each (run, recipient) at most
-  once, and exactly once for every succeeded run.
+- Workers killed with SIGKILL, each with several runs in flight (mid-task and mid-delivery), many times
+  over 300 runs of 3 recipients: afterwards every run is final, and the SMTP server got each (run,
+  recipient) at most once, and exactly once for every succeeded run.
 - Redis restarted empty with runs queued and retries waiting: nothing is lost.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 from core import runstates
 from tests.ticker.conftest import PrivateRedis, TickerProcess, fetch, wait_until
 from tests.worker.conftest import TASKS, SmtpServer
+from ticker.recovery import QUEUED_CHECK_GRACE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = ["a@example.com", "b@example.com", "c@example.com"]
@@ -60,14 +61,15 @@ def process_env(database_url, redis_url, smtp_url, tmp_path) -> dict:
            if not k.startswith(("DATABASE_URL", "REDIS_URL", "TEST_", "TICK_", "LOG_", "RQ_", "SMTP_"))}
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SMTP_URL": smtp_url, "TASKS": TASKS,
                 "TICK_INTERVAL": str(TICK_SECONDS), "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-                "WORKER_MAX_ATTEMPTS": "6", "UNSUBSCRIBE_SECRET": "u" * 32, "EMAIL_FROM": "r@example.com",
+                "WORKER_MAX_ATTEMPTS": "6", "WORKER_CONCURRENCY": "4", "UNSUBSCRIBE_SECRET": "u" * 32,
+                "EMAIL_FROM": "r@example.com",
                 "OUTBOX_DIR": str(tmp_path / "outbox"), "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
                 "PYTHONUNBUFFERED": "1"})
     return env
 
 
 class Workers:
-    """`python -m worker` processes, each in a process group of its own (it and its work horse)."""
+    """`python -m worker` processes, each in a process group of its own."""
 
     def __init__(self, env, tmp_path):
         self.env, self.tmp_path = env, tmp_path
@@ -84,13 +86,6 @@ class Workers:
 
     def alive(self) -> list[subprocess.Popen]:
         return [p for p in self.procs if p.poll() is None]
-
-    @staticmethod
-    def horses(proc) -> list[int]:
-        try:
-            return [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        except OSError:
-            return []
 
     def close(self):
         for proc in self.procs:
@@ -146,10 +141,10 @@ def check_exactly_once(conn, smtp, expected_runs: int) -> dict:
             "max_attempt": max(r["attempt"] for r in runs)}
 
 
-def test_workers_and_work_horses_killed_mid_task_and_mid_delivery_lose_and_double_nothing(
+def test_workers_killed_with_runs_in_flight_mid_task_and_mid_delivery_lose_and_double_nothing(
         conn, account_id, database_url, redis_url, smtp, tmp_path):
     env = process_env(database_url, redis_url, smtp.url, tmp_path)
-    make_due_schedules(conn, account_id, 300)
+    make_due_schedules(conn, account_id, 300, task_parameters='{"sleep": 0.15}')
     ticker = TickerProcess(env, (), tmp_path / "ticker.log")
     workers = Workers(env, tmp_path)
     rng = random.Random(12)
@@ -162,20 +157,17 @@ def test_workers_and_work_horses_killed_mid_task_and_mid_delivery_lose_and_doubl
         while len(kills) < 12:
             time.sleep(rng.uniform(0.2, 0.6))
             victim = rng.choice(workers.alive())
-            horses = workers.horses(victim)
             held = [row["id"] for row in fetch(
                 conn, "SELECT id::text FROM schedule_runs WHERE status = 'running' AND worker = %s",
-                (f"{socket.gethostname()}.{horses[0]}" if horses else "-",))]
+                (f"{socket.gethostname()}.{victim.pid}",))]
             if not held:
                 continue  # between jobs: a kill now would prove nothing
-            if len(kills) % 2:  # the work horse alone: its worker lives on and takes the next job
-                os.kill(horses[0], signal.SIGKILL)
-                kills.append(("horse", time.time(), held))
-            else:  # the whole worker, horse included, as when its machine dies; another takes its place
-                os.killpg(victim.pid, signal.SIGKILL)
-                victim.wait()
-                workers.start()
-                kills.append(("worker", time.time(), held))
+            # The whole worker and every run it has in flight, as when a task crashes the process or
+            # its machine dies; another takes its place.
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+            workers.start()
+            kills.append(("worker", time.time(), held))
         last_kill = kills[-1][1]
         wait_until(lambda: all_final(conn), 120, interval=0.2, message="every run to reach a final status")
         settled_after = time.time() - last_kill
@@ -187,15 +179,25 @@ def test_workers_and_work_horses_killed_mid_task_and_mid_delivery_lose_and_doubl
     finished = {row["id"]: row["finished_at"].timestamp() for row in fetch(
         conn, "SELECT id::text, finished_at FROM schedule_runs WHERE id = ANY(%s::uuid[])",
         ([run_id for _, _, held in kills for run_id in held],))}
-    recovery = [finished[run_id] - killed_at for _, killed_at, held in kills for run_id in held]
-    unknown = fetch(conn, "SELECT count(*) AS n FROM deliveries WHERE last_error LIKE 'outcome unknown%%'")[0]["n"]
-    print(f"\nkills: {len(kills)} ({sum(kind == 'horse' for kind, _, _ in kills)} work horses alone), "
+    # A run can be in flight in two workers killed one after the other: count from its last kill.
+    last_killed = {run_id: killed_at for _, killed_at, held in kills for run_id in held}
+    recovery = [finished[run_id] - killed_at for run_id, killed_at in last_killed.items()]
+    unknown_rows = fetch(conn, "SELECT run_id::text, target FROM deliveries WHERE last_error LIKE 'outcome unknown%%'")
+    unknown = len(unknown_rows)
+    arrived = sum(received(smtp)[(row["run_id"], row["target"])] for row in unknown_rows)
+    print(f"\nkills: {len(kills)} workers, "
           f"killed runs: {len(recovery)}, final after the kill in {min(recovery):.1f}-{max(recovery):.1f}s "
-          f"(lease {LEASE_SECONDS}s, tick {TICK_SECONDS}s), deliveries of unknown outcome: {unknown}, "
+          f"(lease {LEASE_SECONDS}s, tick {TICK_SECONDS}s), deliveries of unknown outcome: {unknown} "
+          f"({arrived} of them had arrived), "
           f"all 300 final {settled_after:.1f}s after the last kill; {figures}")
     assert len(kills) == 12
-    # Each killed run is final within its lease, two ticks, and its own re-execution.
-    assert max(recovery) <= LEASE_SECONDS + 2 * TICK_SECONDS + 5
+    # A killed run is final within its lease, two ticks, and its own re-execution; unless a later kill
+    # took the worker that had just taken its next attempt's job, before it could take the run: that
+    # job counts as lost once it has been `started` for a lease, and the ticker's pass over queued runs
+    # (every tick here, after a grace) pushes it again.
+    prompt = LEASE_SECONDS + 2 * TICK_SECONDS + 5
+    assert sum(seconds <= prompt for seconds in recovery) >= 0.8 * len(recovery), sorted(recovery)
+    assert max(recovery) <= prompt + LEASE_SECONDS + QUEUED_CHECK_GRACE_SECONDS + 2 * TICK_SECONDS
     assert figures["statuses"].get("succeeded", 0) + unknown >= 300
 
 

@@ -18,6 +18,7 @@ def test_defaults_when_nothing_is_set():
     assert settings.log_format == "text"
     assert settings.tasks == {"generate_report": "core.demo_tasks:generate_report"}
     assert settings.database_url is None
+    assert (settings.worker_concurrency, settings.worker_db_connections, settings.smtp_connections) == (50, 10, 4)
 
 
 def test_postgres_scheme_is_accepted_as_postgresql():
@@ -53,6 +54,10 @@ def test_tasks_registry_is_parsed():
     ({"SMTP_URL": "http://mail"}, "SMTP_URL must look like smtp://user:pass@host:587 or smtps://user:pass@host:465"),
     ({"PUBLIC_BASE_URL": "example.com"}, "PUBLIC_BASE_URL must be an http(s) URL such as https://schedules.example.com, got 'example.com'"),
     ({"METRICS_PORT": "99999"}, "METRICS_PORT must be between 1 and 65535, got '99999'"),
+    ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY must be between 1 and 1000, got '0'"),
+    ({"WORKER_CONCURRENCY": "many"}, "WORKER_CONCURRENCY must be an int, got 'many'"),
+    ({"WORKER_DB_CONNECTIONS": "500"}, "WORKER_DB_CONNECTIONS must be between 1 and 200, got '500'"),
+    ({"SMTP_CONNECTIONS": "-1"}, "SMTP_CONNECTIONS must be between 1 and 100, got '-1'"),
     ({"ENVIRONMENT": "production", "JWT_SECRET": "short"}, "JWT_SECRET is too short for production: use at least 32 random characters"),
 ])
 def test_each_bad_variable_gives_one_line_naming_it(env, message):

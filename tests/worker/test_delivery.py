@@ -230,7 +230,7 @@ def test_redis_is_not_needed_by_the_worker_for_retries(conn, settings, registry,
 def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, registry, account_id, smtp_server):
     """A worker presumed dead wakes up mid-delivery: its claims are refused, so it cannot send."""
     from core import delivery
-    from core.email import EmailChannel, Mailer
+    from core.email import EmailChannel, MailerPool
 
     settings = smtp_settings(worker_env, smtp_server)
     schedule_id = make_schedule(conn, account_id, recipients=RECIPIENTS)
@@ -242,10 +242,11 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
         schedule = lifecycle.schedule_for(cur, schedule_id)
     assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
-    with Mailer(settings) as mailer:
-        counts = delivery.deliver_pending(conn, run, schedule, {"report_url": "x"},
-                                          {"email": EmailChannel(settings, mailer, conn)})
-    assert counts == {"sent": 0, "failed": 0, "retry": 0} and smtp_server.messages == []
+    mailers = MailerPool(settings, 1)
+    counts = delivery.deliver_pending(conn, run, schedule, {"report_url": "x"},
+                                      {"email": EmailChannel(settings, mailers)})
+    mailers.close()
+    assert counts == {"sent": 0, "failed": 0, "retry": 0, "lost": True} and smtp_server.messages == []
     with db.service_transaction(conn) as cur:
         assert lifecycle.conclude_delivery(cur, run, settings) == "lost"
     assert {r["status"] for r in ledger(conn, run_id).values()} == {"pending"}

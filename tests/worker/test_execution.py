@@ -15,18 +15,17 @@ from core.jobs import job_id_for
 from core.settings import load_settings
 from core.tokens import unsubscribe_token
 from tests.worker.conftest import fetch, make_run, make_schedule
-from worker.jobs import RunExecution
-from worker.lease import LeaseKeeper
+from worker.jobs import RunExecution, WorkerContext
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def execute(conn, settings, registry, run_id, attempt=1):
-    lease = LeaseKeeper(settings.database_url, settings.run_lease_seconds)
+    context = WorkerContext.build(settings, registry)
     try:
-        return RunExecution(conn, settings, registry, lease, str(run_id), attempt).execute()
+        return RunExecution(context, str(run_id), attempt).execute()
     finally:
-        lease.stop()
+        context.close()
 
 
 def push_retry_now(conn, redis_url, run_id) -> list[str]:

@@ -1,0 +1,323 @@
+"""An RQ worker that keeps up to `concurrency` jobs in flight, each in a thread of the worker process.
+
+RQ's own Worker forks a work horse per job and runs one job at a time; its SimpleWorker runs one job
+at a time in-process. A run spends most of its time waiting (PostgreSQL, the mail server, a task's
+own I/O), so this worker keeps dequeuing while it has free slots and runs the jobs in a pool of
+threads that share the process's connections (worker/jobs.py's WorkerContext).
+
+To RQ it is a worker like any other: it registers itself, heartbeats, and records each job as RQ's
+worker does (an Execution in the StartedJobRegistry and status `started` when it starts; status,
+result and the finished or failed registry when it ends), so `rq info` and rq-dashboard show the
+queue, the workers and the jobs. The bookkeeping of every job started (or ended) since the last turn
+of the loop goes to Redis in one pipeline, and jobs are taken from the queue in batches, each job
+marked `started` in the same atomic step, so Redis costs a few round trips per batch, not per job.
+
+A job past its timeout cannot be stopped with SIGALRM in a thread: the loop gives up on it instead.
+Its thread is abandoned (a new one takes its place, so the other slots keep working), the RQ job is
+failed, and `on_timeout(job, error)` ends the attempt in PostgreSQL (worker/jobs.py's expire_run: a
+compare-and-set on the attempt, so the stuck thread's later writes find no row).
+
+A job that kills the whole process (a segfault, the OOM killer, kill -9) takes its siblings with
+it; nothing is lost: their runs' leases run out and the ticker recovers them.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from rq.exceptions import StopRequested
+from rq.executions import Execution
+from rq.job import Job, JobStatus
+from rq.utils import now, utcformat
+from rq.worker import BaseWorker, WorkerStatus
+
+logger = logging.getLogger("worker")
+
+# Takes up to ARGV[1] jobs from the head of the queue (KEYS[1]) and marks each `started` by this
+# worker in the same step, so a worker killed right after taking them loses none: the ticker pushes
+# again the job of a queued run whose job has been `started` for longer than a lease. (RQ's own worker
+# moves each job to an intermediate queue instead, which only its periodic maintenance cleans up.)
+# A job id whose hash is gone is dropped, as RQ's dequeue does.
+_TAKE_SCRIPT = """
+local ids = {}
+while #ids < tonumber(ARGV[1]) do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then break end
+  local key = ARGV[4] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[2], 'last_heartbeat', ARGV[2],
+               'worker_name', ARGV[3])
+    ids[#ids + 1] = id
+  end
+end
+return ids
+"""
+HEARTBEAT_EVERY = 5.0  # seconds between worker heartbeats while busy (the key lives worker_ttl + 60 s)
+IDLE_POLL = 0.05       # seconds to wait for a job to end when the queue is empty but jobs are in flight
+
+
+@dataclass(eq=False)
+class Slot:
+    """One job in flight."""
+
+    job: Job
+    queue: object
+    execution: Execution
+    started: float                          # time.monotonic()
+    deadline: float | None                  # time.monotonic() past which the job is given up
+    ok: bool = False
+    return_value: object = None
+    exc_string: str = ""
+    done: bool = False                      # the thread finished it (under ThreadedWorker._slot_lock)
+    abandoned: bool = False                 # the loop gave up on it (idem)
+    ended_at: datetime | None = field(default=None)
+
+
+class ThreadedWorker(BaseWorker):
+    def __init__(self, queues, *, concurrency: int, on_timeout=None, default_job_timeout: int = 600, **kwargs):
+        super().__init__(queues, **kwargs)
+        self.concurrency = concurrency
+        self.on_timeout = on_timeout
+        self.default_job_timeout = default_job_timeout
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._ended: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._in_flight: dict[str, Slot] = {}
+        self._threads = 0
+        self._slot_lock = threading.Lock()
+        self._take = self.connection.register_script(_TAKE_SCRIPT)
+        self._last_heartbeat_at = 0.0
+
+    # ------------------------------------------------------------------ the loop
+
+    def work(self, burst: bool = False, logging_level: str | None = None, max_jobs: int | None = None,
+             **kwargs) -> bool:
+        self.bootstrap(logging_level or "INFO")
+        self._install_signal_handlers()
+        completed = 0
+        try:
+            while True:
+                try:
+                    completed += self._reap()
+                    self._give_up_late_jobs()
+                    if self._stop_requested:
+                        if not self._in_flight:
+                            self.log.info("Worker %s: stopping on request", self.name)
+                            break
+                        self._wake.wait(IDLE_POLL)
+                        self._wake.clear()
+                        continue
+                    if max_jobs is not None and completed >= max_jobs and not self._in_flight:
+                        break
+                    self.check_for_suspension(burst)
+                    if self.should_run_maintenance_tasks:
+                        self.run_maintenance_tasks()
+                    self._keep_alive()
+                    free = self.concurrency - len(self._in_flight)
+                    if free <= 0:
+                        self._wake.wait(1.0)
+                        self._wake.clear()
+                        continue
+                    taken = self._dequeue(free, block=not self._in_flight and not burst)
+                    if taken:
+                        self._start(taken)
+                    elif not self._in_flight:
+                        if burst:
+                            self.log.info("Worker %s: done, quitting", self.name)
+                            break
+                    else:
+                        self._wake.wait(IDLE_POLL)
+                        self._wake.clear()
+                except redis.exceptions.ConnectionError as exc:
+                    self.log.error("Worker %s: Redis unreachable (%s); retrying in 1s", self.name, exc)
+                    time.sleep(1)
+                except StopRequested:
+                    break
+        finally:
+            for _ in range(self._threads):
+                self._todo.put(None)
+            self.teardown()
+        return bool(completed)
+
+    def _keep_alive(self) -> None:
+        if time.monotonic() - self._last_heartbeat_at >= HEARTBEAT_EVERY:
+            self.heartbeat()
+            self._last_heartbeat_at = time.monotonic()
+
+    # ------------------------------------------------------------------ taking jobs
+
+    def _dequeue(self, free: int, *, block: bool) -> list[tuple[Job, object]]:
+        """Up to `free` jobs from the queues, in order; waits up to 30 s for one when `block`."""
+        if block:
+            self.set_state(WorkerStatus.IDLE)
+            self.procline(f"Listening on {','.join(self.queue_names())}")
+            # Wait without taking: BLMOVE from a queue's head to its own head returns as soon as the
+            # queue has a job and leaves it in place (a job popped here would be lost with the worker).
+            timeout = max(1, min(self.dequeue_timeout, 30))
+            if len(self._ordered_queues) == 1:
+                q = self._ordered_queues[0]
+                waited = self.connection.blmove(q.key, q.key, timeout, "LEFT", "LEFT")
+            else:
+                waited = self.connection.blpop([q.key for q in self._ordered_queues], timeout)
+                if waited is not None:  # several queues cannot wait in place: put it back at the head
+                    self.connection.lpush(waited[0], waited[1])
+            self._keep_alive()
+            if waited is None:
+                return []
+        taken: list[tuple[Job, object]] = []
+        stamp = utcformat(now())
+        for q in self._ordered_queues:
+            want = free - len(taken)
+            if want <= 0:
+                break
+            args = [want, stamp, self.name, Job.redis_job_namespace_prefix]
+            ids = [job_id.decode() for job_id in self._take(keys=[q.key], args=args)]
+            if ids:
+                jobs = self.job_class.fetch_many(ids, connection=self.connection, serializer=self.serializer)
+                taken += [(job, q) for job in jobs if job is not None]
+        return taken
+
+    def _start(self, taken: list[tuple[Job, object]]) -> None:
+        """Record the jobs as started, as RQ's worker does, in one pipeline; then hand them to threads."""
+        slots = []
+        at = time.monotonic()
+        with self.connection.pipeline() as pipe:
+            for job, q in taken:
+                timeout = job.timeout if job.timeout is not None else self.default_job_timeout
+                ttl = (timeout if timeout > 0 else self.default_job_timeout) + 60
+                execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+                job.prepare_for_execution(self.name, pipe)
+                pipe.persist(job.key)
+                slots.append(Slot(job, q, execution, at, at + timeout if timeout > 0 else None))
+            self.set_current_job_id(taken[-1][0].id, pipeline=pipe)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            pipe.execute()
+        for slot in slots:
+            self.log.debug("Worker %s: %s: %s", self.name, slot.queue.name, slot.job.id)
+            self._in_flight[slot.job.id] = slot
+            self._todo.put(slot)
+        # A thread per slot in use, made as needed (an idle worker keeps the threads it made).
+        while self._threads < min(self.concurrency, len(self._in_flight)):
+            self._spawn()
+        self.procline(f"{len(self._in_flight)} job(s) in flight")
+
+    def _spawn(self) -> None:
+        self._threads += 1
+        threading.Thread(target=self._thread_loop, name=f"job-{self._threads}", daemon=True).start()
+
+    # ------------------------------------------------------------------ in the threads
+
+    def _thread_loop(self) -> None:
+        while True:
+            slot = self._todo.get()
+            if slot is None or slot.abandoned:
+                return  # told to stop, or given up on before it began (another thread replaced this one)
+            try:
+                job = slot.job
+                slot.return_value = job.func(*job.args, **job.kwargs)
+                slot.ok = True
+            except BaseException:  # noqa: B036 (a job's failure, whatever it is, is the job's, not the thread's)
+                slot.exc_string = traceback.format_exc()
+            slot.ended_at = now()
+            with self._slot_lock:
+                if slot.abandoned:
+                    return  # the loop gave up on it and made another thread in this one's place
+                slot.done = True
+            self._ended.put(slot)
+            self._wake.set()
+
+    # ------------------------------------------------------------------ ending jobs
+
+    def _reap(self) -> int:
+        """Record every job that ended since the last turn, in one pipeline; returns how many."""
+        ended = []
+        while True:
+            try:
+                ended.append(self._ended.get_nowait())
+            except queue.Empty:
+                break
+        if not ended:
+            return 0
+        with self.connection.pipeline() as pipe:
+            for slot in ended:
+                del self._in_flight[slot.job.id]
+                if slot.ok:
+                    self._record_success(slot, pipe)
+                else:
+                    self._record_failure(slot, slot.exc_string, pipe)
+            self._count(ended, pipe)
+            self._after_end(pipe)
+            pipe.execute()
+        for slot in ended:
+            if not slot.ok:
+                self.log.error("Worker %s: job %s failed:\n%s", self.name, slot.job.id, slot.exc_string)
+        return len(ended)
+
+    def _record_success(self, slot: Slot, pipe) -> None:
+        job = slot.job
+        job.ended_at = slot.ended_at
+        job._result = slot.return_value
+        job._status = JobStatus.FINISHED
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+        if result_ttl != 0:
+            job._handle_success(result_ttl, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
+                                execution_started_at=slot.execution.created_at, execution_ended_at=job.ended_at)
+        job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+        slot.execution.delete(job=job, pipeline=pipe)
+
+    def _record_failure(self, slot: Slot, exc_string: str, pipe) -> None:
+        job = slot.job
+        job.ended_at = slot.ended_at or now()
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        slot.execution.delete(job=job, pipeline=pipe)
+        job._handle_failure(exc_string, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
+                            execution_started_at=slot.execution.created_at, execution_ended_at=job.ended_at)
+
+    def _count(self, ended: list[Slot], pipe) -> None:
+        """The worker's counters (as RQ's increment_*_job_count and total_working_time), once per batch."""
+        succeeded = sum(slot.ok for slot in ended)
+        if succeeded:
+            pipe.hincrby(self.key, "successful_job_count", succeeded)
+        if len(ended) > succeeded:
+            pipe.hincrby(self.key, "failed_job_count", len(ended) - succeeded)
+        pipe.hincrbyfloat(self.key, "total_working_time",
+                          sum((slot.job.ended_at - slot.job.started_at).total_seconds() for slot in ended))
+
+    def _after_end(self, pipe) -> None:
+        if not self._in_flight:
+            self.set_current_job_id(None, pipeline=pipe)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+
+    def _give_up_late_jobs(self) -> None:
+        """Fail the jobs past their timeout without waiting for their threads (which cannot be stopped)."""
+        clock = time.monotonic()
+        with self._slot_lock:
+            late = [slot for slot in self._in_flight.values()
+                    if slot.deadline is not None and clock > slot.deadline and not slot.done]
+            for slot in late:
+                slot.abandoned = True
+        for slot in late:
+            del self._in_flight[slot.job.id]
+            self._threads -= 1  # its thread leaves when (if ever) the job returns
+            timeout = slot.deadline - slot.started
+            error = f"JobTimeoutException: Task exceeded maximum timeout value ({timeout:g} seconds)"
+            self.log.warning("Worker %s: job %s ran past its timeout of %gs: giving up on it", self.name,
+                             slot.job.id, timeout)
+            if self.on_timeout is not None:
+                try:
+                    self.on_timeout(slot.job, error)
+                except Exception:  # PostgreSQL away: the lease (not renewed past the timeout) recovers it
+                    self.log.exception("Worker %s: could not end job %s after its timeout", self.name, slot.job.id)
+            with self.connection.pipeline() as pipe:
+                self._record_failure(slot, error, pipe)
+                self._count([slot], pipe)
+                self._after_end(pipe)
+                pipe.execute()
+        while late and self._threads < min(self.concurrency, len(self._in_flight) + 1):
+            self._spawn()
