@@ -40,6 +40,9 @@ def create_app(test_config=None) -> Flask:
         API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
     )
     app.json.sort_keys = False  # keep the schemas' field order in responses
+    # No redirect from `a//b` to `a/b`: a path segment may hold an encoded `/` (an email address in
+    # DELETE /v1/email/suppressions/{email}), and a redirect there would act on another resource.
+    app.url_map.merge_slashes = False
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
