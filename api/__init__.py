@@ -41,11 +41,14 @@ def create_app(test_config=None) -> Flask:
         API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
     )
     app.json.sort_keys = False  # keep the schemas' field order in responses
+    # No redirect from `a//b` to `a/b`: a path segment may hold an encoded `/` (an email address in
+    # DELETE /v1/email/suppressions/{email}), and a redirect there would act on another resource.
+    app.url_map.merge_slashes = False
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import (console, db, errors, health, metrics, openapi, runs, schedules, suppressions, unsubscribe,
-                     webhooks)
+    from api import (console, controls, db, errors, health, metrics, openapi, runs, schedules, suppressions,
+                     unsubscribe, webhooks)
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -56,8 +59,8 @@ def create_app(test_config=None) -> Flask:
 
     api = errors.Api(app, spec_kwargs={"marshmallow_plugin": openapi.DocumentPlugin(settings)})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, unsubscribe.blp, suppressions.blp,
-                      webhooks.blp):
+    for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, controls.blp, unsubscribe.blp,
+                      suppressions.blp, webhooks.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     console.init_app(app, settings)

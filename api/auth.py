@@ -1,4 +1,5 @@
-"""Bearer-token authentication: `Authorization: Bearer <JWT>` (HS256, JWT_SECRET, claim account_id).
+"""Bearer-token authentication: `Authorization: Bearer <JWT>` (HS256, JWT_SECRET, claim account_id;
+optional claim `sub`, who is acting, which the change history records as `g.actor`).
 
 `require_token` runs before every view of the /v1 blueprints and puts the tenant on `g.account_id`;
 a missing, malformed, expired or foreign token is a 401 JSON answer with a WWW-Authenticate header
@@ -10,7 +11,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from api.errors import ApiError
-from core.tokens import InvalidToken, account_from_access_token
+from core.tokens import InvalidToken, access_token_identity
 
 REALM = 'Bearer realm="schedules"'
 
@@ -35,6 +36,8 @@ def require_token() -> None:
         return
     secret = current_app.config["SETTINGS"].jwt_secret
     try:
-        g.account_id = account_from_access_token(secret, bearer_token())
+        g.account_id, subject = access_token_identity(secret, bearer_token())
     except InvalidToken as error:
         raise unauthorized(str(error)) from None
+    # Who the change history names: the token's subject (`sub`); a token without one is "api".
+    g.actor = subject or "api"

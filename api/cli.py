@@ -1,7 +1,7 @@
 """Development commands for the API's tenants and tokens.
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
-    python -m api.cli mint-token --account-id UUID [--ttl-days 30]    prints a bearer token
+    python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
     python -m api.cli login-link --account-id UUID [--ttl-minutes 5]  prints a console sign-in link
 
 mint-token needs JWT_SECRET (the same as the web process); in development, when it is unset, it uses
@@ -55,7 +55,8 @@ def mint_token(args) -> str:
     secret = settings.jwt_secret or _make_dev_secret(settings)
     if not secret:
         settings.require("jwt_secret")
-    return mint_access_token(secret, args.account_id, ttl_seconds=args.ttl_days * 86400)
+    return mint_access_token(secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
+                             subject=args.subject)
 
 
 def _make_dev_secret(settings) -> str | None:
@@ -99,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
     mint = commands.add_parser("mint-token", help="print a bearer token for an account")
     mint.add_argument("--account-id", required=True, type=_account_id)
     mint.add_argument("--ttl-days", type=_ttl_days, default=30)
+    mint.add_argument("--subject", default="cli",
+                      help="who uses the token (its `sub` claim; the change history names it); default cli")
     mint.set_defaults(run=mint_token)
     link = commands.add_parser("login-link", help="print a single-use console sign-in link for an account")
     link.add_argument("--account-id", required=True, type=_account_id)

@@ -18,7 +18,7 @@ import re
 
 import flask_smorest
 import psycopg2
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -89,6 +89,9 @@ class JsonParser(FlaskParser):
     read as JSON whatever its Content-Type says (the API speaks nothing else)."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    # An unknown query parameter is a 400 naming it, as an unknown body field is: a typo
+    # (`?stauts=failed`) must not silently return everything.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)

@@ -146,6 +146,12 @@ class UtcDateTime(fields.AwareDateTime):
         kwargs.setdefault("validate", reasonable_year)
         super().__init__(format="iso", **kwargs)
 
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        # Validated as written (the year the client wrote), then kept in UTC: an offset beyond PostgreSQL's
+        # +-15:59 (RFC 3339 allows -20:21) must not reach the database as written.
+        instant = super().deserialize(value, attr, data, **kwargs)
+        return instant.astimezone(timezone.utc) if isinstance(instant, datetime) else instant
+
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None

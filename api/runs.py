@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from flask import g
 
+from api import idempotency as idempotent
 from api.auth import require_token
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
@@ -21,6 +22,7 @@ from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunN
 from core import schedules
 
 logger = logging.getLogger(__name__)
+run_now_schema = RunNowSchema()
 
 blp = Blueprint("runs", __name__, url_prefix="/v1",
                 description="Runs of a schedule: history, one run with its deliveries, run-now")
@@ -32,12 +34,14 @@ blp.before_request(require_token)
 @blp.response(200, RunListSchema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 def list_runs(args, schedule_id):
-    """A schedule's runs, newest first (`limit` default 50, at most 500; optional `status`)."""
+    """A schedule's runs, newest first (`limit` default 50, at most 500), a page at a time (`before`:
+    the previous page's `next_before`); optional `status`, `trigger` and `from`/`to` (occurrences)."""
     with tenant() as cur:
         if schedules.get(cur, g.account_id, schedule_id) is None:
             raise not_found()
         rows = schedules.runs(cur, g.account_id, schedule_id, **args)
-    return {"runs": rows, "count": len(rows)}
+    full = len(rows) == args["limit"]
+    return {"runs": rows, "count": len(rows), "next_before": rows[-1]["id"] if full else None}
 
 
 @blp.route("/schedules/<uuid:schedule_id>/runs/<uuid:run_id>")
@@ -54,23 +58,35 @@ def get_run(schedule_id, run_id):
 
 @blp.route("/schedules/<uuid:schedule_id>/run", methods=["POST"])
 @blp.arguments(RunNowArgsSchema, required=False)
+@blp.doc(parameters=[idempotent.PARAMETER])
 @blp.response(202, RunNowSchema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 @blp.alt_response(409, schema=error_schema, description="The schedule is inactive and force was not set")
+@blp.alt_response(422, schema=error_schema, description="The Idempotency-Key was used with another body")
 def run_now(args, schedule_id):
-    """Run a schedule now, outside its cadence. An inactive schedule needs {"force": true}."""
+    """Run a schedule now, outside its cadence. An inactive schedule needs {"force": true}.
+
+    With an `Idempotency-Key` header, a repeat within 24 hours gets the first answer (and
+    `Idempotent-Replayed: true`) and records no second run; the same key with another body is a 422."""
     now = datetime.now(timezone.utc)
+    key = idempotent.key_from_header()
+    route = f"POST /v1/schedules/{schedule_id}/run"
     with tenant() as cur:
         schedule = schedules.get(cur, g.account_id, schedule_id)
         if schedule is None:
             raise not_found()
+        if key and (replay := idempotent.claim(cur, g.account_id, route, key, now)) is not None:
+            return replay
         if not schedule["active"] and not args["force"]:
             raise ApiError(409, "conflict", 'schedule is inactive: send {"force": true} to run it anyway',
                            reason="inactive")
         run = schedules.add_manual_run(cur, g.account_id, schedule_id, now)
-    message = "run recorded: a ticker queues it within about a second"
+        message = "run recorded: a ticker queues it within about a second"
+        answer = {**run, "run_id": run["id"], "schedule_name": schedule["name"],
+                  "next_run_at": schedule["next_run_at"], "message": message}
+        if key:
+            answer = idempotent.answer(cur, g.account_id, route, key, run_now_schema, answer, 202)
     logger.info("Run %s of schedule %s requested by hand: %s", run["id"], schedule_id, run["status"],
                 extra={"run_id": run["id"], "schedule_id": schedule_id, "account_id": g.account_id})
-    return {**run, "run_id": run["id"], "schedule_name": schedule["name"],
-            "next_run_at": schedule["next_run_at"], "message": message}
+    return answer
 

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import psycopg2.errors
 from flask import g, url_for
 from flask.views import MethodView
 
+from api import idempotency as idempotent
 from api.auth import require_token, unauthorized
 from api.db import tenant
 from api.errors import ApiError, Blueprint, not_found
-from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, PreviewArgsSchema, PreviewSchema,
+from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema,
+                         PreviewSchema, PatchArgsSchema, SchedulePreviewArgsSchema, schedule_edit_schema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
 from core import channels, health, schedules
+from core.explain import explained_runs
 from core.timing import TimingError, next_runs_in_range, validate_timing
 
 logger = logging.getLogger(__name__)
@@ -55,20 +57,34 @@ class ScheduleCollection(MethodView):
 
     @blp.doc(operationId="create_schedule")
     @blp.arguments(schedule_schema)
+    @blp.doc(parameters=[idempotent.PARAMETER])
     @blp.response(201, schedule_with_warnings_schema,
                   headers={"Location": {"description": "the schedule's URL", "schema": {"type": "string"}}})
+    @blp.alt_response(422, schema=error_schema, description="The Idempotency-Key was used with another body")
     def post(self, values):
-        """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates."""
+        """Create a schedule; its next_run_at is computed at once. `warnings` names active duplicates.
+
+        With an `Idempotency-Key` header, a repeat within 24 hours gets the first answer (and
+        `Idempotent-Replayed: true`) and creates nothing; the same key with another body is a 422."""
+        key = idempotent.key_from_header()
+        route = "POST /v1/schedules"
+        now = utcnow()
         try:
             with tenant() as cur:
-                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, utcnow()))
+                if key and (replay := idempotent.claim(cur, g.account_id, route, key, now)) is not None:
+                    return replay
+                row = _with_warnings(cur, schedules.create(cur, g.account_id, values, now, g.actor))
+                location = url_for("schedules.ScheduleItem", schedule_id=row["id"])
+                if key:
+                    response = idempotent.answer(cur, g.account_id, route, key, schedule_with_warnings_schema,
+                                                 row, 201, location)
         except channels.UnknownChannel as error:
             raise _unknown_channel(error) from None
         except psycopg2.errors.ForeignKeyViolation:
             raise unauthorized("the token's account does not exist") from None
         logger.info("Created schedule %s (%s) with next run at %s", row["id"], row["name"], row["next_run_at"],
                     extra={"schedule_id": row["id"], "account_id": g.account_id})
-        return row, {"Location": url_for("schedules.ScheduleItem", schedule_id=row["id"])}
+        return response if key else (row, {"Location": location})
 
 
 @blp.route("/schedules/<uuid:schedule_id>")
@@ -84,13 +100,27 @@ class ScheduleItem(MethodView):
 
     @blp.doc(operationId="update_schedule")
     @blp.arguments(schedule_patch_schema, required=False)  # no body changes nothing, as {} does
-    @blp.response(200, schedule_with_warnings_schema)
+    @blp.arguments(PatchArgsSchema, location="query")
+    @blp.response(200, schedule_edit_schema)
     @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
-    def patch(self, changes, schedule_id):
-        """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does."""
+    def patch(self, changes, args, schedule_id):
+        """Change some fields. A timing change (or turning it on) recomputes next_run_at; nothing else does.
+
+        `?dry_run=true` answers with the schedule as it would be, `changes` and `next_runs_before` /
+        `next_runs_after`, and writes nothing."""
+        now = utcnow()
+        if args["dry_run"]:
+            with tenant() as cur:
+                found = schedules.patch_dry_run(cur, g.account_id, schedule_id, changes, now)
+                if found is None:
+                    raise not_found()
+                row, would_be, changed = found
+                _with_warnings(cur, would_be)
+            return {**would_be, "dry_run": True, "changes": changed,
+                    "next_runs_before": _upcoming(row, now), "next_runs_after": _upcoming(would_be, now)}
         try:
             with tenant() as cur:
-                row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, utcnow()))
+                row = _with_warnings(cur, schedules.patch(cur, g.account_id, schedule_id, changes, now, g.actor))
         except channels.UnknownChannel as error:
             raise _unknown_channel(error) from None
         return _found(row)
@@ -107,14 +137,17 @@ class ScheduleItem(MethodView):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
+@blp.arguments(NoteSchema, required=False)
 @blp.response(200, schedule_with_warnings_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 @blp.alt_response(409, schema=error_schema, description="The schedule would never run (e.g. end_at is past)")
-def enable(schedule_id):
-    """Turn a schedule on; its next run is computed from now."""
+def enable(args, schedule_id):
+    """Turn a schedule on (a paused one is resumed); its next run is computed from now. `note` goes
+    to the change history."""
     try:
         with tenant() as cur:
-            row = _with_warnings(cur, schedules.enable(cur, g.account_id, schedule_id, utcnow()))
+            row = _with_warnings(cur, schedules.enable(cur, g.account_id, schedule_id, utcnow(), g.actor,
+                                                       args.get("note")))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
                        fields={error.field: [error.message]}) from None
@@ -122,12 +155,14 @@ def enable(schedule_id):
 
 
 @blp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
+@blp.arguments(NoteSchema, required=False)
 @blp.response(200, schedule_schema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
-def disable(schedule_id):
-    """Turn a schedule off; it keeps its settings and history."""
+def disable(args, schedule_id):
+    """Turn a schedule off (a paused one stays off, its pause ended); it keeps its settings and
+    history. `note` goes to the change history."""
     with tenant() as cur:
-        row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+        row = schedules.disable(cur, g.account_id, schedule_id, utcnow(), g.actor, args.get("note"))
     return _found(row)
 
 
@@ -147,15 +182,29 @@ def enable_channel(schedule_id, channel_id):
 
 @blp.route("/schedules/preview", methods=["POST"])
 @blp.arguments(schedule_preview_schema)
-@blp.arguments(PreviewArgsSchema, location="query")
+@blp.arguments(SchedulePreviewArgsSchema, location="query")
 @blp.response(200, PreviewSchema)
 def preview(values, args):
-    """The next runs of a schedule body, without saving anything (`count` runs after `after`, default now)."""
+    """The next runs of a schedule body, without saving anything (`count` runs after `after`, default
+    now), each with its dispatch instant and the reasons it is where it is."""
     validate_timing(values)
-    zone = ZoneInfo(values["timezone"])
-    runs = next_runs_in_range(values, args.get("after") or utcnow(), args["count"])
-    return {"timezone": values["timezone"], "count": len(runs),
-            "runs": [{"at": run, "local": run.astimezone(zone).isoformat()} for run in runs]}
+    after = args.get("after") or utcnow()
+    next_runs_in_range(values, after, args["count"])  # past the engine's range: a 400 naming count or after
+    runs = explained_runs({**values, "id": args.get("schedule_id")}, after, args["count"])
+    return {"timezone": values["timezone"], "count": len(runs), "runs": runs}
+
+
+@blp.route("/schedules/<uuid:schedule_id>/preview")
+@blp.arguments(PreviewArgsSchema, location="query")
+@blp.response(200, PreviewSchema)
+@blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
+def preview_saved(args, schedule_id):
+    """The next runs of a saved schedule (after `after`, default now; a paused schedule's from the end of
+    its pause, none while it is paused without `until`; none when disabled), explained."""
+    with tenant() as cur:
+        row = _found(schedules.get(cur, g.account_id, schedule_id))
+    runs = _upcoming(row, args.get("after") or utcnow(), args["count"])
+    return {"timezone": row["timezone"], "count": len(runs), "runs": runs}
 
 
 @blp.route("/schedules/stats")
@@ -185,9 +234,17 @@ def due(args):
         return schedules.due(cur, g.account_id, utcnow(), args["limit"])
 
 
+def _upcoming(row, after, count: int = 5) -> list[dict]:
+    """A saved (or would-be) schedule's next runs, explained: none while it is off or paused without
+    an end, from the end of its pause when it has one."""
+    if not row["active"] and (row.get("paused_at") is None or row.get("paused_until") is None):
+        return []
+    return explained_runs(row, after, count, paused_until=row.get("paused_until"))
+
+
 def _with_warnings(cur, row):
     if row is not None:
-        row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row)
+        row["warnings"] = schedules.conflict_warnings(cur, g.account_id, row, now=utcnow())
     return row
 
 

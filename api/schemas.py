@@ -113,6 +113,29 @@ class ScheduleSchema(Schema):
         metadata={"description": "when an occurrence falls due while an earlier run is unfinished: skip "
                                  "(record it as skipped_overlap), buffer_one (run it once the earlier one "
                                  "ends; at most one waits), allow (run both)"})
+    pause_after_failures = _int(1, 1000, allow_none=True, load_default=None, metadata={
+        "description": "pause the schedule by itself after this many failed runs in a row (null: never)"})
+    catchup = fields.String(load_default="latest", validate=validate.OneOf(("latest", "all")), metadata={
+        "description": "after downtime: latest (one run, for the latest missed occurrence) or all (one run per "
+                       "missed occurrence no older than catchup_window_seconds, oldest first)"})
+    catchup_window_seconds = _int(60, 31 * 86400, allow_none=True, load_default=None, metadata={
+        "description": "how far back catchup all reaches (required with it), 60 s to 31 days"})
+    window_seconds = _int(1, 86400, allow_none=True, load_default=None, metadata={
+        "description": "delivery window: each occurrence is dispatched at a fixed offset in [0, window_seconds) "
+                       "after it, derived from the schedule and the occurrence (never at or past the next "
+                       "occurrence); null: at the occurrence"})
+    next_occurrence_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "with a delivery window: the occurrence that next_run_at (its dispatch instant) is for"})
+    paused = fields.Function(lambda row: row.get("paused_at") is not None, dump_only=True, metadata={
+        "description": "paused (POST .../pause, or pause_after_failures): inactive until resumed"})
+    paused_at = UtcDateTime(dump_only=True, allow_none=True)
+    paused_until = UtcDateTime(dump_only=True, allow_none=True, metadata={"description": "the ticker resumes it then (null: "
+                                                                        "until someone resumes it)"})
+    paused_by = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "who paused it: the token's subject, cli, or system (pause_after_failures)"})
+    pause_note = fields.String(dump_only=True, allow_none=True)
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "bumped by every recorded change (GET .../history); each run records the version it ran under"})
     last_run_at = UtcDateTime(dump_only=True, allow_none=True)
     next_run_at = UtcDateTime(dump_only=True, allow_none=True)
     last_status = fields.String(dump_only=True, allow_none=True)
@@ -133,6 +156,12 @@ class SchedulePatchSchema(ScheduleSchema):
     """The same fields, all optional (loaded with partial=True, so defaults do not fill the gaps)."""
 
 
+class PatchArgsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "answer with the schedule as it would be, its changes and its next runs before and "
+                       "after, writing nothing"})
+
+
 class SchedulePreviewSchema(ScheduleSchema):
     """A schedule body for a preview: only the timing matters, so the name may be left out."""
 
@@ -141,6 +170,7 @@ class SchedulePreviewSchema(ScheduleSchema):
 
 class ScheduleListArgsSchema(Schema):
     active_only = fields.Boolean(load_default=True)
+    q = Text(200, metadata={"description": "a part of the name, any case"})
     cadence = fields.String(validate=validate.OneOf(CADENCES))
     task = Text(100)
     tag = Text(50)
@@ -169,6 +199,22 @@ class PreviewArgsSchema(Schema):
 class PreviewRunSchema(Schema):
     at = UtcDateTime()
     local = fields.String(metadata={"description": "the run's wall time in the schedule's zone, RFC 3339"})
+    dispatch_at = UtcDateTime(metadata={"description": "when the run is dispatched: `at`, or later inside a "
+                                                       "delivery window (window_seconds)"})
+    reasons = fields.List(fields.Nested(lambda: PreviewReasonSchema()), metadata={
+        "description": "why the run is where it is, when that is not a plain match of the rule; empty otherwise"})
+
+
+class PreviewReasonSchema(Schema):
+    code = fields.String(validate=validate.OneOf(("spring_forward", "repeated_hour_first", "repeated_hour_second",
+                                                  "month_end", "window", "start_at", "end_at", "after_pause")))
+    detail = fields.String(metadata={"example": "moved to the end of the spring-forward gap: ..."})
+
+
+class SchedulePreviewArgsSchema(PreviewArgsSchema):
+    schedule_id = fields.UUID(metadata={"description": "the schedule the body is for: a delivery window's "
+                                                       "offsets derive from it (default: a new schedule's, "
+                                                       "which will differ once it is created)"})
 
 
 class PreviewSchema(Schema):
@@ -196,7 +242,7 @@ class RunSchema(Schema):
         "description": "unfinished: pending, queued, running, retrying (waits until not_before), buffered "
                        "(kept by overlap_policy buffer_one); final: succeeded, failed, delivery_failed (the "
                        "task ran, delivery gave up), missed, skipped_limit, skipped_overlap"})
-    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual")))
+    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual", "backfill")))
     scheduled_for = UtcDateTime(dump_only=True, allow_none=True)
     job_id = fields.String(dump_only=True, allow_none=True)
     attempt = fields.Integer(dump_only=True)
@@ -210,6 +256,8 @@ class RunSchema(Schema):
     started_at = UtcDateTime(dump_only=True, allow_none=True)
     finished_at = UtcDateTime(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
+    schedule_version = fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "the schedule's version this run was made under (GET .../history says what it was)"})
 
 
 class DeliverySchema(Schema):
@@ -237,11 +285,17 @@ class RunDetailSchema(RunSchema):
 class RunListArgsSchema(Schema):
     limit = _int(1, 500, strict=False, load_default=50)
     status = fields.String(validate=validate.OneOf(RUN_STATUSES))
+    trigger = fields.String(validate=validate.OneOf(("schedule", "manual", "backfill")))
+    before = fields.UUID(metadata={"description": "a run id: runs older than it (the previous page's next_before)"})
+    from_ = UtcDateTime(data_key="from", metadata={"description": "runs for occurrences (scheduled_for) at or after"})
+    to = UtcDateTime(metadata={"description": "runs for occurrences (scheduled_for) at or before"})
 
 
 class RunListSchema(Schema):
     runs = fields.List(fields.Nested(RunSchema))
     count = fields.Integer()
+    next_before = fields.UUID(allow_none=True, metadata={"description": "pass as `before` for the next page; null "
+                                                                        "when this page is not full"})
 
 
 class RunNowArgsSchema(Schema):
@@ -296,10 +350,22 @@ class ScheduleWithWarningsSchema(ScheduleSchema):
                        "(same task, parameters and timing); empty when nothing is worth saying"})
 
 
+class ScheduleEditSchema(ScheduleWithWarningsSchema):
+    """A PATCH's answer; with ?dry_run=true, also what would change and the next runs before and after."""
+
+    dry_run = fields.Boolean(dump_only=True, metadata={"description": "present (true) on a dry run only"})
+    changes = fields.Dict(keys=fields.String(), values=fields.Raw(), dump_only=True,
+                          metadata={"description": "dry run: each field that would change, {old, new}"})
+    next_runs_before = fields.List(fields.Nested(PreviewRunSchema), dump_only=True,
+                                   metadata={"description": "dry run: the next runs as the schedule is"})
+    next_runs_after = fields.List(fields.Nested(PreviewRunSchema), dump_only=True,
+                                  metadata={"description": "dry run: the next runs after the edit"})
+
+
 class HealthIssueSchema(Schema):
     schedule_id = fields.UUID()
     name = fields.String()
-    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures"})
+    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures | paused_after_failures"})
     detail = fields.String(metadata={"example": "3 of 12 runs succeeded"})
 
 
@@ -382,9 +448,60 @@ class UnsubscribeTokenSchema(Schema):
     token = fields.String()
 
 
+class NoteSchema(Schema):
+    """The optional body of enable and disable: why, for the change history."""
+
+    note = Text(500, allow_none=True, load_default=None)
+
+
+class PauseSchema(NoteSchema):
+    until = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "RFC 3339, in the future: the ticker resumes the schedule then; null: until resumed"})
+
+
+class BackfillSchema(Schema):
+    from_ = UtcDateTime(required=True, data_key="from", metadata={"description": "RFC 3339, in the past"})
+    to = UtcDateTime(required=True, metadata={"description": "RFC 3339, after `from`, not in the future; "
+                                                             "occurrences at from and at to are included"})
+
+
+class BackfillAnswerSchema(Schema):
+    occurrences = fields.Integer(metadata={"description": "occurrences of the schedule in the range"})
+    created = fields.Integer(metadata={"description": "backfill runs made by this request"})
+    existing = fields.Integer(metadata={"description": "occurrences that had a run already (a backfill or a "
+                                                       "scheduled one): nothing new for them"})
+    runs = fields.List(fields.Nested(RunSchema), metadata={"description": "the runs this request made"})
+
+
+class HistoryArgsSchema(Schema):
+    limit = _int(1, 500, strict=False, load_default=50)
+    before = _int(1, INT32_MAX, strict=False, metadata={"description": "a version: changes before it (the "
+                                                                       "previous answer's next_before)"})
+
+
+class ScheduleChangeSchema(Schema):
+    version = fields.Integer(metadata={"description": "the schedule's version after this change (create: 1)"})
+    action = fields.String(validate=validate.OneOf(("create", "update", "enable", "disable", "pause", "resume")))
+    actor = fields.String(metadata={"description": "the token's subject, cli, ticker (a pause ended) or system "
+                                                   "(pause_after_failures)"})
+    changes = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "each changed field: {\"old\": ..., \"new\": ...}",
+        "example": {"send_hour": {"old": 9, "new": 10}}})
+    note = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class HistorySchema(Schema):
+    history = fields.List(fields.Nested(ScheduleChangeSchema))
+    count = fields.Integer()
+    next_before = fields.Integer(allow_none=True, metadata={"description": "pass as `before` for the next "
+                                                                           "page; null on the last"})
+
+
 error_schema = ErrorSchema()
 schedule_schema = ScheduleSchema()
 schedule_with_warnings_schema = ScheduleWithWarningsSchema()
+schedule_edit_schema = ScheduleEditSchema()
 schedules_schema = ScheduleSchema(many=True)
 schedule_patch_schema = SchedulePatchSchema(partial=True)
 schedule_preview_schema = SchedulePreviewSchema()

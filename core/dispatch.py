@@ -35,14 +35,15 @@ from core.jobs import job_id_for
 from core.lifecycle import REPUSH_GRACE_SECONDS
 from core.sql import queries
 from core.timing import next_run_after
+from core.when import catchup_occurrences, next_dispatch
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 ERROR_LIMIT = 1000
 
-_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s)"
-_ADVANCE = "(%s::uuid, %s::timestamptz, %s::boolean, %s::timestamptz, %s::text, %s::text)"
+_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s, %s)"
+_ADVANCE = "(%s::uuid, %s::timestamptz, %s::boolean, %s::timestamptz, %s::text, %s::text, %s::timestamptz)"
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -95,53 +96,89 @@ def plan_batch(rows, now: datetime) -> Batch:
     A due row gets one run for its next_run_at (`missed` if later than its misfire grace; while an
     earlier run is in flight, `skipped_overlap`, or `buffered` under the buffer_one policy when none
     waits yet) and its next run after `now`, so a schedule late after downtime runs once, not once
-    per occurrence it slept through. A row with no next_run_at gets one computed without a run. A row whose timing
+    per occurrence it slept through (under `catchup: all`, one run per occurrence in its catch-up window:
+    `_plan_catchup`). A row with no next_run_at gets one computed without a run. A row whose timing
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
     run_ids = iter(time_ordered_ids(len(rows)))
     for row in rows:
         sid, name, due = row["id"], row["name"], row["next_run_at"]
+        # With a delivery window next_run_at is the dispatch instant; the run is for the occurrence.
+        occurrence = row["next_occurrence_at"] or due
         try:
-            following = next_run_after(row, now)
-            runs = due is not None and _is_occurrence(row, due)
+            if row["window_seconds"]:
+                nocc, following = next_dispatch(row, now)
+            else:
+                nocc, following = None, next_run_after(row, now)
+            runs = due is not None and _is_occurrence(row, occurrence)
         except Exception as exc:  # one bad row must never stop the batch, whatever it raises
             error = describe_error(exc)
             retry_at = now + timedelta(seconds=backoff_seconds(row["dispatch_errors"]))
-            batch.updates.append((sid, retry_at, True, None, None, error))
+            batch.updates.append((sid, retry_at, True, None, None, error, None))
             batch.outcomes.append(Outcome("failed", sid, name, retry_at, error=error))
             continue
         active = following is not None
         if not runs:
-            batch.updates.append((sid, following, active, None, None, None))
-            batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=due))
+            batch.updates.append((sid, following, active, None, None, None, nocc))
+            batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=occurrence))
             continue
+        if row["catchup"] == "all" and row["catchup_window_seconds"] and occurrence < now:
+            occurrences = catchup_occurrences(row, occurrence, now)
+            if occurrences:
+                _plan_catchup(batch, row, occurrences, following, nocc, active, now)
+                continue
         run_id = next(run_ids)
         late = (now - due).total_seconds()
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append((run_id, sid, row["account_id"], "missed", due, error, now))
-            batch.updates.append((sid, following, active, None, "missed", None))
+            batch.runs.append((run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
+            batch.updates.append((sid, following, active, None, "missed", None, nocc))
             kind = "missed"
         elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
             # Kept, to run once the run in flight ends (core.lifecycle releases it).
-            batch.runs.append((run_id, sid, row["account_id"], "buffered", due, None, None))
-            batch.updates.append((sid, following, active, now, None, None))
+            batch.runs.append((run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
+            batch.updates.append((sid, following, active, now, None, None, nocc))
             kind = "buffered"
         elif row["busy"]:
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
-            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", due, error, now))
-            batch.updates.append((sid, following, active, None, "skipped_overlap", None))
+            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
+            batch.updates.append((sid, following, active, None, "skipped_overlap", None, nocc))
             kind = "skipped"
         else:
-            batch.runs.append((run_id, sid, row["account_id"], "pending", due, None, None))
-            batch.updates.append((sid, following, active, now, None, None))
+            batch.runs.append((run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
+            batch.updates.append((sid, following, active, now, None, None, nocc))
             kind = "run"
-        batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=due,
+        batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=late, grace_seconds=grace))
     return batch
+
+
+def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, active: bool, now: datetime) -> None:
+    """`catchup: all`: one run per missed occurrence in the window, oldest first (their ids are sorted
+    in that order, and core.lifecycle.queue_runs pushes a batch in id order). The window replaces the
+    misfire grace.
+    Runs made together do not block each other; against a run already in flight the overlap policy
+    applies to each, as to an occurrence coming due alone."""
+    sid, name = row["id"], row["name"]
+    buffered, ran = row["buffered"], False
+    for run_id, occurrence in zip(sorted(time_ordered_ids(len(occurrences))), occurrences):
+        status, error, kind = "pending", None, "run"
+        if row["busy"] and row["overlap_policy"] == "buffer_one" and not buffered:
+            status, kind, buffered = "buffered", "buffered", True
+        elif row["busy"]:
+            status, kind = "skipped_overlap", "skipped"
+            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
+                     f"{row['overlap_policy']})")
+        ran = ran or kind != "skipped"
+        batch.runs.append((run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
+                           row["version"]))
+        batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
+                                      late_seconds=(now - occurrence).total_seconds()))
+    batch.updates.append((sid, following, active, now if ran else None, None if ran else "skipped_overlap", None,
+                          next_occurrence))
 
 
 def _is_occurrence(row, due: datetime) -> bool:

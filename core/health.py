@@ -5,7 +5,9 @@ A schedule's problems (kinds), found in SQL over active schedules only (core/sql
 - `stale`: not `once`, created more than 7 days ago, and no run for 7 days (for a biweekly, monthly
   or longer-interval schedule: no run for a day more than its own period, so waiting for next month
   is not a problem);
-- `consecutive_failures`: its last 3 or more runs failed.
+- `consecutive_failures`: its last 3 or more runs failed;
+- `paused_after_failures`: it paused itself after `pause_after_failures` failed runs in a row (inactive,
+  listed until someone resumes, enables or disables it).
 A schedule with two problems is listed once per kind.
 
 The ticker is alive while its heartbeat (ticker/loop.py writes it at least once per TICK_INTERVAL) is
@@ -17,9 +19,10 @@ from datetime import datetime
 
 from core.sql import queries
 
-KINDS = ("failing", "stale", "consecutive_failures")
+KINDS = ("failing", "stale", "consecutive_failures", "paused_after_failures")
 # How each kind reads in a sentence: "Schedule <id> ('name') is failing: 3 of 12 runs succeeded".
-_STATE = {"failing": "failing", "stale": "stale", "consecutive_failures": "failing repeatedly"}
+_STATE = {"failing": "failing", "stale": "stale", "consecutive_failures": "failing repeatedly",
+          "paused_after_failures": "paused after failures"}
 ERROR_EXCERPT = 200
 
 
@@ -50,6 +53,8 @@ def detail(row, now: datetime) -> str:
         if len(error) > ERROR_EXCERPT:
             error = error[:ERROR_EXCERPT - 1] + "…"
         return f"{row['consecutive_failures']} failures in a row" + (f" (last error: {error})" if error else "")
+    if kind == "paused_after_failures":
+        return row["pause_note"] or "paused after failed runs"
     raise AssertionError(f"unknown health kind {kind!r}")
 
 

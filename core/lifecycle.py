@@ -29,8 +29,9 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.extensions
 from psycopg2.extras import Json
 
-from core import db, delivery
+from core import db, delivery, pauses
 from core.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
+from core.runstates import FAILURES
 from core.sql import queries
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,9 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
         return []
     with db.service_transaction(conn) as cur, _plain(cur) as plain:
         plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        queued = [run_id for run_id, in plain.fetchall()]
+        # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
+        # catch-up's runs must be queued oldest first.
+        queued = sorted(run_id for run_id, in plain.fetchall())
         push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
     return queued
 
@@ -288,6 +291,12 @@ def finish(cur, run, status: str, error: str | None = None) -> bool:
     cur.execute(queries["count_run_outcome"], {"schedule_id": run["schedule_id"], "status": status,
                                                "succeeded": status == "succeeded",
                                                "error": error[:ERROR_LIMIT] if error else None})
+    if status in FAILURES:
+        # pause_after_failures: the failure that reaches the schedule's limit pauses it, in this transaction.
+        paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
+        if paused is not None:
+            logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
+                           extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
     release_buffered(cur, run["schedule_id"])
     return True
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import db
+from core.idempotency import KEY_LIFETIME
 from core.sql import queries
 
 KEEP_RUNS = 20
@@ -72,4 +73,8 @@ class RetentionSweep:
             pruned.emails += deleted
             if deleted < self.batch_rows:
                 break
+        # Idempotency keys are answered for a day only (core/idempotency.py): expired ones go too.
+        with db.service_transaction(conn) as cur:
+            cur.execute(queries["delete_expired_idempotency_keys"],
+                        {"before": now - KEY_LIFETIME, "limit": self.batch_rows})
         return pruned

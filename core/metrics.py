@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 disable_created_metrics()
 
 RUN_STATUSES = runstates.ALL
-SCHEDULE_STATES = ("active", "inactive", "failing", "stale", "erroring")
+SCHEDULE_STATES = ("active", "inactive", "paused", "failing", "stale", "erroring")
 # What the ticker did with runs: dispatched (queued), missed, skipped_overlap, buffered, and its
 # recovery: re-pushed (left pending), retried (a retry came due), recovered (worker lost),
 # requeued (Redis lost the job), released (a buffered run whose schedule is free again).
@@ -210,11 +210,13 @@ class SqlCollector:
                                 value=math.inf if age is None else max(age, 0.0))
         if counts is None:
             return
-        yield _labelled("schedules_by_state", "Schedules by state; the last three count active schedules only "
+        yield _labelled("schedules_by_state", "Schedules by state; paused ones are inactive too; the last three "
+                        "count active schedules only "
                         "and overlap (failing and stale as in GET /v1/schedules/health; erroring: the last "
                         "run or dispatch attempt left an error).", "state", counts["states"])
         yield _labelled("schedules_health_issues", "Active schedules with each health problem of seed 003 "
-                        "(failing, stale, consecutive_failures).", "kind", counts["kinds"])
+                        "(failing, stale, consecutive_failures), and schedules that paused themselves "
+                        "(paused_after_failures).", "kind", counts["kinds"])
         yield _labelled("schedules_runs_by_status", "Runs created in the last 24 hours, by their status now "
                         "(the worker's outcomes: succeeded, failed, skipped_limit).", "status", counts["runs"])
         yield _labelled("schedules_emails_by_result", "Report emails logged in the last 24 hours, by result.",

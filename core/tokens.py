@@ -21,14 +21,23 @@ class InvalidToken(Exception):
     """The bearer token is missing, malformed, expired or not ours; the message says which."""
 
 
-def mint_access_token(secret: str, account_id, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
+def mint_access_token(secret: str, account_id, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None,
+                      subject: str | None = None) -> str:
+    """A bearer token; `subject` (the `sub` claim: who uses it) is what the change history records."""
     issued = int(time.time() if now is None else now)
     claims = {"account_id": str(uuid.UUID(str(account_id))), "iat": issued, "exp": issued + ttl_seconds}
+    if subject:
+        claims["sub"] = subject
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def account_from_access_token(secret: str, token: str) -> uuid.UUID:
     """The token's account id; raises InvalidToken with a reason fit for a 401 body."""
+    return access_token_identity(secret, token)[0]
+
+
+def access_token_identity(secret: str, token: str) -> tuple[uuid.UUID, str | None]:
+    """(account id, subject or None) of a valid token; raises InvalidToken like account_from_access_token."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "account_id"]})
     except jwt.ExpiredSignatureError:
@@ -36,9 +45,11 @@ def account_from_access_token(secret: str, token: str) -> uuid.UUID:
     except jwt.PyJWTError:
         raise InvalidToken("token is invalid") from None
     try:
-        return uuid.UUID(str(claims["account_id"]))
+        account = uuid.UUID(str(claims["account_id"]))
     except ValueError:
         raise InvalidToken("token's account_id is not a UUID") from None
+    subject = claims.get("sub")
+    return account, (subject[:200] if isinstance(subject, str) and subject.strip() else None)
 
 
 def unsubscribe_token(secret: str, email: str, account_id) -> str:

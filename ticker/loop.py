@@ -72,7 +72,8 @@ class Ticker:
         self.live_tickers = 1  # this one and the others whose heartbeat is recent, as of the last beat
         self.metrics = TickerMetrics()
         self.dispatcher = Dispatcher(settings, self.metrics, clock, lambda: self._stop)
-        self.recovery = Recovery(settings, self.metrics, repush_grace=repush_grace, instance_id=self.instance_id)
+        self.recovery = Recovery(settings, self.metrics, repush_grace=repush_grace, instance_id=self.instance_id,
+                                 clock=clock)
         self.housekeeping = Chores(settings, self.metrics, clock)
         self._lane_conns = []      # one per lane; the first also recovers, heartbeats, computes wake-ups
         self._listen_conn = None   # LISTEN only, autocommit

@@ -3,7 +3,10 @@
     preview --schedule '{"cadence": "weekly", "weekly_dow": 1, "timezone": "America/New_York"}'
     preview --cron '30 2 * * *' --tz America/New_York --after 2026-03-07T00:00:00Z --count 3
 
-The schedule JSON is what the API takes; fields other than the timing ones are ignored. Bad input
+The schedule JSON is what the API takes; fields other than the timing ones (and `window_seconds`,
+with `id` for its offsets) are ignored. A run that is not a plain match of the rule says why after
+a `#`: moved to the end of a spring-forward gap, first or second of a repeated hour, clamped to the
+month's last day, dispatched later inside its delivery window, bounded by start_at/end_at. Bad input
 gives one line on stderr and exit code 2, never a traceback. Runs are computed up to
 9998-12-31T00:00:00Z: when fewer than --count come before it, the ones that do are printed, then one
 `error:` line naming that limit, and the exit code is 2. The CLI reads the clock for the default
@@ -18,6 +21,7 @@ import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from core.explain import explained_runs
 from core.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
 
 MAX_COUNT = 1000
@@ -56,14 +60,15 @@ def main(argv: list[str]) -> int:
         if not 1 <= args.count <= MAX_COUNT:
             raise _UsageError(f"--count must be between 1 and {MAX_COUNT}, got {args.count}")
         validate_timing(fields)
-        runs = next_runs_in_range(fields, after, args.count)
+        next_runs_in_range(fields, after, args.count)  # RangeEndError past the engine's range
+        runs = explained_runs(fields, after, args.count)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except _UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except RangeEndError as e:
-        _print_runs(e.runs, fields)
+        _print_runs(explained_runs(fields, after, len(e.runs)), fields)
         print(f"error: {e.message}", file=sys.stderr)
         return 2
     except TimingError as e:
@@ -73,10 +78,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _print_runs(runs: list[datetime], fields: dict) -> None:
+def _print_runs(runs: list[dict], fields: dict) -> None:
+    """One line per explained run (core.explain.explained_runs)."""
     zone = ZoneInfo(fields.get("timezone") or "UTC")
     for run in runs:
-        print(format_run(run, zone))
+        print(format_run(run["at"], zone) + explanation(run))
 
 
 def _error_text(error: TimingError) -> str:
@@ -84,6 +90,15 @@ def _error_text(error: TimingError) -> str:
     if error.message.startswith(error.field):
         return error.message
     return f"{error.field}: {error.message}"
+
+
+def explanation(run: dict) -> str:
+    """`  # <why>; <why>` after a run that is not a plain match of its rule, else nothing."""
+    notes = [reason["detail"] for reason in run["reasons"]]
+    if run["dispatch_at"] != run["at"]:
+        notes = [f"dispatched at {run['dispatch_at'].astimezone(timezone.utc).replace(tzinfo=None).isoformat()}Z"
+                 if reason["code"] == "window" else reason["detail"] for reason in run["reasons"]]
+    return "  # " + "; ".join(notes) if notes else ""
 
 
 def format_run(run: datetime, zone: ZoneInfo) -> str:
@@ -114,7 +129,8 @@ def _fields(args: argparse.Namespace) -> dict:
         raise _UsageError(f"--schedule is not valid JSON: {e}") from None
     if not isinstance(schedule, dict):
         raise _UsageError("--schedule must be a JSON object")
-    fields = {name: schedule[name] for name in (*TIMING_FIELDS, "created_at") if name in schedule}
+    fields = {name: schedule[name] for name in (*TIMING_FIELDS, "created_at", "window_seconds", "id")
+              if name in schedule}
     for name in _INSTANT_FIELDS:
         if fields.get(name) is not None:
             if not isinstance(fields[name], str):

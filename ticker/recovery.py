@@ -1,6 +1,9 @@
 """The ticker's recovery units: each finds one kind of run that would otherwise be stranded, moves it
 on through core.lifecycle, and returns how many it found (a full batch means: call again).
 
+- `resume_paused`: schedules paused until an instant that has come are resumed (core.pauses), first,
+  so that one whose next run is already due is dispatched in the same tick.
+
 - `recover_lost_workers`: running runs whose lease ran out (worker killed, lost, hung) go to their
   next attempt, or end `failed` saying the worker was lost.
 - `release_buffered`: buffered occurrences whose schedule has no run in flight any more (a safety
@@ -16,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 
-from core import db, lifecycle
+from core import db, lifecycle, pauses
 from ticker.report import TickFigures, stage
 
 logger = logging.getLogger("ticker")
@@ -30,8 +34,9 @@ REDIS_EPOCH_KEY = "schedules:ticker:redis-epoch"
 
 
 class Recovery:
-    def __init__(self, settings, metrics, *, repush_grace: float, instance_id: str):
+    def __init__(self, settings, metrics, *, repush_grace: float, instance_id: str, clock=None):
         self.settings, self.metrics = settings, metrics
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.batch_size = settings.tick_batch_size
         self.repush_grace = repush_grace
         self.instance_id = instance_id
@@ -43,12 +48,22 @@ class Recovery:
     def run_all(self, conn, redis_conn, figures: TickFigures, should_stop) -> None:
         """Drain every unit, in an order where each feeds the next: recovered and released runs are
         pushed in the same tick."""
-        for unit in (self.recover_lost_workers, self.release_buffered):
+        for unit in (self.resume_paused, self.recover_lost_workers, self.release_buffered):
             while unit(conn, figures) == self.batch_size and not should_stop():
                 pass
         for unit in (self.push_pending, self.push_due_retries, self.push_lost_queued):
             while unit(conn, redis_conn, figures) == self.batch_size and not should_stop():
                 pass
+
+    def resume_paused(self, conn, figures: TickFigures) -> int:
+        with stage("resume paused schedules"), db.service_transaction(conn) as cur:
+            resumed = pauses.resume_due(cur, self.clock(), limit=self.batch_size)
+        for row in resumed:
+            logger.info("Resumed schedule %s ('%s'): its pause ended; next run at %s", row["id"], row["name"],
+                        row["next_run_at"] if row["active"] else "none (no run left)",
+                        extra={"schedule_id": str(row["id"])})
+        figures.resumed += len(resumed)
+        return len(resumed)
 
     def recover_lost_workers(self, conn, figures: TickFigures) -> int:
         with stage("recover runs whose worker was lost"):

@@ -56,12 +56,14 @@ class TickFigures:
     recovered: int = 0
     requeued: int = 0
     released: int = 0
+    resumed: int = 0
     worst_lag_seconds: float = 0.0
     duration_ms: int = 0
 
     @property
     def did_work(self) -> bool:
-        return bool(self.due or self.repushed or self.retried or self.recovered or self.requeued or self.released)
+        return bool(self.due or self.repushed or self.retried or self.recovered or self.requeued or self.released
+                    or self.resumed)
 
     def add(self, other: TickFigures) -> None:
         for f in fields(self):
@@ -76,7 +78,7 @@ class TickFigures:
         extra = "".join(f", {label} {value}" for label, value in (
             ("skipped (overlap)", self.skipped), ("buffered", self.buffered), ("retried", self.retried),
             ("recovered (worker lost)", self.recovered), ("requeued (job lost)", self.requeued),
-            ("released", self.released)) if value)
+            ("released", self.released), ("resumed (pause ended)", self.resumed)) if value)
         return (f"Tick: dispatched {self.dispatched}, missed {self.missed}, failed {self.errors}, "
                 f"re-pushed {self.repushed}{extra} in {self.duration_ms} ms "
                 f"(worst lag {self.worst_lag_seconds:.1f}s)")

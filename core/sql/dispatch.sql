@@ -8,7 +8,8 @@
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, FALSE AS busy, FALSE AS buffered
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
+           catchup_window_seconds, window_seconds, next_occurrence_at, FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -16,8 +17,8 @@ WITH unset AS (
 ), due AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy,
-           overlap_policy <> 'allow' AND EXISTS (
+           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
+           catchup_window_seconds, window_seconds, next_occurrence_at, overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
                   AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
            overlap_policy = 'buffer_one' AND EXISTS (
@@ -33,17 +34,19 @@ UNION ALL
 SELECT * FROM due;
 
 -- insert_scheduled_runs --
--- The batch's runs (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
-INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at)
+-- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
+INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
+                           schedule_version)
 VALUES %s
 ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
 
 -- advance_schedules --
--- Move each claimed schedule on: its next run (NULL once it has none, and then inactive), last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
-WITH v (id, next_run_at, active, ran_at, last_status, error) AS MATERIALIZED (VALUES %s)
+-- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
+WITH v (id, next_run_at, active, ran_at, last_status, error, next_occurrence_at) AS MATERIALIZED (VALUES %s)
 UPDATE schedules AS s
    SET next_run_at = v.next_run_at,
+       next_occurrence_at = v.next_occurrence_at,
        active = v.active,
        last_run_at = COALESCE(v.ran_at, s.last_run_at),
        last_status = COALESCE(v.last_status, s.last_status),
@@ -64,9 +67,10 @@ UPDATE schedule_runs
 RETURNING id::text;
 
 -- next_wake_at --
--- When the ticker has work next: the earliest next_run_at of an active schedule, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
+-- When the ticker has work next: the earliest next_run_at of an active schedule, a pause ending, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
 SELECT LEAST(
     (SELECT min(next_run_at) FROM schedules WHERE active),
+    (SELECT min(paused_until) FROM schedules WHERE paused_until IS NOT NULL),
     (SELECT min(COALESCE(not_before, created_at + make_interval(secs => %(grace)s)))
        FROM schedule_runs WHERE status = 'pending'),
     (SELECT min(not_before) FROM schedule_runs WHERE status = 'retrying'),

@@ -1,18 +1,20 @@
 -- Health: seed 003's problem schedules (core/health.py) and the ticker's heartbeat (/readyz).
 --
--- A schedule's problems, only ever for active schedules, at the caller's %(now)s:
+-- A schedule's problems, for active schedules (but one that paused itself), at the caller's %(now)s:
 --   failing               10 or more runs and under half of them succeeded (run_count counts finished runs)
 --   stale                 not `once`, created more than 7 days ago, and no run for 7 days; a cadence that
 --                         runs less often than that by design (biweekly, monthly, a long interval) is
 --                         stale only a day past its own period
 --   consecutive_failures  its last 3 or more runs failed
+--   paused_after_failures the schedule paused itself (pause_after_failures): inactive, but listed until
+--                         someone resumes, enables or disables it
 -- schedule_health_issues lists them and count_schedules_by_state counts them: the two spell the same
 -- conditions and must be changed together (tests/api/test_health_issues.py checks they agree).
 
 -- schedule_health_issues --
 -- One row per (problem schedule, kind), of one tenant or of every tenant when account_id is NULL, by kind then name; total_issues counts them all, past the LIMIT too (NULL limit: no limit). One pass over the tenant's schedules (or the table).
 SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count, s.success_count,
-       s.consecutive_failures, s.last_error, s.last_run_at, s.created_at,
+       s.consecutive_failures, s.last_error, s.last_run_at, s.created_at, s.pause_note,
        count(*) OVER () AS total_issues
   FROM schedules AS s
  CROSS JOIN LATERAL (VALUES
@@ -25,9 +27,10 @@ SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count
                                      WHEN 'monthly' THEN interval '32 days'
                                      WHEN 'interval' THEN make_interval(secs => s.interval_seconds) + interval '1 day'
                       END)),
-        ('consecutive_failures', s.consecutive_failures >= 3)
+        ('consecutive_failures', s.consecutive_failures >= 3),
+        ('paused_after_failures', s.paused_at IS NOT NULL AND s.paused_by = 'system')
        ) AS k (kind, found)
- WHERE s.active
+ WHERE (s.active OR k.kind = 'paused_after_failures')
    AND k.found
    AND (%(account_id)s::uuid IS NULL OR s.account_id = %(account_id)s::uuid)
  ORDER BY k.kind, s.name, s.id

@@ -16,7 +16,7 @@ SELECT (SELECT count(*) FROM schedules WHERE active AND next_run_at <= now())
        (SELECT extract(epoch FROM now() - max(last_tick_at))::float FROM ticker_heartbeats) AS heartbeat_age_seconds;
 
 -- count_schedules_by_state --
--- Schedules by state (active, inactive; and among the active: failing, stale, consecutive failures as in schedule_health_issues, and erroring: the last run or dispatch attempt left an error). One pass over the table.
+-- Schedules by state (active, inactive, paused (inactive too), paused_after_failures (paused by pause_after_failures); and among the active: failing, stale, consecutive failures as in schedule_health_issues, and erroring: the last run or dispatch attempt left an error). One pass over the table.
 SELECT count(*) FILTER (WHERE active) AS active,
        count(*) FILTER (WHERE NOT active) AS inactive,
        count(*) FILTER (WHERE active AND run_count >= 10 AND success_count * 2 < run_count) AS failing,
@@ -29,7 +29,9 @@ SELECT count(*) FILTER (WHERE active) AS active,
                                            WHEN 'interval' THEN make_interval(secs => interval_seconds) + interval '1 day'
                               END)) AS stale,
        count(*) FILTER (WHERE active AND consecutive_failures >= 3) AS consecutive_failures,
-       count(*) FILTER (WHERE active AND last_error IS NOT NULL) AS erroring
+       count(*) FILTER (WHERE active AND last_error IS NOT NULL) AS erroring,
+       count(*) FILTER (WHERE paused_at IS NOT NULL) AS paused,
+       count(*) FILTER (WHERE paused_at IS NOT NULL AND paused_by = 'system') AS paused_after_failures
   FROM schedules;
 
 -- count_recent_runs_by_status --

@@ -6,16 +6,18 @@
 -- insert_schedule --
 -- A new schedule with every client field and its first next_run_at; returns the row.
 INSERT INTO schedules (
-    account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
+    id, account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
     filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
     cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
-    overlap_policy, next_run_at, created_at, updated_at
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, next_run_at,
+    next_occurrence_at, created_at, updated_at
 ) VALUES (
-    %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+    %(id)s, %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
     %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
     %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
     %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
-    %(tags)s, %(overlap_policy)s, %(next_run_at)s, %(now)s, %(now)s
+    %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
+    %(window_seconds)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
 )
 RETURNING *;
 
@@ -31,7 +33,7 @@ WHERE id = %(id)s AND account_id = %(account_id)s
 FOR UPDATE;
 
 -- patch_schedule --
--- Write back every client field and next_run_at after a PATCH merged into the row; returns the row.
+-- Write back every client field, the pause and next_run_at after a PATCH merged into the row, as the next version; returns the row.
 UPDATE schedules SET
     name = %(name)s, description = %(description)s, task = %(task)s, task_parameters = %(task_parameters)s,
     report_type = %(report_type)s, city = %(city)s, zip_codes = %(zip_codes)s,
@@ -41,20 +43,59 @@ UPDATE schedules SET
     cron_expression = %(cron_expression)s, interval_seconds = %(interval_seconds)s,
     timezone = %(timezone)s, start_at = %(start_at)s, end_at = %(end_at)s,
     misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
-    overlap_policy = %(overlap_policy)s, next_run_at = %(next_run_at)s, updated_at = %(now)s
+    overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
+    catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
+    window_seconds = %(window_seconds)s, next_occurrence_at = %(next_occurrence_at)s,
+    paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
+    pause_note = %(pause_note)s,
+    next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1
 WHERE id = %(id)s AND account_id = %(account_id)s
 RETURNING *;
 
 -- enable_schedule --
--- Turn a schedule on with a freshly computed next_run_at; returns the row.
-UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, updated_at = %(now)s
-WHERE id = %(id)s AND account_id = %(account_id)s
+-- Turn a schedule on (resume it, when paused) with a freshly computed next_run_at, as the next version; returns the row. The service's auto-resume uses it too, hence no account_id.
+UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, next_occurrence_at = %(next_occurrence_at)s,
+       updated_at = %(now)s,
+       paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL, version = version + 1
+WHERE id = %(id)s
 RETURNING *;
 
 -- disable_schedule --
--- Turn a schedule off; next_run_at stays as it was (the due index ignores inactive rows).
-UPDATE schedules SET active = FALSE, updated_at = %(now)s
+-- Turn a schedule off (ending a pause: disabled is the stronger state), as the next version; next_run_at stays as it was (the due index ignores inactive rows).
+UPDATE schedules SET active = FALSE, updated_at = %(now)s,
+       paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL, version = version + 1
 WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- pause_schedule --
+-- Pause a schedule: inactive, with who, when, why and until when, as the next version; returns the row.
+UPDATE schedules SET active = FALSE, paused_at = %(now)s, paused_until = %(until)s, paused_by = %(actor)s,
+       pause_note = %(note)s, updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s
+RETURNING *;
+
+-- pause_for_failures --
+-- pause_after_failures: an active schedule whose last pause_after_failures runs all failed pauses itself, as the next version. No row: the rule does not apply (not set, not reached, or not active).
+UPDATE schedules SET active = FALSE, paused_at = now(), paused_until = NULL, paused_by = 'system',
+       pause_note = left('paused after ' || pause_after_failures || ' consecutive failed runs' || %(suffix)s, %(limit)s),
+       updated_at = now(), version = version + 1
+WHERE id = %(id)s AND active AND pause_after_failures IS NOT NULL
+  AND consecutive_failures >= pause_after_failures
+RETURNING *;
+
+-- claim_paused_to_resume --
+-- Lock paused schedules whose paused_until has come, earliest first, for the ticker to resume. Served by schedules_paused_until_idx.
+SELECT * FROM schedules
+WHERE paused_until <= %(now)s AND paused_at IS NOT NULL AND NOT active
+ORDER BY paused_until
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- end_pause_without_runs --
+-- A pause that ended on a schedule with no run left (its end_at passed meanwhile): the pause is cleared, the schedule stays inactive.
+UPDATE schedules SET paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL,
+       updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s
 RETURNING *;
 
 -- delete_schedule --
@@ -119,5 +160,17 @@ WHERE account_id = %(account_id)s AND active
   AND interval_seconds IS NOT DISTINCT FROM %(interval_seconds)s::int
   AND timezone = %(timezone)s
   AND start_at IS NOT DISTINCT FROM %(start_at)s::timestamptz AND end_at IS NOT DISTINCT FROM %(end_at)s::timestamptz
+ORDER BY created_at, id
+LIMIT %(limit)s;
+
+-- find_same_work_schedules --
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
+SELECT * FROM schedules
+WHERE account_id = %(account_id)s AND active
+  AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
+  AND task = %(task)s AND task_parameters = %(task_parameters)s
+  AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s
+  AND zip_codes IS NOT DISTINCT FROM %(zip_codes)s::text[]
+  AND lookback_days IS NOT DISTINCT FROM %(lookback_days)s::int AND filters = %(filters)s
 ORDER BY created_at, id
 LIMIT %(limit)s;

@@ -11,7 +11,12 @@ schemathesis what a real client has and a schema cannot say:
 - schedule bodies with delivery channels are left out (positive and negative): a channel's URL must
   resolve to a public address, which the API checks in DNS, and tests send nothing beyond loopback;
 - positive unsubscribe requests carry a correctly signed link for the test's account (HMAC with
-  UNSUBSCRIBE_SECRET): a schema can say a token is 64 hex digits, not which one is right.
+  UNSUBSCRIBE_SECRET): a schema can say a token is 64 hex digits, not which one is right;
+- positive schedule bodies with `catchup: all` carry `catchup_window_seconds` (a rule between two
+  fields, stated in the field's description);
+- positive pauses and backfills get instants the clock allows (`until` in the future; `from` and `to`
+  in the past, in order, an hour apart), and each positive request with an Idempotency-Key gets a key
+  of its own (a key reused with another body is refused, as it must be).
 Negative cases are never touched.
 """
 from __future__ import annotations
@@ -79,6 +84,8 @@ def keep_positive_schedule_bodies_the_clock_allows(context, case) -> bool:
         return True
     if body.get("end_at") is not None:
         return False
+    if body.get("catchup") == "all" and body.get("catchup_window_seconds") is None:
+        return False
     start_at = _instant(body["start_at"]) if body.get("start_at") is not None else None
     if start_at is not None and (start_at.utcoffset() is None
                                  or start_at < datetime.now(timezone.utc) + timedelta(days=1)):
@@ -92,7 +99,6 @@ def keep_positive_schedule_bodies_the_clock_allows(context, case) -> bool:
     return True
 
 
-@schemathesis.hook("map_case")
 def sign_positive_unsubscribe_links(context, case):
     if case.operation.path != "/v1/email/unsubscribe" or not _positive(case):
         return case
@@ -107,9 +113,29 @@ def sign_positive_unsubscribe_links(context, case):
     return case
 
 
+def give_positive_cases_what_the_clock_and_keys_need(context, case):
+    if not _positive(case):
+        return case
+    now = datetime.now(timezone.utc)
+    if case.headers and "Idempotency-Key" in case.headers:
+        case.headers = {**case.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = case.body if isinstance(case.body, dict) else None
+    if body is not None and case.operation.path.endswith("/pause") and body.get("until") is not None:
+        case.body = {**body, "until": (now + timedelta(days=1)).isoformat()}
+    if body is not None and case.operation.path.endswith("/backfill"):
+        case.body = {**body, "from": (now - timedelta(hours=2)).isoformat(),
+                     "to": (now - timedelta(hours=1)).isoformat()}
+    return case
+
+
+@schemathesis.hook("map_case")
+def map_positive_cases(context, case):
+    return give_positive_cases_what_the_clock_and_keys_need(context, sign_positive_unsubscribe_links(context, case))
+
+
 @schemathesis.hook("before_add_examples")
 def same_rules_for_the_examples_phase(context, examples) -> None:
-    """The examples phase (cases built from the document's examples and defaults) skips the two hooks above."""
-    kept = [sign_positive_unsubscribe_links(context, case) for case in examples
+    """The examples phase (cases built from the document's examples and defaults) skips the hooks above."""
+    kept = [map_positive_cases(context, case) for case in examples
             if keep_positive_schedule_bodies_the_clock_allows(context, case)]
     examples[:] = kept

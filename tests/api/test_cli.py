@@ -60,6 +60,14 @@ def test_cli_errors_are_one_line(database_url, tmp_path):
     assert bad_id.returncode == 2 and "not a UUID" in bad_id.stderr
 
 
+def test_changes_made_with_a_cli_token_are_recorded_as_cli(client, account_id):
+    token = _cli("mint-token", "--account-id", str(account_id), JWT_SECRET=JWT_SECRET).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post("/v1/schedules", json={"name": "x", "cadence": "daily"}, headers=headers).get_json()
+    change = client.get(f"/v1/schedules/{created['id']}/history", headers=headers).get_json()["history"][0]
+    assert change["actor"] == "cli" and change["action"] == "create"
+
+
 def test_login_link_prints_a_link_that_signs_in_once(client, account_id):
     result = _cli("login-link", "--account-id", str(account_id), JWT_SECRET=JWT_SECRET,
                   PUBLIC_BASE_URL="https://schedules.example.com")

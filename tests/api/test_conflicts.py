@@ -53,3 +53,17 @@ def test_the_warnings_field_is_documented_and_read_only(client, auth):
     assert schema["readOnly"] is True and schema["type"] == "array"
     response = client.post("/v1/schedules", json={"name": "x", "cadence": "daily", "warnings": []}, headers=auth)
     assert response.status_code == 400 and "warnings" in response.get_json()["fields"]
+
+
+def test_schedules_that_share_occurrences_warn_however_their_rules_are_written(client, auth, create):
+    weekly = create(timezone="America/New_York")  # Monday 09:00 New York
+    as_cron = create(name="Cron", cadence="cron", cron_expression="0 9 * * 1", weekly_dow=None,
+                     timezone="America/New_York")
+    assert len(as_cron["warnings"]) == 1
+    assert as_cron["warnings"][0].startswith(f"shares occurrences with schedule {weekly['id']} ('Weekly Market")
+    daily = create(name="Daily", cadence="daily", weekly_dow=None, timezone="America/New_York")
+    assert len(daily["warnings"]) == 2  # every Monday of the daily one is the others' Monday
+    tuesday = create(name="Tuesday", weekly_dow=2, timezone="America/New_York")
+    assert [w for w in tuesday["warnings"] if weekly["id"] in w or as_cron["id"] in w] == []
+    other_work = create(name="Other city", city="Los Angeles", timezone="America/New_York")
+    assert other_work["warnings"] == []

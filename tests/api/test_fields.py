@@ -61,3 +61,12 @@ def test_control_characters_are_stored_as_given(client, auth):
                            headers=auth)
     assert response.status_code == 201
     assert response.get_json()["description"] == "tab\there\x1b[31m\x7f"
+
+
+def test_an_offset_beyond_what_postgresql_stores_is_kept_in_utc(client, auth):
+    """RFC 3339 allows -20:21; PostgreSQL refuses offsets past +-15:59: the API stores the instant in UTC."""
+    body = {"name": "far offset", "cadence": "interval", "interval_seconds": 3600,
+            "start_at": "2999-08-18T03:42:34-20:21"}
+    response = client.post("/v1/schedules", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["start_at"] == "2999-08-19T00:03:34Z"

@@ -117,4 +117,5 @@ def test_the_gauges_count_what_the_list_lists(client, auth, create, conn):
         counted = cur.fetchone()
     for kind in KINDS:
         assert counted[kind] == sum(issue["kind"] == kind for issue in listed), kind
-    assert {kind: counted[kind] for kind in KINDS} == {"failing": 2, "stale": 3, "consecutive_failures": 2}
+    assert {kind: counted[kind] for kind in KINDS} == {"failing": 2, "stale": 3, "consecutive_failures": 2,
+                                                  "paused_after_failures": 0}

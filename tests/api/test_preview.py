@@ -8,15 +8,15 @@ def test_preview_lists_the_next_runs_in_utc_and_local_time(client, auth, conn):
     body = {"cadence": "cron", "cron_expression": "30 2 * * *", "timezone": "America/New_York"}
     response = client.post("/v1/schedules/preview?after=2026-03-06T12:00:00Z&count=3", json=body, headers=auth)
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {
-        "timezone": "America/New_York",
-        "count": 3,
-        "runs": [
-            {"at": "2026-03-07T07:30:00Z", "local": "2026-03-07T02:30:00-05:00"},
-            {"at": "2026-03-08T07:00:00Z", "local": "2026-03-08T03:00:00-04:00"},  # spring forward: 03:00 EDT
-            {"at": "2026-03-09T06:30:00Z", "local": "2026-03-09T02:30:00-04:00"},
-        ],
-    }
+    body = response.get_json()
+    assert (body["timezone"], body["count"]) == ("America/New_York", 3)
+    assert [{key: run[key] for key in ("at", "local", "dispatch_at")} for run in body["runs"]] == [
+        {"at": "2026-03-07T07:30:00Z", "local": "2026-03-07T02:30:00-05:00", "dispatch_at": "2026-03-07T07:30:00Z"},
+        # spring forward: 03:00 EDT
+        {"at": "2026-03-08T07:00:00Z", "local": "2026-03-08T03:00:00-04:00", "dispatch_at": "2026-03-08T07:00:00Z"},
+        {"at": "2026-03-09T06:30:00Z", "local": "2026-03-09T02:30:00-04:00", "dispatch_at": "2026-03-09T06:30:00Z"},
+    ]
+    assert [[reason["code"] for reason in run["reasons"]] for run in body["runs"]] == [[], ["spring_forward"], []]
     with db.service_transaction(conn) as cur:
         cur.execute("SELECT count(*) AS n FROM schedules")
         assert cur.fetchone()["n"] == 0

@@ -12,7 +12,8 @@ import pytest
 from core import db, runstates
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
-              "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result"}
+              "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
+              "schedule_version"}
 DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "last_error", "message_id", "sent_at",
                    "created_at", "updated_at"}
 

@@ -128,4 +128,5 @@ def test_runs_limit_and_status_filter(client, auth, create, conn):
 
 def test_runs_of_a_schedule_with_none(client, auth, create):
     created = create()
-    assert client.get(f"/v1/schedules/{created['id']}/runs", headers=auth).get_json() == {"runs": [], "count": 0}
+    assert client.get(f"/v1/schedules/{created['id']}/runs", headers=auth).get_json() == {"runs": [], "count": 0,
+                                                                                           "next_before": None}

@@ -156,3 +156,9 @@ def test_tenant_b_suppressing_the_same_address_keeps_its_own_row(client, auth, o
     assert client.delete(item("ann@example.com"), headers=other_auth).status_code == 204
     assert stored(conn, account_id) == [("ann@example.com", "one_click")]
     assert client.get(URL, headers=auth).get_json()["total"] == 1
+
+
+def test_an_address_with_a_slash_is_resubscribed_itself_never_redirected_to_another(client, auth):
+    for email in ("a/b@example.com", "/0"):
+        response = client.delete(f"/v1/email/suppressions/{quote(email, safe='')}", headers=auth)
+        assert response.status_code == 404, (email, response.status_code)

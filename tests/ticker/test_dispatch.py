@@ -253,7 +253,7 @@ def test_heartbeat_carries_the_last_tick_figures(conn, account_id, make_ticker):
     assert beat["instance_id"] == ticker.instance_id
     assert beat["last_tick"]["due"] == 3 and beat["last_tick"]["dispatched"] == 3
     assert set(beat["last_tick"]) == {"due", "dispatched", "missed", "skipped", "buffered", "errors", "repushed",
-                                      "retried", "recovered", "requeued", "released", "worst_lag_seconds",
+                                      "retried", "recovered", "requeued", "released", "resumed", "worst_lag_seconds",
                                       "duration_ms"}
 
 

@@ -43,8 +43,27 @@ def test_cron_shortcut_with_zone(capsys):
     assert code == 0
     assert out == [
         "2026-03-07T07:30:00Z  2026-03-07 02:30:00 EST (-05:00)",
-        "2026-03-08T07:00:00Z  2026-03-08 03:00:00 EDT (-04:00)",  # 02:30 is skipped that day
+        "2026-03-08T07:00:00Z  2026-03-08 03:00:00 EDT (-04:00)  # moved to the end of the spring-forward gap: "
+        "the clocks jumped from 02:00 EST to 03:00 EDT, so the rule's wall time did not exist that day",
     ]
+
+
+def test_a_delivery_window_prints_the_dispatch_instant(capsys):
+    schedule = '{"cadence": "daily", "window_seconds": 900, "id": "9b2f0c55-0d4b-4a7e-8a44-3f3b1c1a0001"}'
+    code, out, _ = preview(capsys, "--schedule", schedule, "--after", "2026-04-01T00:00:00Z", "--count", "3")
+    assert code == 0 and len(out) == 3
+    for line in out:
+        assert line.startswith("2026-04-0") and "09:00:00Z  2026-04-0" in line
+        if "#" in line:
+            dispatched = line.split("# dispatched at ")[1]
+            assert dispatched[11:16] in {f"09:{m:02d}" for m in range(15)}
+
+
+def test_a_repeated_hour_is_explained(capsys):
+    code, out, _ = preview(capsys, "--cron", "30 1 * * *", "--tz", "America/New_York",
+                           "--after", "2026-11-01T00:00:00Z", "--count", "1")
+    assert out == ["2026-11-01T05:30:00Z  2026-11-01 01:30:00 EDT (-04:00)  # first of a repeated hour (clocks "
+                   "fall back): a fixed-time rule runs once, at the first"]
 
 
 def test_cron_shortcut_defaults_to_utc_and_five_runs(capsys):

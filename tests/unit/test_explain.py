@@ -1,0 +1,67 @@
+"""core/explain.py: each previewed run says why it is where it is when that is not a plain match.
+New York: spring forward 2026-03-08 (02:00 EST -> 03:00 EDT, 07:00Z), fall back 2026-11-01
+(02:00 EDT -> 01:00 EST, 06:00Z)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from core.explain import explained_runs
+
+NY = "America/New_York"
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def codes(runs):
+    return [[r["code"] for r in run["reasons"]] for run in runs]
+
+
+def test_a_plain_match_has_no_reason():
+    runs = explained_runs({"cadence": "daily", "timezone": NY}, utc(2026, 4, 1), 2)
+    assert codes(runs) == [[], []] and runs[0]["dispatch_at"] == runs[0]["at"]
+
+
+def test_a_run_moved_to_the_end_of_the_spring_forward_gap_says_so():
+    runs = explained_runs({"cadence": "cron", "cron_expression": "30 2 * * *", "timezone": NY}, utc(2026, 3, 7), 3)
+    assert [r["at"] for r in runs] == [utc(2026, 3, 7, 7, 30), utc(2026, 3, 8, 7), utc(2026, 3, 9, 6, 30)]
+    assert codes(runs) == [[], ["spring_forward"], []]
+    assert "02:00 EST to 03:00 EDT" in runs[1]["reasons"][0]["detail"]
+
+
+def test_a_rule_at_03_00_on_the_spring_forward_day_is_a_plain_match():
+    runs = explained_runs({"cadence": "daily", "send_hour": 3, "timezone": NY}, utc(2026, 3, 8), 1)
+    assert runs[0]["at"] == utc(2026, 3, 8, 7) and codes(runs) == [[]]
+
+
+def test_repeated_hours_are_named_for_fixed_and_wildcard_rules():
+    fixed = explained_runs({"cadence": "daily", "send_hour": 1, "send_minute": 30, "timezone": NY},
+                           utc(2026, 10, 31, 12), 1)
+    assert fixed[0]["at"] == utc(2026, 11, 1, 5, 30) and codes(fixed) == [["repeated_hour_first"]]
+    wildcard = explained_runs({"cadence": "hourly", "send_minute": 30, "timezone": NY}, utc(2026, 11, 1, 5), 2)
+    assert [r["at"] for r in wildcard] == [utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 6, 30)]
+    assert codes(wildcard) == [["repeated_hour_first"], ["repeated_hour_second"]]
+
+
+def test_a_day_past_the_months_end_is_clamped_and_says_so():
+    runs = explained_runs({"cadence": "monthly", "monthly_dom": 31, "timezone": "UTC"}, utc(2026, 4, 1), 2)
+    assert [r["at"] for r in runs] == [utc(2026, 4, 30, 9), utc(2026, 5, 31, 9)]
+    assert codes(runs) == [["month_end"], []]
+
+
+def test_a_delivery_window_shows_the_dispatch_instant():
+    runs = explained_runs({"id": "s1", "cadence": "daily", "timezone": "UTC", "window_seconds": 900},
+                          utc(2026, 4, 1), 3)
+    for run in runs:
+        assert run["at"] <= run["dispatch_at"] < run["at"].replace(minute=15)
+        assert codes([run]) == ([["window"]] if run["dispatch_at"] != run["at"] else [[]])
+
+
+def test_start_at_end_at_and_a_pause_bound_the_runs():
+    fields = {"cadence": "daily", "timezone": "UTC", "start_at": utc(2026, 4, 10), "end_at": utc(2026, 4, 11, 12)}
+    runs = explained_runs(fields, utc(2026, 4, 1), 5)
+    assert [r["at"] for r in runs] == [utc(2026, 4, 10, 9), utc(2026, 4, 11, 9)]
+    assert codes(runs) == [["start_at"], ["end_at"]]
+    paused = explained_runs({"cadence": "daily", "timezone": NY}, utc(2026, 3, 1), 2, paused_until=utc(2026, 3, 10))
+    assert paused[0]["at"] == utc(2026, 3, 10, 13) and codes(paused) == [["after_pause"], []]
