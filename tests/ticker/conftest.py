@@ -32,6 +32,16 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
+class Clock:
+    """An injected clock a test moves by hand (`clock.at += timedelta(minutes=1)`)."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:

@@ -2,21 +2,7 @@
 each with its own scheduled_for, oldest first, none twice; `latest` (the default) stays one run."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from tests.ticker.conftest import QUEUE, fetch, make_schedule, redis_jobs
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+from tests.ticker.conftest import Clock, QUEUE, fetch, make_schedule, redis_jobs, utc
 
 
 def runs(conn, sid):

@@ -9,17 +9,9 @@ import pytest
 from rq import Queue
 
 from core import db, lifecycle
-from tests.ticker.conftest import QUEUE, fetch, make_schedule
+from tests.ticker.conftest import Clock, QUEUE, fetch, make_schedule
 
 T0 = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=5)
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
 
 
 def runs(conn, sid):

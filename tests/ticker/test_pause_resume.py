@@ -5,19 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from core import dispatch
-from tests.ticker.conftest import fetch, make_schedule
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+from tests.ticker.conftest import Clock, fetch, make_schedule, utc
 
 
 def paused_daily(conn, account_id, until, **fields):

@@ -2,21 +2,9 @@
 the run's scheduled_for stays the occurrence, and a burst of schedules spreads over the window."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from tests.ticker.conftest import fetch, make_schedule
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+from tests.ticker.conftest import Clock, fetch, make_schedule, utc
 
 
 def row(conn, sid):
