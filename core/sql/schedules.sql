@@ -144,25 +144,6 @@ WHERE account_id = %(account_id)s
 GROUP BY cadence
 ORDER BY cadence;
 
--- find_duplicate_schedules --
--- Other ACTIVE schedules of the tenant that would do exactly what this one does (same task, task_parameters, report fields and timing fields), oldest first: what a create or edit warns about. Served by schedules_account_created_idx.
-SELECT id, name FROM schedules
-WHERE account_id = %(account_id)s AND active
-  AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
-  AND task = %(task)s AND task_parameters = %(task_parameters)s
-  AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s
-  AND zip_codes IS NOT DISTINCT FROM %(zip_codes)s::text[]
-  AND lookback_days IS NOT DISTINCT FROM %(lookback_days)s::int AND filters = %(filters)s
-  AND cadence = %(cadence)s
-  AND weekly_dow IS NOT DISTINCT FROM %(weekly_dow)s::int AND monthly_dom IS NOT DISTINCT FROM %(monthly_dom)s::int
-  AND send_hour = %(send_hour)s AND send_minute = %(send_minute)s
-  AND cron_expression IS NOT DISTINCT FROM %(cron_expression)s::text
-  AND interval_seconds IS NOT DISTINCT FROM %(interval_seconds)s::int
-  AND timezone = %(timezone)s
-  AND start_at IS NOT DISTINCT FROM %(start_at)s::timestamptz AND end_at IS NOT DISTINCT FROM %(end_at)s::timestamptz
-ORDER BY created_at, id
-LIMIT %(limit)s;
-
 -- find_same_work_schedules --
 -- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
 SELECT * FROM schedules
