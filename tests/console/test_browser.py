@@ -45,12 +45,17 @@ def _wait(browser, condition, message):
 
 
 def _text(browser) -> str:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     try:
         return browser.find_element("tag name", "body").text
     except (NoSuchElementException, StaleElementReferenceException):
         return ""  # the page is being replaced
+    except WebDriverException as error:
+        # Chromium's way of saying the same when the body is swapped between finding and reading it.
+        if "does not belong to the document" in str(error):
+            return ""
+        raise
 
 
 def _wait_for_text(browser, text):
