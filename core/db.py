@@ -1,6 +1,7 @@
 """PostgreSQL access shared by every process: connecting, and transactions as a tenant or as the service.
 
-Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. The API runs every request in
+Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. A named query
+(core.sql's `Query`) runs as a prepared statement of its connection, made on its first use there. The API runs every request in
 `tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the tables' owner) and
 sets `app.current_account_id`, so row-level security confines it to one tenant whatever the query says.
 The ticker and the worker use `service_transaction` and see every tenant.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -26,6 +28,46 @@ TENANT_ROLE = "app_tenant"
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
+class Connection(psycopg2.extensions.connection):
+    """A psycopg2 connection that remembers the named queries it has prepared: {name: the EXECUTE
+    statement that runs it}. A prepared statement lives as long as its session, whatever happens to
+    the transaction that made it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared: dict[str, str] = {}
+
+
+class Cursor(psycopg2.extras.RealDictCursor):
+    """Dict rows; a named query given its parameters by name runs as its prepared statement.
+
+    PostgreSQL then parses and plans the statement once per connection, not on every call (after five
+    runs it keeps a generic plan when that costs no more than planning each time). Each argument of the
+    EXECUTE is cast to the type PostgreSQL gave its parameter, as the query's own text did (a Python
+    list of ids is a text[] to psycopg2; EXECUTE would not turn it into a uuid[] by itself). Anything
+    else, and every query on a connection that is not a `Connection`, runs as psycopg2 runs it.
+    """
+
+    def execute(self, query, vars=None):
+        prepare = getattr(query, "prepare", None)
+        prepared = getattr(self.connection, "prepared", None)
+        if prepare is None or prepared is None or not (isinstance(vars, Mapping) or vars is None and not query.params):
+            return super().execute(query, vars)
+        execute = prepared.get(query.name)
+        if execute is None:
+            execute = prepared[query.name] = self._prepare(query)
+        return super().execute(execute, [vars[name] for name in query.params] if query.params else None)
+
+    def _prepare(self, query) -> str:
+        super().execute(query.prepare)
+        super().execute("SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = %s",
+                        (query.statement,))
+        types = self.fetchone()["types"]
+        if not types:
+            return f"EXECUTE {query.statement}"
+        return f"EXECUTE {query.statement}({', '.join(f'%s::{t}' for t in types)})"
+
+
 def connect(dsn: str, *, application_name: str = "schedules", autocommit: bool = False,
             connect_timeout: int = 5) -> psycopg2.extensions.connection:
     """A new connection with dict rows, TCP keepalives (to notice a dead server) and a name in pg_stat_activity."""
@@ -37,7 +79,8 @@ def connect(dsn: str, *, application_name: str = "schedules", autocommit: bool =
         keepalives_idle=30,
         keepalives_interval=10,
         keepalives_count=3,
-        cursor_factory=psycopg2.extras.RealDictCursor,
+        connection_factory=Connection,
+        cursor_factory=Cursor,
     )
     conn.autocommit = autocommit
     return conn

@@ -10,7 +10,7 @@ RETURNING link_id;
 -- prune_console_logins --
 -- Forget the account's used links a day past their expiry (the expiry alone refuses them then).
 DELETE FROM console_logins
-WHERE account_id = %(account_id)s AND expires_at < %(now)s - INTERVAL '1 day';
+WHERE account_id = %(account_id)s AND expires_at < %(now)s::timestamptz - INTERVAL '1 day';
 
 -- list_schedule_tags --
 -- Every tag the account's schedules carry, for the console's tag filter.

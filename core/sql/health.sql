@@ -20,8 +20,8 @@ SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count
  CROSS JOIN LATERAL (VALUES
         ('failing', s.run_count >= 10 AND s.success_count * 2 < s.run_count),
         ('stale', s.cadence <> 'once'
-                  AND s.created_at < %(now)s - interval '7 days'
-                  AND COALESCE(s.last_run_at, GREATEST(s.created_at, s.start_at)) < %(now)s - GREATEST(
+                  AND s.created_at < %(now)s::timestamptz - interval '7 days'
+                  AND COALESCE(s.last_run_at, GREATEST(s.created_at, s.start_at)) < %(now)s::timestamptz - GREATEST(
                       interval '7 days',
                       CASE s.cadence WHEN 'biweekly' THEN interval '15 days'
                                      WHEN 'monthly' THEN interval '32 days'

@@ -21,8 +21,8 @@ SELECT count(*) FILTER (WHERE active) AS active,
        count(*) FILTER (WHERE NOT active) AS inactive,
        count(*) FILTER (WHERE active AND run_count >= 10 AND success_count * 2 < run_count) AS failing,
        count(*) FILTER (WHERE active AND cadence <> 'once'
-                          AND created_at < %(now)s - interval '7 days'
-                          AND COALESCE(last_run_at, GREATEST(created_at, start_at)) < %(now)s - GREATEST(
+                          AND created_at < %(now)s::timestamptz - interval '7 days'
+                          AND COALESCE(last_run_at, GREATEST(created_at, start_at)) < %(now)s::timestamptz - GREATEST(
                               interval '7 days',
                               CASE cadence WHEN 'biweekly' THEN interval '15 days'
                                            WHEN 'monthly' THEN interval '32 days'
