@@ -104,7 +104,8 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
         if before is not None and before(cur) is False:
             counts["lost"] = True
             return counts
-        cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
+        if run["attempt"] > 1:  # a ledger an earlier attempt made: who unsubscribed since is not sent to
+            cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
         cur.execute(queries["pending_deliveries"], {"run_id": run["id"]})
         pending = list(cur.fetchall())
         target = _claim_next(cur, pending, run, unreachable, counts)

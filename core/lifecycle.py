@@ -174,7 +174,10 @@ def _job_is_lost(status: str, started_at: str | None, *, now: datetime, lease_se
 
 def release_buffered(cur, schedule_id=None) -> list[str]:
     """Make buffered runs pending once their schedule has no run in flight (one schedule, or all)."""
-    cur.execute(queries["release_buffered_runs"], {"schedule_id": schedule_id})
+    if schedule_id is None:
+        cur.execute(queries["release_buffered_runs"])
+    else:
+        cur.execute(queries["release_buffered_runs_of_schedule"], {"schedule_id": schedule_id})
     return [row["id"] for row in cur.fetchall()]
 
 
@@ -204,7 +207,7 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
             delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"])
             attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
             if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
-                outcome = conclude_delivery(cur, run, settings, error_prefix=error)
+                outcome = conclude_delivery(cur, run, settings, error_prefix=error).outcome
             elif row["attempt"] < attempts:  # the next attempt reuses a stored result, never re-runs the task
                 # At once: the lease already cost a lease's wait, and the attempts bound a crash loop.
                 retry(cur, run, error, delay=0)
@@ -219,12 +222,31 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
 
 # ---------------------------------------------------------------------------- the worker's side
 
-def start(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float):
-    """Take the run for `attempt` (queued -> running, with a lease); None when this job is a duplicate
-    or stale (the run is elsewhere: running, retried, finished)."""
-    cur.execute(queries["start_run"], {"run_id": run_id, "attempt": attempt, "worker": worker,
-                                       "lease": lease_seconds})
-    return cur.fetchone()
+@dataclass
+class Taken:
+    """A run its worker took: the run, its schedule, and why it may not run (the plan's limit) or None."""
+
+    run: dict
+    schedule: dict
+    refused: str | None
+
+
+_RUN_FIELDS = ("attempt", "trigger", "scheduled_for", "result")
+
+
+def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -> Taken | None:
+    """Take the run for `attempt` (queued -> running, with a lease), counted once against the plan's
+    monthly limit; None when this job is a duplicate or stale (the run is elsewhere: running, retried,
+    finished). One statement: this is every run's first step."""
+    cur.execute(queries["take_run"], {"run_id": run_id, "attempt": attempt, "worker": worker,
+                                      "lease": lease_seconds})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    run = {"id": row.pop("run_id"), "schedule_id": row["id"], "account_id": row["account_id"],
+           **{name: row.pop(name) for name in _RUN_FIELDS}}
+    counted, limit = row.pop("counted"), row["monthly_run_limit"]
+    return Taken(run, row, None if counted else f"monthly run limit of {limit} reached for this account's plan")
 
 
 def status_of(cur, run_id: str):
@@ -240,23 +262,6 @@ def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
         cur.execute(queries["renew_leases"], {"run_ids": list(held), "attempts": list(held.values()),
                                               "lease": lease_seconds})
         return {row["id"] for row in cur.fetchall()}
-
-
-def schedule_for(cur, schedule_id: str):
-    cur.execute(queries["schedule_for_run"], {"schedule_id": schedule_id})
-    return cur.fetchone()
-
-
-def take_usage(cur, run, schedule) -> str | None:
-    """Count the run against the plan's monthly limit once; the reason it may not run, or None."""
-    if run["usage_counted"]:
-        return None
-    limit = schedule["monthly_run_limit"]
-    cur.execute(queries["take_usage_slot"], {"account_id": run["account_id"], "limit": limit})
-    if cur.fetchone() is None:
-        return f"monthly run limit of {limit} reached for this account's plan"
-    cur.execute(queries["mark_usage_counted"], {"run_id": run["id"], "attempt": run["attempt"]})
-    return None
 
 
 def skip_for_limit(cur, run, error: str) -> bool:
@@ -319,10 +324,18 @@ def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str |
     return "failed"
 
 
-def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> str:
+@dataclass
+class Concluded:
+    """How a delivery pass ended the run: its outcome, and the ledger's summary it was judged on."""
+
+    outcome: str  # retrying, succeeded, delivery_failed, or lost (this attempt no longer holds the run)
+    summary: dict
+
+
+def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> Concluded:
     """After a delivery pass: retry what is pending while attempts remain, else the final status
-    (succeeded when every target is sent or suppressed, else delivery_failed). Returns the outcome, or
-    "lost" when this attempt no longer holds the run (it moved on without it: nothing was written)."""
+    (succeeded when every target is sent or suppressed, else delivery_failed). The outcome is "lost"
+    when this attempt no longer holds the run (it moved on without it: nothing was written)."""
     summary = delivery.summary(cur, run["id"])
     if summary["unfinished"]:
         tried = summary["pending_attempts"] or 0
@@ -332,7 +345,7 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
             if error_prefix:
                 error = f"{error_prefix}; {error}"
             moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
-            return "retrying" if moved else "lost"
+            return Concluded("retrying" if moved else "lost", summary)
         delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
         summary = delivery.summary(cur, run["id"])
     if summary["failed"]:
@@ -341,4 +354,4 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
                  f"last: {summary['last_error']}")
     else:
         status, error = "succeeded", None
-    return status if finish(cur, run, status, error) else "lost"
+    return Concluded(status if finish(cur, run, status, error) else "lost", summary)

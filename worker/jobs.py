@@ -108,16 +108,15 @@ class RunExecution:
 
     def execute(self) -> dict:
         with self.context.transaction() as cur:
-            self.run = lifecycle.start(cur, self.run_id, self.attempt, worker=worker_name(),
-                                       lease_seconds=self.settings.run_lease_seconds)
-            if self.run is None:
+            taken = lifecycle.take(cur, self.run_id, self.attempt, worker=worker_name(),
+                                   lease_seconds=self.settings.run_lease_seconds)
+            if taken is None:
                 current = lifecycle.status_of(cur, self.run_id)
                 logger.info("Run %s not started: it is %s (attempt %s), so this job for attempt %d is a duplicate",
                             self.run_id, current["status"] if current else "gone",
                             current["attempt"] if current else "-", self.attempt, extra={"run_id": self.run_id})
                 return {"status": "duplicate"}
-            self.schedule = lifecycle.schedule_for(cur, self.run["schedule_id"])
-            refused = lifecycle.take_usage(cur, self.run, self.schedule)
+            self.run, self.schedule, refused = taken.run, taken.schedule, taken.refused
             if refused:
                 lifecycle.skip_for_limit(cur, self.run, refused)
         if refused:
@@ -162,23 +161,22 @@ class RunExecution:
         def before(cur) -> bool:
             if save and not lifecycle.save_result(cur, self.run, result):
                 return False
-            # Targets an earlier attempt of this run was sending when it was lost: never sent again.
-            delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
+            if self.attempt > 1:  # targets an earlier attempt was sending when it was lost: never sent again
+                delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
             delivery.create_ledger(cur, self.run, channels.ledger_targets(cur, self.settings, self.schedule,
                                                                           self.run_id))
             return True
 
         def after(cur) -> None:
-            concluded["outcome"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
-            concluded["summary"] = delivery.summary(cur, self.run_id)
+            concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
 
         with self.context.pool.connection() as conn:
             counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
                                               channels.channel_map(self.settings, self.context.mailers, conn),
                                               before=before, after=after)
-        if counts["lost"] or concluded["outcome"] == "lost":
+        if counts["lost"] or concluded["end"].outcome == "lost":
             return self._lost()
-        outcome, summary = concluded["outcome"], concluded["summary"]
+        outcome, summary = concluded["end"].outcome, concluded["end"].summary
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,

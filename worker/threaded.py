@@ -60,6 +60,7 @@ return ids
 """
 HEARTBEAT_EVERY = 5.0  # seconds between worker heartbeats while busy (the key lives worker_ttl + 60 s)
 IDLE_POLL = 0.05       # seconds to wait for a job to end when the queue is empty but jobs are in flight
+SUSPENSION_CHECK_EVERY = 1.0  # seconds between checks of `rq suspend` (a Redis round trip each)
 
 
 @dataclass(eq=False)
@@ -93,6 +94,7 @@ class ThreadedWorker(BaseWorker):
         self._slot_lock = threading.Lock()
         self._take = self.connection.register_script(_TAKE_SCRIPT)
         self._last_heartbeat_at = 0.0
+        self._next_suspension_check = 0.0
 
     # ------------------------------------------------------------------ the loop
 
@@ -115,7 +117,9 @@ class ThreadedWorker(BaseWorker):
                         continue
                     if max_jobs is not None and completed >= max_jobs and not self._in_flight:
                         break
-                    self.check_for_suspension(burst)
+                    if time.monotonic() >= self._next_suspension_check:
+                        self.check_for_suspension(burst)
+                        self._next_suspension_check = time.monotonic() + SUSPENSION_CHECK_EVERY
                     if self.should_run_maintenance_tasks:
                         self.run_maintenance_tasks()
                     self._keep_alive()

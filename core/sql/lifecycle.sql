@@ -2,15 +2,40 @@
 -- attempt, so two processes that both think they hold a run (a worker presumed dead that wakes up,
 -- two tickers recovering the same run) never both move it: the loser sees no row.
 
--- start_run --
--- Compare-and-set queued -> running for the attempt this job carries (a job delivered twice, or a stale job of an earlier attempt, finds no row), with a lease the worker renews while it holds the run.
-UPDATE schedule_runs
-   SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL,
-       lease_expires_at = now() + make_interval(secs => %(lease)s), worker = %(worker)s
- WHERE id = %(run_id)s
-   AND status IN ('pending', 'queued')
-   AND attempt = %(attempt)s - 1
-RETURNING id::text, schedule_id::text, account_id::text, attempt, trigger, scheduled_for, result, usage_counted;
+-- take_run --
+-- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule.
+WITH run AS (
+    SELECT r.id, r.usage_counted, r.account_id, p.monthly_run_limit
+      FROM schedule_runs r
+      JOIN accounts a ON a.id = r.account_id
+      JOIN plans p ON p.id = a.plan
+     WHERE r.id = %(run_id)s
+       AND r.status IN ('pending', 'queued')
+       AND r.attempt = %(attempt)s - 1
+       FOR UPDATE OF r
+), slot AS (
+    INSERT INTO account_usage AS u (account_id, month, runs)
+    SELECT account_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM run WHERE NOT usage_counted
+    ON CONFLICT (account_id, month) DO UPDATE
+       SET runs = u.runs + 1
+     WHERE (SELECT monthly_run_limit FROM run) IS NULL OR u.runs < (SELECT monthly_run_limit FROM run)
+    RETURNING runs
+), started AS (
+    UPDATE schedule_runs AS r
+       SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL,
+           lease_expires_at = now() + make_interval(secs => %(lease)s), worker = %(worker)s,
+           usage_counted = run.usage_counted OR EXISTS (SELECT 1 FROM slot)
+      FROM run
+     WHERE r.id = run.id
+    RETURNING r.id, r.schedule_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted,
+              run.monthly_run_limit
+)
+SELECT r.id::text AS run_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted AS counted,
+       r.monthly_run_limit,
+       s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
+       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags
+  FROM started r
+  JOIN schedules s ON s.id = r.schedule_id;
 
 -- run_status --
 -- Where a run stands (to explain a skipped duplicate in the log).
@@ -23,29 +48,6 @@ UPDATE schedule_runs AS r
   FROM unnest(%(run_ids)s::uuid[], %(attempts)s::int[]) AS held (id, attempt)
  WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running'
 RETURNING r.id::text;
-
--- schedule_for_run --
--- Everything the task and the delivery need about the run's schedule and its account's plan.
-SELECT s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
-       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags,
-       p.monthly_run_limit
-  FROM schedules s
-  JOIN accounts a ON a.id = s.account_id
-  JOIN plans p ON p.id = a.plan
- WHERE s.id = %(schedule_id)s;
-
--- take_usage_slot --
--- Count one run against this month's plan limit, only while under it; no row means the limit is reached.
-INSERT INTO account_usage AS u (account_id, month, runs)
-VALUES (%(account_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1)
-ON CONFLICT (account_id, month) DO UPDATE
-   SET runs = u.runs + 1
- WHERE %(limit)s::int IS NULL OR u.runs < %(limit)s::int
-RETURNING runs;
-
--- mark_usage_counted --
--- The plan counted this run: a re-execution after a lost worker is not counted again.
-UPDATE schedule_runs SET usage_counted = TRUE WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running';
 
 -- save_run_result --
 -- The task succeeded: keep its result once, before delivery, so a delivery retry never re-runs the task.
@@ -84,11 +86,21 @@ UPDATE schedules
 UPDATE schedules SET last_status = 'skipped_limit', updated_at = now() WHERE id = %(schedule_id)s;
 
 -- release_buffered_runs --
--- Buffered occurrences (overlap policy buffer_one) whose schedule has no run in flight any more become pending, ready to push at once. Served by schedule_runs_unfinished_idx.
+-- Buffered occurrences (overlap policy buffer_one) of every schedule that has no run in flight any more become pending, ready to push at once (the ticker's safety net). Served by schedule_runs_unfinished_idx.
 UPDATE schedule_runs AS r
    SET status = 'pending', not_before = now()
  WHERE r.status = 'buffered'
-   AND (%(schedule_id)s::uuid IS NULL OR r.schedule_id = %(schedule_id)s::uuid)
+   AND NOT EXISTS (SELECT 1 FROM schedule_runs f
+                    WHERE f.schedule_id = r.schedule_id
+                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
+RETURNING r.id::text;
+
+-- release_buffered_runs_of_schedule --
+-- The same for one schedule, whose run just ended (a query of its own: one plan, kept, serves every run's end; a shared "schedule or all" condition was planned anew each time). Served by schedule_runs_unfinished_idx.
+UPDATE schedule_runs AS r
+   SET status = 'pending', not_before = now()
+ WHERE r.status = 'buffered'
+   AND r.schedule_id = %(schedule_id)s
    AND NOT EXISTS (SELECT 1 FROM schedule_runs f
                     WHERE f.schedule_id = r.schedule_id
                       AND f.status IN ('pending', 'queued', 'running', 'retrying'))

@@ -104,7 +104,7 @@ def _failed_run(conn, schedule_id, error="boom"):
     with db.service_transaction(conn) as cur:
         cur.execute("INSERT INTO schedule_runs (schedule_id, status, trigger, scheduled_for, attempt)"
                     " VALUES (%s, 'queued', 'manual', now(), 0) RETURNING id::text", (schedule_id,))
-        run = lifecycle.start(cur, cur.fetchone()["id"], 1, worker="test", lease_seconds=60)
+        run = lifecycle.take(cur, cur.fetchone()["id"], 1, worker="test", lease_seconds=60).run
         assert lifecycle.finish(cur, run, "failed", error)
 
 
@@ -141,7 +141,7 @@ def test_a_success_resets_the_count_and_no_limit_means_never(client, auth, creat
     with db.service_transaction(conn) as cur:
         cur.execute("INSERT INTO schedule_runs (schedule_id, status, trigger, scheduled_for, attempt)"
                     " VALUES (%s, 'queued', 'manual', now(), 0) RETURNING id::text", (counted,))
-        run = lifecycle.start(cur, cur.fetchone()["id"], 1, worker="test", lease_seconds=60)
+        run = lifecycle.take(cur, cur.fetchone()["id"], 1, worker="test", lease_seconds=60).run
         lifecycle.finish(cur, run, "succeeded")
     for sid in (counted, unlimited):
         _failed_run(conn, sid)

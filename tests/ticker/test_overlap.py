@@ -27,7 +27,7 @@ def every_minute(conn, account_id, policy):
 def finish(conn, run_id, attempt=1, status="succeeded"):
     """What a worker does with a run: take it, end it (core.lifecycle, as worker/jobs.py does)."""
     with db.service_transaction(conn) as cur:
-        run = lifecycle.start(cur, run_id, attempt, worker="test", lease_seconds=60)
+        run = lifecycle.take(cur, run_id, attempt, worker="test", lease_seconds=60).run
         assert lifecycle.finish(cur, run, status)
 
 
@@ -83,7 +83,7 @@ def test_buffer_one_releases_when_the_earlier_run_is_recovered_after_its_worker_
     ticker.tick()
     first, buffered = runs(conn, sid)
     with db.service_transaction(conn) as cur:  # a worker takes the first run, then is killed
-        lifecycle.start(cur, first["id"], 1, worker="host.1", lease_seconds=60)
+        lifecycle.take(cur, first["id"], 1, worker="host.1", lease_seconds=60)
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
                     (first["id"],))
     ticker.tick()  # recovered (failed: no attempt left), which frees the schedule; the buffered run goes
@@ -110,7 +110,7 @@ def test_a_retrying_run_counts_as_unfinished(conn, account_id, make_ticker, poli
     ticker.tick()
     [first] = runs(conn, sid)
     with db.service_transaction(conn) as cur:
-        run = lifecycle.start(cur, first["id"], 1, worker="test", lease_seconds=60)
+        run = lifecycle.take(cur, first["id"], 1, worker="test", lease_seconds=60).run
         lifecycle.retry(cur, run, "ValueError: flaky", delay=3600)
     clock.at += timedelta(minutes=1)
     ticker.tick()

@@ -149,7 +149,7 @@ def test_a_worker_presumed_dead_cannot_finish_a_run_that_moved_on(conn, settings
     schedule_id = make_schedule(conn, account_id, task="counted")
     run_id = make_run(conn, schedule_id)
     with db.service_transaction(conn) as cur:  # worker A takes attempt 1 ...
-        run = lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=60)
+        run = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60).run
     with db.service_transaction(conn) as cur:  # ... and stops renewing its lease
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
     [recovered] = lifecycle.recover_expired_leases(conn, settings, limit=10)
@@ -174,7 +174,7 @@ def test_a_target_left_sending_by_a_lost_worker_is_never_sent_again(conn, worker
     schedule_id = make_schedule(conn, account_id, recipients=["a@example.com", "b@example.com"])
     run_id = make_run(conn, schedule_id)
     with db.service_transaction(conn) as cur:  # attempt 1 ran the task, made the ledger, was sending to a@
-        run = lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=60)
+        run = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60).run
         lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
         cur.execute("INSERT INTO deliveries (run_id, account_id, target, status, attempts, sending_attempt, message_id)"
                     " VALUES (%s, %s, 'a@example.com', 'sending', 1, 1, '<a@x>'),"
@@ -199,7 +199,7 @@ def test_a_run_lost_on_its_last_attempt_fails_saying_the_worker_was_lost(conn, s
     run_id = make_run(conn, schedule_id)
     with db.service_transaction(conn) as cur:
         cur.execute("UPDATE schedule_runs SET attempt = %s WHERE id = %s", (settings.worker_max_attempts - 1, run_id))
-        lifecycle.start(cur, run_id, settings.worker_max_attempts, worker="host.9", lease_seconds=60)
+        lifecycle.take(cur, run_id, settings.worker_max_attempts, worker="host.9", lease_seconds=60)
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
     [recovered] = lifecycle.recover_expired_leases(conn, settings, limit=10)
     assert recovered.outcome == "failed"
@@ -236,11 +236,11 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
     schedule_id = make_schedule(conn, account_id, recipients=RECIPIENTS)
     run_id = make_run(conn, schedule_id)
     with db.service_transaction(conn) as cur:
-        run = lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=60)
+        taken = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60)
+        run, schedule = taken.run, taken.schedule
         lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
         delivery.create_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS])
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
-        schedule = lifecycle.schedule_for(cur, schedule_id)
     assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
     mailers = MailerPool(settings, 1)
     counts = delivery.deliver_pending(conn, run, schedule, {"report_url": "x"},
@@ -248,5 +248,5 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
     mailers.close()
     assert counts == {"sent": 0, "failed": 0, "retry": 0, "lost": True} and smtp_server.messages == []
     with db.service_transaction(conn) as cur:
-        assert lifecycle.conclude_delivery(cur, run, settings) == "lost"
+        assert lifecycle.conclude_delivery(cur, run, settings).outcome == "lost"
     assert {r["status"] for r in ledger(conn, run_id).values()} == {"pending"}

@@ -105,7 +105,7 @@ def test_a_lease_is_not_renewed_past_the_jobs_timeout_so_a_stuck_run_is_recovere
     stuck, busy = (make_run(conn, make_schedule(conn, account_id, name=name)) for name in ("Stuck", "Busy"))
     with db.service_transaction(conn) as cur:
         for run_id in (stuck, busy):
-            lifecycle.start(cur, run_id, 1, worker="host.1", lease_seconds=2)
+            lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=2)
     keeper = LeaseKeeper(settings.database_url, 2)  # renews every 2/3 s
     try:
         keeper.hold(stuck, 1, seconds=0.5)  # its job's timeout: renewed until then, never after
