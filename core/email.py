@@ -8,6 +8,7 @@ needs no mail server. Only the standard library is used.
 from __future__ import annotations
 
 import base64
+import binascii
 import html
 import json
 import logging
@@ -19,8 +20,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.message import EmailMessage
 from email.headerregistry import HeaderRegistry
+from email.message import MIMEPart
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
@@ -43,6 +44,8 @@ class SendResult:
         return self.error is None
 
 
+# RFC 5322's recommended line length, which a 7bit body keeps to.
+MAX_LINE = 78
 # RFC 5322's hard limit on a line; RFC 2369 headers longer than that are folded the usual way.
 MAX_HEADER_LINE = 998
 # Headers whose value a client reads as written: RFC 2369/8058 want `<https://...>` in the raw header.
@@ -122,9 +125,10 @@ class CachedHeaderRegistry(HeaderRegistry):
 
 
 REPORT_POLICY = ReportPolicy(header_factory=CachedHeaderRegistry())
-# On the wire: CRLF line ends; UTF-8 headers for a server that takes SMTPUTF8 (as send_message() does).
-SMTP_POLICY = REPORT_POLICY.clone(linesep="\r\n")
-SMTP_UTF8_POLICY = SMTP_POLICY.clone(utf8=True)
+# By (line end, UTF-8 headers): on the wire CRLF, and UTF-8 headers for a server that takes SMTPUTF8
+# (as send_message() does); LF in the outbox.
+_POLICIES = {(linesep, utf8): REPORT_POLICY.clone(linesep=linesep, utf8=utf8)
+             for linesep in ("\n", "\r\n") for utf8 in (False, True)}
 
 
 def unsubscribe_url(settings, email: str, account_id) -> str:
@@ -133,48 +137,103 @@ def unsubscribe_url(settings, email: str, account_id) -> str:
     return f"{settings.public_base_url}/v1/email/unsubscribe?{query}"
 
 
+@dataclass(frozen=True)
+class ReportEmail:
+    """One recipient's report email: its headers, a text and an HTML body, and maybe an attachment,
+    written out by `as_bytes` as MIME (multipart/alternative, inside multipart/mixed with an attachment).
+
+    The worker writes one for every recipient of every run, so it is written directly rather than
+    through EmailMessage, whose header objects (parsed on every assignment, then folded) were most of
+    the worker's CPU per message. Each header still goes through the email package's own folding and
+    RFC 2047 encoding whenever it needs any (non-ASCII text, a long line: ReportPolicy decides, as it
+    did when the email package wrote the whole message); the attachment part is the email package's.
+    """
+
+    to: str
+    subject: str
+    headers: tuple[tuple[str, str], ...]
+    text: str
+    html: str
+    attachment: MIMEPart | None = None
+
+    def as_bytes(self, *, linesep: str = "\n", utf8: bool = False) -> bytes:
+        """The message with `linesep` line ends ("\r\n" on the wire); `utf8`: non-ASCII headers are
+        written as UTF-8 (for a server that takes SMTPUTF8) instead of as encoded words."""
+        policy = _POLICIES[(linesep, utf8)]
+        alternative = _multipart("alternative", [_text_part("plain", self.text, linesep),
+                                                 _text_part("html", self.html, linesep)], linesep)
+        if self.attachment is not None:
+            body = _multipart("mixed", [alternative, self.attachment.as_string(policy=policy)], linesep)
+        else:
+            body = alternative
+        head = "".join(_fold(policy, name, value) for name, value in self.headers)
+        return (head + "MIME-Version: 1.0" + linesep + body).encode()
+
+
+def _fold(policy, name: str, value: str) -> str:
+    """`Name: value` as the email package writes it under `policy`, without its parsing when
+    ReportPolicy writes the value as it is."""
+    if len(value.splitlines()) > 1:  # as EmailMessage refuses them: no header can be smuggled in
+        raise ValueError(f"header {name} may not contain a line break")
+    plain = policy._plain(name, value)
+    return plain if plain is not None else policy.header_factory(name, value).fold(policy=policy)
+
+
+def _text_part(subtype: str, text: str, linesep: str) -> str:
+    """A text/* part in UTF-8: 7bit when it is ASCII in lines of at most 78 characters (as the email
+    package chooses), else quoted-printable (binascii's, in C)."""
+    lines = text.splitlines()
+    body = linesep.join(lines) + linesep
+    if text.isascii() and all(len(line) <= MAX_LINE for line in lines):
+        cte, payload = "7bit", body
+    else:
+        cte, payload = "quoted-printable", binascii.b2a_qp(body.encode()).decode("ascii")
+    return (f'Content-Type: text/{subtype}; charset="utf-8"{linesep}Content-Transfer-Encoding: {cte}{linesep}'
+            f"{linesep}{payload}")
+
+
+def _multipart(subtype: str, parts: list[str], linesep: str) -> str:
+    """A multipart/* entity around already written parts. A random boundary per entity, as the
+    generator makes (without its search of the text for it: 32 random hex digits never occur in a
+    report by chance)."""
+    boundary = f"=_{secrets.token_hex(16)}"
+    inner = "".join(f"--{boundary}{linesep}{part}{linesep}" for part in parts)
+    return (f'Content-Type: multipart/{subtype}; boundary="{boundary}"{linesep}{linesep}'
+            f"{inner}--{boundary}--{linesep}")
+
+
 def build_report_email(settings, *, schedule: dict, run_id, recipient: str, result: dict,
-                       message_id: str | None = None) -> EmailMessage:
+                       message_id: str | None = None) -> ReportEmail:
     """The message for one recipient: text and HTML bodies with the report link and an unsubscribe link.
     `message_id`: the delivery's stable Message-ID (else a new one)."""
     name = schedule["name"]
     report_url = str(result.get("report_url") or "")
     unsubscribe = unsubscribe_url(settings, recipient, schedule["account_id"])
-    message = EmailMessage(policy=REPORT_POLICY)
-    message["Subject"] = f"Your report: {name}"
-    message["From"] = settings.email_from
-    message["To"] = recipient
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = message_id or make_msgid(idstring=str(run_id), domain=_sender_domain(settings.email_from))
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    message["X-Schedule-Run-ID"] = str(run_id)
-    link_text = f"Open the report: {report_url}\n\n" if report_url else "The report is ready.\n\n"
-    message.set_content(
-        f"{name}\n\n{link_text}"
-        f"You receive this because you are a recipient of the schedule \"{name}\".\n"
-        f"Unsubscribe: {unsubscribe}\n"
+    subject = f"Your report: {' '.join(name.splitlines())}"  # a name may hold line breaks; a subject may not
+    headers = (
+        ("Subject", subject),
+        ("From", settings.email_from),
+        ("To", recipient),
+        ("Date", formatdate(localtime=False, usegmt=True)),
+        ("Message-ID", message_id or make_msgid(idstring=str(run_id), domain=_sender_domain(settings.email_from))),
+        ("List-Unsubscribe", f"<{unsubscribe}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),  # RFC 8058
+        ("X-Schedule-Run-ID", str(run_id)),
     )
+    link_text = f"Open the report: {report_url}\n\n" if report_url else "The report is ready.\n\n"
+    text = (f"{name}\n\n{link_text}"
+            f"You receive this because you are a recipient of the schedule \"{name}\".\n"
+            f"Unsubscribe: {unsubscribe}\n")
     link_html = (f'<p><a href="{html.escape(report_url)}">Open the report</a></p>' if report_url
                  else "<p>The report is ready.</p>")
-    message.add_alternative(
-        f"<!doctype html><html><body><h2>{html.escape(name)}</h2>{link_html}"
-        f'<p style="color:#666;font-size:12px">You receive this because you are a recipient of the schedule '
-        f'"{html.escape(name)}". <a href="{html.escape(unsubscribe)}">Unsubscribe</a></p></body></html>',
-        subtype="html",
-    )
-    if schedule.get("include_attachment"):
-        _attach_report(message, result)
-    # Boundaries of our own: a random one per message, as the generator would make, without the
-    # generator's check that the text does not contain it (a regex compiled per message): 32 random
-    # hex digits never occur in a report by chance.
-    for part in message.walk():
-        if part.is_multipart():
-            part.set_boundary(f"=_{secrets.token_hex(16)}")
-    return message
+    page = (f"<!doctype html><html><body><h2>{html.escape(name)}</h2>{link_html}"
+            f'<p style="color:#666;font-size:12px">You receive this because you are a recipient of the schedule '
+            f'"{html.escape(name)}". <a href="{html.escape(unsubscribe)}">Unsubscribe</a></p></body></html>\n')
+    attachment = _report_attachment(result) if schedule.get("include_attachment") else None
+    return ReportEmail(recipient, subject, headers, text, page, attachment)
 
 
-def _attach_report(message: EmailMessage, result: dict) -> None:
+def _report_attachment(result: dict) -> MIMEPart:
     attachment = result.get("attachment")
     if isinstance(attachment, dict) and ("content" in attachment or "content_base64" in attachment):
         if "content_base64" in attachment:
@@ -186,7 +245,9 @@ def _attach_report(message: EmailMessage, result: dict) -> None:
     else:  # no file from the task: attach its result, so include_attachment always attaches something
         data = json.dumps({k: v for k, v in result.items() if k != "attachment"}, indent=2, default=str).encode()
         filename, maintype, subtype = "report.json", "application", "json"
-    message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+    part = MIMEPart(policy=REPORT_POLICY)
+    part.set_content(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+    return part
 
 
 def _sender_domain(email_from: str) -> str:
@@ -220,7 +281,7 @@ class Mailer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: ReportEmail) -> SendResult:
         if not self.settings.smtp_url:
             return self._write_to_outbox(message)
         try:
@@ -242,15 +303,15 @@ class Mailer:
             return SendResult(self.provider, code, f"recipient refused: {code} {_text(text)}")
         return SendResult(self.provider, 250)
 
-    def _sendmail(self, smtp: smtplib.SMTP, message: EmailMessage) -> dict:
-        """What smtplib's send_message() does, with the envelope we already know (it would parse From
-        and To back out of the message): CRLF line ends, and SMTPUTF8 for a non-ASCII address."""
-        to = message["To"].addresses[0].addr_spec
+    def _sendmail(self, smtp: smtplib.SMTP, message: ReportEmail) -> dict:
+        """What smtplib's send_message() does, with the envelope we already know: CRLF line ends, and
+        SMTPUTF8 for a non-ASCII address."""
+        to = message.to
         international = not (self._envelope_from + to).isascii()
         if international and not smtp.has_extn("smtputf8"):
             raise smtplib.SMTPNotSupportedError(
                 "the recipient's or sender's address needs SMTPUTF8, which the mail server does not offer")
-        data = message.as_bytes(policy=SMTP_UTF8_POLICY if international else SMTP_POLICY)
+        data = message.as_bytes(linesep="\r\n", utf8=international)
         return smtp.sendmail(self._envelope_from, [to], data,
                              ("SMTPUTF8", "BODY=8BITMIME") if international else ())
 
@@ -279,16 +340,16 @@ class Mailer:
         self._smtp = smtp
         return smtp
 
-    def _write_to_outbox(self, message: EmailMessage) -> SendResult:
+    def _write_to_outbox(self, message: ReportEmail) -> SendResult:
         outbox = Path(self.settings.outbox_dir)
         try:
             outbox.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-            path = outbox / f"{stamp}-{message['To'].replace('@', '_at_')}.eml"
-            path.write_bytes(message.as_bytes())
+            path = outbox / f"{stamp}-{message.to.replace('@', '_at_')}.eml"
+            path.write_bytes(message.as_bytes(utf8=not message.to.isascii()))
         except OSError as exc:
             return SendResult(self.provider, None, f"{type(exc).__name__}: {exc}")
-        logger.info("Email to %s written to %s (no SMTP_URL set)", message["To"], path)
+        logger.info("Email to %s written to %s (no SMTP_URL set)", message.to, path)
         return SendResult(self.provider, None)
 
     def close(self) -> None:
@@ -345,7 +406,7 @@ class EmailChannel:
         def log(cur):
             delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
                                run_id=run["id"], provider=outcome.provider, to=target["target"],
-                               subject=message["Subject"], response_code=outcome.response_code,
+                               subject=message.subject, response_code=outcome.response_code,
                                error=outcome.error)
         return delivery.Sent(ok=outcome.ok, error=outcome.error,
                              permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
+import json
 import smtplib
 import socket
 import uuid
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.email import build_report_email, unsubscribe_url
 from core.settings import load_settings
@@ -90,8 +94,9 @@ def test_the_headers_arrive_plain_at_a_real_smtp_server(settings):
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
     try:
+        message = _message(settings)
         with smtplib.SMTP("127.0.0.1", controller.port, timeout=10) as smtp:
-            smtp.send_message(_message(settings))
+            smtp.sendmail("reports@example.com", [message.to], message.as_bytes(linesep="\r\n"))
     finally:
         controller.stop()
     [raw] = inbox.messages
@@ -99,3 +104,53 @@ def test_the_headers_arrive_plain_at_a_real_smtp_server(settings):
     assert parsed["List-Unsubscribe"] == f"<{unsubscribe_url(settings, RECIPIENT, ACCOUNT_ID)}>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert b"\r\nList-Unsubscribe: <https://schedules.example.com/v1/email/unsubscribe?" in raw
+
+
+# What a schedule's name may hold (the API refuses only NUL and lone surrogates): line breaks of every
+# kind, controls, quotes, non-ASCII, and lengths past a header line.
+NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=300)
+HEADERS = ["Subject", "From", "To", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
+           "X-Schedule-Run-ID", "MIME-Version", "Content-Type"]
+
+
+def _lines(text: str) -> str:
+    return "\n".join(text.splitlines())
+
+
+@given(name=NAMES, include_attachment=st.booleans(), wire=st.booleans())
+def test_any_name_makes_a_well_formed_message_that_says_what_it_should(name, include_attachment, wire):
+    settings = load_settings({"DATABASE_URL": "postgresql://localhost/unused", "UNSUBSCRIBE_SECRET": "u" * 32,
+                              "PUBLIC_BASE_URL": "https://schedules.example.com"})
+    message = build_report_email(settings, schedule={"name": name, "account_id": ACCOUNT_ID,
+                                                     "include_attachment": include_attachment},
+                                 run_id=uuid.uuid4(), recipient=RECIPIENT,
+                                 result={"report_url": "https://reports.example.com/r/1", "rows": 3})
+    linesep = "\r\n" if wire else "\n"
+    raw = message.as_bytes(linesep=linesep)
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(linesep.encode()))
+    if wire:
+        assert b"\n" not in raw.replace(b"\r\n", b"")  # no bare line feed on the wire
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert list(parsed.keys()) == HEADERS  # each once, in order: a name cannot smuggle a header in
+    assert all(not part.defects for part in parsed.walk())
+    one_line = " ".join(name.splitlines())
+    # Compared without whitespace: the email package's folding of encoded words may drop a space.
+    assert "".join(parsed["Subject"].split()) == "".join(f"Your report: {one_line}".split())
+    url = unsubscribe_url(settings, RECIPIENT, ACCOUNT_ID)
+    # Bodies are written in lines (any line break in a name ends one), and Python's parser keeps a
+    # CRLF message's line ends in the content: compared as lines.
+    text = _lines(parsed.get_body(("plain",)).get_content())
+    assert text.startswith(name.splitlines()[0] if name.splitlines() else "") and f"Unsubscribe: {url}" in text
+    assert "https://reports.example.com/r/1" in text
+    page = _lines(parsed.get_body(("html",)).get_content())
+    assert html.escape(url) in page and _lines(f"<h2>{html.escape(name)}</h2>") in page
+    attachments = list(parsed.iter_attachments())
+    assert [a.get_filename() for a in attachments] == (["report.json"] if include_attachment else [])
+    if include_attachment:
+        assert json.loads(attachments[0].get_content()) == {"report_url": "https://reports.example.com/r/1", "rows": 3}
+
+
+def test_a_name_with_a_line_break_is_one_line_in_the_subject(settings):
+    parsed = email.message_from_bytes(_message(settings, "Sales\nBcc: everyone@example.com").as_bytes(),
+                                      policy=email.policy.default)
+    assert parsed["Subject"] == "Your report: Sales Bcc: everyone@example.com" and parsed["Bcc"] is None
