@@ -111,6 +111,19 @@ def service_transaction(conn) -> Iterator[psycopg2.extensions.cursor]:
             yield cur
 
 
+@contextmanager
+def service_statements(conn) -> Iterator[psycopg2.extensions.cursor]:
+    """Statements as the service, each its own transaction: for a step that is one statement, without
+    the BEGIN and COMMIT round trips a transaction block costs."""
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        if not conn.closed:
+            conn.autocommit = False
+
+
 class PoolTimeout(Exception):
     """Every connection stayed busy for the whole wait (the API answers 503)."""
 

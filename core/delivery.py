@@ -55,12 +55,14 @@ def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
     return f"<run-{run_id}.{digest}@{domain}>"
 
 
-def create_ledger(cur, run: dict, targets: list[tuple[str, str, str]]) -> None:
-    """Make the run's ledger from (channel, target, message id) triples, unless it exists already."""
-    cur.execute(queries["create_deliveries"], {
+def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]]) -> list[dict]:
+    """Make the run's ledger from (channel, target, message id) triples, unless it exists already;
+    returns its targets still to send, in the order they were made."""
+    cur.execute(queries["open_deliveries"], {
         "run_id": run["id"], "account_id": run["account_id"],
         "channels": [t[0] for t in targets], "targets": [t[1] for t in targets],
         "message_ids": [t[2] for t in targets]})
+    return list(cur.fetchall())
 
 
 def abandon_unknown(cur, run_id: str, *, through_attempt: int) -> int:
@@ -92,22 +94,22 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
     Each target is claimed in a transaction that commits before it is sent, and its outcome recorded
     in another after, so a crash between the two leaves it `sending` (never sent twice). To spend few
     commits per run, the claim of the next target shares the transaction that records the previous
-    one, the first claim shares the one that lists the targets (after `before(cursor)`, which may
-    return False to stop: the attempt no longer holds the run), and `after(cursor)` (the run's
-    conclusion) shares the last. Returns how many were sent, failed and left for a retry in this pass;
-    `lost` is True when the pass stopped because this attempt no longer holds the run (`after` was
-    not called).
+    one, the first claim shares the one that opens the ledger (with the targets `before(cursor)`
+    returns, when the run has no ledger yet; None from it stops the pass: the attempt no longer holds
+    the run), and `after(cursor)` (the run's conclusion) shares the last. Returns how many were sent,
+    failed and left for a retry in this pass; `lost` is True when the pass stopped because this attempt
+    no longer holds the run (`after` was not called).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
     with db.service_transaction(conn) as cur:
-        if before is not None and before(cur) is False:
+        targets = before(cur) if before is not None else []
+        if targets is None:
             counts["lost"] = True
             return counts
         if run["attempt"] > 1:  # a ledger an earlier attempt made: who unsubscribed since is not sent to
             cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
-        cur.execute(queries["pending_deliveries"], {"run_id": run["id"]})
-        pending = list(cur.fetchall())
+        pending = open_ledger(cur, run, targets)
         target = _claim_next(cur, pending, run, unreachable, counts)
         if target is None and not counts["lost"] and after is not None:
             after(cur)

@@ -53,6 +53,12 @@ class WorkerContext:
         with self.pool.connection() as conn, db.service_transaction(conn) as cur:
             yield cur
 
+    @contextmanager
+    def statements(self):
+        """Statements on a pooled connection, each its own transaction (core.db.service_statements)."""
+        with self.pool.connection() as conn, db.service_statements(conn) as cur:
+            yield cur
+
     def close(self) -> None:
         self.lease.stop()
         self.mailers.close()
@@ -107,20 +113,21 @@ class RunExecution:
         return {"run_id": self.run_id, "schedule_id": self.schedule.get("id")}
 
     def execute(self) -> dict:
-        with self.context.transaction() as cur:
+        with self.context.statements() as cur:  # taking the run is one statement (core.lifecycle.take)
             taken = lifecycle.take(cur, self.run_id, self.attempt, worker=worker_name(),
                                    lease_seconds=self.settings.run_lease_seconds)
-            if taken is None:
-                current = lifecycle.status_of(cur, self.run_id)
-                logger.info("Run %s not started: it is %s (attempt %s), so this job for attempt %d is a duplicate",
-                            self.run_id, current["status"] if current else "gone",
-                            current["attempt"] if current else "-", self.attempt, extra={"run_id": self.run_id})
-                return {"status": "duplicate"}
-            self.run, self.schedule, refused = taken.run, taken.schedule, taken.refused
-            if refused:
-                lifecycle.skip_for_limit(cur, self.run, refused)
-        if refused:
-            logger.warning("Run %s of schedule '%s' skipped: %s", self.run_id, self.schedule["name"], refused,
+            current = lifecycle.status_of(cur, self.run_id) if taken is None else None
+        if taken is None:
+            logger.info("Run %s not started: it is %s (attempt %s), so this job for attempt %d is a duplicate",
+                        self.run_id, current["status"] if current else "gone",
+                        current["attempt"] if current else "-", self.attempt, extra={"run_id": self.run_id})
+            return {"status": "duplicate"}
+        self.run, self.schedule = taken.run, taken.schedule
+        if taken.refused:
+            # Not counted (usage_counted stays false), so an attempt after a crash here is refused again.
+            with self.context.transaction() as cur:
+                lifecycle.skip_for_limit(cur, self.run, taken.refused)
+            logger.warning("Run %s of schedule '%s' skipped: %s", self.run_id, self.schedule["name"], taken.refused,
                            extra=self._log())
             return {"status": "skipped_limit"}
         self.lease.hold(self.run_id, self.attempt, seconds=self.settings.job_timeout)
@@ -154,18 +161,16 @@ class RunExecution:
         return params
 
     def _deliver(self, result: dict, *, save: bool) -> dict:
-        """Store the task's result (once: `save`), make the ledger, send, and conclude the run, in as
+        """Store the task's result (once: `save`), open the ledger, send, and conclude the run, in as
         few transactions as the ledger's guarantees allow (core.delivery.deliver_pending)."""
         concluded: dict = {}
 
-        def before(cur) -> bool:
+        def before(cur) -> list | None:
             if save and not lifecycle.save_result(cur, self.run, result):
-                return False
+                return None
             if self.attempt > 1:  # targets an earlier attempt was sending when it was lost: never sent again
                 delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
-            delivery.create_ledger(cur, self.run, channels.ledger_targets(cur, self.settings, self.schedule,
-                                                                          self.run_id))
-            return True
+            return channels.ledger_targets(cur, self.settings, self.schedule, self.run_id)
 
         def after(cur) -> None:
             concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)

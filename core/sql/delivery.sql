@@ -2,18 +2,6 @@
 -- ('sending') by one attempt before it is sent and marked 'sent' after, each a compare-and-set, so a
 -- target that was sent is never sent again, whichever process retries the run.
 
--- create_deliveries --
--- The run's ledger, made once from the recipients and channels at its first delivery: one pending row per target (suppressed ones marked so); a later attempt finds the rows there and adds none.
-INSERT INTO deliveries (run_id, account_id, channel, target, status, message_id)
-SELECT %(run_id)s, %(account_id)s, t.channel, t.target,
-       CASE WHEN t.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
-                          WHERE s.account_id = %(account_id)s AND lower(s.email) = lower(t.target))
-            THEN 'suppressed' ELSE 'pending' END,
-       t.message_id
-  FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[]) AS t (channel, target, message_id)
- WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
-ON CONFLICT (run_id, channel, target) DO NOTHING;
-
 -- suppress_pending_deliveries --
 -- Recipients who unsubscribed since the ledger was made are not sent to.
 UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
@@ -21,11 +9,25 @@ UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
    AND EXISTS (SELECT 1 FROM email_suppressions s
                 WHERE s.account_id = d.account_id AND lower(s.email) = lower(d.target));
 
--- pending_deliveries --
--- The run's targets still to send, in the order they were made.
+-- open_deliveries --
+-- The run's ledger, made once from the recipients and channels at its first delivery (one pending row per target, suppressed ones marked so; a later attempt finds the rows there and adds none), and its targets still to send, in the order they were made: one statement for both, as every run's first delivery needs both.
+WITH made AS (
+    INSERT INTO deliveries (run_id, account_id, channel, target, status, message_id)
+    SELECT %(run_id)s, %(account_id)s, t.channel, t.target,
+           CASE WHEN t.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
+                              WHERE s.account_id = %(account_id)s AND lower(s.email) = lower(t.target))
+                THEN 'suppressed' ELSE 'pending' END,
+           t.message_id
+      FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[]) AS t (channel, target, message_id)
+     WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
+    ON CONFLICT (run_id, channel, target) DO NOTHING
+    RETURNING id, channel, target, attempts, message_id, created_at, status
+)
 SELECT id::text, channel, target, attempts, message_id, created_at
-  FROM deliveries
- WHERE run_id = %(run_id)s AND status = 'pending'
+  FROM (SELECT id, channel, target, attempts, message_id, created_at FROM made WHERE status = 'pending'
+        UNION ALL  -- the rows an earlier attempt made (this statement's snapshot does not hold `made`'s)
+        SELECT id, channel, target, attempts, message_id, created_at FROM deliveries
+         WHERE run_id = %(run_id)s AND status = 'pending') AS pending
  ORDER BY created_at, channel, target;
 
 -- claim_delivery --

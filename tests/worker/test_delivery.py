@@ -239,7 +239,7 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
         taken = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60)
         run, schedule = taken.run, taken.schedule
         lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
-        delivery.create_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS])
+        delivery.open_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS])
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
     assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
     mailers = MailerPool(settings, 1)
