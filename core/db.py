@@ -1,8 +1,8 @@
 """PostgreSQL access shared by every process: connecting, and transactions as a tenant or as the service.
 
-Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. A named query
-(core.sql's `Query`) runs as a prepared statement of its connection, made on its first use there. The API runs every request in
-`tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the tables' owner) and
+Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. A named query (core.sql's
+`Query`) runs as a prepared statement of its connection, made on its first use there. The API runs
+every request in `tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the tables' owner) and
 sets `app.current_account_id`, so row-level security confines it to one tenant whatever the query says.
 The ticker and the worker use `service_transaction` and see every tenant.
 """
@@ -51,7 +51,8 @@ class Cursor(psycopg2.extras.RealDictCursor):
     def execute(self, query, vars=None):
         prepare = getattr(query, "prepare", None)
         prepared = getattr(self.connection, "prepared", None)
-        if prepare is None or prepared is None or not (isinstance(vars, Mapping) or vars is None and not query.params):
+        by_name = isinstance(vars, Mapping) or (vars is None and not query.params)
+        if prepare is None or prepared is None or not by_name:
             return super().execute(query, vars)
         execute = prepared.get(query.name)
         if execute is None:
