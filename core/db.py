@@ -2,8 +2,9 @@
 
 Rows come back as dicts (RealDictCursor) and UUID columns as `uuid.UUID`. A named query (core.sql's
 `Query`) runs as a prepared statement of its connection, made on its first use there. The API runs
-every request in `tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the tables' owner) and
-sets `app.current_account_id`, so row-level security confines it to one tenant whatever the query says.
+every request in `tenant_transaction`, which drops to the `app_tenant` role (no BYPASSRLS, not the
+tables' owner) and sets `app.current_account_id`, so row-level security confines it to one tenant
+whatever the query says.
 The ticker and the worker use `service_transaction` and see every tenant.
 """
 from __future__ import annotations
