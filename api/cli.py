@@ -19,10 +19,8 @@ from datetime import datetime, timezone
 
 import psycopg2
 
-from core import db
+from core import accounts, console_links, db
 from core.settings import SettingsError, load_settings
-from core.sql import queries
-from core import console_links
 from core.tokens import mint_access_token
 
 
@@ -86,8 +84,7 @@ def create_account(args) -> str:
     conn = db.connect(settings.database_url, application_name="api-cli")
     try:
         with db.service_transaction(conn) as cur:
-            cur.execute(queries["create_account"], {"name": args.name, "plan": args.plan})
-            return str(cur.fetchone()["id"])
+            return str(accounts.create(cur, args.name, args.plan))
     except psycopg2.errors.ForeignKeyViolation:
         raise SystemExit(f"error: unknown plan {args.plan!r}") from None
     finally:

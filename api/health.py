@@ -49,8 +49,7 @@ def readyz():
 def _postgres_and_ticker() -> tuple[str, str]:
     settings = current_app.config["SETTINGS"]
     try:
-        with db.service_transaction(get_db()) as cur:
-            cur.execute("SET LOCAL statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
+        with db.service_transaction(get_db(), statement_timeout_ms=STATEMENT_TIMEOUT_MS) as cur:
             age = health.ticker_heartbeat_age(cur)
     except (psycopg2.Error, PoolTimeout) as error:
         return f"error: {_one_line(error)}", "unknown: PostgreSQL did not answer"

@@ -19,11 +19,11 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from core.sql import queries
+
 psycopg2.extras.register_uuid()
 
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
-
-TENANT_ROLE = "app_tenant"
 
 # Errors that mean "the server or the network went away": callers wait and retry on these.
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
@@ -50,10 +50,9 @@ class Cursor(psycopg2.extras.RealDictCursor):
     """
 
     def execute(self, query, vars=None):
-        prepare = getattr(query, "prepare", None)
         prepared = getattr(self.connection, "prepared", None)
-        by_name = isinstance(vars, Mapping) or (vars is None and not query.params)
-        if prepare is None or prepared is None or not by_name:
+        if getattr(query, "prepare", None) is None or prepared is None \
+                or not (isinstance(vars, Mapping) or (vars is None and not query.params)):
             return super().execute(query, vars)
         execute = prepared.get(query.name)
         if execute is None:
@@ -62,8 +61,7 @@ class Cursor(psycopg2.extras.RealDictCursor):
 
     def _prepare(self, query) -> str:
         super().execute(query.prepare)
-        super().execute("SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = %s",
-                        (query.statement,))
+        super().execute(queries["prepared_parameter_types"], {"statement": query.statement})
         types = self.fetchone()["types"]
         if not types:
             return f"EXECUTE {query.statement}"
@@ -98,18 +96,21 @@ def tenant_transaction(conn, account_id) -> Iterator[psycopg2.extensions.cursor]
     tenant = str(uuid.UUID(str(account_id)))  # refuses anything that is not a UUID before it reaches SQL
     with conn:
         with conn.cursor() as cur:
-            cur.execute(
-                "SET LOCAL ROLE app_tenant; SELECT set_config('app.current_account_id', %s, true)",
-                (tenant,),
-            )
+            cur.execute(queries["become_tenant"], {"account_id": tenant})
             yield cur
 
 
 @contextmanager
-def service_transaction(conn) -> Iterator[psycopg2.extensions.cursor]:
-    """One transaction as the service (the ticker, the worker): every tenant's rows are visible."""
+def service_transaction(conn, *, statement_timeout_ms: int | None = None) -> Iterator[psycopg2.extensions.cursor]:
+    """One transaction as the service (the ticker, the worker): every tenant's rows are visible.
+
+    With `statement_timeout_ms`, PostgreSQL cancels any of its statements that runs longer (a check
+    such as /readyz or a /metrics scrape must answer even when the database is slow).
+    """
     with conn:
         with conn.cursor() as cur:
+            if statement_timeout_ms is not None:
+                cur.execute(queries["set_statement_timeout"], {"milliseconds": int(statement_timeout_ms)})
             yield cur
 
 
@@ -124,6 +125,13 @@ def service_statements(conn) -> Iterator[psycopg2.extensions.cursor]:
     finally:
         if not conn.closed:
             conn.autocommit = False
+
+
+def listen_for_schedule_changes(conn) -> None:
+    """Have `conn` (autocommit) receive a notification, in `conn.notifies`, whenever the triggers say
+    schedules changed: the ticker's wake-up when a schedule is created or becomes due sooner."""
+    with conn.cursor() as cur:
+        cur.execute(queries["listen_for_schedule_changes"])
 
 
 class PoolTimeout(Exception):
@@ -163,7 +171,7 @@ class ConnectionPool:
                 conn = connect(self._dsn, application_name=self._name)
                 if self._generic_plans:
                     with conn.cursor() as cur:
-                        cur.execute("SET plan_cache_mode = force_generic_plan")
+                        cur.execute(queries["keep_generic_plans"])
                     conn.commit()
             return conn
         except BaseException:

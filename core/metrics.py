@@ -229,8 +229,8 @@ class SqlCollector:
         counts_due = clock - self._counts_at >= self.counts_seconds or (self._counts is None and backlog_due)
         if backlog_due or counts_due:
             try:
-                with self._connection() as conn, db.service_transaction(conn) as cur:
-                    cur.execute("SET LOCAL statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
+                with (self._connection() as conn,
+                      db.service_transaction(conn, statement_timeout_ms=STATEMENT_TIMEOUT_MS) as cur):
                     if backlog_due:
                         cur.execute(queries["metrics_backlog"])
                         self._backlog = dict(cur.fetchone())

@@ -16,7 +16,7 @@ from psycopg2.extras import Json
 
 from core import channels, history
 from core.sql import queries
-from core.timing import TIMING_FIELDS, TimingError, next_run_after, validate_timing
+from core.timing import TIMING_FIELDS, TimingError, validate_timing
 from core.when import next_dispatch, shared_occurrence, validate_controls
 
 # Every column a client may set, in the order of the schedules table.

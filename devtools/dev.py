@@ -20,10 +20,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core import console_links, db
+from core import accounts, console_links, db
 from core.migrate import apply_migrations
 from core.settings import SettingsError, load_settings
-from core.sql import queries
 from core.tokens import mint_access_token
 from devtools import devdata
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
@@ -93,7 +92,7 @@ def _ensure_demo_data(database_url: str) -> None:
     conn = db.connect(database_url, application_name="make-dev")
     try:
         with db.service_transaction(conn) as cur:
-            cur.execute(queries["ensure_account"], {"id": DEMO_ACCOUNT_ID, "name": "Demo account", "plan": "pro"})
+            accounts.ensure(cur, DEMO_ACCOUNT_ID, "Demo account", "pro")
         with db.tenant_transaction(conn, DEMO_ACCOUNT_ID) as cur:
             existing, _ = schedules.list_page(cur, DEMO_ACCOUNT_ID, active_only=False, page_size=100)
             if not any(row["name"] == DEMO_SCHEDULE["name"] for row in existing):

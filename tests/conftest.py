@@ -7,6 +7,14 @@ DATABASE_URL and REDIS_URL are never read here: the tests cannot touch the servi
 Databases: a template is built once per session by running the migrations; each test that asks for
 `database_url` gets its own copy (`CREATE DATABASE ... TEMPLATE`, as procrastinate does) and it is
 dropped afterwards. Redis: each test that asks for `redis_url` starts on an empty database.
+
+The server packages (psycopg2, redis, the embedded servers) are imported inside the fixtures, not
+here, so `pytest tests/unit` runs where no PostgreSQL or Redis is installed: only a test that asks
+for a server fixture loads them (tests/unit/test_no_servers.py checks it).
+
+Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: `dev` (the default) is quick to run while working;
+`ci` (.ci/run sets it) is the thorough one. A property test says how many examples it wants under
+`ci` through tests.unit.test_timing_property.examples(), and gets a tenth of them under `dev`.
 """
 from __future__ import annotations
 
@@ -16,11 +24,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
+from hypothesis import settings
 
-from core import db
-from core.migrate import apply_migrations
-from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database, drop_database
+# max_examples is the scale tests.unit.test_timing_property.examples() reads: 100 (hypothesis's own
+# default) gives each property test the count it names, 10 a tenth of it.
+settings.register_profile("ci", max_examples=100, print_blob=True)
+settings.register_profile("dev", max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -42,6 +52,8 @@ def pg_admin_url(scratch_dir):
     if url:
         yield url
         return
+    from devtools.embedded import EmbeddedPostgres
+
     server = EmbeddedPostgres(scratch_dir / "postgres", delete_on_stop=True)
     yield server.admin_url
     server.stop()
@@ -53,6 +65,8 @@ def redis_server_url(scratch_dir):
     if url:
         yield url
         return
+    from devtools.embedded import EmbeddedRedis
+
     server = EmbeddedRedis(scratch_dir / "redis", persistent=False)
     yield server.url
     server.stop()
@@ -61,6 +75,9 @@ def redis_server_url(scratch_dir):
 @pytest.fixture(scope="session")
 def template_database(pg_admin_url):
     """The name of a database holding the migrated schema, built once per session."""
+    from core.migrate import apply_migrations
+    from devtools.embedded import create_database, drop_database
+
     name = f"sched_tpl_{RUN_ID}"
     url = create_database(pg_admin_url, name)
     apply_migrations(url)
@@ -71,6 +88,8 @@ def template_database(pg_admin_url):
 @pytest.fixture
 def empty_database_url(pg_admin_url):
     """A database of its own with nothing in it (for migration tests)."""
+    from devtools.embedded import create_database, drop_database
+
     name = f"sched_empty_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_admin_url, name)
     yield url
@@ -80,6 +99,8 @@ def empty_database_url(pg_admin_url):
 @pytest.fixture
 def database_url(pg_admin_url, template_database):
     """A migrated database of this test's own, dropped afterwards."""
+    from devtools.embedded import create_database, drop_database
+
     name = f"sched_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_admin_url, name, template=template_database)
     yield url
@@ -89,6 +110,8 @@ def database_url(pg_admin_url, template_database):
 @pytest.fixture
 def conn(database_url):
     """A service connection (sees every tenant) to this test's database."""
+    from core import db
+
     connection = db.connect(database_url, application_name="tests")
     yield connection
     connection.close()
@@ -97,6 +120,8 @@ def conn(database_url):
 @pytest.fixture
 def redis_url(redis_server_url):
     """The test Redis, emptied before the test."""
+    import redis
+
     client = redis.Redis.from_url(redis_server_url)
     client.flushdb()
     client.close()
@@ -104,6 +129,8 @@ def redis_url(redis_server_url):
 
 
 def make_account(conn, name: str = "Acme", plan: str = "pro") -> uuid.UUID:
+    from core import db
+
     with db.service_transaction(conn) as cur:
         cur.execute("INSERT INTO accounts (name, plan) VALUES (%s, %s) RETURNING id", (name, plan))
         return cur.fetchone()["id"]

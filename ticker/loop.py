@@ -43,7 +43,6 @@ LIVE_TICKER_INTERVALS = 2
 HEARTBEAT_PRUNE_SECONDS = 24 * 3600
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
 BUSY_RETRY_SECONDS = 0.05
-LISTEN_CHANNEL = "schedules_changed"
 
 
 def _utcnow() -> datetime:
@@ -109,8 +108,8 @@ class Ticker:
             with stage("connect to PostgreSQL"):
                 conn = db.connect(self.settings.database_url, application_name=f"{self.application_name}-listen",
                                   autocommit=True)
-            with stage("listen for schedule changes"), conn.cursor() as cur:
-                cur.execute(f"LISTEN {LISTEN_CHANNEL}")
+            with stage("listen for schedule changes"):
+                db.listen_for_schedule_changes(conn)
             self._listen_conn = conn
 
     def _drop_connections(self, exc: BaseException) -> None:

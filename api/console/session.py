@@ -19,8 +19,7 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 
 from api.console import bp
 from api.db import get_db
-from core import console_links, db
-from core.sql import queries
+from core import accounts, console_links, db
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +69,7 @@ def login():
         link = console_links.verify(settings.console_signing_secret, request.args.get("token", ""), now)
         with db.tenant_transaction(get_db(), link.account_id) as cur:
             console_links.claim(cur, link, now)
-            cur.execute(queries["get_account_name"], {"account_id": link.account_id})
-            account = cur.fetchone()
+            account_name = accounts.get_name(cur, link.account_id)
     except console_links.InvalidLink as error:
         logger.info("Console sign-in refused: %s", error)
         return _refused(str(error))
@@ -80,7 +78,7 @@ def login():
     session.clear()
     session.permanent = True
     session["account_id"] = str(link.account_id)
-    session["account_name"] = account["name"] if account else str(link.account_id)
+    session["account_name"] = account_name if account_name is not None else str(link.account_id)
     session["csrf"] = secrets.token_urlsafe(32)
     logger.info("Console sign-in for account %s", link.account_id, extra={"account_id": link.account_id})
     response = redirect(url_for("console.schedule_list"))

@@ -12,3 +12,7 @@ INSERT INTO accounts (id, name, plan)
 VALUES (%(id)s, %(name)s, %(plan)s)
 ON CONFLICT (id) DO UPDATE SET name = accounts.name
 RETURNING id;
+
+-- get_account_name --
+-- The account's name (the console's header shows the signed-in one).
+SELECT name FROM accounts WHERE id = %(account_id)s;

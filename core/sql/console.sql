@@ -24,7 +24,3 @@ SELECT run_id, id, channel, target, status, attempts, last_error, message_id, se
 FROM deliveries
 WHERE run_id = ANY(%(run_ids)s) AND account_id = %(account_id)s
 ORDER BY created_at, channel, target;
-
--- get_account_name --
--- The signed-in account's name, for the console's header.
-SELECT name FROM accounts WHERE id = %(account_id)s;

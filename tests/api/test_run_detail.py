@@ -93,7 +93,7 @@ def test_a_retrying_run_says_when_its_next_attempt_is_due(client, auth, schedule
 def test_internal_columns_are_not_shown(client, auth, schedule, conn):
     run_id = add_run(conn, schedule["id"], "running", worker="host.123", lease_expires_at="2026-03-09 13:05:00+00")
     run = _get(client, auth, schedule["id"], run_id).get_json()
-    assert not {"worker", "lease_expires_at", "usage_counted", "account_id", "report_run_id"} & set(run)
+    assert not {"worker", "lease_expires_at", "usage_counted", "account_id"} & set(run)
 
 
 def test_another_tenants_run_is_a_404_like_a_missing_one(client, auth, other_auth, schedule, conn, create):

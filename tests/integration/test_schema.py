@@ -91,3 +91,10 @@ def test_deleting_a_schedule_deletes_its_runs(conn, account_id):
         cur.execute("DELETE FROM schedules WHERE id = %s", (schedule_id,))
         cur.execute("SELECT count(*) AS n FROM schedule_runs")
         assert cur.fetchone()["n"] == 0
+
+
+def test_runs_have_no_report_run_id_column_since_0012(conn):
+    with db.service_transaction(conn) as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'schedule_runs'")
+        columns = {row["column_name"] for row in cur.fetchall()}
+    assert "report_run_id" not in columns and {"id", "schedule_id", "status", "result"} <= columns

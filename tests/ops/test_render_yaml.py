@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.ops import yaml_subset
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +21,7 @@ def procfile() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def blueprint() -> dict:
-    return yaml_subset.loads((ROOT / "render.yaml").read_text())
+    return yaml.safe_load((ROOT / "render.yaml").read_text())
 
 
 def services(blueprint, kind) -> list[dict]:
@@ -78,31 +77,3 @@ def test_secrets_are_generated_once_and_shared_and_the_rest_is_asked_for(bluepri
         assert variables[name] == {"key": name, "sync": False}
     for service in blueprint["services"]:  # defined once, in the group, so every service has the same
         assert not {"JWT_SECRET", "UNSUBSCRIBE_SECRET"} & set(env(service) if "envVars" in service else {})
-
-
-def test_the_subset_parser_reads_what_render_yaml_uses_and_refuses_the_rest():
-    text = """
-# a comment
-top:
-  - type: web   # trailing comment
-    list: []
-    quoted: "3.11"
-    single: 'it''s'
-    command: gunicorn 'api:create_app()' --config x.py
-    nested:
-      flag: true
-      count: 3
-  - plain item
-same_indent:
-- a
-- b
-"""
-    assert yaml_subset.loads(text) == {
-        "top": [{"type": "web", "list": [], "quoted": "3.11", "single": "it's",
-                 "command": "gunicorn 'api:create_app()' --config x.py", "nested": {"flag": True, "count": 3}},
-                "plain item"],
-        "same_indent": ["a", "b"],
-    }
-    for bad in ("a: &anchor 1", "a: [1, 2]", "a: 1\na: 2", "a:\n    b: 1\n  c: 2"):
-        with pytest.raises(ValueError):
-            yaml_subset.loads(bad)

@@ -24,6 +24,12 @@ ALL_ZONES = sorted(available_timezones())
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def examples(thorough: int) -> int:
+    """A property test's max_examples: `thorough` under the `ci` profile, a tenth of it (at least 10)
+    under `dev`, the default (both set in tests/conftest.py, which is loaded before this module)."""
+    return max(10, thorough * settings.default.max_examples // 100)
+
+
 @lru_cache(maxsize=None)
 def zones_with_changes() -> tuple[str, ...]:
     """Zones whose offset differs between January and July, or between decades, in some sample
@@ -151,7 +157,7 @@ def check_cron(zone: str, expression: str, after: datetime) -> None:
     assert_matches_reference(fields, ref.cron_rule(expression), zone, after)
 
 
-@settings(max_examples=600, **SETTINGS)
+@settings(max_examples=examples(600), **SETTINGS)
 @given(st.data())
 def test_cron_rules_match_reference_near_offset_changes(data):
     zone = data.draw(zones)
@@ -161,7 +167,7 @@ def test_cron_rules_match_reference_near_offset_changes(data):
     check_cron(zone, expression, after)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(st.data())
 def test_cron_rules_match_reference_near_historic_changes(data):
     # Before 1995: local mean time (offsets with seconds), wartime double summer time, date-line
@@ -172,7 +178,7 @@ def test_cron_rules_match_reference_near_historic_changes(data):
     check_cron(zone, expression, after)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(zone=st.sampled_from(ALL_ZONES), data=st.data(),
        after=st.datetimes(datetime(1900, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)))
 def test_cron_rules_match_reference_at_any_instant(zone, data, after):
@@ -197,7 +203,7 @@ def cadence_fields(draw, zone: str, change: datetime) -> dict:
     return fields
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(st.data())
 def test_named_cadences_match_reference_near_offset_changes(data):
     zone = data.draw(zones)
@@ -212,7 +218,7 @@ def test_named_cadences_match_reference_near_offset_changes(data):
     assert_matches_reference(fields, ref.cadence_rule(fields), zone, after)
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=examples(80), **SETTINGS)
 @given(st.data())
 def test_biweekly_matches_reference(data):
     zone = data.draw(zones)
@@ -232,7 +238,7 @@ def test_biweekly_matches_reference(data):
     assert [r for r in got if r <= after + WINDOW] == expected, (fields, after.isoformat())
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(
     anchor=st.datetimes(datetime(1900, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)),
     after=st.datetimes(datetime(1900, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)),
@@ -249,7 +255,7 @@ def test_interval_is_anchor_plus_whole_intervals(anchor, after, interval, zone):
     assert [b - a for a, b in zip(got, got[1:])] == [step, step]
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=examples(200), **SETTINGS)
 @given(zone=zones, data=st.data(),
        after=st.datetimes(datetime(1990, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)))
 def test_next_runs_equals_chained_next_run_after(zone, data, after):
@@ -292,7 +298,7 @@ any_value = st.one_of(
 )
 
 
-@settings(max_examples=3000, **SETTINGS)
+@settings(max_examples=examples(3000), **SETTINGS)
 @given(
     fields=st.dictionaries(st.sampled_from([*TIMING_FIELDS, "created_at", "name"]), any_value),
     after=st.datetimes(timezones=st.just(UTC)) | st.sampled_from(EXTREMES),
@@ -318,7 +324,7 @@ aware_instants = st.one_of(
 )
 
 
-@settings(max_examples=1500, **SETTINGS)
+@settings(max_examples=examples(1500), **SETTINGS)
 @given(
     cadence=st.sampled_from(["once", "hourly", "daily", "weekly", "biweekly", "monthly", "cron", "interval"]),
     weekly_dow=st.integers(0, 6),

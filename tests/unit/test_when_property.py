@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.timing import TimingError, validate_timing
 from core.when import MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between
 from tests.unit import cron_reference as ref
-from tests.unit.test_timing_property import (SETTINGS, cadence_fields, cron_expression, local_hours,
+from tests.unit.test_timing_property import (SETTINGS, cadence_fields, cron_expression, examples, local_hours,
                                              near_a_change, zones)
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -32,7 +32,7 @@ def _rule_and_fields(data, zone, change):
     return fields, ref.cadence_rule(fields)
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=examples(250), **SETTINGS)
 @given(st.data())
 def test_catchup_all_runs_every_reference_occurrence_in_the_window_once(data):
     zone = data.draw(zones)
@@ -54,7 +54,7 @@ def test_catchup_all_runs_every_reference_occurrence_in_the_window_once(data):
     assert all(a < b for a, b in zip(got, got[1:])), "oldest first, none twice"
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=examples(250), **SETTINGS)
 @given(st.data())
 def test_a_backfill_range_holds_exactly_the_reference_occurrences(data):
     zone = data.draw(zones)
@@ -69,7 +69,7 @@ def test_a_backfill_range_holds_exactly_the_reference_occurrences(data):
     assert got == expected[:limit + 1], (fields, start.isoformat(), end.isoformat())
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=examples(250), **SETTINGS)
 @given(st.data())
 def test_a_window_dispatches_each_reference_occurrence_inside_its_window_and_before_the_next(data):
     zone = data.draw(zones)
