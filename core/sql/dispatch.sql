@@ -46,7 +46,7 @@ ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
 
 -- advance_schedules --
--- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
+-- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, what dispatch made of it (missed, skipped_overlap) and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. Dispatch's status and error carry the time they were written: the schedule's last_status and last_error are the newer of these and the last run's (schedules_with_stats). The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
 WITH v AS MATERIALIZED (
     SELECT * FROM unnest(%(id)s::uuid[], %(next_run_at)s::timestamptz[], %(active)s::boolean[],
                          %(ran_at)s::timestamptz[], %(last_status)s::text[], %(error)s::text[],
@@ -58,11 +58,14 @@ UPDATE schedules AS s
        next_occurrence_at = v.next_occurrence_at,
        active = v.active,
        last_run_at = COALESCE(v.ran_at, s.last_run_at),
-       last_status = COALESCE(v.last_status, s.last_status),
+       dispatch_status = COALESCE(v.last_status, s.dispatch_status),
+       dispatch_status_at = CASE WHEN v.last_status IS NOT NULL THEN clock_timestamp() ELSE s.dispatch_status_at END,
        dispatch_errors = CASE WHEN v.error IS NULL THEN 0 ELSE s.dispatch_errors + 1 END,
-       last_error = CASE WHEN v.error IS NOT NULL THEN v.error
-                         WHEN s.dispatch_errors > 0 THEN NULL
-                         ELSE s.last_error END
+       dispatch_error = CASE WHEN v.error IS NOT NULL THEN v.error
+                             WHEN s.dispatch_errors > 0 THEN NULL
+                             ELSE s.dispatch_error END,
+       dispatch_error_at = CASE WHEN v.error IS NOT NULL OR s.dispatch_errors > 0 THEN clock_timestamp()
+                                ELSE s.dispatch_error_at END
   FROM v
  WHERE s.id = v.id
    AND s.id = ANY(ARRAY(SELECT id FROM v));
