@@ -8,12 +8,13 @@ in Redis can make the worker import a path taken from a schedule.
 RQ writes the jobs' format: each push builds one job with RQ's own `Job.create` (the first run's)
 and takes its hash from RQ's `Job.to_dict`, so a field RQ adds, renames or encodes differently comes
 with it. The jobs of a batch differ only in their run, so the other runs take that same hash with
-their own `data` and `description` (built as `Job.data` and `to_dict` build them, and checked
-against RQ's for the first run on every push). One small Lua script then writes the hashes, appends
+their own `data` (RQ's job tuple in RQ's serializer, zlib-compressed) and `description`, built the
+way RQ built the first run's and checked against it on every push. One small Lua script then writes the hashes, appends
 the ids to the queue's list and registers the queue in `rq:queues`, as `Queue.enqueue_many` does, in
 one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
 a run. The script also makes `skip_existing` atomic (check and push in one step).
-tests/ticker/test_jobs_format.py reads the jobs back with RQ's Job.fetch, Queue, Worker and `rq info`.
+tests/ticker/test_jobs_format.py compares the hashes with RQ's `enqueue_many`'s and reads the jobs back
+with RQ's Job.fetch, Queue.dequeue_any and `rq info`.
 """
 from __future__ import annotations
 
@@ -103,8 +104,8 @@ def job_data(run_id: str, attempt: int = 1) -> bytes:
     with its defaults sets up 256 KiB of state per call, which took longer than everything else the
     ticker does to push a run."""
     compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)
-    return compressor.compress(_SERIALIZER.dumps((RUN_JOB_FUNC, None, _args(str(run_id), attempt), {}))) + \
-        compressor.flush()
+    pickled = _SERIALIZER.dumps((RUN_JOB_FUNC, None, _args(str(run_id), attempt), {}))
+    return compressor.compress(pickled) + compressor.flush()
 
 
 def _per_run(run_id: str, attempt: int) -> tuple:
@@ -125,10 +126,12 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
         return []
     job_ids = [job_id_for(run_id, attempt) for run_id, attempt in pairs]
     rqs = rq_job(redis_conn, queue_name, *pairs[0], job_timeout=job_timeout).to_dict()
-    per_run = [_per_run(run_id, attempt) for run_id, attempt in pairs]
-    if (zlib.decompress(rqs["data"]), rqs["description"]) != (zlib.decompress(per_run[0][0]), per_run[0][1]):
+    ours = _per_run(*pairs[0])
+    if (zlib.decompress(rqs["data"]), rqs["description"]) != (zlib.decompress(ours[0]), ours[1]):
         raise RuntimeError(f"RQ's job format has changed: its {'/'.join(_PER_RUN_FIELDS)} for run {pairs[0][0]} "
                            f"is not what core.jobs builds for the other runs of a push")
+    # The first job is RQ's hash as it is; the others take their own run's fields.
+    per_run = [tuple(rqs[name] for name in _PER_RUN_FIELDS)] + [_per_run(*pair) for pair in pairs[1:]]
     shared = [item for name, value in rqs.items() if name not in _PER_RUN_FIELDS for item in (name, value)]
     keys = [RQ_QUEUE_PREFIX + queue_name, RQ_QUEUES_KEY] + [RQ_JOB_PREFIX + job_id for job_id in job_ids]
     args = ["1" if skip_existing else "0", "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS),
