@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import psycopg2.extensions
-from psycopg2.extras import execute_values
 
 from core import db
 from core.ids import time_ordered_ids
@@ -42,8 +41,6 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 ERROR_LIMIT = 1000
 
-_INSERT_RUN = "(%s, %s, %s, %s, 'schedule', %s, %s, %s, %s)"
-_ADVANCE = "(%s::uuid, %s::timestamptz, %s::boolean, %s::timestamptz, %s::text, %s::text, %s::timestamptz)"
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -65,13 +62,44 @@ class Outcome(NamedTuple):
         return job_id_for(self.run_id) if self.run_id else None
 
 
+class RunRow(NamedTuple):
+    """One run a batch inserts (insert_scheduled_runs)."""
+
+    id: str
+    schedule_id: str
+    account_id: str
+    status: str  # pending, or missed / skipped_overlap / buffered
+    scheduled_for: datetime
+    error: str | None
+    finished_at: datetime | None  # set for the runs that end as they are made (missed, skipped_overlap)
+    schedule_version: int
+
+
+class Advance(NamedTuple):
+    """How a batch moves one claimed schedule on (advance_schedules)."""
+
+    id: str
+    next_run_at: datetime | None  # None: no run left, the schedule becomes inactive
+    active: bool
+    ran_at: datetime | None  # last_run_at, when a run was made for it
+    last_status: str | None  # missed / skipped_overlap, when that is what dispatch made of it
+    error: str | None  # a dispatch error (its timing cannot be computed): back-off
+    next_occurrence_at: datetime | None  # with a delivery window: the occurrence next_run_at is for
+
+
+def _columns(rows: list[tuple], fields: tuple[str, ...]) -> dict[str, list]:
+    """Named rows as one list per field: the arrays the batch statements unnest."""
+    columns = list(zip(*rows)) if rows else [()] * len(fields)
+    return {name: list(column) for name, column in zip(fields, columns)}
+
+
 @dataclass
 class Batch:
     """One claimed batch: the rows to write and the outcome of every schedule in it."""
 
     claimed: int = 0
-    runs: list[tuple] = field(default_factory=list)      # insert_scheduled_runs rows
-    updates: list[tuple] = field(default_factory=list)   # advance_schedules rows
+    runs: list[RunRow] = field(default_factory=list)
+    updates: list[Advance] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     duplicates: list[Outcome] = field(default_factory=list)  # occurrences that already had a run
 
@@ -115,12 +143,12 @@ def plan_batch(rows, now: datetime) -> Batch:
         except Exception as exc:  # one bad row must never stop the batch, whatever it raises
             error = describe_error(exc)
             retry_at = now + timedelta(seconds=backoff_seconds(row["dispatch_errors"]))
-            batch.updates.append((sid, retry_at, True, None, None, error, None))
+            batch.updates.append(Advance(sid, retry_at, True, None, None, error, None))
             batch.outcomes.append(Outcome("failed", sid, name, retry_at, error=error))
             continue
         active = following is not None
         if not runs:
-            batch.updates.append((sid, following, active, None, None, None, nocc))
+            batch.updates.append(Advance(sid, following, active, None, None, None, nocc))
             batch.outcomes.append(Outcome("computed", sid, name, following, scheduled_for=occurrence))
             continue
         if row["catchup"] == "all" and row["catchup_window_seconds"] and occurrence < now:
@@ -133,23 +161,23 @@ def plan_batch(rows, now: datetime) -> Batch:
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append((run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
-            batch.updates.append((sid, following, active, None, "missed", None, nocc))
+            batch.runs.append(RunRow(run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
+            batch.updates.append(Advance(sid, following, active, None, "missed", None, nocc))
             kind = "missed"
         elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
             # Kept, to run once the run in flight ends (core.lifecycle releases it).
-            batch.runs.append((run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
-            batch.updates.append((sid, following, active, now, None, None, nocc))
+            batch.runs.append(RunRow(run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
+            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
             kind = "buffered"
         elif row["busy"]:
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
-            batch.runs.append((run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
-            batch.updates.append((sid, following, active, None, "skipped_overlap", None, nocc))
+            batch.runs.append(RunRow(run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
+            batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
             kind = "skipped"
         else:
-            batch.runs.append((run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
-            batch.updates.append((sid, following, active, now, None, None, nocc))
+            batch.runs.append(RunRow(run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
+            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
             kind = "run"
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=late, grace_seconds=grace))
@@ -173,11 +201,11 @@ def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, ac
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
         ran = ran or kind != "skipped"
-        batch.runs.append((run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
+        batch.runs.append(RunRow(run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
                            row["version"]))
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=(now - occurrence).total_seconds()))
-    batch.updates.append((sid, following, active, now if ran else None, None if ran else "skipped_overlap", None,
+    batch.updates.append(Advance(sid, following, active, now if ran else None, None if ran else "skipped_overlap", None,
                           next_occurrence))
 
 
@@ -219,15 +247,14 @@ def record_batch(cur, batch: Batch) -> None:
     """
     with _tuples(cur) as plain:
         if batch.runs:
-            inserted = execute_values(plain, queries["insert_scheduled_runs"], batch.runs,
-                                      template=_INSERT_RUN, page_size=len(batch.runs), fetch=True)
+            plain.execute(queries["insert_scheduled_runs"], _columns(batch.runs, RunRow._fields))
+            inserted = plain.fetchall()
             if len(inserted) != len(batch.runs):
                 kept = {run_id for run_id, in inserted}
                 batch.duplicates = [o for o in batch.outcomes if o.run_id and o.run_id not in kept]
                 batch.outcomes = [o for o in batch.outcomes if not o.run_id or o.run_id in kept]
         if batch.updates:
-            execute_values(plain, queries["advance_schedules"], batch.updates,
-                           template=_ADVANCE, page_size=len(batch.updates))
+            plain.execute(queries["advance_schedules"], _columns(batch.updates, Advance._fields))
 
 
 def next_wake_at(conn, grace: float = REPUSH_GRACE_SECONDS) -> datetime | None:

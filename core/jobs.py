@@ -5,47 +5,59 @@ re-push first asks Redis whether the job is already there. The job names the wor
 import path and carries only the run id; the worker reads everything else from PostgreSQL, so nothing
 in Redis can make the worker import a path taken from a schedule.
 
-`push_runs` writes what RQ 2's `Queue.enqueue_many` writes (one hash per job in RQ's format, the job
-ids appended to the queue's list, the queue registered in `rq:queues`) but in one small Lua script
-instead of building an RQ Job per run and packing each of its fields as a pipelined command: the ticker
-pushes tens of thousands of jobs a second, and that packing was most of its time. The script also makes
-`skip_existing` atomic (check and push in one step). RQ itself is not imported (it was a sixth of the
-ticker's start-up); tests/integration/test_jobs.py and tests/ticker/test_jobs_format.py read the jobs
-back with RQ's own Job.fetch, Queue and Worker, which keeps the two formats the same.
+RQ writes the jobs' format: each push builds one job with RQ's own `Job.create` (the first run's)
+and takes its hash from RQ's `Job.to_dict`, so a field RQ adds, renames or encodes differently comes
+with it. The jobs of a batch differ only in their run, so the other runs take that same hash with
+their own `data` (RQ's job tuple in RQ's serializer, zlib-compressed) and `description`, built the
+way RQ built the first run's and checked against it on every push. One small Lua script then writes the hashes, appends
+the ids to the queue's list and registers the queue in `rq:queues`, as `Queue.enqueue_many` does, in
+one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
+a run. The script also makes `skip_existing` atomic (check and push in one step).
+tests/ticker/test_jobs_format.py compares the hashes with RQ's `enqueue_many`'s and reads the jobs back
+with RQ's Job.fetch, Queue.dequeue_any and `rq info`.
 """
 from __future__ import annotations
 
-import pickle
-import struct
 import zlib
-from datetime import datetime, timezone
 from typing import Iterable
+
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.serializers import DefaultSerializer
+from rq.utils import now
 
 RUN_JOB_FUNC = "worker.jobs.execute_run"
 # A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
 RESULT_TTL_SECONDS = 24 * 3600
 JOB_ID_PREFIX = "run-"
-# RQ's names and formats (rq.job.Job.redis_job_namespace_prefix, rq.Queue.redis_queue_namespace_prefix
-# and redis_queues_keys, rq.utils.utcformat).
-RQ_JOB_PREFIX = "rq:job:"
-RQ_QUEUE_PREFIX = "rq:queue:"
-RQ_QUEUES_KEY = "rq:queues"
-RQ_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# RQ's key names.
+RQ_JOB_PREFIX = Job.redis_job_namespace_prefix
+RQ_QUEUE_PREFIX = Queue.redis_queue_namespace_prefix
+RQ_QUEUES_KEY = Queue.redis_queues_keys
+# The fields of RQ's job hash that differ from one run to another; every other field is what RQ
+# writes for the batch's first job.
+_PER_RUN_FIELDS = ("data", "description")
 
 # KEYS: the queue's list, the set of queues, then one job hash key per run.
-# ARGV: timestamp, queue name, timeout, result ttl, skip_existing ("1" or "0"), at_front ("1": LPUSH,
-# as RQ's enqueue(at_front=True)), then each job's data and description. Fields RQ's Job.to_dict() writes as '' are left out (the same to Job.restore).
+# ARGV: skip_existing ("1" or "0"), at_front ("1": LPUSH, as RQ's enqueue(at_front=True)), the
+# number of shared fields, the number of per-run fields, the shared fields as name, value pairs,
+# the per-run field names, then each job's per-run values.
 _PUSH_SCRIPT = """
+local shared, per_run = tonumber(ARGV[3]), tonumber(ARGV[4])
+local fields = {}
+for f = 1, 2 * shared do fields[f] = ARGV[4 + f] end
+local names = 4 + 2 * shared
+for f = 1, per_run do fields[2 * shared + 2 * f - 1] = ARGV[names + f] end
+local values = names + per_run
 local pushed = 0
 for i = 3, #KEYS do
   local key = KEYS[i]
-  if ARGV[5] == '0' or redis.call('EXISTS', key) == 0 then
-    local j = 2 * i + 1  -- the first job, KEYS[3], has ARGV[7] and ARGV[8]
-    redis.call('HSET', key, 'created_at', ARGV[1], 'enqueued_at', ARGV[1], 'origin', ARGV[2],
-               'status', 'queued', 'timeout', ARGV[3], 'result_ttl', ARGV[4],
-               'data', ARGV[j], 'description', ARGV[j + 1])
+  if ARGV[1] == '0' or redis.call('EXISTS', key) == 0 then
+    local first = values + (i - 3) * per_run
+    for f = 1, per_run do fields[2 * shared + 2 * f] = ARGV[first + f] end
+    redis.call('HSET', key, unpack(fields))
     -- the job id: the key less its prefix
-    redis.call(ARGV[6] == '1' and 'LPUSH' or 'RPUSH', KEYS[1], string.sub(key, %(id_starts_at)d))
+    redis.call(ARGV[2] == '1' and 'LPUSH' or 'RPUSH', KEYS[1], string.sub(key, %(id_starts_at)d))
     pushed = pushed + 1
   end
 end
@@ -55,6 +67,8 @@ end
 return pushed
 """ % {"id_starts_at": len(RQ_JOB_PREFIX) + 1}
 
+_SERIALIZER = DefaultSerializer
+
 
 def job_id_for(run_id, attempt: int = 1) -> str:
     """`run-<run id>` for a run's first attempt, `run-<run id>-a<N>` for attempt N: one job per
@@ -62,34 +76,40 @@ def job_id_for(run_id, attempt: int = 1) -> str:
     return f"{JOB_ID_PREFIX}{run_id}" if attempt == 1 else f"{JOB_ID_PREFIX}{run_id}-a{attempt}"
 
 
+def _args(run_id: str, attempt: int) -> tuple:
+    return (run_id,) if attempt == 1 else (run_id, attempt)
+
+
+def _description(run_id: str, attempt: int) -> str:
+    return f"schedule run {run_id}" if attempt == 1 else f"schedule run {run_id} attempt {attempt}"
+
+
+def rq_job(redis_conn, queue_name: str, run_id: str, attempt: int = 1, *, job_timeout: int) -> Job:
+    """The job RQ itself makes for `execute_run(run_id[, attempt])`, queued on `queue_name` now
+    (what `Queue.enqueue_job` sets up before saving it)."""
+    job = Job.create(RUN_JOB_FUNC, args=_args(run_id, attempt), id=job_id_for(run_id, attempt),
+                     connection=redis_conn, timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
+                     description=_description(run_id, attempt), origin=queue_name, status=JobStatus.QUEUED,
+                     serializer=_SERIALIZER)
+    job.enqueued_at = now()
+    return job
+
+
 def job_data(run_id: str, attempt: int = 1) -> bytes:
-    """RQ's `data` field for `execute_run(run_id[, attempt])`: (func, instance, args, kwargs), pickled,
-    in a zlib stream (RQ's Job.restore reads it with zlib.decompress, as RQ writes it).
+    """RQ's `data` field for `execute_run(run_id[, attempt])`: RQ's job tuple (func, instance, args,
+    kwargs) in RQ's serializer, zlib-compressed, as `Job.data` and `Job.to_dict` make it.
 
-    The ticker builds tens of thousands of these a second, so neither step is done in full: every
-    run id is a 36-character UUID string, so the pickle is the same bytes around the id, and the
-    zlib stream is one stored (uncompressed) deflate block: a 100-byte pickle gains nothing from
-    compression, and setting up a compressor cost 5 us a call. Any other id goes the long way.
-    """
-    run_id = str(run_id)
-    if attempt == 1 and len(run_id) == _UUID_LENGTH and run_id.isascii():
-        data = _PICKLE_HEAD + run_id.encode() + _PICKLE_TAIL
-    else:  # a retry (rare) or an id of another shape: the long way
-        data = _pickle_call(run_id, attempt)
-    return (_ZLIB_STORED_HEAD + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
-            + struct.pack(">I", zlib.adler32(data)))
+    zlib writes it at level 0 (stored: a 100-byte pickle gains nothing from compression) with the
+    smallest window and state, a stream RQ's `zlib.decompress` reads like any other: `zlib.compress`
+    with its defaults sets up 256 KiB of state per call, which took longer than everything else the
+    ticker does to push a run."""
+    compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)
+    pickled = _SERIALIZER.dumps((RUN_JOB_FUNC, None, _args(str(run_id), attempt), {}))
+    return compressor.compress(pickled) + compressor.flush()
 
 
-def _pickle_call(run_id: str, attempt: int = 1) -> bytes:
-    args = (run_id,) if attempt == 1 else (run_id, attempt)
-    return pickle.dumps((RUN_JOB_FUNC, None, args, {}), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-_UUID_LENGTH = 36
-_PICKLE_HEAD, _PICKLE_TAIL = _pickle_call("0" * _UUID_LENGTH).split(b"0" * _UUID_LENGTH)
-# A zlib header (deflate, 32 KiB window, no dictionary; 0x7801 is a multiple of 31 as RFC 1950
-# requires) and the header byte of a final stored block; its LEN and NLEN follow.
-_ZLIB_STORED_HEAD = b"\x78\x01\x01"
+def _per_run(run_id: str, attempt: int) -> tuple:
+    return job_data(run_id, attempt), _description(run_id, attempt)
 
 
 def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int = 600,
@@ -105,13 +125,19 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
     if not pairs:
         return []
     job_ids = [job_id_for(run_id, attempt) for run_id, attempt in pairs]
+    rqs = rq_job(redis_conn, queue_name, *pairs[0], job_timeout=job_timeout).to_dict()
+    ours = _per_run(*pairs[0])
+    if (zlib.decompress(rqs["data"]), rqs["description"]) != (zlib.decompress(ours[0]), ours[1]):
+        raise RuntimeError(f"RQ's job format has changed: its {'/'.join(_PER_RUN_FIELDS)} for run {pairs[0][0]} "
+                           f"is not what core.jobs builds for the other runs of a push")
+    # The first job is RQ's hash as it is; the others take their own run's fields.
+    per_run = [tuple(rqs[name] for name in _PER_RUN_FIELDS)] + [_per_run(*pair) for pair in pairs[1:]]
+    shared = [item for name, value in rqs.items() if name not in _PER_RUN_FIELDS for item in (name, value)]
     keys = [RQ_QUEUE_PREFIX + queue_name, RQ_QUEUES_KEY] + [RQ_JOB_PREFIX + job_id for job_id in job_ids]
-    stamp = datetime.now(timezone.utc).strftime(RQ_TIME_FORMAT)
-    args = [stamp, queue_name, job_timeout, RESULT_TTL_SECONDS, "1" if skip_existing else "0",
-            "1" if at_front else "0"]
-    for run_id, attempt in pairs:
-        args += (job_data(run_id, attempt), f"schedule run {run_id}" if attempt == 1
-                 else f"schedule run {run_id} attempt {attempt}")
+    args = ["1" if skip_existing else "0", "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS),
+            *shared, *_PER_RUN_FIELDS]
+    for values in per_run:
+        args += values
     redis_conn.register_script(_PUSH_SCRIPT)(keys=keys, args=args)
     return job_ids
 

@@ -288,7 +288,10 @@ def retry(cur, run, error: str, *, delay: float) -> bool:
 
 
 def finish(cur, run, status: str, error: str | None = None) -> bool:
-    """running -> a final status, with the schedule's counters; releases a buffered occurrence."""
+    """running -> a final status, with the schedule's counters; releases a buffered occurrence.
+
+    The counters are in schedule_stats, so this transaction never writes (or locks) the schedules row
+    the ticker claims, unless the failure pauses the schedule."""
     cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
                                         "error": error[:ERROR_LIMIT] if error else None})
     if cur.fetchone() is None:
@@ -296,7 +299,8 @@ def finish(cur, run, status: str, error: str | None = None) -> bool:
     cur.execute(queries["count_run_outcome"], {"schedule_id": run["schedule_id"], "status": status,
                                                "succeeded": status == "succeeded",
                                                "error": error[:ERROR_LIMIT] if error else None})
-    if status in FAILURES:
+    counted = cur.fetchone()
+    if status in FAILURES and counted is not None and counted["reached_pause_limit"]:
         # pause_after_failures: the failure that reaches the schedule's limit pauses it, in this transaction.
         paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
         if paused is not None:

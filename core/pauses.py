@@ -39,7 +39,7 @@ def pause(cur, account_id, schedule_id, now: datetime, *, actor: str, note: str 
     written = cur.fetchone()
     history.record(cur, written, action="pause", actor=actor, note=note, now=now,
                    changes=history.diff(row, written, _CHANGED_BY_PAUSE))
-    return written
+    return schedules.as_read(cur, account_id, written)
 
 
 def resume(cur, account_id, schedule_id, now: datetime, *, actor: str, note: str | None = None):

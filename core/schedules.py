@@ -79,14 +79,25 @@ def create(cur, account_id, values, now: datetime, actor: str = "api"):
     row = cur.fetchone()
     history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
     channels.save(cur, account_id, row["id"], values.get("channels") or [])
-    return channels.attach(cur, account_id, row)
+    return channels.attach(cur, account_id, as_read(cur, account_id, row))
 
 
 def get(cur, account_id, schedule_id, *, for_update: bool = False):
-    """One schedule with its channels (None when there is no such schedule for this tenant)."""
-    query = queries["get_schedule_for_update" if for_update else "get_schedule"]
-    cur.execute(query, {"id": schedule_id, "account_id": account_id})
+    """One schedule with its counters and channels (None when there is no such schedule for this
+    tenant); `for_update` locks its row until the transaction ends."""
+    params = {"id": schedule_id, "account_id": account_id}
+    if for_update:
+        cur.execute(queries["lock_schedule"], params)
+        if cur.fetchone() is None:
+            return None
+    cur.execute(queries["get_schedule"], params)
     return channels.attach(cur, account_id, cur.fetchone())
+
+
+def as_read(cur, account_id, written):
+    """A row a write returned (schedules' own columns) as the API reads it: with its counters."""
+    cur.execute(queries["get_schedule"], {"id": written["id"], "account_id": account_id})
+    return cur.fetchone()
 
 
 def needs_new_next_run(row, merged) -> bool:
@@ -114,7 +125,7 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
                  **{name: merged[name] for name in history.PAUSE_FIELDS}})
     written = cur.fetchone()
     history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
-    return _save_channels(cur, account_id, schedule_id, changes, written)
+    return _save_channels(cur, account_id, schedule_id, changes, as_read(cur, account_id, written))
 
 
 def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
@@ -169,7 +180,7 @@ def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note
     written = cur.fetchone()
     history.record(cur, written, action=action, actor=actor, note=note, now=now,
                    changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
-    return channels.attach(cur, account_id, written)
+    return channels.attach(cur, account_id, as_read(cur, account_id, written))
 
 
 def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None):
@@ -181,7 +192,7 @@ def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", not
     written = cur.fetchone()
     history.record(cur, written, action="disable", actor=actor, note=note, now=now,
                    changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
-    return channels.attach(cur, account_id, written)
+    return channels.attach(cur, account_id, as_read(cur, account_id, written))
 
 
 def delete(cur, account_id, schedule_id) -> bool:

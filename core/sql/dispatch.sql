@@ -1,7 +1,7 @@
 -- Dispatch: the ticker's queries (core/dispatch.py). A batch of due schedules is claimed, recorded
 -- (runs inserted, schedules advanced) and committed in one transaction; its runs are then pushed to
--- Redis and marked queued in a second one. The two batch writes take their rows as `VALUES %s`,
--- filled by psycopg2.extras.execute_values (one statement per batch, so no other parameters).
+-- Redis and marked queued in a second one. The two batch writes take their rows as one array per
+-- column (core.dispatch.RunRow and Advance, transposed), unnested into rows: one statement per batch.
 
 -- claim_due_schedules --
 -- Lock a batch of due schedules, most overdue first, plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy, served by schedule_runs_unfinished_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
@@ -37,23 +37,35 @@ SELECT * FROM due;
 -- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
 INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
                            schedule_version)
-VALUES %s
+SELECT id, schedule_id, account_id, status, 'schedule', scheduled_for, error, finished_at, schedule_version
+  FROM unnest(%(id)s::uuid[], %(schedule_id)s::uuid[], %(account_id)s::uuid[], %(status)s::text[],
+              %(scheduled_for)s::timestamptz[], %(error)s::text[], %(finished_at)s::timestamptz[],
+              %(schedule_version)s::int[])
+       AS r (id, schedule_id, account_id, status, scheduled_for, error, finished_at, schedule_version)
 ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
 
 -- advance_schedules --
--- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
-WITH v (id, next_run_at, active, ran_at, last_status, error, next_occurrence_at) AS MATERIALIZED (VALUES %s)
+-- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, what dispatch made of it (missed, skipped_overlap) and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. Dispatch's status and error carry the time they were written: the schedule's last_status and last_error are the newer of these and the last run's (schedules_with_stats). The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
+WITH v AS MATERIALIZED (
+    SELECT * FROM unnest(%(id)s::uuid[], %(next_run_at)s::timestamptz[], %(active)s::boolean[],
+                         %(ran_at)s::timestamptz[], %(last_status)s::text[], %(error)s::text[],
+                         %(next_occurrence_at)s::timestamptz[])
+           AS v (id, next_run_at, active, ran_at, last_status, error, next_occurrence_at)
+)
 UPDATE schedules AS s
    SET next_run_at = v.next_run_at,
        next_occurrence_at = v.next_occurrence_at,
        active = v.active,
        last_run_at = COALESCE(v.ran_at, s.last_run_at),
-       last_status = COALESCE(v.last_status, s.last_status),
+       dispatch_status = COALESCE(v.last_status, s.dispatch_status),
+       dispatch_status_at = CASE WHEN v.last_status IS NOT NULL THEN clock_timestamp() ELSE s.dispatch_status_at END,
        dispatch_errors = CASE WHEN v.error IS NULL THEN 0 ELSE s.dispatch_errors + 1 END,
-       last_error = CASE WHEN v.error IS NOT NULL THEN v.error
-                         WHEN s.dispatch_errors > 0 THEN NULL
-                         ELSE s.last_error END
+       dispatch_error = CASE WHEN v.error IS NOT NULL THEN v.error
+                             WHEN s.dispatch_errors > 0 THEN NULL
+                             ELSE s.dispatch_error END,
+       dispatch_error_at = CASE WHEN v.error IS NOT NULL OR s.dispatch_errors > 0 THEN clock_timestamp()
+                                ELSE s.dispatch_error_at END
   FROM v
  WHERE s.id = v.id
    AND s.id = ANY(ARRAY(SELECT id FROM v));

@@ -16,7 +16,7 @@
 SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count, s.success_count,
        s.consecutive_failures, s.last_error, s.last_run_at, s.created_at, s.pause_note,
        count(*) OVER () AS total_issues
-  FROM schedules AS s
+  FROM schedules_with_stats AS s
  CROSS JOIN LATERAL (VALUES
         ('failing', s.run_count >= 10 AND s.success_count * 2 < s.run_count),
         ('stale', s.cadence <> 'once'

@@ -72,18 +72,22 @@ UPDATE schedule_runs
 RETURNING id;
 
 -- count_run_outcome --
--- The schedule's counters after a run ended: executed runs count, and failures (failed, delivery_failed) count as failures.
-UPDATE schedules
+-- The schedule's counters after a run ended: executed runs count, and failures (failed, delivery_failed) count as failures. In schedule_stats, never on the schedules row (the ticker claims it with SKIP LOCKED), which is only read here; reached_pause_limit says whether pause_after_failures now applies.
+UPDATE schedule_stats AS st
    SET run_count = run_count + 1,
        success_count = success_count + CASE WHEN %(succeeded)s THEN 1 ELSE 0 END,
        failure_count = failure_count + CASE WHEN %(succeeded)s THEN 0 ELSE 1 END,
        consecutive_failures = CASE WHEN %(succeeded)s THEN 0 ELSE consecutive_failures + 1 END,
-       last_status = %(status)s, last_error = %(error)s, updated_at = now()
- WHERE id = %(schedule_id)s;
+       last_status = %(status)s, last_status_at = clock_timestamp(),
+       last_error = %(error)s, last_error_at = clock_timestamp(), updated_at = now()
+ WHERE schedule_id = %(schedule_id)s
+RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules
+                                                WHERE id = %(schedule_id)s), FALSE) AS reached_pause_limit;
 
 -- note_skipped_limit --
 -- The schedule's last run was skipped by the plan limit (counters count executed runs only).
-UPDATE schedules SET last_status = 'skipped_limit', updated_at = now() WHERE id = %(schedule_id)s;
+UPDATE schedule_stats SET last_status = 'skipped_limit', last_status_at = clock_timestamp(), updated_at = now()
+ WHERE schedule_id = %(schedule_id)s;
 
 -- release_buffered_runs --
 -- Buffered occurrences (overlap policy buffer_one) of every schedule that has no run in flight any more become pending, ready to push at once (the ticker's safety net). Served by schedule_runs_unfinished_idx.

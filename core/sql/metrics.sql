@@ -32,7 +32,7 @@ SELECT count(*) FILTER (WHERE active) AS active,
        count(*) FILTER (WHERE active AND last_error IS NOT NULL) AS erroring,
        count(*) FILTER (WHERE paused_at IS NOT NULL) AS paused,
        count(*) FILTER (WHERE paused_at IS NOT NULL AND paused_by = 'system') AS paused_after_failures
-  FROM schedules;
+  FROM schedules_with_stats;
 
 -- count_recent_runs_by_status --
 -- Runs created in the last %(window)s seconds, by their status now (the worker's outcomes included). Served by schedule_runs_created_idx.

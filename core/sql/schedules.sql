@@ -22,13 +22,13 @@ INSERT INTO schedules (
 RETURNING *;
 
 -- get_schedule --
--- One schedule by id (none when it is another tenant's).
-SELECT * FROM schedules
+-- One schedule by id, with its counters (none when it is another tenant's).
+SELECT * FROM schedules_with_stats
 WHERE id = %(id)s AND account_id = %(account_id)s;
 
--- get_schedule_for_update --
--- One schedule by id, locked until the transaction ends (PATCH, enable: read, merge, write).
-SELECT * FROM schedules
+-- lock_schedule --
+-- Lock one schedule until the transaction ends (PATCH, enable: read, merge, write); get_schedule then reads it, in a statement that sees the row as locked. Only the schedules row: a run's conclusion writing its counters goes on.
+SELECT id FROM schedules
 WHERE id = %(id)s AND account_id = %(account_id)s
 FOR UPDATE;
 
@@ -80,7 +80,7 @@ UPDATE schedules SET active = FALSE, paused_at = now(), paused_until = NULL, pau
        pause_note = left('paused after ' || pause_after_failures || ' consecutive failed runs' || %(suffix)s, %(limit)s),
        updated_at = now(), version = version + 1
 WHERE id = %(id)s AND active AND pause_after_failures IS NOT NULL
-  AND consecutive_failures >= pause_after_failures
+  AND (SELECT consecutive_failures FROM schedule_stats WHERE schedule_id = %(id)s) >= pause_after_failures
 RETURNING *;
 
 -- claim_paused_to_resume --
@@ -118,7 +118,7 @@ WHERE account_id = %(account_id)s
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
 -- (`active`: only on or only off schedules; `name`: a part of the name, any case).
-SELECT * FROM schedules
+SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
   AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
@@ -131,7 +131,7 @@ LIMIT %(limit)s OFFSET %(offset)s;
 
 -- list_due_schedules --
 -- The tenant's active schedules whose next run is at or before now, most overdue first.
-SELECT * FROM schedules
+SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active AND next_run_at <= %(now)s
 ORDER BY next_run_at, id
 LIMIT %(limit)s;
@@ -146,7 +146,7 @@ ORDER BY cadence;
 
 -- find_same_work_schedules --
 -- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
-SELECT * FROM schedules
+SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active
   AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
   AND task = %(task)s AND task_parameters = %(task_parameters)s

@@ -78,7 +78,7 @@ def test_schedule_to_email_to_one_click_unsubscribe(env, conn, account_id, smtp_
     with db.service_transaction(conn) as cur:
         cur.execute("SELECT status FROM schedule_runs WHERE schedule_id = %s", (schedule_id,))
         assert [r["status"] for r in cur.fetchall()] == ["succeeded", "succeeded"]
-        cur.execute("SELECT run_count, success_count FROM schedules WHERE id = %s", (schedule_id,))
+        cur.execute("SELECT run_count, success_count FROM schedules_with_stats WHERE id = %s", (schedule_id,))
         assert cur.fetchone() == {"run_count": 2, "success_count": 2}
         cur.execute("SELECT count(*) AS n FROM email_log WHERE error IS NULL")
         assert cur.fetchone()["n"] == 3

@@ -9,10 +9,19 @@ from core.health import KINDS
 from core.sql import queries
 
 
+# What runs' conclusions write (schedule_stats); the rest is the schedule's own row.
+STATS = ("run_count", "success_count", "failure_count", "consecutive_failures", "last_error")
+
+
 def setup_schedule(conn, schedule_id, **columns):
-    assignments = ", ".join(f"{name} = %({name})s" for name in columns)
     with db.service_transaction(conn) as cur:
-        cur.execute(f"UPDATE schedules SET {assignments} WHERE id = %(id)s", {**columns, "id": schedule_id})
+        for table, key, names in (("schedules", "id", [n for n in columns if n not in STATS]),
+                                  ("schedule_stats", "schedule_id", [n for n in columns if n in STATS])):
+            if names:
+                assignments = ", ".join(f"{name} = %({name})s" for name in names)
+                if "last_error" in names:
+                    assignments += ", last_error_at = clock_timestamp()"
+                cur.execute(f"UPDATE {table} SET {assignments} WHERE {key} = %(id)s", {**columns, "id": schedule_id})
 
 
 def days_ago(conn, days: float):

@@ -116,8 +116,8 @@ def test_gauges_follow_the_database(client, auth, create, conn, account_id):
     sql(conn, "DELETE FROM schedule_runs WHERE status IN ('retrying', 'running', 'queued')")
 
     sql(conn, "UPDATE schedule_runs SET status = 'failed' WHERE id = %s", (run["id"],))
-    sql(conn, "UPDATE schedules SET run_count = 12, success_count = 3, consecutive_failures = 4,"
-              " last_error = 'boom' WHERE id = %s", (due["id"],))
+    sql(conn, "UPDATE schedule_stats SET run_count = 12, success_count = 3, consecutive_failures = 4,"
+              " last_error = 'boom', last_error_at = now() WHERE schedule_id = %s", (due["id"],))
     sql(conn, "INSERT INTO email_log (account_id, error) VALUES (%s, NULL), (%s, NULL), (%s, 'refused')",
         (account_id, account_id, account_id))
     samples = scrape(client)

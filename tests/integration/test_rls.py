@@ -31,6 +31,7 @@ def test_the_test_connection_really_could_bypass_rls(conn):
 
 @pytest.mark.parametrize("table, expected", [
     ("schedules", 2), ("schedule_runs", 2), ("email_log", 2), ("email_suppressions", 1), ("accounts", 1),
+    ("schedule_stats", 2), ("schedules_with_stats", 2),
 ])
 def test_select_without_where_returns_only_the_tenants_rows(conn, two_tenants, table, expected):
     tenant_a, tenant_b = two_tenants

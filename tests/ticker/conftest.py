@@ -69,8 +69,14 @@ def ensure_seed_account(conn):
     return SEED_ACCOUNT
 
 
+# A schedule's counters and last outcome, as runs' conclusions write them (schedule_stats).
+STATS = ("run_count", "success_count", "failure_count", "consecutive_failures", "last_status", "last_error")
+
+
 def make_schedule(conn, account_id, **fields):
-    """One schedule (weekly, Monday 09:00 UTC unless told otherwise); returns its id."""
+    """One schedule (weekly, Monday 09:00 UTC unless told otherwise); returns its id. Counters and a
+    last status or error among `fields` are written as runs' conclusions write them."""
+    stats = {name: fields.pop(name) for name in STATS if name in fields}
     values = {"name": "Weekly Market Snapshot", "report_type": "market_snapshot", "city": "San Diego",
               "cadence": "weekly", "weekly_dow": 1, "recipients": ["client@example.com"], **fields}
     columns = ", ".join(values)
@@ -78,6 +84,12 @@ def make_schedule(conn, account_id, **fields):
     rows = fetch(conn, f"INSERT INTO schedules (account_id, {columns})"
                        f" VALUES (%(account_id)s, {placeholders}) RETURNING id",
                  {"account_id": account_id, **values})
+    if stats:
+        assignments = ", ".join([f"{name} = %({name})s" for name in stats]
+                                + [f"{name}_at = clock_timestamp()" for name in ("last_status", "last_error")
+                                   if name in stats])
+        fetch(conn, f"UPDATE schedule_stats SET {assignments} WHERE schedule_id = %(id)s RETURNING 1",
+              {**stats, "id": rows[0]["id"]})
     return rows[0]["id"]
 
 

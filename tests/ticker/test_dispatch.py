@@ -26,7 +26,7 @@ def next_monday_0900(after: datetime) -> datetime:
 
 
 def schedule(conn, schedule_id) -> dict:
-    return fetch(conn, "SELECT * FROM schedules WHERE id = %s", (schedule_id,))[0]
+    return fetch(conn, "SELECT * FROM schedules_with_stats WHERE id = %s", (schedule_id,))[0]
 
 
 def runs(conn, schedule_id=None) -> list[dict]:

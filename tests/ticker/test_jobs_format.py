@@ -1,7 +1,11 @@
-"""core.jobs writes RQ's job format itself (for speed): RQ must read those jobs exactly as its own."""
+"""core.jobs pushes jobs in RQ's own format (a job hash RQ builds, filled per run): RQ must write the
+same hash for the same job, and read those jobs exactly as its own."""
 import pickle
+import subprocess
+import sys
 import uuid
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -13,19 +17,44 @@ from core.jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_data, job_id_for, pu
 QUEUE = "schedules-format"
 
 
-def test_pushed_job_has_the_fields_rq_itself_writes(redis_client):
-    ours, theirs = str(uuid.uuid4()), str(uuid.uuid4())
-    push_runs(redis_client, QUEUE, [ours], job_timeout=321)
+# Each job's own: its run (data, description) and when it was made and queued.
+PER_JOB = {b"data", b"description", b"created_at", b"enqueued_at"}
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])  # the batch's first job is RQ's own; the others are filled in
+def test_pushed_jobs_have_the_hash_rq_itself_writes(redis_client, position):
+    ours = [str(uuid.uuid4()) for _ in range(3)]
+    theirs = str(uuid.uuid4())
+    push_runs(redis_client, QUEUE, ours, job_timeout=321)
     Queue(QUEUE, connection=redis_client).enqueue_many([Queue.prepare_data(
         RUN_JOB_FUNC, args=(theirs,), job_id=job_id_for(theirs), timeout=321,
         result_ttl=RESULT_TTL_SECONDS, description=f"schedule run {theirs}")])
-    mine = redis_client.hgetall(f"rq:job:{job_id_for(ours)}")
-    rqs = {k: v for k, v in redis_client.hgetall(f"rq:job:{job_id_for(theirs)}").items() if v != b""}
+    mine = redis_client.hgetall(f"rq:job:{job_id_for(ours[position])}")
+    rqs = redis_client.hgetall(f"rq:job:{job_id_for(theirs)}")
     assert set(mine) == set(rqs)
-    for field in (b"origin", b"status", b"timeout", b"result_ttl"):
-        assert mine[field] == rqs[field]
-    assert pickle.loads(zlib.decompress(mine[b"data"])) == (RUN_JOB_FUNC, None, (ours,), {})
+    assert {k: v for k, v in mine.items() if k not in PER_JOB} == {k: v for k, v in rqs.items() if k not in PER_JOB}
+    assert zlib.decompress(mine[b"data"]) == zlib.decompress(job_data(ours[position]))
+    assert mine[b"description"] == f"schedule run {ours[position]}".encode()
+    assert pickle.loads(zlib.decompress(mine[b"data"])) == (RUN_JOB_FUNC, None, (ours[position],), {})
     assert pickle.loads(zlib.decompress(rqs[b"data"])) == (RUN_JOB_FUNC, None, (theirs,), {})
+
+
+def test_a_retry_is_its_own_job_at_the_head_of_the_queue(redis_client):
+    first, retried = str(uuid.uuid4()), str(uuid.uuid4())
+    push_runs(redis_client, QUEUE, [first])
+    push_runs(redis_client, QUEUE, [(retried, 3)], at_front=True, skip_existing=True)
+    assert Queue(QUEUE, connection=redis_client).job_ids == [f"run-{retried}-a3", f"run-{first}"]
+    job = Job.fetch(f"run-{retried}-a3", connection=redis_client)
+    assert (job.func_name, job.args, job.description) == (RUN_JOB_FUNC, (retried, 3), f"schedule run {retried} attempt 3")
+
+
+def test_rq_info_sees_the_queue_and_its_jobs(redis_client, redis_url):
+    push_runs(redis_client, QUEUE, [str(uuid.uuid4()) for _ in range(4)])
+    rq = Path(sys.executable).with_name("rq")
+    shown = subprocess.run([str(rq), "info", "--url", redis_url, "--only-queues", QUEUE],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert QUEUE in shown.stdout and "4 jobs total" in shown.stdout, shown.stdout
 
 
 def test_rq_fetches_and_dequeues_pushed_jobs(redis_client):

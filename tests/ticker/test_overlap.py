@@ -45,7 +45,7 @@ def test_skip_is_the_default_and_records_the_overlapping_occurrence_without_runn
     assert second["scheduled_for"] == T0 + timedelta(minutes=1)
     assert second["error"] == "skipped: an earlier run of this schedule is unfinished (overlap policy skip)"
     assert ticker.last_tick.skipped == 1 and ticker.last_tick.dispatched == 0
-    schedule = fetch(conn, "SELECT next_run_at, last_status FROM schedules WHERE id = %s", (sid,))[0]
+    schedule = fetch(conn, "SELECT next_run_at, last_status FROM schedules_with_stats WHERE id = %s", (sid,))[0]
     assert schedule["next_run_at"] == T0 + timedelta(minutes=2) and schedule["last_status"] == "skipped_overlap"
 
     finish(conn, first["id"])

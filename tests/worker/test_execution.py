@@ -41,7 +41,7 @@ def run_row(conn, run_id):
 
 
 def schedule_row(conn, schedule_id):
-    return fetch(conn, "SELECT * FROM schedules WHERE id = %s", schedule_id)[0]
+    return fetch(conn, "SELECT * FROM schedules_with_stats WHERE id = %s", schedule_id)[0]
 
 
 def test_a_run_executes_its_task_with_the_seed_params_and_succeeds(conn, settings, registry, account_id):
