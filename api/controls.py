@@ -14,7 +14,8 @@ from flask import g
 
 from api.auth import require_token
 from api.db import tenant
-from api.errors import ApiError, Blueprint, not_found
+from api.base import Blueprint
+from api.errors import ApiError, not_found
 from api.schemas import (BackfillAnswerSchema, BackfillSchema, HistoryArgsSchema, HistorySchema, NoteSchema,
                          PauseSchema, error_schema, schedule_schema)
 from core import backfill as backfills

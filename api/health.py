@@ -5,8 +5,8 @@ healthy web processes: it is the liveness check (render.yaml's healthCheckPath).
 
 /readyz is 200 only when everything a schedule needs answers: PostgreSQL, Redis (when REDIS_URL is
 set; without it the API leaves runs for the ticker to push) and a ticker, whose heartbeat must be
-younger than core.health.heartbeat_stale_after(TICK_INTERVAL). Otherwise it is a 503 whose `checks`
-name what failed. Neither needs a token.
+younger than core.model.ticker_alive_within(TICK_INTERVAL), the rule the tickers count each other
+by. Otherwise it is a 503 whose `checks` name what failed. Neither needs a token.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import redis
 from flask import current_app
 
 from api.db import PoolTimeout, get_db
-from api.errors import Blueprint
+from api.base import Blueprint
 from api.schemas import HealthSchema, ReadySchema
-from core import db, health
+from core import db, health, model
 
 blp = Blueprint("health", __name__, description="Liveness and readiness of the service")
 
@@ -53,7 +53,7 @@ def _postgres_and_ticker() -> tuple[str, str]:
             age = health.ticker_heartbeat_age(cur)
     except (psycopg2.Error, PoolTimeout) as error:
         return f"error: {_one_line(error)}", "unknown: PostgreSQL did not answer"
-    limit = health.heartbeat_stale_after(settings.tick_interval)
+    limit = model.ticker_alive_within(settings.tick_interval)
     if age is None:
         return OK, f"no heartbeat in the last {limit:g} s (no ticker has one)"
     if age > limit:

@@ -14,12 +14,52 @@ import time
 from contextlib import contextmanager
 
 from flask import Response, current_app, g, request
+from prometheus_client import (CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector,
+                               disable_created_metrics, multiprocess)
 from prometheus_client.exposition import choose_encoder
 
-from api.errors import Blueprint
-from core.metrics import ApiMetrics, SqlCollector
+from api.base import Blueprint
+from core.metrics import SqlCollector, multiprocess_dir
+
+# No `*_created` twin of every counter and histogram series: Prometheus does not need them.
+disable_created_metrics()
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "<unmatched>"
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics of the service")
+
+
+class ApiMetrics:
+    """The web process's request metrics and the registry GET /metrics serves (see core/metrics.py on
+    PROMETHEUS_MULTIPROC_DIR)."""
+
+    def __init__(self, sql_collector: SqlCollector | None = None):
+        directory = multiprocess_dir()
+        own = None if directory else CollectorRegistry()  # in multi-process mode the values go to files
+        self.requests = Counter(
+            "schedules_http_requests", "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"], registry=own)
+        self.latency = Histogram(
+            "schedules_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"], buckets=HTTP_BUCKETS, registry=own)
+        if directory:
+            self.registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.registry, path=directory)
+        else:
+            self.registry = own
+            ProcessCollector(registry=own)
+            PlatformCollector(registry=own)
+        self.sql = sql_collector
+        if sql_collector is not None:
+            self.registry.register(sql_collector)
+
+    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else "other"  # a client's made-up method is no new series
+        route = route or UNMATCHED_ROUTE
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
 
 @blp.route("/metrics")

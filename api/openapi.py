@@ -8,7 +8,7 @@ document builds only requests the API takes and expects every answer it gets:
   `pattern`, the task registry -> `enum`, IANA zones -> `format: iana-time-zone`, the recipients cap -> `maxItems`, the
   years the time engine handles -> a `pattern` on the year, JSON objects -> `propertyNames`.
 - A request body whose schema requires `cadence` (create, preview) becomes one schema per cadence,
-  each the body's own schema with the fields core.timing.REQUIRED_BY_CADENCE names made required,
+  each the body's own schema with the fields core.model.REQUIRED_BY_CADENCE names made required,
   joined by `oneOf` + `discriminator` on `cadence`. PATCH keeps the partial form, every field
   optional and without defaults, because what a change needs depends on the stored row.
 - Status codes that every route of a kind can return: 400 (it takes input), 401 (it needs a token),
@@ -32,7 +32,7 @@ from marshmallow import Schema, fields, missing, validate
 
 from api.fields import MAX_JSON_DEPTH, json_object, known_task, known_timezone, reasonable_year, recipients_limit, \
     storable
-from core.timing import CADENCES, REQUIRED_BY_CADENCE
+from core.model import CADENCES, REQUIRED_BY_CADENCE
 
 NO_NUL = r"^[^\u0000]*$"
 # fields.reasonable_year as a pattern: the year as written, 1900..9000.

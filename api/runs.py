@@ -16,7 +16,8 @@ from flask import g
 from api import idempotency as idempotent
 from api.auth import require_token
 from api.db import tenant
-from api.errors import ApiError, Blueprint, not_found
+from api.base import Blueprint
+from api.errors import ApiError, not_found
 from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
                          error_schema)
 from core import schedules

@@ -23,7 +23,8 @@ from flask.views import MethodView
 from api import idempotency as idempotent
 from api.auth import require_token, unauthorized
 from api.db import tenant
-from api.errors import ApiError, Blueprint, not_found
+from api.base import Blueprint
+from api.errors import ApiError, not_found
 from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteSchema, PreviewArgsSchema,
                          PreviewSchema, PatchArgsSchema, SchedulePreviewArgsSchema, schedule_edit_schema,
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,

@@ -10,11 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
-from core import channels, cron, runstates
-from core.timing import CADENCES
-
-RUN_STATUSES = runstates.ALL
-INT32_MAX = 2**31 - 1
+from core import channels, cron, model
+from core.model import BOUNDS, CADENCES, INT32_MAX, RUN_STATUSES, TRIGGERS
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
 # Python's whitespace (str.strip, str.split) spelled out: `\s` differs between regex dialects, and the
 # document's patterns must mean one thing to every client.
@@ -27,6 +24,12 @@ _MACRO = "@(" + "|".join(name[1:] for name in cron.MACROS) + ")"  # lower case o
 _CRON = _MACRO + r"|[0-9A-Za-z*,/-]+([ \t]+[0-9A-Za-z*,/-]+){4}"  # inside, only spaces and tabs (core.cron)
 CRON_SHAPE = rf"^[{_SPACES}]*({_CRON})[{_SPACES}]*$"
 CRON_SHAPE_OR_BLANK = rf"^[{_SPACES}]*(({_CRON})[{_SPACES}]*)?$"
+
+
+def _bounded(name: str, **kwargs) -> fields.Integer:
+    """A body field bounded as core/model.py bounds the column (monthly_dom's -1 included)."""
+    bound = BOUNDS[name]
+    return _int(min((bound.low, *bound.also)), max((bound.high, *bound.also)), **kwargs)
 
 
 def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
@@ -78,7 +81,7 @@ class ScheduleSchema(Schema):
     city = Text(200, allow_none=True, load_default=None)
     zip_codes = fields.List(Text(20, min_length=1), allow_none=True, load_default=None,
                             validate=validate.Length(max=500))
-    lookback_days = _int(1, 3650, allow_none=True, load_default=30)
+    lookback_days = _bounded("lookback_days", allow_none=True, load_default=30)
     filters = JsonObject(load_default=dict)
     recipients = fields.List(EmailAddress(), load_default=list,
                              validate=recipients_limit)
@@ -88,39 +91,41 @@ class ScheduleSchema(Schema):
                        "an edit with a list replaces them, one without keeps them"})
     include_attachment = StrictBoolean(load_default=False)
     cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
-    weekly_dow = _int(0, 6, allow_none=True, load_default=None, metadata={"description": "0 = Sunday .. 6 = Saturday"})
-    monthly_dom = _int(-1, 31, allow_none=True, load_default=None,
+    weekly_dow = _bounded("weekly_dow", allow_none=True, load_default=None,
+                          metadata={"description": "0 = Sunday .. 6 = Saturday"})
+    monthly_dom = _bounded("monthly_dom", allow_none=True, load_default=None,
                        metadata={"description": "1..31 (past the month's end: its last day), or -1 for the last day",
                                  "not": {"const": 0}})  # the time engine refuses 0
-    send_hour = _int(0, 23, load_default=9)
-    send_minute = _int(0, 59, load_default=0)
+    send_hour = _bounded("send_hour", load_default=model.DEFAULT_SEND_HOUR)
+    send_minute = _bounded("send_minute", load_default=model.DEFAULT_SEND_MINUTE)
     cron_expression = Text(200, allow_none=True, load_default=None, metadata={
         "format": "cron", "pattern": CRON_SHAPE_OR_BLANK,  # the shape only: the time engine checks the values
         "description": "5 fields (minute hour day-of-month month day-of-week; numbers, names such as MON "
                        "and JAN, * , - /) or a macro (@hourly @daily @midnight @weekly @monthly @yearly "
                        "@annually); a rule that never fires (0 0 30 2 *) is refused"})
-    interval_seconds = _int(60, INT32_MAX, allow_none=True, load_default=None)
-    timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), known_timezone])
+    interval_seconds = _bounded("interval_seconds", allow_none=True, load_default=None)
+    timezone = fields.String(load_default=model.DEFAULT_TIMEZONE, validate=[validate.Length(max=64), known_timezone])
     start_at = UtcDateTime(allow_none=True, load_default=None, metadata={
         "description": "no run before it; required (and in the future) for once"})
     end_at = UtcDateTime(allow_none=True, load_default=None, metadata={
         "description": "no run after it; must be after start_at and in the future"})
-    misfire_grace_seconds = _int(0, INT32_MAX, allow_none=True, load_default=None)
+    misfire_grace_seconds = _bounded("misfire_grace_seconds", allow_none=True, load_default=None)
     active = StrictBoolean(load_default=True)
     tags = fields.List(Text(50, min_length=1), load_default=list, validate=validate.Length(max=50))
     overlap_policy = fields.String(
-        load_default=runstates.DEFAULT_OVERLAP_POLICY, validate=validate.OneOf(runstates.OVERLAP_POLICIES),
+        load_default=model.DEFAULT_OVERLAP_POLICY, validate=validate.OneOf(model.OVERLAP_POLICIES),
         metadata={"description": "when an occurrence falls due while an earlier run is unfinished: skip "
                                  "(record it as skipped_overlap), buffer_one (run it once the earlier one "
                                  "ends; at most one waits), allow (run both)"})
     pause_after_failures = _int(1, 1000, allow_none=True, load_default=None, metadata={
         "description": "pause the schedule by itself after this many failed runs in a row (null: never)"})
-    catchup = fields.String(load_default="latest", validate=validate.OneOf(("latest", "all")), metadata={
-        "description": "after downtime: latest (one run, for the latest missed occurrence) or all (one run per "
-                       "missed occurrence no older than catchup_window_seconds, oldest first)"})
-    catchup_window_seconds = _int(60, 31 * 86400, allow_none=True, load_default=None, metadata={
+    catchup = fields.String(
+        load_default=model.DEFAULT_CATCHUP, validate=validate.OneOf(model.CATCHUP_POLICIES),
+        metadata={"description": "after downtime: latest (one run, for the latest missed occurrence) or all (one "
+                                 "run per missed occurrence no older than catchup_window_seconds, oldest first)"})
+    catchup_window_seconds = _bounded("catchup_window_seconds", allow_none=True, load_default=None, metadata={
         "description": "how far back catchup all reaches (required with it), 60 s to 31 days"})
-    window_seconds = _int(1, 86400, allow_none=True, load_default=None, metadata={
+    window_seconds = _bounded("window_seconds", allow_none=True, load_default=None, metadata={
         "description": "delivery window: each occurrence is dispatched at a fixed offset in [0, window_seconds) "
                        "after it, derived from the schedule and the occurrence (never at or past the next "
                        "occurrence); null: at the occurrence"})
@@ -148,7 +153,7 @@ class ScheduleSchema(Schema):
     updated_at = UtcDateTime(dump_only=True)
 
     # For the OpenAPI document's per-cadence forms (api/openapi.py): what a field's documentation
-    # becomes when its cadence requires it (core.timing.REQUIRED_BY_CADENCE).
+    # becomes when its cadence requires it (core.model.REQUIRED_BY_CADENCE).
     WHEN_REQUIRED = {"cron_expression": {"pattern": CRON_SHAPE}}
 
 
@@ -242,7 +247,7 @@ class RunSchema(Schema):
         "description": "unfinished: pending, queued, running, retrying (waits until not_before), buffered "
                        "(kept by overlap_policy buffer_one); final: succeeded, failed, delivery_failed (the "
                        "task ran, delivery gave up), missed, skipped_limit, skipped_overlap"})
-    trigger = fields.String(dump_only=True, validate=validate.OneOf(("schedule", "manual", "backfill")))
+    trigger = fields.String(dump_only=True, validate=validate.OneOf(TRIGGERS))
     scheduled_for = UtcDateTime(dump_only=True, allow_none=True)
     job_id = fields.String(dump_only=True, allow_none=True)
     attempt = fields.Integer(dump_only=True)
@@ -266,7 +271,7 @@ class DeliverySchema(Schema):
     channel = fields.String(dump_only=True, validate=validate.OneOf(("email",) + channels.TYPES))
     target = fields.String(dump_only=True, metadata={
         "description": "the recipient's address, or the channel's URL (a Slack URL masked)"})
-    status = fields.String(dump_only=True, validate=validate.OneOf(runstates.DELIVERY_STATUSES), metadata={
+    status = fields.String(dump_only=True, validate=validate.OneOf(model.DELIVERY_STATUSES), metadata={
         "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
                        "not sent), failed (gave up; last_error says why)"})
     attempts = fields.Integer(dump_only=True)
@@ -285,7 +290,7 @@ class RunDetailSchema(RunSchema):
 class RunListArgsSchema(Schema):
     limit = _int(1, 500, strict=False, load_default=50)
     status = fields.String(validate=validate.OneOf(RUN_STATUSES))
-    trigger = fields.String(validate=validate.OneOf(("schedule", "manual", "backfill")))
+    trigger = fields.String(validate=validate.OneOf(TRIGGERS))
     before = fields.UUID(metadata={"description": "a run id: runs older than it (the previous page's next_before)"})
     from_ = UtcDateTime(data_key="from", metadata={"description": "runs for occurrences (scheduled_for) at or after"})
     to = UtcDateTime(metadata={"description": "runs for occurrences (scheduled_for) at or before"})
@@ -365,7 +370,7 @@ class ScheduleEditSchema(ScheduleWithWarningsSchema):
 class HealthIssueSchema(Schema):
     schedule_id = fields.UUID()
     name = fields.String()
-    kind = fields.String(metadata={"description": "failing | stale | consecutive_failures | paused_after_failures"})
+    kind = fields.String(metadata={"description": " | ".join(model.HEALTH_KINDS)})
     detail = fields.String(metadata={"example": "3 of 12 runs succeeded"})
 
 
@@ -481,7 +486,7 @@ class HistoryArgsSchema(Schema):
 
 class ScheduleChangeSchema(Schema):
     version = fields.Integer(metadata={"description": "the schedule's version after this change (create: 1)"})
-    action = fields.String(validate=validate.OneOf(("create", "update", "enable", "disable", "pause", "resume")))
+    action = fields.String(validate=validate.OneOf(model.CHANGE_ACTIONS))
     actor = fields.String(metadata={"description": "the token's subject, cli, ticker (a pause ended) or system "
                                                    "(pause_after_failures)"})
     changes = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={

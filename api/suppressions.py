@@ -13,7 +13,8 @@ from flask import g
 
 from api.auth import require_token
 from api.db import tenant
-from api.errors import Blueprint, not_found
+from api.base import Blueprint
+from api.errors import not_found
 from api.schemas import (SuppressionEntrySchema, SuppressionListArgsSchema, SuppressionListSchema, SuppressionSchema,
                          error_schema)
 from core import schedules, suppressions

@@ -17,7 +17,8 @@ from flask import current_app, request
 from marshmallow import EXCLUDE, ValidationError
 
 from api.db import get_db
-from api.errors import ApiError, Blueprint
+from api.base import Blueprint
+from api.errors import ApiError
 from api.fields import refuse_unstorable, unstorable
 from api.schemas import (UnsubscribedSchema, UnsubscribeFormSchema, UnsubscribeLinkQuerySchema, UnsubscribeLinkSchema,
                          UnsubscribeRequestSchema, UnsubscribeTokenArgsSchema, UnsubscribeTokenSchema, error_schema)

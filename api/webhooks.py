@@ -13,7 +13,7 @@ from flask import g
 
 from api.auth import require_token
 from api.db import tenant
-from api.errors import Blueprint
+from api.base import Blueprint
 from api.schemas import RotateArgsSchema, RotatedSecretSchema, SigningSecretsSchema
 from core import signing
 

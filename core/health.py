@@ -1,25 +1,17 @@
 """Health of schedules (seed 003's monitoring) and of the ticker, for the API, the ticker and /metrics.
 
-A schedule's problems (kinds), found in SQL over active schedules only (core/sql/health.sql):
-- `failing`: 10 or more finished runs and under half of them succeeded;
-- `stale`: not `once`, created more than 7 days ago, and no run for 7 days (for a biweekly, monthly
-  or longer-interval schedule: no run for a day more than its own period, so waiting for next month
-  is not a problem);
-- `consecutive_failures`: its last 3 or more runs failed;
-- `paused_after_failures`: it paused itself after `pause_after_failures` failed runs in a row (inactive,
-  listed until someone resumes, enables or disables it).
-A schedule with two problems is listed once per kind.
-
-The ticker is alive while its heartbeat (ticker/loop.py writes it at least once per TICK_INTERVAL) is
-younger than `heartbeat_stale_after(TICK_INTERVAL)`.
+A schedule's problems (kinds) are core/model.py's health rules, found in SQL over active schedules
+only (core/sql/health.sql, with model.health_parameters()); this module runs the query and says in a
+few words what is wrong. A schedule with two problems is listed once per kind. A ticker is alive while
+its heartbeat is younger than model.ticker_alive_within(TICK_INTERVAL).
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+from core import model
 from core.sql import queries
 
-KINDS = ("failing", "stale", "consecutive_failures", "paused_after_failures")
 # How each kind reads in a sentence: "Schedule <id> ('name') is failing: 3 of 12 runs succeeded".
 _STATE = {"failing": "failing", "stale": "stale", "consecutive_failures": "failing repeatedly",
           "paused_after_failures": "paused after failures"}
@@ -32,7 +24,8 @@ def issues(cur, now: datetime, *, account_id=None, limit: int | None = None) -> 
     One tenant's (run it in its tenant transaction) or, with account_id None, every tenant's.
     `total_issues` on each row counts every issue, including those past `limit`.
     """
-    cur.execute(queries["schedule_health_issues"], {"account_id": account_id, "now": now, "limit": limit})
+    cur.execute(queries["schedule_health_issues"],
+                {"account_id": account_id, "now": now, "limit": limit, **model.health_parameters()})
     rows = cur.fetchall()
     for row in rows:
         row["detail"] = detail(row, now)
@@ -61,16 +54,6 @@ def detail(row, now: datetime) -> str:
 def state_words(kind: str) -> str:
     """How a kind reads after "is": `Schedule <id> ('name') is failing repeatedly: ...`."""
     return _STATE[kind]
-
-
-def heartbeat_stale_after(tick_interval: float) -> float:
-    """Seconds after which a ticker's heartbeat means it is gone.
-
-    A live ticker beats at least once per TICK_INTERVAL; three missed intervals is the readiness rule,
-    and the ticker's own guidance (2 x TICK_INTERVAL + 10 s, room for a slow tick on a short
-    interval) is the floor.
-    """
-    return max(3 * tick_interval, 2 * tick_interval + 10)
 
 
 def ticker_heartbeat_age(cur) -> float | None:

@@ -5,7 +5,7 @@
                   |         v
                   +---- retrying (waits in PostgreSQL until not_before)
 
-Who moves a run (core/runstates.py names the statuses):
+Who moves a run (core/model.py names the statuses):
 - The ticker is the only pusher. It pushes the jobs of pending runs (its own batches, manual runs,
   released buffered runs, runs a crash or a Redis outage left pending) and of retries that came due,
   and pushes again the job of a queued run that Redis no longer has. A job's id is derived from the
@@ -31,7 +31,7 @@ from psycopg2.extras import Json
 
 from core import db, delivery, pauses
 from core.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
-from core.runstates import FAILURES
+from core.model import FAILURES
 from core.sql import queries
 
 logger = logging.getLogger(__name__)

@@ -1,16 +1,14 @@
-"""Prometheus metrics of the processes, and the gauges every process can read from PostgreSQL.
+"""The gauges every process can read from PostgreSQL for Prometheus (`SqlCollector`), and where
+prometheus_client keeps a multi-process web server's figures (`multiprocess_dir`).
 
-Labels are few and bounded (a status, a state, a kind, an HTTP method and route template): never a
-schedule or an account, so 100,000 schedules make the same handful of series as ten.
+The process-specific metrics live beside their process: the ticker's in ticker/metrics.py (served on
+METRICS_PORT), the web process's HTTP requests in api/metrics.py (served with these gauges on
+GET /metrics). Labels are few and bounded (a status, a state, a kind, an HTTP method and route
+template): never a schedule or an account, so 100,000 schedules make the same handful of series as ten.
 
-- `TickerMetrics`: the ticker's own, on a registry of each Ticker's (served on METRICS_PORT): tick
-  duration, dispatch lag, runs dispatched / missed / re-pushed, schedules it could not compute,
-  failed ticks, rows deleted by retention, the time of its last tick.
-- `ApiMetrics`: the web process's HTTP requests (by method, route template, status) and their latency,
-  served with the `SqlCollector` gauges on GET /metrics.
-- `SqlCollector`: gauges computed from PostgreSQL when scraped, cached: due schedules and how late the
-  oldest is, runs left pending, schedules by state, health issues by kind, runs of the last 24 h by
-  status, emails of the last 24 h by result, the age of the freshest ticker heartbeat.
+`SqlCollector`: gauges computed from PostgreSQL when scraped, cached: due schedules and how late the
+oldest is, runs left pending, schedules by state, health issues by kind, runs of the last 24 h by
+status, emails of the last 24 h by result, the age of the freshest ticker heartbeat.
 
 Why the worker's outcomes (succeeded, failed, skipped_limit; emails sent or failed) are gauges read
 from SQL rather than counters: worker processes come and go (every deploy, every crash, and RQ's own
@@ -35,37 +33,16 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Callable
 
-from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector,
-                               ProcessCollector, disable_created_metrics, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
-from core import db, runstates
-from core.health import KINDS
+from core import db, model
 from core.sql import queries
 
 logger = logging.getLogger(__name__)
 
-# No `*_created` twin of every counter and histogram series: Prometheus does not need them.
-disable_created_metrics()
-
-RUN_STATUSES = runstates.ALL
 SCHEDULE_STATES = ("active", "inactive", "paused", "failing", "stale", "erroring")
-# What the ticker did with runs: dispatched (queued), missed, skipped_overlap, buffered, and its
-# recovery: re-pushed (left pending), retried (a retry came due), recovered (worker lost),
-# requeued (Redis lost the job), released (a buffered run whose schedule is free again).
-TICKER_RUN_STATUSES = ("dispatched", "missed", "skipped_overlap", "buffered", "repushed", "retried", "recovered",
-                       "requeued", "released")
 EMAIL_RESULTS = ("sent", "failed")
-RETENTION_TABLES = ("schedule_runs", "email_log")
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-UNMATCHED_ROUTE = "<unmatched>"
 RECENT_SECONDS = 24 * 3600
-
-# From a run dispatched at its instant (tens of ms) to one dispatched after an outage (an hour).
-DISPATCH_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-# An idle tick takes a millisecond or two; one that dispatches 10,000 runs, about a second.
-TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 # SqlCollector: the backlog query is cheap (index ranges); the counts read more, so less often.
 BACKLOG_CACHE_SECONDS = 5.0
@@ -77,72 +54,6 @@ WARN_EVERY_SECONDS = 60.0
 def multiprocess_dir() -> str | None:
     """PROMETHEUS_MULTIPROC_DIR (or its old lower-case spelling), as prometheus_client reads it."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
-
-
-class TickerMetrics:
-    """One ticker's metrics, on a registry of its own (tests build several tickers in one process)."""
-
-    def __init__(self):
-        self.registry = registry = CollectorRegistry()
-        self.tick_duration = Histogram(
-            "schedules_tick_duration_seconds", "Time one tick took: re-push pending runs, dispatch every due schedule.",
-            buckets=TICK_BUCKETS, registry=registry)
-        self.dispatch_lag = Histogram(
-            "schedules_dispatch_lag_seconds", "Seconds from a run's scheduled_for to its job being queued in Redis.",
-            buckets=DISPATCH_LAG_BUCKETS, registry=registry)
-        self.runs = Counter(
-            "schedules_runs",
-            "Runs the ticker dispatched (queued), recorded as missed, skipped or buffered by the overlap "
-            "policy, or recovered: re-pushed, retried, recovered from a lost worker, requeued, released.",
-            ["status"], registry=registry)
-        self.dispatch_errors = Counter(
-            "schedules_dispatch_errors", "Due schedules whose next run could not be computed (pushed back, retried).",
-            registry=registry)
-        self.tick_failures = Counter(
-            "schedules_tick_failures", "Ticks that failed (PostgreSQL or Redis unreachable); the ticker retries.",
-            registry=registry)
-        self.retention_deleted = Counter(
-            "schedules_retention_deleted_rows", "Rows deleted by retention (older than RUN_RETENTION_DAYS).",
-            ["table"], registry=registry)
-        self.last_tick = Gauge(
-            "schedules_ticker_last_tick_timestamp_seconds", "Unix time at which this ticker last finished a tick.",
-            registry=registry)
-        for status in TICKER_RUN_STATUSES:  # every series exists from the start, so rate() sees the first one
-            self.runs.labels(status)
-        for table in RETENTION_TABLES:
-            self.retention_deleted.labels(table)
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-
-
-class ApiMetrics:
-    """The web process's request metrics and the registry GET /metrics serves (see the module's doc)."""
-
-    def __init__(self, sql_collector: SqlCollector | None = None):
-        directory = multiprocess_dir()
-        own = None if directory else CollectorRegistry()  # in multi-process mode the values go to files
-        self.requests = Counter(
-            "schedules_http_requests", "HTTP requests answered, by method, route template and status.",
-            ["method", "route", "status"], registry=own)
-        self.latency = Histogram(
-            "schedules_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
-            ["method", "route"], buckets=HTTP_BUCKETS, registry=own)
-        if directory:
-            self.registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(self.registry, path=directory)
-        else:
-            self.registry = own
-            ProcessCollector(registry=own)
-            PlatformCollector(registry=own)
-        self.sql = sql_collector
-        if sql_collector is not None:
-            self.registry.register(sql_collector)
-
-    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        method = method if method in HTTP_METHODS else "other"  # a client's made-up method is no new series
-        route = route or UNMATCHED_ROUTE
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
 
 
 def _utcnow() -> datetime:
@@ -250,7 +161,7 @@ class SqlCollector:
         return self._backlog, (self._counts if self._backlog is not None else None)
 
     def _read_counts(self, cur) -> dict:
-        cur.execute(queries["count_schedules_by_state"], {"now": self._now()})
+        cur.execute(queries["count_schedules_by_state"], {"now": self._now(), **model.health_parameters()})
         row = cur.fetchone()
         cur.execute(queries["count_recent_runs_by_status"], {"window": RECENT_SECONDS})
         runs = {r["status"]: r["runs"] for r in cur.fetchall()}
@@ -258,8 +169,8 @@ class SqlCollector:
         emails = {r["result"]: r["emails"] for r in cur.fetchall()}
         return {
             "states": {state: row[state] for state in SCHEDULE_STATES},
-            "kinds": {kind: row[kind] for kind in KINDS},
-            "runs": {status: runs.get(status, 0) for status in RUN_STATUSES},
+            "kinds": {kind: row[kind] for kind in model.HEALTH_KINDS},
+            "runs": {status: runs.get(status, 0) for status in model.RUN_STATUSES},
             "emails": {result: emails.get(result, 0) for result in EMAIL_RESULTS},
         }
 

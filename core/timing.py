@@ -35,6 +35,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from core import cron
+from core.model import (BOUNDS, CADENCES, DEFAULT_SEND_HOUR, DEFAULT_SEND_MINUTE, DEFAULT_TIMEZONE,
+                        LAST_DAY, REQUIRED_BY_CADENCE)
 
 TIMING_FIELDS: tuple[str, ...] = (
     "cadence",
@@ -48,25 +50,14 @@ TIMING_FIELDS: tuple[str, ...] = (
     "start_at",
     "end_at",
 )
-CADENCES = ("once", "hourly", "daily", "weekly", "biweekly", "monthly", "cron", "interval")
-# The fields each cadence cannot do without ("weekly_dow required for weekly cadence"), as
-# validate_timing enforces them; the OpenAPI document makes them required per cadence from here.
-REQUIRED_BY_CADENCE: dict[str, tuple[str, ...]] = {
-    "once": ("start_at",),
-    "hourly": (),
-    "daily": (),
-    "weekly": ("weekly_dow",),
-    "biweekly": ("weekly_dow",),
-    "monthly": ("monthly_dom",),
-    "cron": ("cron_expression",),
-    "interval": ("interval_seconds",),
-}
-DEFAULT_SEND_HOUR = 9
-DEFAULT_SEND_MINUTE = 0
-DEFAULT_TIMEZONE = "UTC"
-MIN_INTERVAL_SECONDS = 60
-# A PostgreSQL INTEGER, and far beyond any useful interval (68 years).
-MAX_INTERVAL_SECONDS = 2**31 - 1
+# The vocabulary (cadences, the fields each requires, the fields' bounds and defaults) is core/model.py's;
+# this module gives it its meaning in time.
+_WEEKLY_DOW = BOUNDS["weekly_dow"]
+_MONTHLY_DOM = BOUNDS["monthly_dom"]
+_SEND_HOUR = BOUNDS["send_hour"]
+_SEND_MINUTE = BOUNDS["send_minute"]
+MIN_INTERVAL_SECONDS = BOUNDS["interval_seconds"].low
+MAX_INTERVAL_SECONDS = BOUNDS["interval_seconds"].high
 
 _UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -396,22 +387,28 @@ def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expr
             "cadence", f"unknown cadence {cadence!r} (expected one of: {', '.join(CADENCES)})"
         )
     if weekly_dow is None:
-        if cadence in ("weekly", "biweekly"):
+        if "weekly_dow" in REQUIRED_BY_CADENCE[cadence]:
             raise TimingError("weekly_dow", f"weekly_dow required for {cadence} cadence")
     else:
-        _integer("weekly_dow", weekly_dow, 0, 6, "between 0 (Sunday) and 6 (Saturday)")
+        _integer("weekly_dow", weekly_dow, _WEEKLY_DOW.low, _WEEKLY_DOW.high,
+                 f"between {_WEEKLY_DOW.low} (Sunday) and {_WEEKLY_DOW.high} (Saturday)")
     if monthly_dom is None:
-        if cadence == "monthly":
-            raise TimingError("monthly_dom", "monthly_dom required for monthly cadence")
-    elif _integer("monthly_dom", monthly_dom, -1, 31, "between 1 and 31, or -1 for the last day") == 0:
-        raise TimingError("monthly_dom", "monthly_dom must be between 1 and 31, or -1 for the last day, got 0")
+        if "monthly_dom" in REQUIRED_BY_CADENCE[cadence]:
+            raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence")
+    else:
+        # -1 (the last day) sits below the range, so the check spans both and refuses what lies between.
+        meaning = f"between {_MONTHLY_DOM.low} and {_MONTHLY_DOM.high}, or {LAST_DAY} for the last day"
+        dom = _integer("monthly_dom", monthly_dom, min(LAST_DAY, _MONTHLY_DOM.low), _MONTHLY_DOM.high, meaning)
+        if dom < _MONTHLY_DOM.low and dom not in _MONTHLY_DOM.also:
+            raise TimingError("monthly_dom", f"monthly_dom must be {meaning}, got {dom}")
     hour = DEFAULT_SEND_HOUR if send_hour is None else _integer(
-        "send_hour", send_hour, 0, 23, "between 0 and 23")
+        "send_hour", send_hour, _SEND_HOUR.low, _SEND_HOUR.high, f"between {_SEND_HOUR.low} and {_SEND_HOUR.high}")
     minute = DEFAULT_SEND_MINUTE if send_minute is None else _integer(
-        "send_minute", send_minute, 0, 59, "between 0 and 59")
+        "send_minute", send_minute, _SEND_MINUTE.low, _SEND_MINUTE.high,
+        f"between {_SEND_MINUTE.low} and {_SEND_MINUTE.high}")
     if cron_expression is None or (type(cron_expression) is str and not cron_expression.strip()):
-        if cadence == "cron":
-            raise TimingError("cron_expression", "cron_expression required for cron cadence")
+        if "cron_expression" in REQUIRED_BY_CADENCE[cadence]:
+            raise TimingError("cron_expression", f"cron_expression required for {cadence} cadence")
     elif type(cron_expression) is not str:
         raise TimingError("cron_expression", "cron_expression must be a string")
     else:
@@ -420,8 +417,8 @@ def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expr
         except cron.CronError as e:
             raise TimingError("cron_expression", f"cron_expression {e}") from None
     if interval_seconds is None:
-        if cadence == "interval":
-            raise TimingError("interval_seconds", "interval_seconds required for interval cadence")
+        if "interval_seconds" in REQUIRED_BY_CADENCE[cadence]:
+            raise TimingError("interval_seconds", f"interval_seconds required for {cadence} cadence")
     elif type(interval_seconds) is not int or interval_seconds < MIN_INTERVAL_SECONDS:
         raise TimingError(
             "interval_seconds", f"interval_seconds must be an integer of at least {MIN_INTERVAL_SECONDS}"
@@ -505,8 +502,8 @@ def _bounds(fields: Mapping[str, Any], timing: _Timing) -> tuple[int | None, int
     """start_at, end_at and created_at as microseconds since the epoch, checked: aware datetimes,
     end after start."""
     start_at = _instant(fields, "start_at")
-    if start_at is None and timing.cadence == "once":
-        raise TimingError("start_at", "start_at required for once cadence")
+    if start_at is None and "start_at" in REQUIRED_BY_CADENCE[timing.cadence]:
+        raise TimingError("start_at", f"start_at required for {timing.cadence} cadence")
     end_at = _instant(fields, "end_at")
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise TimingError("end_at", "end_at must be after start_at")

@@ -3,7 +3,7 @@
 Settings come from the environment (core.settings); a missing or bad one is one `error:` line on
 stderr and exit status 2. SIGTERM (sent by Render on every deploy) and SIGINT finish the batch in
 hand, remove the heartbeat and exit 0. With METRICS_PORT set, the daemon serves its Prometheus
-metrics at http://0.0.0.0:METRICS_PORT/metrics (core/metrics.py, TickerMetrics); `--once` does not.
+metrics at http://0.0.0.0:METRICS_PORT/metrics (ticker/metrics.py, TickerMetrics); `--once` does not.
 """
 from __future__ import annotations
 

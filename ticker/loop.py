@@ -24,8 +24,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import db, dispatch, lifecycle
-from core.metrics import TickerMetrics
+from core import db, dispatch, lifecycle, model
+from ticker.metrics import TickerMetrics
 from ticker.chores import Chores
 from ticker.lanes import LANES, Dispatcher
 from ticker.recovery import Recovery
@@ -36,9 +36,6 @@ logger = logging.getLogger("ticker")
 # Waits between attempts while PostgreSQL or Redis is unreachable.
 RETRY_DELAYS = (1, 2, 4, 8, 16, 30)
 HEARTBEAT_EVERY_SECONDS = 1.0
-# A ticker counts as alive while its heartbeat is younger than this many TICK_INTERVALs (an idle
-# ticker beats once an interval; one killed without cleaning up counts a little longer).
-LIVE_TICKER_INTERVALS = 2
 # A heartbeat this old belongs to a ticker that died without cleaning up.
 HEARTBEAT_PRUNE_SECONDS = 24 * 3600
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
@@ -194,7 +191,8 @@ class Ticker:
             self.live_tickers = dispatch.write_heartbeat(
                 self._conn, instance_id=self.instance_id, hostname=socket.gethostname(), pid=os.getpid(),
                 started_at=self.started_at, last_tick=asdict(self.last_tick),
-                live_within=LIVE_TICKER_INTERVALS * self.interval + HEARTBEAT_EVERY_SECONDS)
+                # The rule /readyz judges a ticker by: one killed without cleaning up counts a little longer.
+                live_within=model.ticker_alive_within(self.interval))
         self._last_heartbeat = time.monotonic()
         if self.lanes_in_use != lanes:
             logger.info("%d ticker(s) running: dispatching %d batch(es) at a time", self.live_tickers,

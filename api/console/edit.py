@@ -15,8 +15,8 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 from api.console import bp, explain, forms
 from api.console.schedules import utcnow
 from api.db import tenant
-from core import runstates, schedules
-from core.timing import CADENCES, TIMING_FIELDS, TimingError, next_runs
+from core import model, schedules
+from core.timing import TIMING_FIELDS, TimingError, next_runs
 
 PREVIEW_COUNT = 6
 _ZONES: list[str] = []
@@ -32,8 +32,8 @@ def _render(values, errors, *, schedule=None, status=200):
     now = utcnow()
     preview, preview_errors = _preview(request.form if request.method == "POST" else None, values, now)
     return render_template(
-        "console/edit.html", v=values, errors=errors, s=schedule, cadences=CADENCES, zones=zones(),
-        tasks=sorted(current_app.config["SETTINGS"].tasks), overlap_policies=runstates.OVERLAP_POLICIES,
+        "console/edit.html", v=values, errors=errors, s=schedule, cadences=list(model.CADENCE_LABELS.items()), zones=zones(),
+        tasks=sorted(current_app.config["SETTINGS"].tasks), overlap_policies=model.OVERLAP_POLICIES,
         days=explain.DAYS, preview=preview, preview_errors=preview_errors), status
 
 

@@ -13,7 +13,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from api.console import bp, explain
 from api.db import tenant
-from core import runstates, schedules
+from core import model, schedules
 from core.timing import TimingError, next_runs
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def history(cur, schedule_id):
         for delivery in run["deliveries"]:
             counts[delivery["status"]] = counts.get(delivery["status"], 0) + 1
         run["delivery_counts"] = counts
-        run["unfinished"] = run["status"] in runstates.UNFINISHED
+        run["unfinished"] = run["status"] in model.UNFINISHED
     return runs
 
 

@@ -1,15 +1,16 @@
 -- Health: seed 003's problem schedules (core/health.py) and the ticker's heartbeat (/readyz).
 --
--- A schedule's problems, for active schedules (but one that paused itself), at the caller's %(now)s:
---   failing               10 or more runs and under half of them succeeded (run_count counts finished runs)
---   stale                 not `once`, created more than 7 days ago, and no run for 7 days; a cadence that
---                         runs less often than that by design (biweekly, monthly, a long interval) is
---                         stale only a day past its own period
---   consecutive_failures  its last 3 or more runs failed
+-- A schedule's problems, for active schedules (but one that paused itself), at the caller's %(now)s,
+-- with the thresholds of core/model.py (model.health_parameters()):
+--   failing               %(failing_min_runs)s or more runs and under half of them succeeded (run_count counts
+--                         finished runs)
+--   stale                 schedule_is_stale (migrations/0013_health_rules.sql): not `once`, and no run
+--                         for %(stale_after_days)s days (a day past its own period for one that runs less often)
+--   consecutive_failures  its last %(consecutive_failures)s or more runs failed
 --   paused_after_failures the schedule paused itself (pause_after_failures): inactive, but listed until
 --                         someone resumes, enables or disables it
--- schedule_health_issues lists them and count_schedules_by_state counts them: the two spell the same
--- conditions and must be changed together (tests/api/test_health_issues.py checks they agree).
+-- count_schedules_by_state (metrics.sql) counts the same conditions from the same parameters and
+-- function (tests/api/test_health_issues.py checks they agree).
 
 -- schedule_health_issues --
 -- One row per (problem schedule, kind), of one tenant or of every tenant when account_id is NULL, by kind then name; total_issues counts them all, past the LIMIT too (NULL limit: no limit). One pass over the tenant's schedules (or the table).
@@ -18,16 +19,10 @@ SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count
        count(*) OVER () AS total_issues
   FROM schedules_with_stats AS s
  CROSS JOIN LATERAL (VALUES
-        ('failing', s.run_count >= 10 AND s.success_count * 2 < s.run_count),
-        ('stale', s.cadence <> 'once'
-                  AND s.created_at < %(now)s::timestamptz - interval '7 days'
-                  AND COALESCE(s.last_run_at, GREATEST(s.created_at, s.start_at)) < %(now)s::timestamptz - GREATEST(
-                      interval '7 days',
-                      CASE s.cadence WHEN 'biweekly' THEN interval '15 days'
-                                     WHEN 'monthly' THEN interval '32 days'
-                                     WHEN 'interval' THEN make_interval(secs => s.interval_seconds) + interval '1 day'
-                      END)),
-        ('consecutive_failures', s.consecutive_failures >= 3),
+        ('failing', s.run_count >= %(failing_min_runs)s AND s.success_count * 2 < s.run_count),
+        ('stale', schedule_is_stale(s.cadence, s.created_at, s.start_at, s.last_run_at, s.interval_seconds,
+                                     %(now)s::timestamptz, %(stale_after_days)s)),
+        ('consecutive_failures', s.consecutive_failures >= %(consecutive_failures)s),
         ('paused_after_failures', s.paused_at IS NOT NULL AND s.paused_by = 'system')
        ) AS k (kind, found)
  WHERE (s.active OR k.kind = 'paused_after_failures')

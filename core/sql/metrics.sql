@@ -16,23 +16,18 @@ SELECT (SELECT count(*) FROM schedules WHERE active AND next_run_at <= now())
        (SELECT extract(epoch FROM now() - max(last_tick_at))::float FROM ticker_heartbeats) AS heartbeat_age_seconds;
 
 -- count_schedules_by_state --
--- Schedules by state (active, inactive, paused (inactive too), paused_after_failures (paused by pause_after_failures); and among the active: failing, stale, consecutive failures as in schedule_health_issues, and erroring: the last run or dispatch attempt left an error). One pass over the table.
+-- Schedules by state (active, inactive, paused (inactive too), paused_after_failures (paused by pause_after_failures); and among the active: failing, stale, consecutive failures as in schedule_health_issues (the same parameters, from core/model.py, and the same schedule_is_stale), and erroring: the last run or dispatch attempt left an error). One pass over the table.
 SELECT count(*) FILTER (WHERE active) AS active,
        count(*) FILTER (WHERE NOT active) AS inactive,
-       count(*) FILTER (WHERE active AND run_count >= 10 AND success_count * 2 < run_count) AS failing,
-       count(*) FILTER (WHERE active AND cadence <> 'once'
-                          AND created_at < %(now)s::timestamptz - interval '7 days'
-                          AND COALESCE(last_run_at, GREATEST(created_at, start_at)) < %(now)s::timestamptz - GREATEST(
-                              interval '7 days',
-                              CASE cadence WHEN 'biweekly' THEN interval '15 days'
-                                           WHEN 'monthly' THEN interval '32 days'
-                                           WHEN 'interval' THEN make_interval(secs => interval_seconds) + interval '1 day'
-                              END)) AS stale,
-       count(*) FILTER (WHERE active AND consecutive_failures >= 3) AS consecutive_failures,
+       count(*) FILTER (WHERE active AND run_count >= %(failing_min_runs)s AND success_count * 2 < run_count) AS failing,
+       count(*) FILTER (WHERE active AND schedule_is_stale(s.cadence, s.created_at, s.start_at, s.last_run_at,
+                                                            s.interval_seconds, %(now)s::timestamptz,
+                                                            %(stale_after_days)s)) AS stale,
+       count(*) FILTER (WHERE active AND consecutive_failures >= %(consecutive_failures)s) AS consecutive_failures,
        count(*) FILTER (WHERE active AND last_error IS NOT NULL) AS erroring,
        count(*) FILTER (WHERE paused_at IS NOT NULL) AS paused,
        count(*) FILTER (WHERE paused_at IS NOT NULL AND paused_by = 'system') AS paused_after_failures
-  FROM schedules_with_stats;
+  FROM schedules_with_stats AS s;
 
 -- count_recent_runs_by_status --
 -- Runs created in the last %(window)s seconds, by their status now (the worker's outcomes included). Served by schedule_runs_created_idx.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from core import runstates
+from core import model
 from tests.ticker.conftest import PrivateRedis, TickerProcess, fetch, wait_until
 from tests.worker.conftest import TASKS, SmtpServer
 from ticker.recovery import QUEUED_CHECK_GRACE_SECONDS
@@ -119,7 +119,7 @@ def received(smtp) -> collections.Counter:
 
 def all_final(conn) -> bool:
     row = fetch(conn, "SELECT count(*) FILTER (WHERE status <> ALL(%s)) AS open FROM schedule_runs",
-                (list(runstates.FINAL),))[0]
+                (list(model.FINAL),))[0]
     return row["open"] == 0
 
 
@@ -127,7 +127,7 @@ def check_exactly_once(conn, smtp, expected_runs: int) -> dict:
     """The invariants after the dust settles; returns the figures for the report."""
     runs = fetch(conn, "SELECT id::text, status, attempt, error FROM schedule_runs")
     assert len(runs) == expected_runs
-    assert {r["status"] for r in runs} <= set(runstates.FINAL), collections.Counter(r["status"] for r in runs)
+    assert {r["status"] for r in runs} <= set(model.FINAL), collections.Counter(r["status"] for r in runs)
     counts = received(smtp)
     duplicates = {key: n for key, n in counts.items() if n > 1}
     assert duplicates == {}, duplicates

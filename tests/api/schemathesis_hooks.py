@@ -29,7 +29,8 @@ from zoneinfo import available_timezones
 import schemathesis
 from hypothesis import strategies as st
 
-from core.timing import REQUIRED_BY_CADENCE, TimingError, validate_timing
+from core.model import REQUIRED_BY_CADENCE
+from core.timing import TimingError, validate_timing
 from core.tokens import unsubscribe_token
 
 SCHEDULE_BODIES = {("POST", "/v1/schedules"), ("PATCH", "/v1/schedules/{schedule_id}"),

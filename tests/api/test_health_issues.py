@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core import db
-from core.health import KINDS
+from core import db, model
+from core.model import HEALTH_KINDS as KINDS
 from core.sql import queries
 
 
@@ -122,7 +122,7 @@ def test_the_gauges_count_what_the_list_lists(client, auth, create, conn):
         setup_schedule(conn, create(name=f"Case {number}", send_minute=number)["id"], **columns)
     listed = health(client, auth)
     with db.service_transaction(conn) as cur:
-        cur.execute(queries["count_schedules_by_state"], {"now": datetime.now(timezone.utc)})
+        cur.execute(queries["count_schedules_by_state"], {"now": datetime.now(timezone.utc), **model.health_parameters()})
         counted = cur.fetchone()
     for kind in KINDS:
         assert counted[kind] == sum(issue["kind"] == kind for issue in listed), kind

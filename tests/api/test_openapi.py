@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from core import runstates
+from core import model
 
 DOC_ROUTES = {"/openapi.json", "/docs", "/static/<path:filename>"}
 # The console's pages (HTML for people, api/console/) and `/` are not part of the JSON API.
@@ -76,20 +76,20 @@ def test_the_run_lifecycle_routes_are_listed(spec):
 def test_run_and_delivery_statuses_are_enumerated(spec):
     schemas = spec["components"]["schemas"]
     for name in ("Run", "RunDetail", "RunNow"):
-        assert schemas[name]["properties"]["status"]["enum"] == list(runstates.ALL), name
+        assert schemas[name]["properties"]["status"]["enum"] == list(model.RUN_STATUSES), name
         assert "not_before" in schemas[name]["properties"], name
     deliveries = schemas["RunDetail"]["properties"]["deliveries"]
     assert deliveries["items"] == {"$ref": "#/components/schemas/Delivery"}
     delivery = schemas["Delivery"]["properties"]
-    assert delivery["status"]["enum"] == list(runstates.DELIVERY_STATUSES)
+    assert delivery["status"]["enum"] == list(model.DELIVERY_STATUSES)
     assert {"channel", "target", "attempts", "last_error", "message_id", "sent_at"} <= set(delivery)
     runs_query = {p["name"]: p for p in spec["paths"]["/v1/schedules/{schedule_id}/runs"]["get"]["parameters"]}
-    assert runs_query["status"]["schema"]["enum"] == list(runstates.ALL)
+    assert runs_query["status"]["schema"]["enum"] == list(model.RUN_STATUSES)
 
 
 def test_overlap_policy_is_enumerated_with_its_default(spec):
     policy = spec["components"]["schemas"]["Schedule"]["properties"]["overlap_policy"]
-    assert policy["enum"] == list(runstates.OVERLAP_POLICIES)
+    assert policy["enum"] == list(model.OVERLAP_POLICIES)
     assert policy["default"] == "skip"
 
 
@@ -156,7 +156,7 @@ def _resolve(spec, node):
 
 @pytest.mark.parametrize("path", ["/v1/schedules", "/v1/schedules/preview"])
 def test_schedule_bodies_are_one_schema_per_cadence_with_its_required_fields(spec, path):
-    from core.timing import CADENCES, REQUIRED_BY_CADENCE
+    from core.model import CADENCES, REQUIRED_BY_CADENCE
 
     body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["discriminator"]["propertyName"] == "cadence"

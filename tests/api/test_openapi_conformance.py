@@ -27,7 +27,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from api import create_app
 from core import db
-from core.timing import CADENCES
+from core.model import CADENCES
 from tests.api.conftest import SEED_001_BODY, bearer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import db, runstates
+from core import db, model
 from tests.api.conftest import SEED_001_BODY
 
 
@@ -17,11 +17,11 @@ def _stored(conn, schedule_id):
 
 def test_a_new_schedule_skips_overlapping_runs_by_default(create, conn):
     created = create()
-    assert created["overlap_policy"] == "skip" == runstates.DEFAULT_OVERLAP_POLICY
+    assert created["overlap_policy"] == "skip" == model.DEFAULT_OVERLAP_POLICY
     assert _stored(conn, created["id"])["overlap_policy"] == "skip"
 
 
-@pytest.mark.parametrize("policy", runstates.OVERLAP_POLICIES)
+@pytest.mark.parametrize("policy", model.OVERLAP_POLICIES)
 def test_each_policy_is_stored_and_returned(client, auth, create, conn, policy):
     created = create(overlap_policy=policy)
     assert created["overlap_policy"] == policy

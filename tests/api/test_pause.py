@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from freezegun import freeze_time
 
-from core import db, lifecycle
+from core import db, lifecycle, model
 from core.sql import queries
 from tests.api.conftest import SEED_001_BODY, bearer
 
@@ -122,7 +122,7 @@ def test_pause_after_failures_pauses_the_schedule_with_a_note_shown_by_health_an
     assert [(i["kind"], i["detail"]) for i in issues if i["schedule_id"] == sid] == [
         ("paused_after_failures", body["pause_note"])]
     with db.service_transaction(conn) as cur:
-        cur.execute(queries["count_schedules_by_state"], {"now": datetime.now(timezone.utc)})
+        cur.execute(queries["count_schedules_by_state"], {"now": datetime.now(timezone.utc), **model.health_parameters()})
         counted = cur.fetchone()
     assert counted["paused"] == 1 and counted["paused_after_failures"] == 1
     metrics = client.get("/metrics").get_data(as_text=True)

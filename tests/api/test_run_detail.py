@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from core import db, runstates
+from core import db, model
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
@@ -137,12 +137,12 @@ def test_the_run_list_shows_the_same_run_fields_without_deliveries(client, auth,
 
 
 def test_the_run_list_filters_by_every_run_status(client, auth, schedule, conn):
-    for minute, status in enumerate(runstates.ALL):
+    for minute, status in enumerate(model.RUN_STATUSES):
         add_run(conn, schedule["id"], status, scheduled_for=f"2026-03-09 13:{minute:02d}:00+00")
     url = f"/v1/schedules/{schedule['id']}/runs"
-    assert client.get(url, headers=auth).get_json()["count"] == len(runstates.ALL)
-    for status in runstates.ALL:
+    assert client.get(url, headers=auth).get_json()["count"] == len(model.RUN_STATUSES)
+    for status in model.RUN_STATUSES:
         body = client.get(f"{url}?status={status}", headers=auth).get_json()
         assert [run["status"] for run in body["runs"]] == [status], status
     assert client.get(f"{url}?status=done", headers=auth).get_json()["fields"] == {
-        "status": [f"Must be one of: {', '.join(runstates.ALL)}."]}
+        "status": [f"Must be one of: {', '.join(model.RUN_STATUSES)}."]}

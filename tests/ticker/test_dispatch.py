@@ -285,7 +285,7 @@ def test_a_ticker_alone_uses_two_lanes_and_one_beside_other_live_tickers(conn, a
     assert "2 ticker(s) running: dispatching 1 batch(es) at a time" in caplog.text
     assert scalar(conn, "SELECT count(*) FROM schedule_runs WHERE status = 'queued'") == 40
 
-    # The other ticker stops beating: after two intervals (and a beat's second) it no longer counts.
-    fetch(conn, "UPDATE ticker_heartbeats SET last_tick_at = now() - interval '62 seconds' WHERE instance_id = 'other'")
+    # The other ticker stops beating: past model.ticker_alive_within (3 intervals) it no longer counts.
+    fetch(conn, "UPDATE ticker_heartbeats SET last_tick_at = now() - interval '92 seconds' WHERE instance_id = 'other'")
     ticker.beat(force=True)
     assert ticker.live_tickers == 1 and ticker.lanes_in_use == 2

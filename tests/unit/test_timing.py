@@ -7,11 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.model import CADENCES, REQUIRED_BY_CADENCE
 from core.timing import (
-    CADENCES,
-    REQUIRED_BY_CADENCE,
-
-
     RANGE_END,
     TIMING_FIELDS,
     RangeEndError,

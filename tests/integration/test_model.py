@@ -1,0 +1,95 @@
+"""The migrations' CHECK constraints and column defaults agree with core/model.py.
+
+Read from a migrated database's catalog (pg_constraint, information_schema), not from the .sql files:
+what counts is the schema the migrations leave, whichever of them last changed a constraint. A list
+is compared as a set (order means nothing to IN); a range is checked by evaluating the constraint's
+own expression at the model's bounds and just past them.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core import channels, db, model
+
+ENUMERATIONS = [
+    ("schedules", "cadence", model.CADENCES),
+    ("schedules", "overlap_policy", model.OVERLAP_POLICIES),
+    ("schedules", "catchup", model.CATCHUP_POLICIES),
+    ("schedule_runs", "status", model.RUN_STATUSES),
+    ("schedule_runs", "trigger", model.TRIGGERS),
+    ("deliveries", "status", model.DELIVERY_STATUSES),
+    ("deliveries", "channel", ("email",) + channels.TYPES),
+    ("schedule_channels", "type", channels.TYPES),
+    ("schedule_changes", "action", model.CHANGE_ACTIONS),
+]
+DEFAULTS = [
+    ("send_hour", str(model.DEFAULT_SEND_HOUR)),
+    ("send_minute", str(model.DEFAULT_SEND_MINUTE)),
+    ("timezone", f"'{model.DEFAULT_TIMEZONE}'::text"),
+    ("overlap_policy", f"'{model.DEFAULT_OVERLAP_POLICY}'::text"),
+    ("catchup", f"'{model.DEFAULT_CATCHUP}'::text"),
+]
+
+
+def column_check(cur, table: str, column: str) -> str:
+    """The expression of the one CHECK constraint on exactly this column, as PostgreSQL prints it."""
+    cur.execute("""
+        SELECT pg_get_constraintdef(c.oid) AS definition
+          FROM pg_constraint AS c
+          JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attname = %s
+         WHERE c.conrelid = %s::regclass AND c.contype = 'c' AND c.conkey = ARRAY[a.attnum]
+    """, (column, table))
+    rows = cur.fetchall()
+    assert len(rows) == 1, f"{table}.{column}: expected one CHECK constraint, found {len(rows)}"
+    definition = rows[0]["definition"]
+    assert definition.startswith("CHECK ("), definition
+    return definition[len("CHECK "):]
+
+
+def accepts(cur, table: str, column: str, expression: str, value: int) -> bool:
+    """Whether the CHECK expression lets `value` into the column (NULL counts as passing, as in a CHECK)."""
+    cur.execute(f"SELECT ({expression}) IS NOT FALSE AS ok"
+                f" FROM (SELECT %s::{column_type(cur, table, column)} AS {column}) AS v", (value,))
+    return cur.fetchone()["ok"]
+
+
+def column_type(cur, table: str, column: str) -> str:
+    cur.execute("SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attname = %s", (table, column))
+    return cur.fetchone()["type"]
+
+
+@pytest.mark.parametrize("table, column, values", ENUMERATIONS, ids=[f"{t}.{c}" for t, c, _ in ENUMERATIONS])
+def test_each_list_check_allows_exactly_the_models_values(conn, table, column, values):
+    with db.service_transaction(conn) as cur:
+        expression = column_check(cur, table, column)
+    allowed = re.findall(r"'([^']*)'::text", expression)
+    assert allowed, expression
+    assert set(allowed) == set(values), f"{table}.{column}: the CHECK allows {allowed}, the model says {values}"
+
+
+@pytest.mark.parametrize("column", sorted(model.BOUNDS))
+def test_each_range_check_allows_exactly_the_models_bounds(conn, column):
+    bound = model.BOUNDS[column]
+    inside = {bound.low, bound.high, *bound.also}
+    outside = {bound.low - 1, bound.high + 1, *(v + step for v in bound.also for step in (-1, 1))}
+    outside = {v for v in outside if v not in inside and not bound.low <= v <= bound.high}
+    with db.service_transaction(conn) as cur:
+        expression = column_check(cur, "schedules", column)
+        if bound.high == model.INT32_MAX:  # the column type is the upper bound
+            assert column_type(cur, "schedules", column) == "integer"
+            outside.discard(bound.high + 1)
+        refused_inside = sorted(v for v in inside if not accepts(cur, "schedules", column, expression, v))
+        allowed_outside = sorted(v for v in outside if accepts(cur, "schedules", column, expression, v))
+    assert refused_inside == [] and allowed_outside == [], (
+        f"schedules.{column}: CHECK {expression} disagrees with the model's {bound}")
+
+
+@pytest.mark.parametrize("column, default", DEFAULTS, ids=[c for c, _ in DEFAULTS])
+def test_column_defaults_are_the_models(conn, column, default):
+    with db.service_transaction(conn) as cur:
+        cur.execute("SELECT column_default FROM information_schema.columns"
+                    " WHERE table_name = 'schedules' AND column_name = %s", (column,))
+        assert cur.fetchone()["column_default"] == default
