@@ -62,3 +62,9 @@ def save(cur, account_id, route: str, key: str, *, status: int, response: str, l
     cur.execute(queries["save_idempotent_response"], {"account_id": account_id, "route": route, "key": key,
                                                       "status": status, "response": response,
                                                       "location": location})
+
+
+def delete_expired(cur, now: datetime, *, limit: int) -> int:
+    """Forget up to `limit` keys older than KEY_LIFETIME (retention, core/maintenance.py)."""
+    cur.execute(queries["delete_expired_idempotency_keys"], {"before": now - KEY_LIFETIME, "limit": limit})
+    return cur.rowcount

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import db
-from core.idempotency import KEY_LIFETIME
+from core import db, idempotency
 from core.sql import queries
 
 KEEP_RUNS = 20
@@ -75,6 +74,5 @@ class RetentionSweep:
                 break
         # Idempotency keys are answered for a day only (core/idempotency.py): expired ones go too.
         with db.service_transaction(conn) as cur:
-            cur.execute(queries["delete_expired_idempotency_keys"],
-                        {"before": now - KEY_LIFETIME, "limit": self.batch_rows})
+            idempotency.delete_expired(cur, now, limit=self.batch_rows)
         return pruned

@@ -1,5 +1,5 @@
--- A schedule's webhook and Slack channels (core/channels.py) and the account's webhook signing
--- secrets (core/signing.py). The API runs these in a tenant transaction, the worker in a service one.
+-- A schedule's webhook and Slack channels (core/channels.py). The API runs these in a tenant
+-- transaction, the worker in a service one.
 
 -- list_schedule_channels --
 -- The channels of some schedules, in the order the client gave them.
@@ -38,41 +38,3 @@ RETURNING id, schedule_id, type, url, disabled_at, disabled_reason, created_at, 
 SELECT type, url FROM schedule_channels
  WHERE schedule_id = %(schedule_id)s AND disabled_at IS NULL
  ORDER BY position, created_at;
-
--- channel_for_delivery --
--- The schedule's channel a ledger row sends to, as it is now (removed: no row; disabled: disabled_at).
-SELECT id, disabled_at, disabled_reason FROM schedule_channels
- WHERE schedule_id = %(schedule_id)s AND type = %(type)s AND url = %(url)s;
-
--- disable_schedule_channel --
--- The receiver answered 410 Gone: stop sending to it until the account enables it again.
-UPDATE schedule_channels SET disabled_at = now(), disabled_reason = %(reason)s, updated_at = now()
- WHERE id = %(id)s AND disabled_at IS NULL;
-
--- signing_secrets --
--- The account's signing secrets not yet expired, the current one (no expires_at) first.
-SELECT id, secret, created_at, expires_at FROM webhook_secrets
- WHERE account_id = %(account_id)s AND (expires_at IS NULL OR expires_at > now())
- ORDER BY expires_at IS NOT NULL, created_at DESC;
-
--- ensure_signing_secret --
--- The account's first secret, unless it has a current one (a concurrent first use adds none).
-INSERT INTO webhook_secrets (account_id, secret) VALUES (%(account_id)s, %(secret)s)
-ON CONFLICT (account_id) WHERE expires_at IS NULL DO NOTHING;
-
--- lock_signing_secrets --
--- Serialises rotations of one account's secret (two at once would both try to add a current one).
-SELECT pg_advisory_xact_lock(hashtext('webhook_secrets:' || %(account_id)s::text));
-
--- retire_signing_secret --
--- A rotation: the current secret stays valid until now + the grace period; long-expired ones go.
-WITH retired AS (
-    UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => %(grace_seconds)s)
-     WHERE account_id = %(account_id)s AND expires_at IS NULL
-)
-DELETE FROM webhook_secrets WHERE account_id = %(account_id)s AND expires_at <= now();
-
--- insert_signing_secret --
--- The account's new current secret (after retire_signing_secret in the same transaction).
-INSERT INTO webhook_secrets (account_id, secret) VALUES (%(account_id)s, %(secret)s)
-RETURNING id, secret, created_at, expires_at;

@@ -70,14 +70,6 @@ UPDATE schedules AS s
  WHERE s.id = v.id
    AND s.id = ANY(ARRAY(SELECT id FROM v));
 
--- mark_runs_queued --
--- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (job id: the prefix of core.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
-UPDATE schedule_runs
-   SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
- WHERE id = ANY(%(run_ids)s::uuid[])
-   AND status = 'pending'
-RETURNING id::text;
-
 -- next_wake_at --
 -- When the ticker has work next: the earliest next_run_at of an active schedule, a pause ending, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
 SELECT LEAST(

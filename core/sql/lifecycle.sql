@@ -169,3 +169,11 @@ SELECT id::text, schedule_id::text, account_id::text, attempt, result IS NOT NUL
   FROM schedule_runs
  WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running'
    FOR UPDATE;
+
+-- mark_runs_queued --
+-- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (job id: the prefix of core.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
+UPDATE schedule_runs
+   SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
+ WHERE id = ANY(%(run_ids)s::uuid[])
+   AND status = 'pending'
+RETURNING id::text;
