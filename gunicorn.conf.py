@@ -22,8 +22,8 @@ import glob
 import os
 import sys
 
-from core.logs import configure_logging
-from core.settings import SettingsError, load_settings
+from core.ops.logs import configure_logging
+from core.ops.settings import SettingsError, load_settings
 
 
 def _fail(message: str) -> None:

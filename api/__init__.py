@@ -2,7 +2,7 @@
 
 `create_app(test_config=None)` builds the Flask app from settings: `test_config` is a dict of
 environment-style settings ({"DATABASE_URL": ..., "JWT_SECRET": ...}) given to
-`core.settings.load_settings`, None reads the environment. DATABASE_URL and JWT_SECRET are required
+`core.ops.settings.load_settings`, None reads the environment. DATABASE_URL and JWT_SECRET are required
 (SettingsError naming the variable); REDIS_URL is optional here: without it, or while Redis is down,
 "run now" leaves its run pending for the ticker to push.
 
@@ -19,7 +19,7 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core.settings import load_settings
+from core.ops.settings import load_settings
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                  "description": "HS256 JWT with claim account_id; `python -m api.cli mint-token` makes one"}

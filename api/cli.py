@@ -19,9 +19,10 @@ from datetime import datetime, timezone
 
 import psycopg2
 
-from core import accounts, console_links, db
-from core.settings import SettingsError, load_settings
-from core.tokens import mint_access_token
+from core.tenants import accounts, console_links
+from core.ops import db
+from core.ops.settings import SettingsError, load_settings
+from core.deliveries.tokens import mint_access_token
 
 
 def _account_id(value: str) -> uuid.UUID:

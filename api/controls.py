@@ -18,9 +18,9 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (BackfillAnswerSchema, BackfillSchema, HistoryArgsSchema, HistorySchema, NoteSchema,
                          PauseSchema, error_schema, schedule_schema)
-from core import backfill as backfills
-from core import history, pauses, schedules
-from core.timing import TimingError
+from core.schedule import backfill as backfills
+from core.schedule import history, pauses, schedules
+from core.engine.timing import TimingError
 
 blp = Blueprint("controls", __name__, url_prefix="/v1",
                 description="Pause and resume a schedule, and its change history")

@@ -2,7 +2,7 @@
 
 A request takes a connection the first time it needs one and gives it back on teardown, rolled back
 if anything was left open; a connection that broke (the server restarted) is closed, not reused.
-Tenant data is only ever touched through `tenant()`, i.e. `core.db.tenant_transaction`, so
+Tenant data is only ever touched through `tenant()`, i.e. `core.ops.db.tenant_transaction`, so
 row-level security applies to every query the API makes.
 
 The pool opens no connection until the first request, so a gunicorn master that builds the app
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 from flask import current_app, g
 
-from core import db
-from core.db import ConnectionPool, PoolTimeout  # noqa: F401 (PoolTimeout: the app answers 503)
+from core.ops import db
+from core.ops.db import ConnectionPool, PoolTimeout  # noqa: F401 (PoolTimeout: the app answers 503)
 
 logger = logging.getLogger(__name__)
 

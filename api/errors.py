@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.db import PoolTimeout
-from core.timing import TimingError
+from core.engine.timing import TimingError
 
 logger = logging.getLogger(__name__)
 

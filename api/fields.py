@@ -123,7 +123,7 @@ def recipients_limit(value: list) -> None:
 
 
 def known_timezone(value: str) -> None:
-    from core.timing import TimingError, validate_timing  # the time engine owns the list of zones
+    from core.engine.timing import TimingError, validate_timing  # the time engine owns the list of zones
 
     try:
         validate_timing({"cadence": "daily", "timezone": value})
@@ -195,9 +195,9 @@ def EmailAddress(**kwargs) -> fields.String:
 
 
 def outbound_url(value: str) -> None:
-    """A webhook or Slack URL the service may call (core/outbound.py): https, resolving only to public
+    """A webhook or Slack URL the service may call (core/deliveries/outbound.py): https, resolving only to public
     addresses (loopback too with WEBHOOK_ALLOW_LOOPBACK in development). Checked again at each send."""
-    from core import outbound
+    from core.deliveries import outbound
 
     try:
         outbound.check(value, allow_loopback=_settings().webhook_allow_loopback)

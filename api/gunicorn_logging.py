@@ -2,7 +2,7 @@
 
 Gunicorn formats its error log as `[time] [pid] [LEVEL] message` and its access log as Apache text,
 whatever LOG_FORMAT says. This logger class (gunicorn.conf.py sets `logger_class`) keeps gunicorn's
-handlers and levels and swaps their formatter for core.logs' one, so every line gunicorn writes is a
+handlers and levels and swaps their formatter for core.ops.logs' one, so every line gunicorn writes is a
 line like the ticker's and the worker's. With LOG_FORMAT=json an access line carries its parts as
 keys (method, path, status, duration_ms...) instead of one Apache string.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from gunicorn import glogging
 
-from core.logs import formatter
-from core.settings import load_settings
+from core.ops.logs import formatter
+from core.ops.settings import load_settings
 
 
 class Logger(glogging.Logger):

@@ -17,7 +17,8 @@ from flask import current_app
 from api.db import PoolTimeout, get_db
 from api.base import Blueprint
 from api.schemas import HealthSchema, ReadySchema
-from core import db, health, model
+from core.ops import db, health
+from core import model
 
 blp = Blueprint("health", __name__, description="Liveness and readiness of the service")
 

@@ -1,6 +1,6 @@
 """The `Idempotency-Key` header of POST /v1/schedules and POST /v1/schedules/{id}/run, for the views:
 read and check the header, claim the key in the view's tenant transaction, build the answer that is
-both sent and kept, and replay a kept answer (with `Idempotent-Replayed: true`). core/idempotency.py
+both sent and kept, and replay a kept answer (with `Idempotent-Replayed: true`). core/schedule/idempotency.py
 holds the rules."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from flask import current_app, request
 
 from api.errors import ApiError
-from core import idempotency
+from core.schedule import idempotency
 
 HEADER = "Idempotency-Key"
 # The header as the OpenAPI document shows it (@blp.doc(parameters=[PARAMETER])).

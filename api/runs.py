@@ -2,7 +2,7 @@
 with its deliveries, and running it now.
 
 Running now records a `pending` manual run and nothing else: its insert wakes the tickers (NOTIFY),
-and a ticker pushes its job within about a second, as it pushes every run (core.lifecycle is the
+and a ticker pushes its job within about a second, as it pushes every run (core.runs.lifecycle is the
 only pusher), so a manual run gets the same guarantees as a scheduled one: recorded before anything
 else, pushed once, retried, recovered. The API never talks to Redis for it.
 """
@@ -20,7 +20,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
                          error_schema)
-from core import schedules
+from core.schedule import schedules
 
 logger = logging.getLogger(__name__)
 run_now_schema = RunNowSchema()

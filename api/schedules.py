@@ -30,9 +30,11 @@ from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteS
                          ScheduleListArgsSchema, ScheduleListSchema, StatsSchema, error_schema,
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
-from core import channels, health, schedules
-from core.explain import explained_runs
-from core.timing import TimingError, next_runs_in_range, validate_timing
+from core.deliveries import channels
+from core.ops import health
+from core.schedule import schedules
+from core.engine.explain import explained_runs
+from core.engine.timing import TimingError, next_runs_in_range, validate_timing
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
-from core import channels, cron, model
+from core.deliveries import channels
+from core.engine import cron
+from core import model
 from core.model import BOUNDS, CADENCES, INT32_MAX, RUN_STATUSES, TRIGGERS
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
 # Python's whitespace (str.strip, str.split) spelled out: `\s` differs between regex dialects, and the
@@ -20,8 +22,8 @@ _NOT_AT_SPACE_NUL = rf"[^@\u0000{_SPACES}]"
 EMAIL_SHAPE = rf"^{_NOT_AT_SPACE_NUL}{{1,64}}@{_NOT_AT_SPACE_NUL}{{1,255}}$"
 # A cron rule's shape (a known macro, or five fields of the characters cron uses), for the
 # OpenAPI document; the time engine takes a blank one as none, which only the cron cadence refuses.
-_MACRO = "@(" + "|".join(name[1:] for name in cron.MACROS) + ")"  # lower case only, as core.cron takes them
-_CRON = _MACRO + r"|[0-9A-Za-z*,/-]+([ \t]+[0-9A-Za-z*,/-]+){4}"  # inside, only spaces and tabs (core.cron)
+_MACRO = "@(" + "|".join(name[1:] for name in cron.MACROS) + ")"  # lower case only, as core.engine.cron takes them
+_CRON = _MACRO + r"|[0-9A-Za-z*,/-]+([ \t]+[0-9A-Za-z*,/-]+){4}"  # inside, only spaces and tabs (core.engine.cron)
 CRON_SHAPE = rf"^[{_SPACES}]*({_CRON})[{_SPACES}]*$"
 CRON_SHAPE_OR_BLANK = rf"^[{_SPACES}]*(({_CRON})[{_SPACES}]*)?$"
 

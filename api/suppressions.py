@@ -17,7 +17,8 @@ from api.base import Blueprint
 from api.errors import not_found
 from api.schemas import (SuppressionEntrySchema, SuppressionListArgsSchema, SuppressionListSchema, SuppressionSchema,
                          error_schema)
-from core import schedules, suppressions
+from core.schedule import schedules
+from core.deliveries import suppressions
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from api.errors import ApiError
 from api.fields import refuse_unstorable, unstorable
 from api.schemas import (UnsubscribedSchema, UnsubscribeFormSchema, UnsubscribeLinkQuerySchema, UnsubscribeLinkSchema,
                          UnsubscribeRequestSchema, UnsubscribeTokenArgsSchema, UnsubscribeTokenSchema, error_schema)
-from core import db, suppressions
-from core.tokens import unsubscribe_token, unsubscribe_token_is_valid
+from core.ops import db
+from core.deliveries import suppressions
+from core.deliveries.tokens import unsubscribe_token, unsubscribe_token_is_valid
 
 blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
 

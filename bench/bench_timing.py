@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import croniter
 
-from core import timing
-from core.timing import next_run_after
+from core.engine import timing
+from core.engine.timing import next_run_after
 
 UTC = timezone.utc
 ZONE = "America/New_York"

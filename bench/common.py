@@ -13,8 +13,8 @@ from pathlib import Path
 
 import redis
 
-from core import db
-from core.migrate import apply_migrations
+from core.ops import db
+from core.ops.migrate import apply_migrations
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database, drop_database
 
 ZONES = ["UTC", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney",

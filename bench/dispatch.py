@@ -15,7 +15,7 @@ import redis
 from bench.baselines import batched_ticker, seed_ticker
 from bench.common import (QUEUE, BenchDatabases, Timer, extra_runs, flush_queue, insert_schedules, make_due,
                           verify_dispatch)
-from core import db
+from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
 # Time for the tickers to start and go idle before the schedules fall due.

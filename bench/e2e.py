@@ -26,14 +26,14 @@ from rq import Queue
 from rq.registry import FinishedJobRegistry
 
 from bench.common import BenchDatabases
-from core import db
+from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "bench-e2e"
 NOOP_QUEUE = "bench-noop"
 WORKERS = 2
 LEAD_SECONDS = 10  # for the ticker and the workers to start and go idle before the schedules fall due
-TASKS = "generate_report=core.demo_tasks:generate_report,wait_io=bench.tasks:wait_io"
+TASKS = "generate_report=core.runs.demo_tasks:generate_report,wait_io=bench.tasks:wait_io"
 _RUN_ID = re.compile(rb"^X-Schedule-Run-ID: ([0-9a-f-]{36})", re.MULTILINE)
 
 

@@ -6,8 +6,8 @@ import statistics
 import time
 
 from bench.common import BenchDatabases, insert_schedules
-from core import db
-from core.settings import load_settings
+from core.ops import db
+from core.ops.settings import load_settings
 
 
 def _ticker(url: str, redis_url: str):

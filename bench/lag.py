@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.common import QUEUE, BenchDatabases, flush_queue
-from core import db
+from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
 

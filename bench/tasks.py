@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from core.demo_tasks import generate_report
+from core.runs.demo_tasks import generate_report
 
 
 def wait_io(account_id: str, params: dict) -> dict:

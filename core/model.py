@@ -2,12 +2,12 @@
 schedule's fields, the statuses a run goes through, and when a schedule or a ticker is unhealthy.
 
 Pure data and two small functions (no database, no clock, no Flask). Read by the time engine
-(core/timing.py), the API schemas and the OpenAPI document (api/schemas.py, api/openapi.py), the
-metrics (core/metrics.py) and the health checks (core/health.py, /readyz, the ticker). The migrations'
+(core/engine/timing.py), the API schemas and the OpenAPI document (api/schemas.py, api/openapi.py), the
+metrics (core/ops/metrics.py) and the health checks (core/ops/health.py, /readyz, the ticker). The migrations'
 CHECK constraints say the same in SQL; tests/integration/test_model.py reads them from a migrated
 database and fails when the two disagree.
 
-Adding a cadence: its name and required fields here, its rule in core/timing.py, and a migration
+Adding a cadence: its name and required fields here, its rule in core/engine/timing.py, and a migration
 widening `schedules_cadence_check` (and redefining `schedule_is_stale` if it runs less often than
 weekly).
 
@@ -33,7 +33,7 @@ CADENCE_LABELS = {"once": "Once", "hourly": "Every hour", "daily": "Every day", 
                   "biweekly": "Every other week", "monthly": "Every month", "cron": "Cron expression",
                   "interval": "Fixed interval"}
 # The fields each cadence cannot do without ("weekly_dow required for weekly cadence"), as
-# core.timing.validate_timing enforces them; the OpenAPI document makes them required per cadence.
+# core.engine.timing.validate_timing enforces them; the OpenAPI document makes them required per cadence.
 REQUIRED_BY_CADENCE: dict[str, tuple[str, ...]] = {
     "once": ("start_at",),
     "hourly": (),

@@ -20,10 +20,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core import accounts, console_links, db
-from core.migrate import apply_migrations
-from core.settings import SettingsError, load_settings
-from core.tokens import mint_access_token
+from core.tenants import accounts, console_links
+from core.ops import db
+from core.ops.migrate import apply_migrations
+from core.ops.settings import SettingsError, load_settings
+from core.deliveries.tokens import mint_access_token
 from devtools import devdata
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
 from devtools.procfile import Output, Runner, read_procfile
@@ -87,7 +88,7 @@ def main() -> int:
 
 def _ensure_demo_data(database_url: str) -> None:
     """The demo account, and its demo schedule made through the API's own path unless it exists."""
-    from core import schedules
+    from core.schedule import schedules
 
     conn = db.connect(database_url, application_name="make-dev")
     try:

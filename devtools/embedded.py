@@ -17,7 +17,7 @@ from psycopg2 import sql
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import db
+from core.ops import db
 
 
 class EmbeddedPostgres:

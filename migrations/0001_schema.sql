@@ -37,7 +37,7 @@ CREATE TABLE schedules (
     filters               JSONB NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(filters) = 'object'),
     recipients            TEXT[] NOT NULL DEFAULT '{}',
     include_attachment    BOOLEAN NOT NULL DEFAULT FALSE,
-    -- Timing. Cross-field rules (weekly needs weekly_dow, ...) live in core/timing.py, not here, so a
+    -- Timing. Cross-field rules (weekly needs weekly_dow, ...) live in core/engine/timing.py, not here, so a
     -- row written by hand with a missing field reaches the ticker, which reports it on the row.
     cadence               TEXT NOT NULL DEFAULT 'weekly' CHECK (cadence IN
                               ('once', 'hourly', 'daily', 'weekly', 'biweekly', 'monthly', 'cron', 'interval')),

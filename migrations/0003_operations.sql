@@ -5,7 +5,7 @@
 -- Plain CREATE INDEX (migrations run in a transaction, so not CONCURRENTLY): on a large existing
 -- table, run this release when a short pause of inserts into these two tables is acceptable.
 
--- Serves the runs_by_status gauge (runs created in the last 24 h, core/sql/metrics.sql).
+-- Serves the runs_by_status gauge (runs created in the last 24 h, core/ops/metrics.sql).
 CREATE INDEX schedule_runs_created_idx ON schedule_runs (created_at);
 
 -- Serves prune_email_log (oldest first, older than RUN_RETENTION_DAYS) and the emails_by_result gauge.

@@ -12,7 +12,7 @@ CREATE TABLE console_logins (
 );
 CREATE INDEX console_logins_account_expires_idx ON console_logins (account_id, expires_at);
 
--- A sign-in is claimed as the link's tenant (core.db.tenant_transaction), so the table is a tenant
+-- A sign-in is claimed as the link's tenant (core.ops.db.tenant_transaction), so the table is a tenant
 -- table like the others: FORCEd row-level security, the app_tenant role sees its own account's rows.
 ALTER TABLE console_logins ENABLE ROW LEVEL SECURITY;
 ALTER TABLE console_logins FORCE ROW LEVEL SECURITY;

@@ -18,7 +18,7 @@ CREATE TRIGGER schedules_changed AFTER UPDATE OF next_run_at, active, paused_unt
 -- A run's conclusion counted it on the same row, so a worker finishing a run held the row's lock
 -- while the ticker's FOR UPDATE SKIP LOCKED claim passed over it: a finishing run could make a due
 -- schedule wait a tick. The counters and the last outcome move to schedule_stats, one row per
--- schedule, written only by a run's conclusion (core/lifecycle.py); the schedules row keeps what
+-- schedule, written only by a run's conclusion (core/runs/lifecycle.py); the schedules row keeps what
 -- dispatch itself notes (a missed or skipped occurrence, a timing that cannot be computed).
 -- Made with the schedule (by the trigger below, whoever inserts it), so a conclusion only ever
 -- UPDATEs it: an INSERT would check its foreign key with a KEY SHARE lock on the schedules row,

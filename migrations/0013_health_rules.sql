@@ -1,5 +1,5 @@
 -- 0013: one definition of a stale schedule. The rule was spelled out twice, in the health listing
--- (core/sql/health.sql, schedule_health_issues) and in the metrics' count (core/sql/metrics.sql,
+-- (core/ops/health.sql, schedule_health_issues) and in the metrics' count (core/ops/metrics.sql,
 -- count_schedules_by_state), with a comment asking that the two be changed together. Both now call
 -- this function. The threshold (core/model.py's STALE_AFTER_DAYS, 7) is passed in by the caller;
 -- what depends on a cadence is here: a cadence that runs less often than weekly by design is stale

@@ -75,7 +75,7 @@ def redis_server_url(scratch_dir):
 @pytest.fixture(scope="session")
 def template_database(pg_admin_url):
     """The name of a database holding the migrated schema, built once per session."""
-    from core.migrate import apply_migrations
+    from core.ops.migrate import apply_migrations
     from devtools.embedded import create_database, drop_database
 
     name = f"sched_tpl_{RUN_ID}"
@@ -110,7 +110,7 @@ def database_url(pg_admin_url, template_database):
 @pytest.fixture
 def conn(database_url):
     """A service connection (sees every tenant) to this test's database."""
-    from core import db
+    from core.ops import db
 
     connection = db.connect(database_url, application_name="tests")
     yield connection
@@ -129,7 +129,7 @@ def redis_url(redis_server_url):
 
 
 def make_account(conn, name: str = "Acme", plan: str = "pro") -> uuid.UUID:
-    from core import db
+    from core.ops import db
 
     with db.service_transaction(conn) as cur:
         cur.execute("INSERT INTO accounts (name, plan) VALUES (%s, %s) RETURNING id", (name, plan))

@@ -1,6 +1,6 @@
 """`python -m ticker`: the ticker daemon; `--once` runs a single tick; `preview ...` prints next runs.
 
-Settings come from the environment (core.settings); a missing or bad one is one `error:` line on
+Settings come from the environment (core.ops.settings); a missing or bad one is one `error:` line on
 stderr and exit status 2. SIGTERM (sent by Render on every deploy) and SIGINT finish the batch in
 hand, remove the heartbeat and exit 0. With METRICS_PORT set, the daemon serves its Prometheus
 metrics at http://0.0.0.0:METRICS_PORT/metrics (ticker/metrics.py, TickerMetrics); `--once` does not.
@@ -12,8 +12,8 @@ import logging
 import signal
 import sys
 
-from core.logs import configure_logging
-from core.settings import SettingsError, load_settings
+from core.ops.logs import configure_logging
+from core.ops.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

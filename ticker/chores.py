@@ -7,8 +7,8 @@ import time
 
 import psycopg2
 
-from core import db, health
-from core.maintenance import Pruned, RetentionSweep
+from core.ops import db, health
+from core.ops.maintenance import Pruned, RetentionSweep
 from ticker.report import describe, stage, stage_of
 
 logger = logging.getLogger("ticker")
@@ -37,7 +37,7 @@ class Chores:
             self._chore(self.prune_history, conn, RETENTION_EVERY_SECONDS)
 
     def check_health(self, conn) -> list[dict]:
-        """Log one WARNING per problem schedule (core/health.py's rules); returns them.
+        """Log one WARNING per problem schedule (core/ops/health.py's rules); returns them.
 
         At most HEALTH_LOG_LIMIT lines, then one saying how many more there are.
         """
@@ -54,7 +54,7 @@ class Chores:
         return issues
 
     def prune_history(self, conn) -> Pruned:
-        """One retention pass (core/maintenance.py): runs and email_log rows past RUN_RETENTION_DAYS."""
+        """One retention pass (core/ops/maintenance.py): runs and email_log rows past RUN_RETENTION_DAYS."""
         days = self.settings.run_retention_days
         with stage("delete old runs"):
             pruned = self.retention.run_pass(conn, self.clock(), days)

@@ -1,7 +1,7 @@
 """Dispatching every due schedule, in batches, on up to LANES connections at once.
 
-Each lane claims, records and commits a batch (core.dispatch), then queues it (core.lifecycle) and
-reports it (ticker/report.py), one batch after another on its own connection: core.dispatch's
+Each lane claims, records and commits a batch (core.runs.dispatch), then queues it (core.runs.lifecycle) and
+reports it (ticker/report.py), one batch after another on its own connection: core.runs.dispatch's
 exactly-once argument is per batch and does not care which lane runs it, and SKIP LOCKED keeps lanes
 off each other's rows. Lane 0 runs in the caller's thread, the others in helper threads: while one
 waits on PostgreSQL or Redis, another runs its Python. The helpers start only once lane 0's first
@@ -14,7 +14,8 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core import db, dispatch, lifecycle
+from core.ops import db
+from core.runs import dispatch, lifecycle
 from ticker.report import TickFigures, report_queued, report_recorded, stage
 
 # Batches in flight at once: two keep both of a small machine's cores busy, more only add

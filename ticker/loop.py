@@ -6,7 +6,7 @@ lost jobs) and then every due schedule (ticker/lanes.py), and returns whether it
 `run()` only ticks, runs the chores (ticker/chores.py) and sleeps, and turns every outage into one
 log line and a capped back-off, never a crash. The units label their own errors
 (ticker/report.py's `stage`). This module owns the connections, the clock, the heartbeat and the
-signals' effect; the domain (SQL, what a row becomes) is core.dispatch and core.lifecycle.
+signals' effect; the domain (SQL, what a row becomes) is core.runs.dispatch and core.runs.lifecycle.
 """
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import db, dispatch, lifecycle, model
+from core.ops import db
+from core.runs import dispatch, lifecycle
+from core import model
 from ticker.metrics import TickerMetrics
 from ticker.chores import Chores
 from ticker.lanes import LANES, Dispatcher

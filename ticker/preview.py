@@ -10,7 +10,7 @@ month's last day, dispatched later inside its delivery window, bounded by start_
 gives one line on stderr and exit code 2, never a traceback. Runs are computed up to
 9998-12-31T00:00:00Z: when fewer than --count come before it, the ones that do are printed, then one
 `error:` line naming that limit, and the exit code is 2. The CLI reads the clock for the default
---after; the engine (core.timing) never does.
+--after; the engine (core.engine.timing) never does.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from core.explain import explained_runs
-from core.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
+from core.engine.explain import explained_runs
+from core.engine.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
 
 MAX_COUNT = 1000
 # Timing fields that JSON carries as RFC 3339 strings; the engine takes datetimes.
@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
 
 
 def _print_runs(runs: list[dict], fields: dict) -> None:
-    """One line per explained run (core.explain.explained_runs)."""
+    """One line per explained run (core.engine.explain.explained_runs)."""
     zone = ZoneInfo(fields.get("timezone") or "UTC")
     for run in runs:
         print(format_run(run["at"], zone) + explanation(run))

@@ -1,7 +1,7 @@
 """The ticker's recovery units: each finds one kind of run that would otherwise be stranded, moves it
-on through core.lifecycle, and returns how many it found (a full batch means: call again).
+on through core.runs.lifecycle, and returns how many it found (a full batch means: call again).
 
-- `resume_paused`: schedules paused until an instant that has come are resumed (core.pauses), first,
+- `resume_paused`: schedules paused until an instant that has come are resumed (core.schedule.pauses), first,
   so that one whose next run is already due is dispatched in the same tick.
 
 - `recover_lost_workers`: running runs whose lease ran out (worker killed, lost, hung) go to their
@@ -21,7 +21,9 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from core import db, lifecycle, pauses
+from core.ops import db
+from core.runs import lifecycle
+from core.schedule import pauses
 from ticker.report import TickFigures, stage
 
 logger = logging.getLogger("ticker")

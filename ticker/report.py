@@ -14,7 +14,7 @@ from datetime import datetime
 
 import psycopg2
 
-from core.dispatch import describe_error
+from core.runs.dispatch import describe_error
 
 logger = logging.getLogger("ticker")
 

@@ -17,9 +17,9 @@ import time
 import redis
 from rq import Queue
 
-from core.logs import configure_logging
-from core.settings import SettingsError
-from core.tasks import TaskImportError
+from core.ops.logs import configure_logging
+from core.ops.settings import SettingsError
+from core.runs.tasks import TaskImportError
 from worker.jobs import expire_run, worker_context
 from worker.threaded import ThreadedWorker
 

@@ -3,7 +3,7 @@
 The worker takes the run for its attempt (a compare-and-set queued -> running, with a lease renewed
 while it works: worker/lease.py), checks the plan limit once per run, runs the registered task unless
 an earlier attempt stored its result already, stores the result, delivers to every pending target of
-the run's ledger (core/delivery.py), and ends the run through core.lifecycle: succeeded, failed,
+the run's ledger (core/deliveries/delivery.py), and ends the run through core.runs.lifecycle: succeeded, failed,
 delivery_failed, or `retrying`, which the ticker pushes again when due. Every write is a
 compare-and-set on the attempt, so a job delivered twice executes once and a worker presumed dead
 cannot finish a run that moved on. Nothing here talks to Redis: retries wait in PostgreSQL.
@@ -17,10 +17,12 @@ import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from core import channels, db, delivery, lifecycle
-from core.email import MailerPool
-from core.settings import Settings, load_settings
-from core.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
+from core.deliveries import channels, delivery
+from core.ops import db
+from core.runs import lifecycle
+from core.deliveries.email import MailerPool
+from core.ops.settings import Settings, load_settings
+from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 
 logger = logging.getLogger("worker")
@@ -55,7 +57,7 @@ class WorkerContext:
 
     @contextmanager
     def statements(self):
-        """Statements on a pooled connection, each its own transaction (core.db.service_statements)."""
+        """Statements on a pooled connection, each its own transaction (core.ops.db.service_statements)."""
         with self.pool.connection() as conn, db.service_statements(conn) as cur:
             yield cur
 
@@ -113,7 +115,7 @@ class RunExecution:
         return {"run_id": self.run_id, "schedule_id": self.schedule.get("id")}
 
     def execute(self) -> dict:
-        with self.context.statements() as cur:  # taking the run is one statement (core.lifecycle.take)
+        with self.context.statements() as cur:  # taking the run is one statement (core.runs.lifecycle.take)
             taken = lifecycle.take(cur, self.run_id, self.attempt, worker=worker_name(),
                                    lease_seconds=self.settings.run_lease_seconds)
             current = lifecycle.status_of(cur, self.run_id) if taken is None else None
@@ -162,7 +164,7 @@ class RunExecution:
 
     def _deliver(self, result: dict, *, save: bool) -> dict:
         """Store the task's result (once: `save`), open the ledger, send, and conclude the run, in as
-        few transactions as the ledger's guarantees allow (core.delivery.deliver_pending)."""
+        few transactions as the ledger's guarantees allow (core.deliveries.delivery.deliver_pending)."""
         concluded: dict = {}
 
         def before(cur) -> list | None:

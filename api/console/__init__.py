@@ -2,11 +2,11 @@
 
 Server-rendered Flask templates (templates/console/, one base layout) and a little JavaScript
 (static/console.js: the live preview, the run history refreshing itself), every asset served by
-the app. Entered through a short-lived single-use sign-in link (core/console_links.py, the
+the app. Entered through a short-lived single-use sign-in link (core/tenants/console_links.py, the
 `login-link` CLI), kept as Flask's signed session cookie (HttpOnly, SameSite=Lax, Secure in
 production). Every page runs in the API's tenant transaction (api.db.tenant), so another tenant's
-schedule is a 404 here too, and it calls the same domain functions the API calls (core.schedules,
-core.suppressions) and validates with the API's schemas.
+schedule is a 404 here too, and it calls the same domain functions the API calls (core.schedule.schedules,
+core.deliveries.suppressions) and validates with the API's schemas.
 
     session.py        sign-in, sign-out, the login check and CSRF on every state-changing request
     schedules.py      the list, the schedule page and its actions (run now, pause/resume, delete)

@@ -1,7 +1,7 @@
 """Create and edit a schedule, with every field the API takes, and the live preview.
 
 The form is validated by the API's schemas (api/console/forms.py), so the messages beside the fields
-are the API's 400 `fields`; the write goes through core.schedules.create / patch in one tenant
+are the API's 400 `fields`; the write goes through core.schedule.schedules.create / patch in one tenant
 transaction, exactly as the API's POST and PATCH do. POST /console/preview answers the next runs of
 the form as it stands (JSON, for static/console.js), each marked when daylight saving moved it.
 """
@@ -15,8 +15,9 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 from api.console import bp, explain, forms
 from api.console.schedules import utcnow
 from api.db import tenant
-from core import model, schedules
-from core.timing import TIMING_FIELDS, TimingError, next_runs
+from core import model
+from core.schedule import schedules
+from core.engine.timing import TIMING_FIELDS, TimingError, next_runs
 
 PREVIEW_COUNT = 6
 _ZONES: list[str] = []

@@ -2,7 +2,7 @@
 runs daylight saving moved. Pure functions (no Flask, no clock: `now` is passed in), over the same
 fields the API takes, so the preview and the schedule page say the same thing.
 
-The daylight-saving notes follow the engine's rules (core/timing.py): a fixed-time rule whose wall
+The daylight-saving notes follow the engine's rules (core/engine/timing.py): a fixed-time rule whose wall
 time falls in a spring-forward gap runs at the end of the gap ("02:30 does not exist on 8 March;
 runs at 03:00 EDT"); in a fall-back overlap it runs once, at the first of the two times; a wildcard
 rule (hourly, `*/15 * * * *`) runs at both.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from core import cron
-from core.timing import is_wildcard
+from core.engine import cron
+from core.engine.timing import is_wildcard
 
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _SECOND = timedelta(seconds=1)

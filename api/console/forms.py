@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 
 from api.schemas import schedule_preview_schema, schedule_schema
-from core.timing import TimingError, validate_timing
+from core.engine.timing import TimingError, validate_timing
 
 INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "send_hour", "send_minute",
                   "interval_seconds", "misfire_grace_seconds")

@@ -1,7 +1,7 @@
 """Sign-in, sign-out, the login check and CSRF protection of the console.
 
 GET /console/login?token=... checks the link's signature and expiry, claims it in the link's tenant
-transaction (a link works once: core.console_links) and starts a session: Flask's signed cookie
+transaction (a link works once: core.tenants.console_links) and starts a session: Flask's signed cookie
 holds the account id and a random CSRF token. Every other console page needs that session (else it
 leads to /console/signed-out, which says how to get a link), and every POST must carry the session's
 CSRF token, as the `csrf_token` form field or the X-CSRF-Token header (the preview's fetch).
@@ -19,7 +19,8 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 
 from api.console import bp
 from api.db import get_db
-from core import accounts, console_links, db
+from core.tenants import accounts, console_links
+from core.ops import db
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import schemathesis
 from hypothesis import strategies as st
 
 from core.model import REQUIRED_BY_CADENCE
-from core.timing import TimingError, validate_timing
-from core.tokens import unsubscribe_token
+from core.engine.timing import TimingError, validate_timing
+from core.deliveries.tokens import unsubscribe_token
 
 SCHEDULE_BODIES = {("POST", "/v1/schedules"), ("PATCH", "/v1/schedules/{schedule_id}"),
                    ("POST", "/v1/schedules/preview")}

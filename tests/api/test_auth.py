@@ -90,7 +90,7 @@ def test_healthz_needs_no_token_and_no_database(app_config):
 
 def test_create_app_requires_jwt_secret_and_database_url(app_config):
     from api import create_app
-    from core.settings import SettingsError
+    from core.ops.settings import SettingsError
 
     for missing in ("JWT_SECRET", "DATABASE_URL"):
         config = {name: value for name, value in app_config.items() if name != missing}

@@ -2,7 +2,7 @@
 scheduled_for its occurrence; asking twice creates nothing new; bounded; another tenant's is a 404."""
 from __future__ import annotations
 
-from core import db
+from core.ops import db
 
 NY_0230 = {"cadence": "daily", "send_hour": 2, "send_minute": 30, "timezone": "America/New_York"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from core import db
+from core.ops import db
 from tests.api.conftest import SEED_001_BODY, as_read, bearer
 
 SLACK = "https://hooks.slack.com/services/T000/B000/abcdefghijklmnopqrstwxyz"

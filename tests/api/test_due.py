@@ -1,7 +1,7 @@
 """GET /v1/schedules/due: active schedules whose next run has come, most overdue first."""
 from __future__ import annotations
 
-from core import db
+from core.ops import db
 
 
 def _set_next_run(conn, schedule_id, value):

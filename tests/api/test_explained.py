@@ -2,7 +2,7 @@
 `q` on the list, runs paged by cursor and filtered, unknown query parameters refused."""
 from __future__ import annotations
 
-from core import db
+from core.ops import db
 
 
 def test_a_saved_schedules_preview_shows_its_dispatch_instants_inside_its_window(client, auth, create):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.schedules import CLIENT_FIELDS
+from core.schedule.schedules import CLIENT_FIELDS
 from tests.api.conftest import SEED_001_BODY
 
 SERVER_FIELDS = ["id", "account_id", "next_run_at", "last_run_at", "run_count", "created_at", "force"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core import db, model
+from core.ops import db
+from core import model
 from core.model import HEALTH_KINDS as KINDS
-from core.sql import queries
+from core.ops.sql import queries
 
 
 # What runs' conclusions write (schedule_stats); the rest is the schedule's own row.

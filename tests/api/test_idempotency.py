@@ -6,7 +6,7 @@ import threading
 
 from freezegun import freeze_time
 
-from core import db
+from core.ops import db
 from tests.api.conftest import SEED_001_BODY, bearer
 
 

@@ -26,7 +26,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from api import create_app
-from core import db
+from core.ops import db
 from core.model import CADENCES
 from tests.api.conftest import SEED_001_BODY, bearer
 

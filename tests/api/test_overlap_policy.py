@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import db, model
+from core.ops import db
+from core import model
 from tests.api.conftest import SEED_001_BODY
 
 

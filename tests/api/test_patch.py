@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from freezegun import freeze_time
 
-from core import db
+from core.ops import db
 from tests.api.conftest import SEED_001_BODY, as_read, bearer
 
 

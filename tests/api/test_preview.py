@@ -1,7 +1,7 @@
 """POST /v1/schedules/preview: the next runs of a schedule body, nothing written."""
 from __future__ import annotations
 
-from core import db
+from core.ops import db
 
 
 def test_preview_lists_the_next_runs_in_utc_and_local_time(client, auth, conn):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from api import create_app
-from core import db
+from core.ops import db
 from tests.ticker.conftest import REPO, TickerProcess, wait_until
 
 

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from core import db, model
+from core.ops import db
+from core import model
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",

@@ -8,7 +8,8 @@ import redis
 from rq import Queue
 
 from api import create_app
-from core import db, lifecycle
+from core.ops import db
+from core.runs import lifecycle
 from tests.api.conftest import bearer
 
 

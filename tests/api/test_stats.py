@@ -1,7 +1,7 @@
 """GET /v1/schedules/stats: seed 003's summary, for the caller's tenant only."""
 from __future__ import annotations
 
-from core import db
+from core.ops import db
 
 
 def test_stats_of_an_empty_account(client, auth):

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from core import db
+from core.ops import db
 
 URL = "/v1/email/suppressions"
 

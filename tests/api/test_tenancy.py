@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from core import db
+from core.ops import db
 
 ROUTES = [
     ("get", "/v1/schedules/{id}", None),

@@ -10,7 +10,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from core import console_links, db, schedules, suppressions
+from core.tenants import console_links
+from core.ops import db
+from core.schedule import schedules
+from core.deliveries import suppressions
 # The API's app fixtures (an app on this test's database and Redis, its test client), shared.
 from tests.api.conftest import JWT_SECRET, app, app_config, client  # noqa: F401
 

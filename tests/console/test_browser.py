@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core import db
+from core.ops import db
 from tests.console.browser import LiveServer, require_browser, start_chrome
 from tests.console.conftest import login_link, make_schedule, suppress
 

@@ -2,7 +2,8 @@
 a Slack URL always masked (it is a credential), a disabled channel with why."""
 from __future__ import annotations
 
-from core import channels, db
+from core.deliveries import channels
+from core.ops import db
 from tests.console.conftest import make_schedule
 
 SLACK = "https://hooks.slack.com/services/T000/B000/topsecretWXYZ"

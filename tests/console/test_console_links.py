@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 import pytest
 
-from core import console_links, db
+from core.tenants import console_links
+from core.ops import db
 
 SECRET = "a-secret-of-at-least-32-characters-long!!"
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
@@ -48,7 +49,7 @@ def test_a_link_signed_with_another_secret_or_changed_is_refused():
 
 
 def test_a_bearer_token_is_not_a_sign_in_link():
-    from core.tokens import mint_access_token
+    from core.deliveries.tokens import mint_access_token
 
     with pytest.raises(console_links.InvalidLink):
         console_links.verify(SECRET, mint_access_token(SECRET, uuid.uuid4()), NOW)

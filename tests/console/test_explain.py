@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from api.console import explain
-from core.timing import next_runs
+from core.engine.timing import next_runs
 
 NY = "America/New_York"
 UTC = timezone.utc

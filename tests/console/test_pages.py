@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from api import create_app
-from core import db
+from core.ops import db
 from tests.console.conftest import JWT_SECRET, csrf_of, login_link, make_schedule, suppress
 
 

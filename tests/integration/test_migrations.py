@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core import db
-from core.migrate import apply_migrations, discover
+from core.ops import db
+from core.ops.migrate import apply_migrations, discover
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_every_migration_file_opens_with_a_comment_saying_why():
 def test_two_release_processes_at_once_apply_each_migration_once(empty_database_url):
     env = {"DATABASE_URL": empty_database_url, "PATH": "/usr/bin:/bin"}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "core.migrate"], cwd=ROOT, env=env,
+        subprocess.Popen([sys.executable, "-m", "core.ops.migrate"], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
@@ -46,7 +46,7 @@ def test_two_release_processes_at_once_apply_each_migration_once(empty_database_
 
 
 def test_release_without_database_url_fails_with_one_line():
-    result = subprocess.run([sys.executable, "-m", "core.migrate"], cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
+    result = subprocess.run([sys.executable, "-m", "core.ops.migrate"], cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-from core import channels, db, model
+from core.deliveries import channels
+from core.ops import db
+from core import model
 
 ENUMERATIONS = [
     ("schedules", "cadence", model.CADENCES),

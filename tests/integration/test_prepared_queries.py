@@ -1,9 +1,9 @@
-"""Named queries run as prepared statements of their connection (core.sql.Query, core.db.Cursor)."""
+"""Named queries run as prepared statements of their connection (core.ops.sql.Query, core.ops.db.Cursor)."""
 import psycopg2
 import pytest
 
-from core import db
-from core.sql import Query, queries
+from core.ops import db
+from core.ops.sql import Query, queries
 
 PREPARABLE = sorted(name for name, query in queries.items() if query.prepare is not None)
 # Utility statements (SET, LISTEN, two statements in one), and execute_values' VALUES lists.

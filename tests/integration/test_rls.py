@@ -3,7 +3,7 @@ and cannot write another tenant's, although the tests connect as a superuser (or
 import psycopg2
 import pytest
 
-from core import db
+from core.ops import db
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core import db, dispatch, lifecycle
-from core.dispatch import Advance, Batch
+from core.ops import db
+from core.runs import dispatch, lifecycle
+from core.runs.dispatch import Advance, Batch
 
 LISTEN_CHANNEL = "schedules_changed"
 

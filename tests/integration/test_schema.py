@@ -2,7 +2,7 @@
 import psycopg2
 import pytest
 
-from core import db
+from core.ops import db
 from tests.seeds import SEED_000_TEST_SCHEDULE
 
 

@@ -17,9 +17,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core import db
-from core.settings import load_settings
-from core.sql import queries
+from core.ops import db
+from core.ops.settings import load_settings
+from core.ops.sql import queries
 from devtools.embedded import EmbeddedRedis
 from ticker.loop import Ticker
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core import db
+from core.ops import db
 from tests.ticker.conftest import (assert_exactly_once, fetch, insert_due_schedules, redis_jobs, settled,
                                    wait_until)
 

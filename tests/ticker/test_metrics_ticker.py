@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.settings import load_settings
+from core.ops.settings import load_settings
 from tests.ticker.conftest import REPO, fetch, insert_due_schedules, make_schedule, utc, wait_until
 from ticker.loop import Ticker
 

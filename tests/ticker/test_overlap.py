@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rq import Queue
 
-from core import db, lifecycle
+from core.ops import db
+from core.runs import lifecycle
 from tests.ticker.conftest import Clock, QUEUE, fetch, make_schedule
 
 T0 = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=5)
@@ -25,7 +26,7 @@ def every_minute(conn, account_id, policy):
 
 
 def finish(conn, run_id, attempt=1, status="succeeded"):
-    """What a worker does with a run: take it, end it (core.lifecycle, as worker/jobs.py does)."""
+    """What a worker does with a run: take it, end it (core.runs.lifecycle, as worker/jobs.py does)."""
     with db.service_transaction(conn) as cur:
         run = lifecycle.take(cur, run_id, attempt, worker="test", lease_seconds=60).run
         assert lifecycle.finish(cur, run, status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from core import dispatch
+from core.runs import dispatch
 from tests.ticker.conftest import Clock, fetch, make_schedule, utc
 
 

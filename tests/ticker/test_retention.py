@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from core import db
-from core.maintenance import RetentionSweep
-from core.sql import queries
+from core.ops import db
+from core.ops.maintenance import RetentionSweep
+from core.ops.sql import queries
 from tests.ticker.conftest import fetch, make_schedule, scalar
 
 NOW = datetime.now(timezone.utc)

@@ -1,4 +1,4 @@
-"""A deliberately simple, independent model of DESIGN.md's schedule rules, to test core.timing with.
+"""A deliberately simple, independent model of DESIGN.md's schedule rules, to test core.engine.timing with.
 
 It walks minute by minute in UTC, converts each instant to the zone's wall time and applies the
 rules as written:

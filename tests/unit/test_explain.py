@@ -1,11 +1,11 @@
-"""core/explain.py: each previewed run says why it is where it is when that is not a plain match.
+"""core/engine/explain.py: each previewed run says why it is where it is when that is not a plain match.
 New York: spring forward 2026-03-08 (02:00 EST -> 03:00 EDT, 07:00Z), fall back 2026-11-01
 (02:00 EDT -> 01:00 EST, 06:00Z)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core.explain import explained_runs
+from core.engine.explain import explained_runs
 
 NY = "America/New_York"
 

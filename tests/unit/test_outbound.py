@@ -1,12 +1,12 @@
-"""The URL guard for webhooks and Slack (core/outbound.py) and its settings, without a network."""
+"""The URL guard for webhooks and Slack (core/deliveries/outbound.py) and its settings, without a network."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from core import outbound
-from core.settings import SettingsError, load_settings
+from core.deliveries import outbound
+from core.ops.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize("address, kind", [

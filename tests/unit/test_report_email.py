@@ -19,8 +19,8 @@ from aiosmtpd.controller import Controller
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.email import build_report_email, unsubscribe_url
-from core.settings import load_settings
+from core.deliveries.email import build_report_email, unsubscribe_url
+from core.ops.settings import load_settings
 
 ACCOUNT_ID = uuid.UUID("912014c3-6deb-4b40-a28d-489ef3923a3a")
 # Long enough that the URL is far past the 78-character fold (about 230 characters).

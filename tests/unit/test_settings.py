@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import SettingsError, load_settings
+from core.ops.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +16,7 @@ def test_defaults_when_nothing_is_set():
     assert settings.tick_batch_size == 1000
     assert settings.environment == "development"
     assert settings.log_format == "text"
-    assert settings.tasks == {"generate_report": "core.demo_tasks:generate_report"}
+    assert settings.tasks == {"generate_report": "core.runs.demo_tasks:generate_report"}
     assert settings.database_url is None
     assert (settings.worker_concurrency, settings.worker_db_connections, settings.smtp_connections) == (50, 10, 4)
 
@@ -73,7 +73,7 @@ def test_require_names_the_missing_variable():
 
 
 def test_a_process_with_a_bad_setting_exits_with_one_line_and_no_traceback():
-    result = subprocess.run([sys.executable, "-m", "core.migrate"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "core.ops.migrate"], cwd=ROOT,
                             env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://x/y", "TICK_INTERVAL": "abc"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

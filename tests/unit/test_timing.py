@@ -1,4 +1,4 @@
-"""core.timing: cadences, bounds, validation and cron parsing (DST cases: test_timing_dst.py)."""
+"""core.engine.timing: cadences, bounds, validation and cron parsing (DST cases: test_timing_dst.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.model import CADENCES, REQUIRED_BY_CADENCE
-from core.timing import (
+from core.engine.timing import (
     RANGE_END,
     TIMING_FIELDS,
     RangeEndError,

@@ -1,4 +1,4 @@
-"""core.timing around daylight-saving and other offset changes, with the exact instants exercised.
+"""core.engine.timing around daylight-saving and other offset changes, with the exact instants exercised.
 
 Fixed-time rules (daily, weekly, monthly, cron with neither minute nor hour starting with `*`) run
 once at the end of a gap and at the first of two repeated wall times; wildcard rules (hourly,
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from core.timing import next_run_after, next_runs
+from core.engine.timing import next_run_after, next_runs
 
 UTC = timezone.utc
 
@@ -305,7 +305,7 @@ class TestZonesThatChangedTheirRules:
 
 
 def test_offset_changes_in_the_installed_tzdata_are_days_apart():
-    # core.timing finds a zone's offset changes by probing once a day and bisecting, which is exact
+    # core.engine.timing finds a zone's offset changes by probing once a day and bisecting, which is exact
     # as long as no two changes fall within one day of each other (the closest pair today is ~4 days
     # apart: Africa/Freetown, 1939). zoneinfo has no public list of transitions; its pure-Python
     # twin loads the same files and keeps them, so read them there.

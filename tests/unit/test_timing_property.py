@@ -1,4 +1,4 @@
-"""core.timing against tests/unit/cron_reference.py, a brute-force model of the same rules.
+"""core.engine.timing against tests/unit/cron_reference.py, a brute-force model of the same rules.
 
 Rules and zones are random; instants are drawn near real offset changes found in each zone's own
 data (1995-2037, plus a historic run over 1900-1994 for local mean time and its odd seconds), with
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core.timing import TIMING_FIELDS, TimingError, next_run_after, next_runs, validate_timing
+from core.engine.timing import TIMING_FIELDS, TimingError, next_run_after, next_runs, validate_timing
 from tests.unit import cron_reference as ref
 
 UTC = timezone.utc

@@ -3,7 +3,7 @@ import uuid
 import jwt
 import pytest
 
-from core.tokens import (InvalidToken, account_from_access_token, mint_access_token, unsubscribe_token,
+from core.deliveries.tokens import (InvalidToken, account_from_access_token, mint_access_token, unsubscribe_token,
                          unsubscribe_token_is_valid)
 
 SECRET = "s" * 32

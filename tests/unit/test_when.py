@@ -1,4 +1,4 @@
-"""core/when.py: catch-up occurrences and backfill ranges, on the daylight-saving nights that matter.
+"""core/engine/when.py: catch-up occurrences and backfill ranges, on the daylight-saving nights that matter.
 New York: clocks spring forward 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z) and fall back
 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z)."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.timing import TimingError
-from core.when import (MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between, validate_controls,
+from core.engine.timing import TimingError
+from core.engine.when import (MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between, validate_controls,
                        window_offset)
 
 NY = "America/New_York"

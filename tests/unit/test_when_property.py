@@ -1,4 +1,4 @@
-"""core/when.py against the brute-force reference (tests/unit/cron_reference.py): `catchup: all` and
+"""core/engine/when.py against the brute-force reference (tests/unit/cron_reference.py): `catchup: all` and
 backfill ranges give exactly the reference's occurrences, each once, oldest first, and delivery
 windows dispatch each occurrence inside its window and before the next one, on random rules and
 zones near real offset changes."""
@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.timing import TimingError, validate_timing
-from core.when import MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between
+from core.engine.timing import TimingError, validate_timing
+from core.engine.when import MAX_CATCHUP_RUNS, catchup_occurrences, next_dispatch, occurrences_between
 from tests.unit import cron_reference as ref
 from tests.unit.test_timing_property import (SETTINGS, cadence_fields, cron_expression, examples, local_hours,
                                              near_a_change, zones)

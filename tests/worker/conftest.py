@@ -6,11 +6,11 @@ import uuid
 import pytest
 from aiosmtpd.controller import Controller
 
-from core import db
-from core.settings import load_settings
-from core.tasks import TaskRegistry
+from core.ops import db
+from core.ops.settings import load_settings
+from core.runs.tasks import TaskRegistry
 
-TASKS = ("generate_report=core.demo_tasks:generate_report,echo=tests.worker.sample_tasks:echo,"
+TASKS = ("generate_report=core.runs.demo_tasks:generate_report,echo=tests.worker.sample_tasks:echo,"
          "boom=tests.worker.sample_tasks:boom,not_json=tests.worker.sample_tasks:not_json,"
          "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow")
 

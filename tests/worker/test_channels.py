@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from core import channels, db, signing
-from core.settings import load_settings
+from core.deliveries import channels, signing
+from core.ops import db
+from core.ops.settings import load_settings
 from tests.receivers import Receiver
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_execution import execute, push_retry_now, run_row

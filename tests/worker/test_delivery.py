@@ -8,8 +8,9 @@ import email.policy
 
 import redis
 
-from core import db, lifecycle
-from core.settings import load_settings
+from core.ops import db
+from core.runs import lifecycle
+from core.ops.settings import load_settings
 from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_execution import execute, push_retry_now, run_row, schedule_row
@@ -229,8 +230,8 @@ def test_redis_is_not_needed_by_the_worker_for_retries(conn, settings, registry,
 
 def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, registry, account_id, smtp_server):
     """A worker presumed dead wakes up mid-delivery: its claims are refused, so it cannot send."""
-    from core import delivery
-    from core.email import EmailChannel, MailerPool
+    from core.deliveries import delivery
+    from core.deliveries.email import EmailChannel, MailerPool
 
     settings = smtp_settings(worker_env, smtp_server)
     schedule_id = make_schedule(conn, account_id, recipients=RECIPIENTS)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from core import db, signing
-from core.settings import load_settings
+from core.ops import db
+from core.deliveries import signing
+from core.ops.settings import load_settings
 from tests.receivers import free_port
 from tests.worker.conftest import fetch, make_run
 from tests.worker.test_channels import learn_secret, with_channels

@@ -10,7 +10,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from core.jobs import job_id_for, push_runs
+from core.runs.jobs import job_id_for, push_runs
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
 from worker.__main__ import end_late_job
@@ -99,7 +99,8 @@ def test_runs_in_flight_at_once_share_the_process_and_rq_sees_each_job(
 
 
 def test_a_lease_is_not_renewed_past_the_jobs_timeout_so_a_stuck_run_is_recovered(conn, account_id, settings):
-    from core import db, lifecycle
+    from core.ops import db
+    from core.runs import lifecycle
     from worker.lease import LeaseKeeper
 
     stuck, busy = (make_run(conn, make_schedule(conn, account_id, name=name)) for name in ("Stuck", "Busy"))

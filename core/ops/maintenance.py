@@ -1,0 +1,79 @@
+"""Retention: runs and email_log rows older than RUN_RETENTION_DAYS go, a little at a time.
+
+The ticker runs one pass every few minutes (ticker/loop.py). A pass is a few statements, each
+deleting at most BATCH_ROWS rows in its own short transaction, so no lock is held long and a pass
+costs moments however large the backlog; a backlog goes down pass by pass.
+
+Runs: the newest KEEP_RUNS of each schedule are never deleted, whatever their age, so a monthly
+schedule keeps its history. Finding "old but not among the newest 20" from the oldest rows of the
+table would re-read every protected row on every pass (20 per schedule, forever); instead the sweep
+visits schedules in id order, SCHEDULES_PER_STATEMENT at a time, and asks each one's index for its
+20th newest run and the runs older than it. Where the sweep got to is kept between passes; at the
+end of the table it starts over. Unfinished runs (pending, queued, running) are never deleted.
+
+email_log: rows older than the cutoff, oldest first (a send log, not the audit trail).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.ops import db
+from core.schedule import idempotency
+from core.ops.sql import queries
+
+KEEP_RUNS = 20
+BATCH_ROWS = 1000
+SCHEDULES_PER_STATEMENT = 1000
+RUN_STATEMENTS_PER_PASS = 4
+EMAIL_STATEMENTS_PER_PASS = 2
+
+
+@dataclass
+class Pruned:
+    runs: int = 0
+    emails: int = 0
+
+
+class RetentionSweep:
+    """Where the sweep over schedules got to, and one pass of it."""
+
+    def __init__(self, *, keep: int = KEEP_RUNS, batch_rows: int = BATCH_ROWS,
+                 schedules_per_statement: int = SCHEDULES_PER_STATEMENT,
+                 run_statements: int = RUN_STATEMENTS_PER_PASS, email_statements: int = EMAIL_STATEMENTS_PER_PASS):
+        assert keep >= 1 and batch_rows >= 1 and schedules_per_statement >= 1
+        self.keep = keep
+        self.batch_rows = batch_rows
+        self.schedules_per_statement = schedules_per_statement
+        self.run_statements = run_statements
+        self.email_statements = email_statements
+        self.after = None  # the last schedule id fully swept; None: start from the first
+
+    def run_pass(self, conn, now: datetime, retention_days: int) -> Pruned:
+        """Delete what is older than `retention_days` before `now`, within this pass's budget."""
+        cutoff = now - timedelta(days=retention_days)
+        pruned = Pruned()
+        for _ in range(self.run_statements):
+            with db.service_transaction(conn) as cur:
+                cur.execute(queries["prune_runs"], {
+                    "after": self.after, "cutoff": cutoff, "keep": self.keep, "limit": self.batch_rows,
+                    "schedules": self.schedules_per_statement})
+                step = cur.fetchone()
+            pruned.runs += step["deleted"]
+            if step["deleted"] >= self.batch_rows:
+                continue  # this chunk of schedules may hold more: stay on it
+            if step["schedules"] < self.schedules_per_statement:
+                self.after = None  # the end of the table: the next pass starts over
+                break
+            self.after = step["last_schedule_id"]
+        for _ in range(self.email_statements):
+            with db.service_transaction(conn) as cur:
+                cur.execute(queries["prune_email_log"], {"cutoff": cutoff, "limit": self.batch_rows})
+                deleted = cur.fetchone()["deleted"]
+            pruned.emails += deleted
+            if deleted < self.batch_rows:
+                break
+        # Idempotency keys are answered for a day only (core/schedule/idempotency.py): expired ones go too.
+        with db.service_transaction(conn) as cur:
+            idempotency.delete_expired(cur, now, limit=self.batch_rows)
+        return pruned

@@ -1,0 +1,2 @@
+"""A run's life: the ticker's dispatch of due schedules (dispatch), every transition and push of a run
+(lifecycle), its RQ job (jobs), and the tasks it runs (tasks, demo_tasks)."""

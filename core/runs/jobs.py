@@ -1,0 +1,160 @@
+"""The RQ side of a run: the job that executes it, its id, and pushing jobs to Redis.
+
+A run's job id is derived from the run id, so pushing the same run twice never makes a second job: a
+re-push first asks Redis whether the job is already there. The job names the worker's entry point by
+import path and carries only the run id; the worker reads everything else from PostgreSQL, so nothing
+in Redis can make the worker import a path taken from a schedule.
+
+RQ writes the jobs' format: each push builds one job with RQ's own `Job.create` (the first run's)
+and takes its hash from RQ's `Job.to_dict`, so a field RQ adds, renames or encodes differently comes
+with it. The jobs of a batch differ only in their run, so the other runs take that same hash with
+their own `data` (RQ's job tuple in RQ's serializer, zlib-compressed) and `description`, built the
+way RQ built the first run's and checked against it on every push. One small Lua script then writes the hashes, appends
+the ids to the queue's list and registers the queue in `rq:queues`, as `Queue.enqueue_many` does, in
+one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
+a run. The script also makes `skip_existing` atomic (check and push in one step).
+tests/ticker/test_jobs_format.py compares the hashes with RQ's `enqueue_many`'s and reads the jobs back
+with RQ's Job.fetch, Queue.dequeue_any and `rq info`.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Iterable
+
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.serializers import DefaultSerializer
+from rq.utils import now
+
+RUN_JOB_FUNC = "worker.jobs.execute_run"
+# A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
+RESULT_TTL_SECONDS = 24 * 3600
+JOB_ID_PREFIX = "run-"
+# RQ's key names.
+RQ_JOB_PREFIX = Job.redis_job_namespace_prefix
+RQ_QUEUE_PREFIX = Queue.redis_queue_namespace_prefix
+RQ_QUEUES_KEY = Queue.redis_queues_keys
+# The fields of RQ's job hash that differ from one run to another; every other field is what RQ
+# writes for the batch's first job.
+_PER_RUN_FIELDS = ("data", "description")
+
+# KEYS: the queue's list, the set of queues, then one job hash key per run.
+# ARGV: skip_existing ("1" or "0"), at_front ("1": LPUSH, as RQ's enqueue(at_front=True)), the
+# number of shared fields, the number of per-run fields, the shared fields as name, value pairs,
+# the per-run field names, then each job's per-run values.
+_PUSH_SCRIPT = """
+local shared, per_run = tonumber(ARGV[3]), tonumber(ARGV[4])
+local fields = {}
+for f = 1, 2 * shared do fields[f] = ARGV[4 + f] end
+local names = 4 + 2 * shared
+for f = 1, per_run do fields[2 * shared + 2 * f - 1] = ARGV[names + f] end
+local values = names + per_run
+local pushed = 0
+for i = 3, #KEYS do
+  local key = KEYS[i]
+  if ARGV[1] == '0' or redis.call('EXISTS', key) == 0 then
+    local first = values + (i - 3) * per_run
+    for f = 1, per_run do fields[2 * shared + 2 * f] = ARGV[first + f] end
+    redis.call('HSET', key, unpack(fields))
+    -- the job id: the key less its prefix
+    redis.call(ARGV[2] == '1' and 'LPUSH' or 'RPUSH', KEYS[1], string.sub(key, %(id_starts_at)d))
+    pushed = pushed + 1
+  end
+end
+if pushed > 0 then
+  redis.call('SADD', KEYS[2], KEYS[1])
+end
+return pushed
+""" % {"id_starts_at": len(RQ_JOB_PREFIX) + 1}
+
+_SERIALIZER = DefaultSerializer
+
+
+def job_id_for(run_id, attempt: int = 1) -> str:
+    """`run-<run id>` for a run's first attempt, `run-<run id>-a<N>` for attempt N: one job per
+    attempt, so pushing the same attempt twice never makes a second job."""
+    return f"{JOB_ID_PREFIX}{run_id}" if attempt == 1 else f"{JOB_ID_PREFIX}{run_id}-a{attempt}"
+
+
+def _args(run_id: str, attempt: int) -> tuple:
+    return (run_id,) if attempt == 1 else (run_id, attempt)
+
+
+def _description(run_id: str, attempt: int) -> str:
+    return f"schedule run {run_id}" if attempt == 1 else f"schedule run {run_id} attempt {attempt}"
+
+
+def rq_job(redis_conn, queue_name: str, run_id: str, attempt: int = 1, *, job_timeout: int) -> Job:
+    """The job RQ itself makes for `execute_run(run_id[, attempt])`, queued on `queue_name` now
+    (what `Queue.enqueue_job` sets up before saving it)."""
+    job = Job.create(RUN_JOB_FUNC, args=_args(run_id, attempt), id=job_id_for(run_id, attempt),
+                     connection=redis_conn, timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
+                     description=_description(run_id, attempt), origin=queue_name, status=JobStatus.QUEUED,
+                     serializer=_SERIALIZER)
+    job.enqueued_at = now()
+    return job
+
+
+def job_data(run_id: str, attempt: int = 1) -> bytes:
+    """RQ's `data` field for `execute_run(run_id[, attempt])`: RQ's job tuple (func, instance, args,
+    kwargs) in RQ's serializer, zlib-compressed, as `Job.data` and `Job.to_dict` make it.
+
+    zlib writes it at level 0 (stored: a 100-byte pickle gains nothing from compression) with the
+    smallest window and state, a stream RQ's `zlib.decompress` reads like any other: `zlib.compress`
+    with its defaults sets up 256 KiB of state per call, which took longer than everything else the
+    ticker does to push a run."""
+    compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)
+    pickled = _SERIALIZER.dumps((RUN_JOB_FUNC, None, _args(str(run_id), attempt), {}))
+    return compressor.compress(pickled) + compressor.flush()
+
+
+def _per_run(run_id: str, attempt: int) -> tuple:
+    return job_data(run_id, attempt), _description(run_id, attempt)
+
+
+def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int = 600,
+              skip_existing: bool = False, at_front: bool = False) -> list[str]:
+    """Enqueue one job per run in a single round trip; returns the job ids now in Redis.
+
+    `runs` are run ids (first attempts) or (run id, attempt) pairs. `skip_existing` is for re-pushing
+    runs whose push may have happened already (the ticker died between pushing and marking them
+    queued): a job already in Redis is not pushed again, only reported. `at_front` puts the jobs at
+    the head of the queue, as RQ's `enqueue(at_front=True)` does.
+    """
+    pairs = [(str(run[0]), int(run[1])) if isinstance(run, tuple) else (str(run), 1) for run in runs]
+    if not pairs:
+        return []
+    job_ids = [job_id_for(run_id, attempt) for run_id, attempt in pairs]
+    rqs = rq_job(redis_conn, queue_name, *pairs[0], job_timeout=job_timeout).to_dict()
+    ours = _per_run(*pairs[0])
+    if (zlib.decompress(rqs["data"]), rqs["description"]) != (zlib.decompress(ours[0]), ours[1]):
+        raise RuntimeError(f"RQ's job format has changed: its {'/'.join(_PER_RUN_FIELDS)} for run {pairs[0][0]} "
+                           f"is not what core.runs.jobs builds for the other runs of a push")
+    # The first job is RQ's hash as it is; the others take their own run's fields.
+    per_run = [tuple(rqs[name] for name in _PER_RUN_FIELDS)] + [_per_run(*pair) for pair in pairs[1:]]
+    shared = [item for name, value in rqs.items() if name not in _PER_RUN_FIELDS for item in (name, value)]
+    keys = [RQ_QUEUE_PREFIX + queue_name, RQ_QUEUES_KEY] + [RQ_JOB_PREFIX + job_id for job_id in job_ids]
+    args = ["1" if skip_existing else "0", "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS),
+            *shared, *_PER_RUN_FIELDS]
+    for values in per_run:
+        args += values
+    redis_conn.register_script(_PUSH_SCRIPT)(keys=keys, args=args)
+    return job_ids
+
+
+# What a job's hash says about it, for telling a live job from a lost one (RQ's JobStatus values).
+JOB_GONE = "gone"
+
+
+def job_states(redis_conn, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """{job id: (status, started_at)} in one round trip; status JOB_GONE when Redis has no such job."""
+    if not job_ids:
+        return {}
+    pipe = redis_conn.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(RQ_JOB_PREFIX + job_id, "status", "started_at")
+    states = {}
+    for job_id, (status, started_at) in zip(job_ids, pipe.execute()):
+        states[job_id] = ((status.decode() if status else JOB_GONE),
+                          started_at.decode() if started_at else None)
+    return states

@@ -1,0 +1,363 @@
+"""A run's life, in one place: its transitions, and the pushing of its job.
+
+    pending -> queued -> running -> succeeded | failed | delivery_failed | skipped_limit
+                  ^         |
+                  |         v
+                  +---- retrying (waits in PostgreSQL until not_before)
+
+Who moves a run (core/model.py names the statuses):
+- The ticker is the only pusher. It pushes the jobs of pending runs (its own batches, manual runs,
+  released buffered runs, runs a crash or a Redis outage left pending) and of retries that came due,
+  and pushes again the job of a queued run that Redis no longer has. A job's id is derived from the
+  run and the attempt (`run-<id>`, `run-<id>-a2`), so pushing the same attempt twice makes no second job.
+- A worker takes a run with a compare-and-set queued -> running on the attempt its job carries and
+  holds it by a lease it renews while it works. Every later write of that worker is a compare-and-set
+  on (status running, that attempt): a worker presumed dead that wakes up finds no row and stops.
+- The ticker recovers a running run whose lease ran out (the worker was killed, lost or hung): its
+  next attempt, or `failed` saying the worker was lost once attempts are used up.
+
+Retries wait here, in PostgreSQL (status `retrying`, `not_before`), never only in Redis, so an
+empty Redis loses none. A run's result is stored once, by the attempt that ran the task; later
+attempts only deliver what is still pending in the ledger (core/deliveries/delivery.py).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg2.extensions
+from psycopg2.extras import Json
+
+from core.ops import db
+from core.deliveries import delivery
+from core.schedule import pauses
+from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
+from core.model import FAILURES
+from core.ops.sql import queries
+
+logger = logging.getLogger(__name__)
+
+# Runs younger than this belong to a ticker between its commit and its push: leave them to it.
+REPUSH_GRACE_SECONDS = 5.0
+# A failed attempt is retried after 30 s, then 60 s, 120 s, ... at most an hour.
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 3600
+ERROR_LIMIT = 2000
+# RQ job statuses that mean the job will never run (again) by itself (this service never schedules
+# or defers jobs in RQ: one that is so was left by an older version); `started` counts as lost only
+# once it is older than a lease: the worker that took it died before it could take the run.
+_DEAD_JOB_STATUSES = {JOB_GONE, "failed", "stopped", "canceled", "finished", "scheduled", "deferred"}
+_RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def retry_delay(attempt_failed: int) -> int:
+    """Seconds before the attempt after `attempt_failed` (1-based) is pushed."""
+    return min(RETRY_BASE_SECONDS * 2 ** max(attempt_failed - 1, 0), RETRY_MAX_SECONDS)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+
+
+def _plain(cur):
+    """A tuple cursor in `cur`'s transaction, for the hot batch statements (see core.runs.dispatch)."""
+    return cur.connection.cursor(cursor_factory=psycopg2.extensions.cursor)
+
+
+# ---------------------------------------------------------------------------- pushing (the ticker)
+
+def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
+               skip_existing: bool = False) -> list[str]:
+    """Mark pending runs queued and push their first attempt's jobs, in one transaction; returns the
+    runs this call queued.
+
+    The compare-and-set comes first so that the rows are locked while their jobs are pushed: a
+    concurrent re-push skips them, and a worker that picks a job up at once waits the few
+    milliseconds until the commit. If the push fails, the transaction rolls back and the runs stay
+    pending for `push_pending`.
+    """
+    run_ids = [str(run_id) for run_id in run_ids]
+    if not run_ids:
+        return []
+    with db.service_transaction(conn) as cur, _plain(cur) as plain:
+        plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
+        # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
+        # catch-up's runs must be queued oldest first.
+        queued = sorted(run_id for run_id, in plain.fetchall())
+        push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
+    return queued
+
+
+def push_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
+                 grace: float = REPUSH_GRACE_SECONDS) -> list[str]:
+    """Push the jobs of up to `limit` pending runs that are ready (manual and released runs at once,
+    the ticker's own after `grace`); returns their ids. A job already in Redis (a ticker died after
+    pushing, before committing) is not pushed twice."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_pushable_pending_runs"], {"grace": grace, "limit": limit})
+        run_ids = [row["id"] for row in cur.fetchall()]
+        if not run_ids:
+            return []
+        push_runs(redis_conn, queue_name, run_ids, job_timeout=job_timeout, skip_existing=True)
+        cur.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
+        return [row["id"] for row in cur.fetchall()]
+
+
+def push_due_retries(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int) -> list[str]:
+    """Queue the next attempt of up to `limit` runs whose retry is due; returns their ids."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_due_retries"], {"limit": limit})
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        jobs = [(row["id"], row["attempt"] + 1) for row in rows]
+        # At the head of the queue: a retry waited its turn once already (behind a Monday 9:00
+        # backlog, a run recovered from a lost worker would otherwise wait for the whole queue again).
+        push_runs(redis_conn, queue_name, jobs, job_timeout=job_timeout, skip_existing=True, at_front=True)
+        cur.execute(queries["mark_retries_queued"], {
+            "run_ids": [run_id for run_id, _ in jobs],
+            "job_ids": [job_id_for(run_id, attempt) for run_id, attempt in jobs]})
+        return [row["id"] for row in cur.fetchall()]
+
+
+@dataclass
+class QueuedCheck:
+    """Where a pass over the queued runs stands: checked, pushed again, and the cursor to go on from."""
+
+    checked: int
+    repushed: list[str]
+    after: tuple[datetime, str] | None
+
+
+_CURSOR_START = (datetime(1970, 1, 1, tzinfo=timezone.utc), "00000000-0000-0000-0000-000000000000")
+
+
+def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int, grace: float,
+                     lease_seconds: float, after: tuple[datetime, str] | None = None,
+                     now: datetime | None = None) -> QueuedCheck:
+    """Ask Redis about the jobs of up to `limit` runs queued longer than `grace` (after the cursor
+    `after`), and push again, with the same job id, those it no longer has: Redis restarted empty,
+    or the worker that took the job died before it could take the run. Returns the pass's position.
+    """
+    after_at, after_id = after or _CURSOR_START
+    now = now or datetime.now(timezone.utc)
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_queued_to_check"],
+                    {"grace": grace, "limit": limit, "after_at": after_at, "after_id": after_id})
+        rows = cur.fetchall()
+        if not rows:
+            return QueuedCheck(0, [], None)
+        jobs = {row["id"]: row["attempt"] + 1 for row in rows}
+        states = job_states(redis_conn, [job_id_for(run_id, attempt) for run_id, attempt in jobs.items()])
+        lost = [(run_id, attempt) for run_id, attempt in jobs.items()
+                if _job_is_lost(*states[job_id_for(run_id, attempt)], now=now, lease_seconds=lease_seconds)]
+        if lost:
+            push_runs(redis_conn, queue_name, lost, job_timeout=job_timeout)
+            cur.execute(queries["mark_requeued"], {"run_ids": [run_id for run_id, _ in lost]})
+    return QueuedCheck(len(rows), [run_id for run_id, _ in lost], _position(rows[-1]))
+
+
+def _position(row) -> tuple[datetime, str]:
+    return row["queued_at"], row["id"]
+
+
+def _job_is_lost(status: str, started_at: str | None, *, now: datetime, lease_seconds: float) -> bool:
+    if status in _DEAD_JOB_STATUSES:
+        return True
+    if status == "started" and started_at:
+        try:
+            started = datetime.strptime(started_at, _RQ_TIME).replace(tzinfo=timezone.utc)
+        except ValueError:
+            return False
+        return now - started > timedelta(seconds=lease_seconds)
+    return False
+
+
+def release_buffered(cur, schedule_id=None) -> list[str]:
+    """Make buffered runs pending once their schedule has no run in flight (one schedule, or all)."""
+    if schedule_id is None:
+        cur.execute(queries["release_buffered_runs"])
+    else:
+        cur.execute(queries["release_buffered_runs_of_schedule"], {"schedule_id": schedule_id})
+    return [row["id"] for row in cur.fetchall()]
+
+
+@dataclass
+class Recovered:
+    run_id: str
+    schedule_id: str
+    outcome: str  # "retrying" or a final status
+    error: str
+
+
+def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
+    """Move on up to `limit` running runs whose worker stopped renewing the lease.
+
+    Targets that worker was sending to are marked failed with an unknown outcome (never sent again).
+    A run that had not stored its result goes to its next attempt, or ends `failed` ("worker lost")
+    once WORKER_MAX_ATTEMPTS are used; one lost while delivering goes on delivering what is pending.
+    """
+    recovered = []
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_expired_leases"], {"limit": limit})
+        for row in cur.fetchall():
+            run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+            expired = row["lease_expires_at"].astimezone(timezone.utc).strftime("%H:%M:%SZ")
+            error = (f"worker lost: {row['worker'] or 'the worker'} stopped renewing its lease "
+                     f"(expired {expired}) during attempt {row['attempt']}")
+            delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"])
+            attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+            if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
+                outcome = conclude_delivery(cur, run, settings, error_prefix=error).outcome
+            elif row["attempt"] < attempts:  # the next attempt reuses a stored result, never re-runs the task
+                # At once: the lease already cost a lease's wait, and the attempts bound a crash loop.
+                retry(cur, run, error, delay=0)
+                outcome = "retrying"
+            else:
+                error = f"{error}; no attempt left ({row['attempt']} of {attempts})"
+                finish(cur, run, "failed", error)
+                outcome = "failed"
+            recovered.append(Recovered(row["id"], row["schedule_id"], outcome, error))
+    return recovered
+
+
+# ---------------------------------------------------------------------------- the worker's side
+
+@dataclass
+class Taken:
+    """A run its worker took: the run, its schedule, and why it may not run (the plan's limit) or None."""
+
+    run: dict
+    schedule: dict
+    refused: str | None
+
+
+_RUN_FIELDS = ("attempt", "trigger", "scheduled_for", "result")
+
+
+def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -> Taken | None:
+    """Take the run for `attempt` (queued -> running, with a lease), counted once against the plan's
+    monthly limit; None when this job is a duplicate or stale (the run is elsewhere: running, retried,
+    finished). One statement: this is every run's first step."""
+    cur.execute(queries["take_run"], {"run_id": run_id, "attempt": attempt, "worker": worker,
+                                      "lease": lease_seconds})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    run = {"id": row.pop("run_id"), "schedule_id": row["id"], "account_id": row["account_id"],
+           **{name: row.pop(name) for name in _RUN_FIELDS}}
+    counted, limit = row.pop("counted"), row["monthly_run_limit"]
+    return Taken(run, row, None if counted else f"monthly run limit of {limit} reached for this account's plan")
+
+
+def status_of(cur, run_id: str):
+    cur.execute(queries["run_status"], {"run_id": run_id})
+    return cur.fetchone()
+
+
+def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
+    """Renew the leases of the runs `held` ({run id: attempt}); returns those this worker still holds."""
+    if not held:
+        return set()
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["renew_leases"], {"run_ids": list(held), "attempts": list(held.values()),
+                                              "lease": lease_seconds})
+        return {row["id"] for row in cur.fetchall()}
+
+
+def skip_for_limit(cur, run, error: str) -> bool:
+    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"],
+                                        "status": "skipped_limit", "error": error})
+    if cur.fetchone() is None:
+        return False
+    cur.execute(queries["note_skipped_limit"], {"schedule_id": run["schedule_id"]})
+    release_buffered(cur, run["schedule_id"])
+    return True
+
+
+def save_result(cur, run, result: dict) -> bool:
+    """Store the task's result once; False when this attempt no longer holds the run."""
+    cur.execute(queries["save_run_result"], {"run_id": run["id"], "attempt": run["attempt"], "result": Json(result)})
+    return cur.fetchone() is not None
+
+
+def retry(cur, run, error: str, *, delay: float) -> bool:
+    """running -> retrying, for the ticker to push the next attempt after `delay` seconds."""
+    cur.execute(queries["retry_run"], {"run_id": run["id"], "attempt": run["attempt"],
+                                       "error": error[:ERROR_LIMIT], "delay": delay})
+    return cur.fetchone() is not None
+
+
+def finish(cur, run, status: str, error: str | None = None) -> bool:
+    """running -> a final status, with the schedule's counters; releases a buffered occurrence.
+
+    The counters are in schedule_stats, so this transaction never writes (or locks) the schedules row
+    the ticker claims, unless the failure pauses the schedule."""
+    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
+                                        "error": error[:ERROR_LIMIT] if error else None})
+    if cur.fetchone() is None:
+        return False
+    cur.execute(queries["count_run_outcome"], {"schedule_id": run["schedule_id"], "status": status,
+                                               "succeeded": status == "succeeded",
+                                               "error": error[:ERROR_LIMIT] if error else None})
+    counted = cur.fetchone()
+    if status in FAILURES and counted is not None and counted["reached_pause_limit"]:
+        # pause_after_failures: the failure that reaches the schedule's limit pauses it, in this transaction.
+        paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
+        if paused is not None:
+            logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
+                           extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
+    release_buffered(cur, run["schedule_id"])
+    return True
+
+
+def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str | None:
+    """End an attempt that ran past its job timeout while its thread is still stuck in it: the next
+    attempt after the usual back-off (`retrying`), or `failed` once the attempts are used up (a run
+    whose task finished counts delivery attempts too, as recovery does). Returns the outcome, or None
+    when this attempt no longer holds the run. The stuck thread's later writes find no row."""
+    cur.execute(queries["running_attempt"], {"run_id": run_id, "attempt": attempt})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+    attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+    if attempt < attempts:
+        retry(cur, run, error, delay=retry_delay(attempt))
+        return "retrying"
+    finish(cur, run, "failed", f"{error}; no attempt left ({attempt} of {attempts})")
+    return "failed"
+
+
+@dataclass
+class Concluded:
+    """How a delivery pass ended the run: its outcome, and the ledger's summary it was judged on."""
+
+    outcome: str  # retrying, succeeded, delivery_failed, or lost (this attempt no longer holds the run)
+    summary: dict
+
+
+def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> Concluded:
+    """After a delivery pass: retry what is pending while attempts remain, else the final status
+    (succeeded when every target is sent or suppressed, else delivery_failed). The outcome is "lost"
+    when this attempt no longer holds the run (it moved on without it: nothing was written)."""
+    summary = delivery.summary(cur, run["id"])
+    if summary["unfinished"]:
+        tried = summary["pending_attempts"] or 0
+        run_attempts_left = run["attempt"] < settings.worker_max_attempts + settings.delivery_max_attempts
+        if tried < settings.delivery_max_attempts and run_attempts_left:
+            error = f"{summary['unfinished']} delivery(ies) to retry; last error: {summary['last_error']}"
+            if error_prefix:
+                error = f"{error_prefix}; {error}"
+            moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
+            return Concluded("retrying" if moved else "lost", summary)
+        delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
+        summary = delivery.summary(cur, run["id"])
+    if summary["failed"]:
+        status = "delivery_failed"
+        error = (f"{summary['failed']} of {summary['total']} deliveries failed; "
+                 f"last: {summary['last_error']}")
+    else:
+        status, error = "succeeded", None
+    return Concluded(status if finish(cur, run, status, error) else "lost", summary)

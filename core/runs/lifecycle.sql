@@ -1,0 +1,179 @@
+-- A run's life (core/runs/lifecycle.py): every transition is a compare-and-set on the status and the
+-- attempt, so two processes that both think they hold a run (a worker presumed dead that wakes up,
+-- two tickers recovering the same run) never both move it: the loser sees no row.
+
+-- take_run --
+-- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule.
+WITH run AS (
+    SELECT r.id, r.usage_counted, r.account_id, p.monthly_run_limit
+      FROM schedule_runs r
+      JOIN accounts a ON a.id = r.account_id
+      JOIN plans p ON p.id = a.plan
+     WHERE r.id = %(run_id)s
+       AND r.status IN ('pending', 'queued')
+       AND r.attempt = %(attempt)s - 1
+       FOR UPDATE OF r
+), slot AS (
+    INSERT INTO account_usage AS u (account_id, month, runs)
+    SELECT account_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM run WHERE NOT usage_counted
+    ON CONFLICT (account_id, month) DO UPDATE
+       SET runs = u.runs + 1
+     WHERE (SELECT monthly_run_limit FROM run) IS NULL OR u.runs < (SELECT monthly_run_limit FROM run)
+    RETURNING runs
+), started AS (
+    UPDATE schedule_runs AS r
+       SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL,
+           lease_expires_at = now() + make_interval(secs => %(lease)s), worker = %(worker)s,
+           usage_counted = run.usage_counted OR EXISTS (SELECT 1 FROM slot)
+      FROM run
+     WHERE r.id = run.id
+    RETURNING r.id, r.schedule_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted,
+              run.monthly_run_limit
+)
+SELECT r.id::text AS run_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted AS counted,
+       r.monthly_run_limit,
+       s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
+       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags
+  FROM started r
+  JOIN schedules s ON s.id = r.schedule_id;
+
+-- run_status --
+-- Where a run stands (to explain a skipped duplicate in the log).
+SELECT status, attempt FROM schedule_runs WHERE id = %(run_id)s;
+
+-- renew_leases --
+-- The worker still holds these runs (each at its attempt): push their leases forward. Returns the runs still held; a run missing from the answer was taken from this worker.
+UPDATE schedule_runs AS r
+   SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+  FROM unnest(%(run_ids)s::uuid[], %(attempts)s::int[]) AS held (id, attempt)
+ WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running'
+RETURNING r.id::text;
+
+-- save_run_result --
+-- The task succeeded: keep its result once, before delivery, so a delivery retry never re-runs the task.
+UPDATE schedule_runs SET result = %(result)s
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- retry_run --
+-- This attempt failed, or left deliveries to retry, and another is allowed: the run waits in PostgreSQL until not_before, when the ticker pushes the next attempt.
+UPDATE schedule_runs
+   SET status = 'retrying', not_before = now() + make_interval(secs => %(delay)s), error = %(error)s,
+       lease_expires_at = NULL, worker = NULL
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- finish_run --
+-- A run's final status (succeeded, failed, delivery_failed, skipped_limit), set by the attempt that holds it.
+UPDATE schedule_runs
+   SET status = %(status)s, finished_at = now(), error = %(error)s, lease_expires_at = NULL, not_before = NULL,
+       duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+ WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+RETURNING id;
+
+-- count_run_outcome --
+-- The schedule's counters after a run ended: executed runs count, and failures (failed, delivery_failed) count as failures. In schedule_stats, never on the schedules row (the ticker claims it with SKIP LOCKED), which is only read here; reached_pause_limit says whether pause_after_failures now applies.
+UPDATE schedule_stats AS st
+   SET run_count = run_count + 1,
+       success_count = success_count + CASE WHEN %(succeeded)s THEN 1 ELSE 0 END,
+       failure_count = failure_count + CASE WHEN %(succeeded)s THEN 0 ELSE 1 END,
+       consecutive_failures = CASE WHEN %(succeeded)s THEN 0 ELSE consecutive_failures + 1 END,
+       last_status = %(status)s, last_status_at = clock_timestamp(),
+       last_error = %(error)s, last_error_at = clock_timestamp(), updated_at = now()
+ WHERE schedule_id = %(schedule_id)s
+RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules
+                                                WHERE id = %(schedule_id)s), FALSE) AS reached_pause_limit;
+
+-- note_skipped_limit --
+-- The schedule's last run was skipped by the plan limit (counters count executed runs only).
+UPDATE schedule_stats SET last_status = 'skipped_limit', last_status_at = clock_timestamp(), updated_at = now()
+ WHERE schedule_id = %(schedule_id)s;
+
+-- release_buffered_runs --
+-- Buffered occurrences (overlap policy buffer_one) of every schedule that has no run in flight any more become pending, ready to push at once (the ticker's safety net). Served by schedule_runs_unfinished_idx.
+UPDATE schedule_runs AS r
+   SET status = 'pending', not_before = now()
+ WHERE r.status = 'buffered'
+   AND NOT EXISTS (SELECT 1 FROM schedule_runs f
+                    WHERE f.schedule_id = r.schedule_id
+                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
+RETURNING r.id::text;
+
+-- release_buffered_runs_of_schedule --
+-- The same for one schedule, whose run just ended (a query of its own: one plan, kept, serves every run's end; a shared "schedule or all" condition was planned anew each time). Served by schedule_runs_unfinished_idx.
+UPDATE schedule_runs AS r
+   SET status = 'pending', not_before = now()
+ WHERE r.status = 'buffered'
+   AND r.schedule_id = %(schedule_id)s
+   AND NOT EXISTS (SELECT 1 FROM schedule_runs f
+                    WHERE f.schedule_id = r.schedule_id
+                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
+RETURNING r.id::text;
+
+-- claim_pushable_pending_runs --
+-- Lock pending runs ready to push, oldest first: manual runs and released buffered ones at once (not_before), runs the ticker recorded only after the grace (a ticker between its commit and its push owns them; older ones were left by a crash or a Redis outage). Served by schedule_runs_pending_idx.
+SELECT id::text
+  FROM schedule_runs
+ WHERE status = 'pending'
+   AND COALESCE(not_before, created_at + make_interval(secs => %(grace)s)) <= now()
+ ORDER BY created_at
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- claim_due_retries --
+-- Lock runs whose retry is due, oldest first. Served by schedule_runs_retry_idx.
+SELECT id::text, attempt
+  FROM schedule_runs
+ WHERE status = 'retrying' AND not_before <= now()
+ ORDER BY not_before
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- mark_retries_queued --
+-- Compare-and-set retrying -> queued for runs whose next attempt's job is being pushed in this transaction.
+UPDATE schedule_runs AS r
+   SET status = 'queued', queued_at = now(), job_id = j.job_id, not_before = NULL
+  FROM unnest(%(run_ids)s::uuid[], %(job_ids)s::text[]) AS j (id, job_id)
+ WHERE r.id = j.id AND r.status = 'retrying'
+RETURNING r.id::text;
+
+-- claim_expired_leases --
+-- Lock running runs whose worker stopped renewing the lease (killed, lost, hung), oldest first. Served by schedule_runs_lease_idx.
+SELECT id::text, schedule_id::text, account_id::text, attempt, worker, lease_expires_at,
+       result IS NOT NULL AS has_result
+  FROM schedule_runs
+ WHERE status = 'running' AND lease_expires_at < now()
+ ORDER BY lease_expires_at
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- claim_queued_to_check --
+-- Lock queued runs queued longer than the grace, after a cursor (queued_at, id), to ask Redis whether their jobs still exist. Served by schedule_runs_queued_idx.
+SELECT id::text, attempt, job_id, queued_at
+  FROM schedule_runs
+ WHERE status = 'queued'
+   AND queued_at < now() - make_interval(secs => %(grace)s)
+   AND (queued_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)
+ ORDER BY queued_at, id
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- mark_requeued --
+-- Jobs pushed again for queued runs whose job Redis lost: they count as queued from now.
+UPDATE schedule_runs SET queued_at = now()
+ WHERE id = ANY(%(run_ids)s::uuid[]) AND status = 'queued';
+
+-- running_attempt --
+-- The run, locked, while this attempt still holds it: to end an attempt that ran past its timeout (no row: it finished or moved on).
+SELECT id::text, schedule_id::text, account_id::text, attempt, result IS NOT NULL AS has_result
+  FROM schedule_runs
+ WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running'
+   FOR UPDATE;
+
+-- mark_runs_queued --
+-- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (job id: the prefix of core.runs.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
+UPDATE schedule_runs
+   SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
+ WHERE id = ANY(%(run_ids)s::uuid[])
+   AND status = 'pending'
+RETURNING id::text;

@@ -1,0 +1,318 @@
+"""Schedules as tenants manage them: create, edit, enable, run now, list, count. No Flask here.
+
+Each function takes a cursor opened by `core.ops.db.tenant_transaction` and the caller's `now` (one
+instant per request, and a clock tests can freeze). The rule that matters (DESIGN.md, "When a
+schedule runs", 7): creating a schedule, changing a timing field or turning it on computes
+`next_run_at` from now at once; any other edit leaves `next_run_at` exactly as it was, so renaming a
+schedule can never make it due (or skip a run that is due).
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timezone
+
+from psycopg2.extras import Json
+
+from core.deliveries import channels
+from core.schedule import history
+from core.ops.sql import queries
+from core.engine.timing import TIMING_FIELDS, TimingError, validate_timing
+from core.engine.when import next_dispatch, shared_occurrence, validate_controls
+
+# Every column a client may set, in the order of the schedules table.
+CLIENT_FIELDS = (
+    "name", "description", "task", "task_parameters", "report_type", "city", "zip_codes",
+    "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
+    "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
+    "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
+    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds",
+)
+# Client fields added after the first version, with their defaults, for callers that build a body by
+# hand (make dev's demo schedule) rather than through the API's schema.
+LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None,
+                        "window_seconds": None}
+# What the change history compares: every client field and the pause.
+HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
+_JSON_FIELDS = ("task_parameters", "filters")
+# Schedules doing the same work whose occurrences a create or edit compares with its own.
+SAME_WORK_CANDIDATES = 50
+
+
+def first_run(fields, now: datetime) -> datetime:
+    """The next run after `now` of a schedule about to be written; TimingError if it has none.
+
+    A schedule that would never run (a `once` in the past, an `end_at` already gone) is refused
+    rather than stored as a row the ticker can never pick up.
+    """
+    return first_dispatch(fields, now)[0]
+
+
+def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
+    """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window);
+    TimingError like first_run."""
+    validate_timing(fields)
+    validate_controls(fields)
+    occurrence, dispatch = next_dispatch(fields, now)
+    if occurrence is not None:
+        return occurrence, dispatch
+    if fields.get("cadence") == "once":
+        raise TimingError("start_at", "start_at is in the past: a once schedule would never run")
+    end_at = fields.get("end_at")
+    if end_at is not None and end_at <= now:
+        raise TimingError("end_at", "end_at is in the past: the schedule would never run")
+    raise TimingError("end_at" if end_at is not None else "cadence", "the schedule has no run left")
+
+
+def _params(values, account_id, **extra) -> dict:
+    params = {name: values[name] if name in values else LATER_FIELD_DEFAULTS[name] for name in CLIENT_FIELDS}
+    for name in _JSON_FIELDS:
+        params[name] = Json(params[name])
+    return {**params, "account_id": account_id, **extra}
+
+
+def create(cur, account_id, values, now: datetime, actor: str = "api"):
+    """Insert a schedule from a full, validated body (defaults filled in); returns the row."""
+    schedule_id = uuid.uuid4()  # chosen here: a delivery window's offsets derive from it
+    occurrence, next_run = first_dispatch({**values, "created_at": now, "id": schedule_id}, now)
+    cur.execute(queries["insert_schedule"], _params(values, account_id, id=schedule_id, next_run_at=next_run,
+                                                    next_occurrence_at=_windowed(values, occurrence), now=now))
+    row = cur.fetchone()
+    history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
+    channels.save(cur, account_id, row["id"], values.get("channels") or [])
+    return channels.attach(cur, account_id, as_read(cur, account_id, row))
+
+
+def get(cur, account_id, schedule_id, *, for_update: bool = False):
+    """One schedule with its counters and channels (None when there is no such schedule for this
+    tenant); `for_update` locks its row until the transaction ends."""
+    params = {"id": schedule_id, "account_id": account_id}
+    if for_update:
+        cur.execute(queries["lock_schedule"], params)
+        if cur.fetchone() is None:
+            return None
+    cur.execute(queries["get_schedule"], params)
+    return channels.attach(cur, account_id, cur.fetchone())
+
+
+def as_read(cur, account_id, written):
+    """A row a write returned (schedules' own columns) as the API reads it: with its counters."""
+    cur.execute(queries["get_schedule"], {"id": written["id"], "account_id": account_id})
+    return cur.fetchone()
+
+
+def needs_new_next_run(row, merged) -> bool:
+    """True when a timing field (or the delivery window) changed value or the schedule is being turned on."""
+    return any(merged.get(name) != row.get(name) for name in TIMING_FIELDS + ("window_seconds",)) or (
+        bool(merged["active"]) and not row["active"])
+
+
+def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "api"):
+    """Apply a partial edit; returns the row, or None when there is no such schedule (for this tenant).
+
+    An edit that changes no value writes nothing (and records nothing). Setting `active` on a paused
+    schedule ends the pause: true resumes it, false disables it.
+    """
+    row = get(cur, account_id, schedule_id, for_update=True)
+    if row is None:
+        return None
+    merged, occurrence, next_run = merge(row, changes, now)
+    changed = history.diff(row, merged, HISTORY_FIELDS)
+    if not changed:
+        return _save_channels(cur, account_id, schedule_id, changes, row)
+    cur.execute(queries["patch_schedule"],
+                {**_params(merged, account_id, id=schedule_id, next_run_at=next_run, now=now,
+                           next_occurrence_at=_windowed(merged, occurrence)),
+                 **{name: merged[name] for name in history.PAUSE_FIELDS}})
+    written = cur.fetchone()
+    history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
+    return _save_channels(cur, account_id, schedule_id, changes, as_read(cur, account_id, written))
+
+
+def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
+    """What `patch` would write, writing nothing: (the row now, the row as it would be, the changes);
+    None when there is no such schedule. Bad values raise as they would for a real edit."""
+    row = get(cur, account_id, schedule_id)
+    if row is None:
+        return None
+    merged, occurrence, next_run = merge(row, changes, now)
+    changed = history.diff(row, merged, HISTORY_FIELDS)
+    if not changed:
+        return row, dict(row), changed
+    would_be = {**row, **merged, "next_run_at": next_run, "next_occurrence_at": _windowed(merged, occurrence),
+                "version": row["version"] + 1, "updated_at": now}
+    return row, would_be, changed
+
+
+def _save_channels(cur, account_id, schedule_id, changes, row):
+    """The row with its channels, after saving those the edit set (an edit that leaves channels out
+    keeps them)."""
+    if "channels" in changes:
+        channels.save(cur, account_id, schedule_id, changes["channels"] or [])
+    return channels.attach(cur, account_id, row)
+
+
+def merge(row, changes, now: datetime):
+    """(the row's client fields and pause with `changes` applied, the occurrence its next_run_at is
+    for, its next_run_at): what a PATCH writes."""
+    merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
+    if row["paused_at"] is not None and "active" in changes:
+        merged.update(dict.fromkeys(history.PAUSE_FIELDS))
+    occurrence, next_run = row["next_occurrence_at"] or row["next_run_at"], row["next_run_at"]
+    if needs_new_next_run(row, merged):
+        occurrence, next_run = first_dispatch({**merged, "created_at": row["created_at"], "id": row["id"]}, now)
+    return merged, occurrence, next_run
+
+
+def _windowed(fields, occurrence):
+    """What next_occurrence_at holds: the occurrence with a delivery window, else NULL."""
+    return occurrence if fields.get("window_seconds") else None
+
+
+def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None,
+           action: str = "enable"):
+    """Turn a schedule on (ending a pause), its next run computed from now; one already on is left as it is."""
+    row = get(cur, account_id, schedule_id, for_update=True)
+    if row is None or row["active"]:
+        return row
+    occurrence, next_run = first_dispatch(row, now)
+    cur.execute(queries["enable_schedule"], {"id": schedule_id, "next_run_at": next_run, "now": now,
+                                             "next_occurrence_at": _windowed(row, occurrence)})
+    written = cur.fetchone()
+    history.record(cur, written, action=action, actor=actor, note=note, now=now,
+                   changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
+    return channels.attach(cur, account_id, as_read(cur, account_id, written))
+
+
+def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note: str | None = None):
+    """Turn a schedule off (a paused one too: the pause ends, it stays off); one already off is left as it is."""
+    row = get(cur, account_id, schedule_id, for_update=True)
+    if row is None or (not row["active"] and row["paused_at"] is None):
+        return row
+    cur.execute(queries["disable_schedule"], {"id": schedule_id, "account_id": account_id, "now": now})
+    written = cur.fetchone()
+    history.record(cur, written, action="disable", actor=actor, note=note, now=now,
+                   changes=history.diff(row, written, ("active",) + history.PAUSE_FIELDS))
+    return channels.attach(cur, account_id, as_read(cur, account_id, written))
+
+
+def delete(cur, account_id, schedule_id) -> bool:
+    cur.execute(queries["delete_schedule"], {"id": schedule_id, "account_id": account_id})
+    return cur.fetchone() is not None
+
+
+def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
+              name=None, q=None, page=1, page_size=50):
+    """One page of schedules and the total over all pages.
+
+    `active` (True/False) keeps only schedules that are on/off; `name` (the console's search) or `q`
+    (the API's) keeps those whose name contains it, in any case.
+    """
+    params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
+              "tag": tag, "active": active, "name": name or q or None,
+              "limit": page_size, "offset": (page - 1) * page_size}
+    cur.execute(queries["count_schedules"], params)
+    total = cur.fetchone()["total"]
+    cur.execute(queries["list_schedules"], params)
+    return channels.attach(cur, account_id, cur.fetchall()), total
+
+
+def due(cur, account_id, now: datetime, limit: int):
+    cur.execute(queries["list_due_schedules"], {"account_id": account_id, "now": now, "limit": limit})
+    return channels.attach(cur, account_id, cur.fetchall())
+
+
+def stats(cur, account_id) -> dict:
+    """Seed 003's summary; success_rate is the percent of finished (succeeded or failed) runs."""
+    cur.execute(queries["schedule_stats"], {"account_id": account_id})
+    by_cadence = cur.fetchall()
+    cur.execute(queries["run_stats"], {"account_id": account_id})
+    runs = cur.fetchone()
+    total = sum(row["total"] for row in by_cadence)
+    enabled = sum(row["enabled"] for row in by_cadence)
+    finished = runs["successful_runs"] + runs["failed_runs"]
+    return {
+        "total_schedules": total,
+        "enabled_schedules": enabled,
+        "disabled_schedules": total - enabled,
+        **runs,
+        "success_rate": round(100 * runs["successful_runs"] / finished, 1) if finished else None,
+        "by_cadence": {row["cadence"]: row["total"] for row in by_cadence},
+    }
+
+
+def runs(cur, account_id, schedule_id, *, limit=50, status=None, trigger=None, before=None, from_=None, to=None):
+    """A schedule's runs, newest first: of one status and trigger, for occurrences in [from_, to], older
+    than the run `before` (cursor paging: the previous page's last run id)."""
+    cur.execute(queries["list_schedule_runs"],
+                {"account_id": account_id, "schedule_id": schedule_id, "limit": limit, "status": status,
+                 "trigger": trigger, "before": before, "from": from_, "to": to})
+    return cur.fetchall()
+
+
+def run_detail(cur, account_id, schedule_id, run_id):
+    """One run of a schedule with its deliveries (`deliveries`: the ledger rows), or None."""
+    cur.execute(queries["get_run"], {"account_id": account_id, "schedule_id": schedule_id, "run_id": run_id})
+    run = cur.fetchone()
+    if run is None:
+        return None
+    cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
+    deliveries = [{**row, "target": channels.mask_url(row["channel"], row["target"])} for row in cur.fetchall()]
+    return {**run, "deliveries": deliveries}
+
+
+def tags(cur, account_id) -> list[str]:
+    """Every tag the account's schedules carry, sorted."""
+    cur.execute(queries["list_schedule_tags"], {"account_id": account_id})
+    return [row["tag"] for row in cur.fetchall()]
+
+
+def deliveries_of_runs(cur, account_id, run_ids) -> dict:
+    """{run id: [its delivery ledger rows]} for a page of runs, in one query."""
+    if not run_ids:
+        return {}
+    cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
+    found: dict = {run_id: [] for run_id in run_ids}
+    for row in cur.fetchall():
+        row["target"] = channels.mask_url(row["channel"], row["target"])  # a Slack URL is a credential
+        found.setdefault(row.pop("run_id"), []).append(row)
+    return found
+
+
+def add_manual_run(cur, account_id, schedule_id, now: datetime):
+    """A pending manual run, ready to push: once the caller commits, a ticker (woken by the insert's
+    NOTIFY) pushes its job, as it pushes every run (core.runs.lifecycle)."""
+    cur.execute(queries["insert_manual_run"], {"account_id": account_id, "schedule_id": schedule_id, "now": now})
+    return cur.fetchone()
+
+
+def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | None = None) -> list[str]:
+    """Seed 003's conflict detection, by occurrence: other ACTIVE schedules of the account that do the
+    same work (task, task_parameters, report fields) and share occurrences with `row`, however their
+    rules are written (weekly Monday 9:00 and cron `0 9 * * 1` in the same zone), as warnings.
+
+    Only warned about, never refused: two such schedules may be on purpose (two recipients lists).
+    """
+    params = {name: row[name] for name in CLIENT_FIELDS}
+    for name in _JSON_FIELDS:
+        params[name] = Json(params[name])
+    cur.execute(queries["find_same_work_schedules"],
+                {**params, "account_id": account_id, "id": row.get("id"), "limit": SAME_WORK_CANDIDATES})
+    after = now or row.get("created_at") or datetime.now(timezone.utc)
+    warnings = []
+    for other in cur.fetchall():
+        if all(row.get(name) == other[name] for name in TIMING_FIELDS):
+            warnings.append(f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing")
+        else:
+            shared = shared_occurrence(row, other, after)
+            if shared is None:
+                continue
+            warnings.append(f"shares occurrences with schedule {other['id']} ('{other['name']}'): same task and "
+                            f"parameters, both run at {history.plain(shared)}")
+        if len(warnings) == limit:
+            break
+    return warnings
+
+
+def pages(total: int, page_size: int) -> int:
+    return math.ceil(total / page_size) if total else 0

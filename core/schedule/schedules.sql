@@ -1,0 +1,212 @@
+-- Schedules as the API manages them. Every query runs inside core.ops.db.tenant_transaction, so row-level
+-- security already confines it to one tenant; the explicit account_id keeps the plans on the
+-- (account_id, ...) indexes. Times come in as %(now)s from the caller's clock, never now(), so the
+-- API's idea of "now" is one value per request (and tests can freeze it).
+
+-- insert_schedule --
+-- A new schedule with every client field and its first next_run_at; returns the row.
+INSERT INTO schedules (
+    id, account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
+    filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
+    cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, next_run_at,
+    next_occurrence_at, created_at, updated_at
+) VALUES (
+    %(id)s, %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+    %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
+    %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
+    %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
+    %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
+    %(window_seconds)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
+)
+RETURNING *;
+
+-- get_schedule --
+-- One schedule by id, with its counters (none when it is another tenant's).
+SELECT * FROM schedules_with_stats
+WHERE id = %(id)s AND account_id = %(account_id)s;
+
+-- lock_schedule --
+-- Lock one schedule until the transaction ends (PATCH, enable: read, merge, write); get_schedule then reads it, in a statement that sees the row as locked. Only the schedules row: a run's conclusion writing its counters goes on.
+SELECT id FROM schedules
+WHERE id = %(id)s AND account_id = %(account_id)s
+FOR UPDATE;
+
+-- patch_schedule --
+-- Write back every client field, the pause and next_run_at after a PATCH merged into the row, as the next version; returns the row.
+UPDATE schedules SET
+    name = %(name)s, description = %(description)s, task = %(task)s, task_parameters = %(task_parameters)s,
+    report_type = %(report_type)s, city = %(city)s, zip_codes = %(zip_codes)s,
+    lookback_days = %(lookback_days)s, filters = %(filters)s, recipients = %(recipients)s,
+    include_attachment = %(include_attachment)s, cadence = %(cadence)s, weekly_dow = %(weekly_dow)s,
+    monthly_dom = %(monthly_dom)s, send_hour = %(send_hour)s, send_minute = %(send_minute)s,
+    cron_expression = %(cron_expression)s, interval_seconds = %(interval_seconds)s,
+    timezone = %(timezone)s, start_at = %(start_at)s, end_at = %(end_at)s,
+    misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
+    overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
+    catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
+    window_seconds = %(window_seconds)s, next_occurrence_at = %(next_occurrence_at)s,
+    paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
+    pause_note = %(pause_note)s,
+    next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- enable_schedule --
+-- Turn a schedule on (resume it, when paused) with a freshly computed next_run_at, as the next version; returns the row. The service's auto-resume uses it too, hence no account_id.
+UPDATE schedules SET active = TRUE, next_run_at = %(next_run_at)s, next_occurrence_at = %(next_occurrence_at)s,
+       updated_at = %(now)s,
+       paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL, version = version + 1
+WHERE id = %(id)s
+RETURNING *;
+
+-- disable_schedule --
+-- Turn a schedule off (ending a pause: disabled is the stronger state), as the next version; next_run_at stays as it was (the due index ignores inactive rows).
+UPDATE schedules SET active = FALSE, updated_at = %(now)s,
+       paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL, version = version + 1
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING *;
+
+-- pause_schedule --
+-- Pause a schedule: inactive, with who, when, why and until when, as the next version; returns the row.
+UPDATE schedules SET active = FALSE, paused_at = %(now)s, paused_until = %(until)s, paused_by = %(actor)s,
+       pause_note = %(note)s, updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s
+RETURNING *;
+
+-- pause_for_failures --
+-- pause_after_failures: an active schedule whose last pause_after_failures runs all failed pauses itself, as the next version. No row: the rule does not apply (not set, not reached, or not active).
+UPDATE schedules SET active = FALSE, paused_at = now(), paused_until = NULL, paused_by = 'system',
+       pause_note = left('paused after ' || pause_after_failures || ' consecutive failed runs' || %(suffix)s, %(limit)s),
+       updated_at = now(), version = version + 1
+WHERE id = %(id)s AND active AND pause_after_failures IS NOT NULL
+  AND (SELECT consecutive_failures FROM schedule_stats WHERE schedule_id = %(id)s) >= pause_after_failures
+RETURNING *;
+
+-- claim_paused_to_resume --
+-- Lock paused schedules whose paused_until has come, earliest first, for the ticker to resume. Served by schedules_paused_until_idx.
+SELECT * FROM schedules
+WHERE paused_until <= %(now)s AND paused_at IS NOT NULL AND NOT active
+ORDER BY paused_until
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- end_pause_without_runs --
+-- A pause that ended on a schedule with no run left (its end_at passed meanwhile): the pause is cleared, the schedule stays inactive.
+UPDATE schedules SET paused_at = NULL, paused_until = NULL, paused_by = NULL, pause_note = NULL,
+       updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s
+RETURNING *;
+
+-- delete_schedule --
+-- Delete a schedule; its runs go with it (ON DELETE CASCADE). Returns the id when there was one.
+DELETE FROM schedules
+WHERE id = %(id)s AND account_id = %(account_id)s
+RETURNING id;
+
+-- count_schedules --
+-- How many schedules list_schedules would return over all pages.
+SELECT count(*) AS total FROM schedules
+WHERE account_id = %(account_id)s
+  AND (NOT %(active_only)s OR active)
+  AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
+  AND (%(task)s::text IS NULL OR task = %(task)s)
+  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+  AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0);
+
+-- list_schedules --
+-- One page of the tenant's schedules, newest first, with the same filters as count_schedules
+-- (`active`: only on or only off schedules; `name`: a part of the name, any case).
+SELECT * FROM schedules_with_stats
+WHERE account_id = %(account_id)s
+  AND (NOT %(active_only)s OR active)
+  AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
+  AND (%(task)s::text IS NULL OR task = %(task)s)
+  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+  AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- list_due_schedules --
+-- The tenant's active schedules whose next run is at or before now, most overdue first.
+SELECT * FROM schedules_with_stats
+WHERE account_id = %(account_id)s AND active AND next_run_at <= %(now)s
+ORDER BY next_run_at, id
+LIMIT %(limit)s;
+
+-- schedule_stats --
+-- Schedules per cadence and state, for GET /v1/schedules/stats.
+SELECT cadence, count(*) AS total, count(*) FILTER (WHERE active) AS enabled
+FROM schedules
+WHERE account_id = %(account_id)s
+GROUP BY cadence
+ORDER BY cadence;
+
+-- find_same_work_schedules --
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
+SELECT * FROM schedules_with_stats
+WHERE account_id = %(account_id)s AND active
+  AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
+  AND task = %(task)s AND task_parameters = %(task_parameters)s
+  AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s
+  AND zip_codes IS NOT DISTINCT FROM %(zip_codes)s::text[]
+  AND lookback_days IS NOT DISTINCT FROM %(lookback_days)s::int AND filters = %(filters)s
+ORDER BY created_at, id
+LIMIT %(limit)s;
+
+-- list_schedule_tags --
+-- Every tag the account's schedules carry, for the console's tag filter.
+SELECT DISTINCT tag FROM schedules, unnest(tags) AS tag
+WHERE account_id = %(account_id)s
+ORDER BY tag;
+
+-- list_runs_deliveries --
+-- The delivery ledger of several runs at once (a page of run history), in the order they were made.
+SELECT run_id, id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+FROM deliveries
+WHERE run_id = ANY(%(run_ids)s) AND account_id = %(account_id)s
+ORDER BY created_at, channel, target;
+
+-- insert_manual_run --
+-- A "run now": a pending manual run of one schedule (under its current version), ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
+INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before,
+                           schedule_version)
+SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s, version
+  FROM schedules WHERE id = %(schedule_id)s
+RETURNING *;
+
+-- list_schedule_runs --
+-- A schedule's runs, newest first, optionally of one status and trigger, for occurrences (scheduled_for) from..to, and older than the run `before` (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_created_idx.
+SELECT * FROM schedule_runs
+WHERE schedule_id = %(schedule_id)s AND account_id = %(account_id)s
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(trigger)s::text IS NULL OR trigger = %(trigger)s)
+  AND (%(from)s::timestamptz IS NULL OR scheduled_for >= %(from)s::timestamptz)
+  AND (%(to)s::timestamptz IS NULL OR scheduled_for <= %(to)s::timestamptz)
+  AND (%(before)s::uuid IS NULL OR (created_at, id) < (
+        SELECT c.created_at, c.id FROM schedule_runs c
+         WHERE c.id = %(before)s::uuid AND c.schedule_id = %(schedule_id)s))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- run_stats --
+-- The tenant's runs in all, succeeded and failed, for GET /v1/schedules/stats.
+SELECT count(*) AS total_runs,
+       count(*) FILTER (WHERE status = 'succeeded') AS successful_runs,
+       count(*) FILTER (WHERE status IN ('failed', 'delivery_failed')) AS failed_runs
+FROM schedule_runs
+WHERE account_id = %(account_id)s;
+
+-- get_run --
+-- One run of one schedule (none when it is another tenant's or another schedule's).
+SELECT * FROM schedule_runs
+WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(account_id)s;
+
+-- list_run_deliveries --
+-- The delivery ledger of one run: one row per (channel, target), in the order they were made.
+SELECT id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+FROM deliveries
+WHERE run_id = %(run_id)s AND account_id = %(account_id)s
+ORDER BY created_at, channel, target;

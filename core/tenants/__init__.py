@@ -1,0 +1,1 @@
+"""Accounts, and the console's single-use sign-in links."""
