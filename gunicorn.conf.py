@@ -31,37 +31,18 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _int_env(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        _fail(f"{name} must be an integer, got {raw!r}")
-    if not low <= value <= high:
-        _fail(f"{name} must be between {low} and {high}, got {raw!r}")
-    return value
-
-
 try:
-    _settings = load_settings()
+    _settings = load_settings()  # WEB_HOST, PORT, WEB_CONCURRENCY, WEB_THREADS too, by the same parsers
     _settings.require("database_url", "jwt_secret")
 except SettingsError as error:
     _fail(str(error))
 
 configure_logging(_settings)
 
-def _host() -> str:
-    raw = os.environ.get("WEB_HOST", "").strip() or "0.0.0.0"
-    if any(char.isspace() for char in raw) or "/" in raw:
-        _fail(f"WEB_HOST must be an address such as 127.0.0.1 or 0.0.0.0, got {raw!r}")
-    return f"[{raw}]" if ":" in raw else raw  # an IPv6 address is bracketed before the port
-
-
-bind = f"{_host()}:{_int_env('PORT', 8000, 1, 65535)}"
-workers = _int_env("WEB_CONCURRENCY", 2, 1, 64)
-threads = _int_env("WEB_THREADS", 4, 1, 64)
+_host = f"[{_settings.web_host}]" if ":" in _settings.web_host else _settings.web_host  # IPv6: bracketed
+bind = f"{_host}:{_settings.port}"
+workers = _settings.web_concurrency
+threads = _settings.web_threads
 worker_class = "gthread"
 # Render's proxy sits in front and its addresses are not fixed: trust its X-Forwarded-* headers
 # (the app's ProxyFix then takes exactly one hop of them).

@@ -65,6 +65,11 @@ class Settings:
     console_secret: str | None = None
     console_frame_ancestors: str = "'none'"
     console_session_hours: int = 12
+    # The web process (gunicorn.conf.py): where it listens, its worker processes and their threads.
+    web_host: str = "0.0.0.0"
+    port: int = 8000
+    web_concurrency: int = 2
+    web_threads: int = 4
 
     @property
     def console_signing_secret(self) -> str | None:
@@ -124,6 +129,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         console_secret=_secret("CONSOLE_SECRET", get("CONSOLE_SECRET"), environment),
         console_frame_ancestors=_frame_ancestors(get("CONSOLE_FRAME_ANCESTORS") or "'none'"),
         console_session_hours=_number("CONSOLE_SESSION_HOURS", get("CONSOLE_SESSION_HOURS"), 12, low=1, high=720),
+        web_host=_web_host(get("WEB_HOST") or "0.0.0.0"),
+        port=_number("PORT", get("PORT"), 8000, low=1, high=65535),
+        web_concurrency=_number("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2, low=1, high=64),
+        web_threads=_number("WEB_THREADS", get("WEB_THREADS"), 4, low=1, high=64),
     )
     return settings
 
@@ -156,6 +165,12 @@ def _number(name, raw, default, *, low, high, kind=int):
     if not (low <= value <= high) or value != value:  # value != value catches NaN
         raise SettingsError(f"{name} must be between {low} and {high}, got {raw!r}")
     return value
+
+
+def _web_host(raw: str) -> str:
+    if any(char.isspace() for char in raw) or "/" in raw:
+        raise SettingsError(f"WEB_HOST must be an address such as 127.0.0.1 or 0.0.0.0, got {raw!r}")
+    return raw
 
 
 def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:

@@ -109,3 +109,18 @@ def test_console_secret_and_session_hours_are_checked():
         load_settings({"ENVIRONMENT": "production", "CONSOLE_SECRET": "short"})
     with pytest.raises(SettingsError, match="CONSOLE_SESSION_HOURS"):
         load_settings({"CONSOLE_SESSION_HOURS": "0"})
+
+
+def test_the_web_process_settings_default_to_what_render_needs():
+    settings = load_settings({})
+    assert (settings.web_host, settings.port, settings.web_concurrency, settings.web_threads) == ("0.0.0.0", 8000, 2, 4)
+    assert load_settings({"WEB_HOST": "::1", "PORT": "9000"}).web_host == "::1"
+
+
+@pytest.mark.parametrize("env, name", [({"PORT": "http"}, "PORT"), ({"PORT": "70000"}, "PORT"),
+                                       ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+                                       ({"WEB_THREADS": "many"}, "WEB_THREADS"), ({"WEB_HOST": "a b"}, "WEB_HOST"),
+                                       ({"WEB_HOST": "http://x"}, "WEB_HOST")])
+def test_the_web_process_settings_are_parsed_strictly(env, name):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(env)
