@@ -195,8 +195,9 @@ def EmailAddress(**kwargs) -> fields.String:
 
 
 def outbound_url(value: str) -> None:
-    """A webhook or Slack URL the service may call (core/deliveries/outbound.py): https, resolving only to public
-    addresses (loopback too with WEBHOOK_ALLOW_LOOPBACK in development). Checked again at each send."""
+    """A webhook or Slack URL the service may call (core/deliveries/outbound.py): https, resolving only
+    to public addresses (loopback too with WEBHOOK_ALLOW_LOOPBACK in development). Checked again at
+    each send."""
     from core.deliveries import outbound
 
     try:

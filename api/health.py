@@ -14,11 +14,11 @@ import psycopg2
 import redis
 from flask import current_app
 
-from api.db import PoolTimeout, get_db
 from api.base import Blueprint
+from api.db import PoolTimeout, get_db
 from api.schemas import HealthSchema, ReadySchema
-from core.ops import db, health
 from core import model
+from core.ops import db, health
 
 blp = Blueprint("health", __name__, description="Liveness and readiness of the service")
 

@@ -14,8 +14,15 @@ import time
 from contextlib import contextmanager
 
 from flask import Response, current_app, g, request
-from prometheus_client import (CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector,
-                               disable_created_metrics, multiprocess)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    multiprocess,
+)
 from prometheus_client.exposition import choose_encoder
 
 from api.base import Blueprint

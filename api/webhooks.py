@@ -2,8 +2,8 @@
 
 Reading never shows a secret whole. Rotating makes a new one and answers it whole, that once: keep it
 in the receiver's configuration. The previous secret keeps signing for `grace_seconds` (default a
-day), so a receiver that still checks with it accepts every webhook meanwhile. core/deliveries/signing.py holds
-the rules.
+day), so a receiver that still checks with it accepts every webhook meanwhile.
+core/deliveries/signing.py holds the rules.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import logging
 from flask import g
 
 from api.auth import require_token
-from api.db import tenant
 from api.base import Blueprint
+from api.db import tenant
 from api.schemas import RotateArgsSchema, RotatedSecretSchema, SigningSecretsSchema
 from core.deliveries import signing
 

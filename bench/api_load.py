@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench.common import BenchDatabases, flush_queue
-from core.ops import db
 from core.deliveries.tokens import mint_access_token
+from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789"

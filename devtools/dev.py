@@ -20,11 +20,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.tenants import accounts, console_links
+from core.deliveries.tokens import mint_access_token
 from core.ops import db
 from core.ops.migrate import apply_migrations
 from core.ops.settings import SettingsError, load_settings
-from core.deliveries.tokens import mint_access_token
+from core.tenants import accounts, console_links
 from devtools import devdata
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, create_database
 from devtools.procfile import Output, Runner, read_procfile

@@ -24,12 +24,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import model
 from core.ops import db
 from core.runs import dispatch, lifecycle
-from core import model
-from ticker.metrics import TickerMetrics
 from ticker.chores import Chores
 from ticker.lanes import LANES, Dispatcher
+from ticker.metrics import TickerMetrics
 from ticker.recovery import Recovery
 from ticker.report import TickFigures, describe, stage, stage_of
 

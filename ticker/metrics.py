@@ -7,8 +7,15 @@ process can read from PostgreSQL are core/ops/metrics.py's; the web process's ar
 """
 from __future__ import annotations
 
-from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector,
-                               disable_created_metrics)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 # No `*_created` twin of every counter and histogram series: Prometheus does not need them.
 disable_created_metrics()

@@ -3,8 +3,8 @@
 The worker takes the run for its attempt (a compare-and-set queued -> running, with a lease renewed
 while it works: worker/lease.py), checks the plan limit once per run, runs the registered task unless
 an earlier attempt stored its result already, stores the result, delivers to every pending target of
-the run's ledger (core/deliveries/delivery.py), and ends the run through core.runs.lifecycle: succeeded, failed,
-delivery_failed, or `retrying`, which the ticker pushes again when due. Every write is a
+the run's ledger (core/deliveries/delivery.py), and ends the run through core.runs.lifecycle:
+succeeded, failed, delivery_failed, or `retrying`, which the ticker pushes again when due. Every write is a
 compare-and-set on the attempt, so a job delivered twice executes once and a worker presumed dead
 cannot finish a run that moved on. Nothing here talks to Redis: retries wait in PostgreSQL.
 """
@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from core.deliveries import channels, delivery
-from core.ops import db
-from core.runs import lifecycle
 from core.deliveries.email import MailerPool
+from core.ops import db
 from core.ops.settings import Settings, load_settings
+from core.runs import lifecycle
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 

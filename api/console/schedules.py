@@ -14,8 +14,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from api.console import bp, explain
 from api.db import tenant
 from core import model
-from core.schedule import schedules
 from core.engine.timing import TimingError, next_runs
+from core.schedule import schedules
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.schedules import _page_number
 from api.db import tenant
-from core.schedule import schedules
 from core.deliveries import suppressions
+from core.schedule import schedules
 
 PAGE_SIZE = 50
 

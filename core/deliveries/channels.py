@@ -17,8 +17,8 @@ import hashlib
 
 from core.deliveries import delivery
 from core.deliveries.email import EmailChannel
-from core.ops.sql import queries
 from core.deliveries.webhooks import SlackChannel, WebhookChannel
+from core.ops.sql import queries
 
 TYPES = ("webhook", "slack")
 MAX_CHANNELS = 10

@@ -8,7 +8,8 @@ unknown, and a duplicate is worse than saying so. Its message id is stable per (
 receiver can also drop a repeat.
 
 `deliver_pending` runs one delivery pass with the channels it is given (`email`, `webhook`, `slack`:
-core/deliveries/channels.py builds the targets and the senders); every email attempt is also a row in `email_log`.
+core/deliveries/channels.py builds the targets and the senders); every email attempt is also a row in
+`email_log`.
 """
 from __future__ import annotations
 

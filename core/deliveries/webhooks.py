@@ -24,9 +24,9 @@ import logging
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from core.ops import db
 from core.deliveries import outbound, signing
 from core.deliveries.delivery import Sent
+from core.ops import db
 from core.ops.sql import queries
 
 logger = logging.getLogger(__name__)

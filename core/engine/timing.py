@@ -35,8 +35,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from core.engine import cron
-from core.model import (BOUNDS, CADENCES, DEFAULT_SEND_HOUR, DEFAULT_SEND_MINUTE, DEFAULT_TIMEZONE,
-                        LAST_DAY, REQUIRED_BY_CADENCE)
+from core.model import (
+    BOUNDS,
+    CADENCES,
+    DEFAULT_SEND_HOUR,
+    DEFAULT_SEND_MINUTE,
+    DEFAULT_TIMEZONE,
+    LAST_DAY,
+    REQUIRED_BY_CADENCE,
+)
 
 TIMING_FIELDS: tuple[str, ...] = (
     "cadence",

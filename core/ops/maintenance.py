@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.ops import db
-from core.schedule import idempotency
 from core.ops.sql import queries
+from core.schedule import idempotency
 
 KEEP_RUNS = 20
 BATCH_ROWS = 1000

@@ -29,12 +29,12 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.extensions
 from psycopg2.extras import Json
 
-from core.ops import db
 from core.deliveries import delivery
-from core.schedule import pauses
-from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
 from core.model import FAILURES
+from core.ops import db
 from core.ops.sql import queries
+from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
+from core.schedule import pauses
 
 logger = logging.getLogger(__name__)
 

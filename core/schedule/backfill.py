@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.ops.sql import queries
 from core.engine.timing import TimingError
 from core.engine.when import MAX_BACKFILL_RUNS, occurrences_between
+from core.ops.sql import queries
 
 
 def backfill(cur, account_id, schedule, start: datetime, end: datetime, now: datetime) -> dict:

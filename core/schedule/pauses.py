@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.schedule import history, schedules
-from core.ops.sql import queries
 from core.engine.when import next_dispatch
+from core.ops.sql import queries
+from core.schedule import history, schedules
 
 NOTE_LIMIT = 500
 _MICROSECOND = timedelta(microseconds=1)

@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from psycopg2.extras import Json
 
 from core.deliveries import channels
-from core.schedule import history
-from core.ops.sql import queries
 from core.engine.timing import TIMING_FIELDS, TimingError, validate_timing
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
+from core.ops.sql import queries
+from core.schedule import history
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (

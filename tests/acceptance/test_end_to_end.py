@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from api import create_app
-from core.ops import db
 from core.deliveries.tokens import mint_access_token
+from core.ops import db
 from tests.worker.conftest import smtp_server  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,9 +29,9 @@ from zoneinfo import available_timezones
 import schemathesis
 from hypothesis import strategies as st
 
-from core.model import REQUIRED_BY_CADENCE
-from core.engine.timing import TimingError, validate_timing
 from core.deliveries.tokens import unsubscribe_token
+from core.engine.timing import TimingError, validate_timing
+from core.model import REQUIRED_BY_CADENCE
 
 SCHEDULE_BODIES = {("POST", "/v1/schedules"), ("PATCH", "/v1/schedules/{schedule_id}"),
                    ("POST", "/v1/schedules/preview")}

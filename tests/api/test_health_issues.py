@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core.ops import db
 from core import model
 from core.model import HEALTH_KINDS as KINDS
+from core.ops import db
 from core.ops.sql import queries
-
 
 # What runs' conclusions write (schedule_stats); the rest is the schedule's own row.
 STATS = ("run_count", "success_count", "failure_count", "consecutive_failures", "last_error")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.ops import db
 from core import model
+from core.ops import db
 from tests.api.conftest import SEED_001_BODY
 
 

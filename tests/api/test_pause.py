@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 from freezegun import freeze_time
 
-from core.ops import db
-from core.runs import lifecycle
 from core import model
+from core.ops import db
 from core.ops.sql import queries
+from core.runs import lifecycle
 from tests.api.conftest import SEED_001_BODY, bearer
 
 NEW_YORK_WEEKLY = {**SEED_001_BODY, "timezone": "America/New_York"}  # Monday 09:00 New York

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from core.ops import db
 from core import model
+from core.ops import db
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",

@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 import pytest
 
 from api import create_app
-from core.ops import db
 from core.deliveries.tokens import unsubscribe_token
+from core.ops import db
 
 SECRET = "unsubscribe-secret-0123456789abcdef0123"
 

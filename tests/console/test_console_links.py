@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 import pytest
 
-from core.tenants import console_links
 from core.ops import db
+from core.tenants import console_links
 
 SECRET = "a-secret-of-at-least-32-characters-long!!"
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)

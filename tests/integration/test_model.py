@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from core import model
 from core.deliveries import channels
 from core.ops import db
-from core import model
 
 ENUMERATIONS = [
     ("schedules", "cadence", model.CADENCES),

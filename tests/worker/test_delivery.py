@@ -9,8 +9,8 @@ import email.policy
 import redis
 
 from core.ops import db
-from core.runs import lifecycle
 from core.ops.settings import load_settings
+from core.runs import lifecycle
 from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_execution import execute, push_retry_now, run_row, schedule_row

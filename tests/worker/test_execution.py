@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from core.deliveries.tokens import unsubscribe_token
 from core.ops import db
+from core.ops.settings import load_settings
 from core.runs import lifecycle
 from core.runs.jobs import job_id_for
-from core.ops.settings import load_settings
-from core.deliveries.tokens import unsubscribe_token
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker.jobs import RunExecution, WorkerContext
 

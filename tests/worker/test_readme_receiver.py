@@ -8,8 +8,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from core.ops import db
 from core.deliveries import signing
+from core.ops import db
 from core.ops.settings import load_settings
 from tests.receivers import free_port
 from tests.worker.conftest import fetch, make_run
