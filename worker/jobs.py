@@ -163,24 +163,18 @@ class RunExecution:
         return params
 
     def _deliver(self, result: dict, *, save: bool) -> dict:
-        """Store the task's result (once: `save`), open the ledger, send, and conclude the run, in as
-        few transactions as the ledger's guarantees allow (core.deliveries.delivery.deliver_pending)."""
+        """Store the task's result (once: `save`) with the run's ledger, send, and conclude the run, a
+        statement per step (core.deliveries.delivery.deliver_pending)."""
         concluded: dict = {}
-
-        def before(cur) -> list | None:
-            if save and not lifecycle.save_result(cur, self.run, result):
-                return None
-            if self.attempt > 1:  # targets an earlier attempt was sending when it was lost: never sent again
-                delivery.abandon_unknown(cur, self.run_id, through_attempt=self.attempt - 1)
-            return channels.ledger_targets(cur, self.settings, self.schedule, self.run_id)
 
         def after(cur) -> None:
             concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
 
+        targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
         with self.context.pool.connection() as conn:
             counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
                                               channels.channel_map(self.settings, self.context.mailers, conn),
-                                              before=before, after=after)
+                                              targets=targets, save=save, after=after)
         if counts["lost"] or concluded["end"].outcome == "lost":
             return self._lost()
         outcome, summary = concluded["end"].outcome, concluded["end"].summary

@@ -90,13 +90,14 @@ def enable(cur, account_id, schedule_id, channel_id):
     return public(row) if row else None
 
 
-def ledger_targets(cur, settings, schedule: dict, run_id) -> list[tuple[str, str, str]]:
-    """A run's targets: one per distinct recipient (email), then one per active channel of the schedule."""
+def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str]]:
+    """A run's targets: one per distinct recipient (email), then one per active channel of the
+    schedule (`active_channels`, as core.runs.lifecycle.take reads them)."""
     domain = EmailChannel.message_domain(settings)
     targets = [("email", email, delivery.message_id(run_id, "email", email, domain))
                for email in dict.fromkeys(schedule["recipients"] or [])]
-    cur.execute(queries["active_schedule_channels"], {"schedule_id": schedule["id"]})
-    targets += [(row["type"], row["url"], webhook_id(run_id, row["type"], row["url"])) for row in cur.fetchall()]
+    targets += [(channel["type"], channel["url"], webhook_id(run_id, channel["type"], channel["url"]))
+                for channel in schedule["active_channels"] or []]
     return targets
 
 

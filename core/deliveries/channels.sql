@@ -32,9 +32,3 @@ DELETE FROM schedule_channels
 UPDATE schedule_channels SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
  WHERE id = %(id)s AND schedule_id = %(schedule_id)s AND account_id = %(account_id)s
 RETURNING id, schedule_id, type, url, disabled_at, disabled_reason, created_at, updated_at;
-
--- active_schedule_channels --
--- The channels a new run's ledger delivers to: every one of the schedule not disabled.
-SELECT type, url FROM schedule_channels
- WHERE schedule_id = %(schedule_id)s AND disabled_at IS NULL
- ORDER BY position, created_at;

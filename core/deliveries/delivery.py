@@ -9,7 +9,7 @@ receiver can also drop a repeat.
 
 `deliver_pending` runs one delivery pass with the channels it is given (`email`, `webhook`, `slack`:
 core/deliveries/channels.py builds the targets and the senders); every email attempt is also a row in
-`email_log`.
+`email_log`, written by the statement that records its outcome.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Protocol
 from urllib.parse import urlsplit
+
+from psycopg2.extras import Json
 
 from core.ops import db
 from core.ops.sql import queries
@@ -33,8 +35,16 @@ class Sent:
     error: str | None = None
     permanent: bool = False     # retrying cannot help (a 5xx refusal): the target fails now
     unreachable: bool = False   # the channel itself is down: stop this pass, retry them all later
-    log: Callable | None = None  # log(cursor): the channel's own record of the send (email_log), written
-                                 # in the transaction that records the outcome
+    email: "EmailAttempt | None" = None  # an email's row in email_log, written with the outcome
+
+
+@dataclass(frozen=True)
+class EmailAttempt:
+    """What email_log keeps of one email attempt besides the target, the run and the error."""
+
+    provider: str
+    subject: str
+    response_code: int | None
 
 
 class Channel(Protocol):
@@ -56,14 +66,20 @@ def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
     return f"<run-{run_id}.{digest}@{domain}>"
 
 
-def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]]) -> list[dict]:
-    """Make the run's ledger from (channel, target, message id) triples, unless it exists already;
-    returns its targets still to send, in the order they were made."""
+def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: dict | None = None):
+    """Store `result` (the task's, when this attempt ran it) and make the run's ledger from (channel,
+    target, message id) triples, unless it exists already, in one statement; returns its targets still
+    to send, in the order they were made, or None when this attempt no longer holds the run (nothing
+    was written)."""
     cur.execute(queries["open_deliveries"], {
-        "run_id": run["id"], "account_id": run["account_id"],
+        "run_id": run["id"], "attempt": run["attempt"], "account_id": run["account_id"],
+        "result": Json(result) if result is not None else None,
         "channels": [t[0] for t in targets], "targets": [t[1] for t in targets],
         "message_ids": [t[2] for t in targets]})
-    return list(cur.fetchall())
+    rows = cur.fetchall()
+    if not rows[0]["held"]:
+        return None
+    return [{key: value for key, value in row.items() if key != "held"} for row in rows if row["id"] is not None]
 
 
 def abandon_unknown(cur, run_id: str, *, through_attempt: int) -> int:
@@ -81,39 +97,44 @@ def summary(cur, run_id: str) -> dict:
     return cur.fetchone()
 
 
-def log_email(cur, *, account_id, schedule_id, run_id, provider: str, to: str, subject: str,
-              response_code: int | None, error: str | None) -> None:
-    cur.execute(queries["log_email"], {
-        "account_id": account_id, "schedule_id": schedule_id, "run_id": run_id, "provider": provider,
-        "to_emails": [to], "subject": subject, "response_code": response_code, "error": error})
+def record(cur, target: dict, run: dict, status: str, sent: Sent) -> None:
+    """The outcome of one send by the attempt that claimed the target (and an email's email_log row)."""
+    email = sent.email
+    cur.execute(queries["record_delivery"], {
+        "delivery_id": target["id"], "attempt": run["attempt"], "status": status, "error": sent.error,
+        "account_id": run["account_id"], "schedule_id": run["schedule_id"], "run_id": run["id"],
+        "to": target["target"], "provider": email.provider if email else None,
+        "subject": email.subject if email else None, "response_code": email.response_code if email else None})
 
 
 def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dict[str, Channel], *,
-                    before: Callable | None = None, after: Callable | None = None) -> dict:
+                    targets: list[tuple[str, str, str]] = (), save: bool = False,
+                    after: Callable | None = None) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
-    Each target is claimed in a transaction that commits before it is sent, and its outcome recorded
-    in another after, so a crash between the two leaves it `sending` (never sent twice). To spend few
-    commits per run, the claim of the next target shares the transaction that records the previous
-    one, the first claim shares the one that opens the ledger (with the targets `before(cursor)`
-    returns, when the run has no ledger yet; None from it stops the pass: the attempt no longer holds
-    the run), and `after(cursor)` (the run's conclusion) shares the last. Returns how many were sent,
-    failed and left for a retry in this pass; `lost` is True when the pass stopped because this attempt
-    no longer holds the run (`after` was not called).
+    The ledger is opened first (made from `targets` when the run has none yet, and `result` stored
+    with it when `save`: core.deliveries.channels.ledger_targets gives the targets). Each target is
+    then claimed by a statement that commits before it is sent, and its outcome recorded by another
+    after, so a crash between the two leaves it `sending` (never sent twice). Each of these steps is
+    one statement, committed on its own (a crash between two of them leaves nothing a later attempt or
+    the lease's recovery does not finish). `after(cursor)`, the run's conclusion, runs in one
+    transaction at the end. Returns how many were sent, failed and left for a retry in this pass;
+    `lost` is True when the pass stopped because this attempt no longer holds the run (`after` was not
+    called).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
-    with db.service_transaction(conn) as cur:
-        targets = before(cur) if before is not None else []
-        if targets is None:
+    with db.service_statements(conn) as cur:
+        if run["attempt"] > 1:
+            # Targets an earlier attempt was sending when it was lost are never sent again, and who
+            # unsubscribed since the ledger was made is not sent to.
+            abandon_unknown(cur, run["id"], through_attempt=run["attempt"] - 1)
+            cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
+        pending = open_ledger(cur, run, list(targets), result=result if save else None)
+        if pending is None:
             counts["lost"] = True
             return counts
-        if run["attempt"] > 1:  # a ledger an earlier attempt made: who unsubscribed since is not sent to
-            cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
-        pending = open_ledger(cur, run, targets)
         target = _claim_next(cur, pending, run, unreachable, counts)
-        if target is None and not counts["lost"] and after is not None:
-            after(cur)
     while target is not None:
         outcome = channels[target["channel"]].send(target, run, schedule, result)
         if outcome.ok:
@@ -125,19 +146,17 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
             if outcome.unreachable:
                 unreachable.add(target["channel"])
         done = target
-        with db.service_transaction(conn) as cur:
-            if outcome.log is not None:
-                outcome.log(cur)
-            cur.execute(queries["record_delivery"], {"delivery_id": done["id"], "attempt": run["attempt"],
-                                                     "status": status, "error": outcome.error})
+        with db.service_statements(conn) as cur:
+            record(cur, done, run, status, outcome)
             target = _claim_next(cur, pending, run, unreachable, counts)
-            if target is None and not counts["lost"] and after is not None:
-                after(cur)
         if not outcome.ok:
             logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"],
                            shown_target(done["channel"], done["target"]),
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run["id"], "schedule_id": schedule["id"]})
+    if not counts["lost"] and after is not None:
+        with db.service_transaction(conn) as cur:
+            after(cur)
     return counts
 
 

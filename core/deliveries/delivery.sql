@@ -10,8 +10,12 @@ UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
                 WHERE s.account_id = d.account_id AND lower(s.email) = lower(d.target));
 
 -- open_deliveries --
--- The run's ledger, made once from the recipients and channels at its first delivery (one pending row per target, suppressed ones marked so; a later attempt finds the rows there and adds none), and its targets still to send, in the order they were made: one statement for both, as every run's first delivery needs both.
-WITH made AS (
+-- The attempt that holds the run stores the task's result (when it ran the task: %(result)s is not NULL; a result is stored once, so a later attempt only delivers) and makes the run's ledger, once, from the recipients and channels at its first delivery (one pending row per target, suppressed ones marked so; a later attempt finds the rows there and adds none). Returns the targets still to send, in the order they were made, each row with `held`; one row with `held` and no target when none is left; `held` false: the attempt no longer holds the run (nothing was written). One statement for all three, as every run's first delivery needs them.
+WITH held AS (
+    UPDATE schedule_runs SET result = COALESCE(%(result)s, result)
+     WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+    RETURNING id
+), made AS (
     INSERT INTO deliveries (run_id, account_id, channel, target, status, message_id)
     SELECT %(run_id)s, %(account_id)s, t.channel, t.target,
            CASE WHEN t.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
@@ -19,16 +23,21 @@ WITH made AS (
                 THEN 'suppressed' ELSE 'pending' END,
            t.message_id
       FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[]) AS t (channel, target, message_id)
-     WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
+     WHERE EXISTS (SELECT 1 FROM held)
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
     ON CONFLICT (run_id, channel, target) DO NOTHING
     RETURNING id, channel, target, attempts, message_id, created_at, status
+), pending AS (
+    SELECT id, channel, target, attempts, message_id, created_at FROM made WHERE status = 'pending'
+     UNION ALL  -- the rows an earlier attempt made (this statement's snapshot does not hold `made`'s)
+    SELECT id, channel, target, attempts, message_id, created_at FROM deliveries
+     WHERE run_id = %(run_id)s AND status = 'pending' AND EXISTS (SELECT 1 FROM held)
 )
-SELECT id::text, channel, target, attempts, message_id, created_at
-  FROM (SELECT id, channel, target, attempts, message_id, created_at FROM made WHERE status = 'pending'
-        UNION ALL  -- the rows an earlier attempt made (this statement's snapshot does not hold `made`'s)
-        SELECT id, channel, target, attempts, message_id, created_at FROM deliveries
-         WHERE run_id = %(run_id)s AND status = 'pending') AS pending
- ORDER BY created_at, channel, target;
+SELECT EXISTS (SELECT 1 FROM held) AS held,
+       p.id::text, p.channel, p.target, p.attempts, p.message_id, p.created_at
+  FROM (SELECT 1) AS one
+  LEFT JOIN pending p ON TRUE
+ ORDER BY p.created_at, p.channel, p.target;
 
 -- claim_delivery --
 -- Compare-and-set pending -> sending for this attempt, only while the attempt still holds the run; no row: do not send.
@@ -40,7 +49,13 @@ UPDATE deliveries AS d
 RETURNING d.attempts;
 
 -- record_delivery --
--- The outcome of one send by the attempt that claimed it: sent, back to pending (a transient failure, to retry), or failed.
+-- The outcome of one send by the attempt that claimed it: sent, back to pending (a transient failure, to retry), or failed; with an email, its row in email_log (the log of every email attempt, sent or failed, written whether or not the attempt still holds the run: the message went out).
+WITH logged AS (
+    INSERT INTO email_log (account_id, schedule_id, run_id, provider, to_emails, subject, response_code, error)
+    SELECT %(account_id)s::uuid, %(schedule_id)s::uuid, %(run_id)s::uuid, %(provider)s::text, ARRAY[%(to)s::text],
+           %(subject)s::text, %(response_code)s::int, %(error)s::text
+     WHERE %(provider)s::text IS NOT NULL
+)
 UPDATE deliveries
    SET status = %(status)s, last_error = %(error)s, updated_at = now(),
        sent_at = CASE WHEN %(status)s = 'sent' THEN now() ELSE sent_at END,
@@ -74,9 +89,3 @@ SELECT count(*) AS total,
             FILTER (WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL))[1] AS last_error
   FROM deliveries
  WHERE run_id = %(run_id)s;
-
--- log_email --
--- One email delivery attempt, sent or failed (email_log is the log of every attempt).
-INSERT INTO email_log (account_id, schedule_id, run_id, provider, to_emails, subject, response_code, error)
-VALUES (%(account_id)s, %(schedule_id)s, %(run_id)s, %(provider)s, %(to_emails)s, %(subject)s,
-        %(response_code)s, %(error)s);

@@ -391,8 +391,8 @@ class MailerPool:
 
 class EmailChannel:
     """The ledger's `email` channel (core.deliveries.delivery.Channel): one report email per target, with the
-    target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row is written in
-    the transaction that records the outcome (Sent.log)."""
+    target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row is written by
+    the statement that records the outcome (Sent.email)."""
 
     def __init__(self, settings, mailers: MailerPool):
         self.settings, self.mailers = settings, mailers
@@ -402,15 +402,10 @@ class EmailChannel:
                                      recipient=target["target"], result=result, message_id=target["message_id"])
         with self.mailers.mailer() as mailer:
             outcome = mailer.send(message)
-
-        def log(cur):
-            delivery.log_email(cur, account_id=schedule["account_id"], schedule_id=schedule["id"],
-                               run_id=run["id"], provider=outcome.provider, to=target["target"],
-                               subject=message.subject, response_code=outcome.response_code,
-                               error=outcome.error)
         return delivery.Sent(ok=outcome.ok, error=outcome.error,
                              permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
-                             unreachable=not outcome.ok and outcome.response_code is None, log=log)
+                             unreachable=not outcome.ok and outcome.response_code is None,
+                             email=delivery.EmailAttempt(outcome.provider, message.subject, outcome.response_code))
 
     @staticmethod
     def message_domain(settings) -> str:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.extensions
-from psycopg2.extras import Json
 
 from core.deliveries import delivery
 from core.model import FAILURES
@@ -174,12 +173,10 @@ def _job_is_lost(status: str, started_at: str | None, *, now: datetime, lease_se
     return False
 
 
-def release_buffered(cur, schedule_id=None) -> list[str]:
-    """Make buffered runs pending once their schedule has no run in flight (one schedule, or all)."""
-    if schedule_id is None:
-        cur.execute(queries["release_buffered_runs"])
-    else:
-        cur.execute(queries["release_buffered_runs_of_schedule"], {"schedule_id": schedule_id})
+def release_buffered(cur) -> list[str]:
+    """Make buffered runs pending once their schedule has no run in flight (the ticker's safety net;
+    a run's end releases its own schedule's: finish_run)."""
+    cur.execute(queries["release_buffered_runs"])
     return [row["id"] for row in cur.fetchall()]
 
 
@@ -267,19 +264,11 @@ def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
 
 
 def skip_for_limit(cur, run, error: str) -> bool:
-    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"],
-                                        "status": "skipped_limit", "error": error})
-    if cur.fetchone() is None:
+    """running -> skipped_limit: not executed, so not counted; the schedule's last status says so."""
+    if not _finish(cur, run, "skipped_limit", error, counts=False):
         return False
     cur.execute(queries["note_skipped_limit"], {"schedule_id": run["schedule_id"]})
-    release_buffered(cur, run["schedule_id"])
     return True
-
-
-def save_result(cur, run, result: dict) -> bool:
-    """Store the task's result once; False when this attempt no longer holds the run."""
-    cur.execute(queries["save_run_result"], {"run_id": run["id"], "attempt": run["attempt"], "result": Json(result)})
-    return cur.fetchone() is not None
 
 
 def retry(cur, run, error: str, *, delay: float) -> bool:
@@ -290,26 +279,27 @@ def retry(cur, run, error: str, *, delay: float) -> bool:
 
 
 def finish(cur, run, status: str, error: str | None = None) -> bool:
-    """running -> a final status, with the schedule's counters; releases a buffered occurrence.
+    """running -> a final status, with the schedule's counters; releases a buffered occurrence. One
+    statement, unless the failure pauses the schedule (then in the same transaction as `cur`'s).
 
-    The counters are in schedule_stats, so this transaction never writes (or locks) the schedules row
-    the ticker claims, unless the failure pauses the schedule."""
-    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
-                                        "error": error[:ERROR_LIMIT] if error else None})
-    if cur.fetchone() is None:
+    The counters are in schedule_stats, so this never writes (or locks) the schedules row the ticker
+    claims, unless the failure pauses the schedule."""
+    finished = _finish(cur, run, status, error, counts=True)
+    if finished is None:
         return False
-    cur.execute(queries["count_run_outcome"], {"schedule_id": run["schedule_id"], "status": status,
-                                               "succeeded": status == "succeeded",
-                                               "error": error[:ERROR_LIMIT] if error else None})
-    counted = cur.fetchone()
-    if status in FAILURES and counted is not None and counted["reached_pause_limit"]:
-        # pause_after_failures: the failure that reaches the schedule's limit pauses it, in this transaction.
+    if status in FAILURES and finished["reached_pause_limit"]:
+        # pause_after_failures: the failure that reaches the schedule's limit pauses it.
         paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
         if paused is not None:
             logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
                            extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
-    release_buffered(cur, run["schedule_id"])
     return True
+
+
+def _finish(cur, run, status: str, error: str | None, *, counts: bool):
+    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
+                                        "error": error[:ERROR_LIMIT] if error else None, "counts": counts})
+    return cur.fetchone()
 
 
 def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str | None:

@@ -3,7 +3,7 @@
 -- two tickers recovering the same run) never both move it: the loser sees no row.
 
 -- take_run --
--- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule.
+-- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule (active_channels: the channels not disabled, which a new ledger delivers to).
 WITH run AS (
     SELECT r.id, r.usage_counted, r.account_id, p.monthly_run_limit
       FROM schedule_runs r
@@ -33,7 +33,10 @@ WITH run AS (
 SELECT r.id::text AS run_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted AS counted,
        r.monthly_run_limit,
        s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
-       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags
+       s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags,
+       (SELECT json_agg(json_build_object('type', c.type, 'url', c.url) ORDER BY c.position, c.created_at)
+          FROM schedule_channels c
+         WHERE c.schedule_id = s.id AND c.disabled_at IS NULL) AS active_channels
   FROM started r
   JOIN schedules s ON s.id = r.schedule_id;
 
@@ -49,12 +52,6 @@ UPDATE schedule_runs AS r
  WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running'
 RETURNING r.id::text;
 
--- save_run_result --
--- The task succeeded: keep its result once, before delivery, so a delivery retry never re-runs the task.
-UPDATE schedule_runs SET result = %(result)s
- WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
-RETURNING id;
-
 -- retry_run --
 -- This attempt failed, or left deliveries to retry, and another is allowed: the run waits in PostgreSQL until not_before, when the ticker pushes the next attempt.
 UPDATE schedule_runs
@@ -64,25 +61,39 @@ UPDATE schedule_runs
 RETURNING id;
 
 -- finish_run --
--- A run's final status (succeeded, failed, delivery_failed, skipped_limit), set by the attempt that holds it.
-UPDATE schedule_runs
-   SET status = %(status)s, finished_at = now(), error = %(error)s, lease_expires_at = NULL, not_before = NULL,
-       duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
- WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
-RETURNING id;
-
--- count_run_outcome --
--- The schedule's counters after a run ended: executed runs count, and failures (failed, delivery_failed) count as failures. In schedule_stats, never on the schedules row (the ticker claims it with SKIP LOCKED), which is only read here; reached_pause_limit says whether pause_after_failures now applies.
-UPDATE schedule_stats AS st
-   SET run_count = run_count + 1,
-       success_count = success_count + CASE WHEN %(succeeded)s THEN 1 ELSE 0 END,
-       failure_count = failure_count + CASE WHEN %(succeeded)s THEN 0 ELSE 1 END,
-       consecutive_failures = CASE WHEN %(succeeded)s THEN 0 ELSE consecutive_failures + 1 END,
-       last_status = %(status)s, last_status_at = clock_timestamp(),
-       last_error = %(error)s, last_error_at = clock_timestamp(), updated_at = now()
- WHERE schedule_id = %(schedule_id)s
-RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules
-                                                WHERE id = %(schedule_id)s), FALSE) AS reached_pause_limit;
+-- A run's final status (succeeded, failed, delivery_failed, skipped_limit), set by the attempt that holds it, in one statement with what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). No row: the attempt no longer holds the run. reached_pause_limit says whether pause_after_failures now applies. Served by schedule_runs_unfinished_idx.
+WITH finished AS (
+    UPDATE schedule_runs
+       SET status = %(status)s, finished_at = now(), error = %(error)s, lease_expires_at = NULL, not_before = NULL,
+           duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+     WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
+    RETURNING id, schedule_id
+), counted AS (
+    UPDATE schedule_stats AS st
+       SET run_count = run_count + 1,
+           success_count = success_count + CASE WHEN %(status)s = 'succeeded' THEN 1 ELSE 0 END,
+           failure_count = failure_count + CASE WHEN %(status)s = 'succeeded' THEN 0 ELSE 1 END,
+           consecutive_failures = CASE WHEN %(status)s = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
+           last_status = %(status)s, last_status_at = clock_timestamp(),
+           last_error = %(error)s, last_error_at = clock_timestamp(), updated_at = now()
+      FROM finished f
+     WHERE st.schedule_id = f.schedule_id AND %(counts)s
+    RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules s
+                                                    WHERE s.id = f.schedule_id), FALSE) AS reached_pause_limit
+), released AS (
+    UPDATE schedule_runs AS b
+       SET status = 'pending', not_before = now()
+      FROM finished f
+     WHERE b.status = 'buffered'
+       AND b.schedule_id = f.schedule_id
+       AND NOT EXISTS (SELECT 1 FROM schedule_runs o
+                        WHERE o.schedule_id = f.schedule_id AND o.id <> f.id
+                          AND o.status IN ('pending', 'queued', 'running', 'retrying'))
+    RETURNING b.id
+)
+SELECT f.id::text, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
+       (SELECT count(*) FROM released) AS released
+  FROM finished f;
 
 -- note_skipped_limit --
 -- The schedule's last run was skipped by the plan limit (counters count executed runs only).
@@ -94,17 +105,6 @@ UPDATE schedule_stats SET last_status = 'skipped_limit', last_status_at = clock_
 UPDATE schedule_runs AS r
    SET status = 'pending', not_before = now()
  WHERE r.status = 'buffered'
-   AND NOT EXISTS (SELECT 1 FROM schedule_runs f
-                    WHERE f.schedule_id = r.schedule_id
-                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
-RETURNING r.id::text;
-
--- release_buffered_runs_of_schedule --
--- The same for one schedule, whose run just ended (a query of its own: one plan, kept, serves every run's end; a shared "schedule or all" condition was planned anew each time). Served by schedule_runs_unfinished_idx.
-UPDATE schedule_runs AS r
-   SET status = 'pending', not_before = now()
- WHERE r.status = 'buffered'
-   AND r.schedule_id = %(schedule_id)s
    AND NOT EXISTS (SELECT 1 FROM schedule_runs f
                     WHERE f.schedule_id = r.schedule_id
                       AND f.status IN ('pending', 'queued', 'running', 'retrying'))

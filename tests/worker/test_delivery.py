@@ -8,6 +8,7 @@ import email.policy
 
 import redis
 
+from core.deliveries import delivery
 from core.ops import db
 from core.ops.settings import load_settings
 from core.runs import lifecycle
@@ -159,7 +160,7 @@ def test_a_worker_presumed_dead_cannot_finish_a_run_that_moved_on(conn, settings
 
     # Worker A wakes up: every write it tries finds no row.
     with db.service_transaction(conn) as cur:
-        assert not lifecycle.save_result(cur, run, {"report_url": "x"})
+        assert delivery.open_ledger(cur, run, [("email", "a@example.com", "<a@x>")], result={"report_url": "x"}) is None
         assert not lifecycle.finish(cur, run, "succeeded")
         assert not lifecycle.retry(cur, run, "late", delay=0)
     assert run_row(conn, run_id)["status"] == "retrying" and run_row(conn, run_id)["result"] is None
@@ -176,7 +177,7 @@ def test_a_target_left_sending_by_a_lost_worker_is_never_sent_again(conn, worker
     run_id = make_run(conn, schedule_id)
     with db.service_transaction(conn) as cur:  # attempt 1 ran the task, made the ledger, was sending to a@
         run = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60).run
-        lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
+        assert delivery.open_ledger(cur, run, [], result={"report_url": "https://reports.example.com/r"}) == []
         cur.execute("INSERT INTO deliveries (run_id, account_id, target, status, attempts, sending_attempt, message_id)"
                     " VALUES (%s, %s, 'a@example.com', 'sending', 1, 1, '<a@x>'),"
                     "        (%s, %s, 'b@example.com', 'pending', 0, NULL, '<b@x>')",
@@ -230,7 +231,6 @@ def test_redis_is_not_needed_by_the_worker_for_retries(conn, settings, registry,
 
 def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, registry, account_id, smtp_server):
     """A worker presumed dead wakes up mid-delivery: its claims are refused, so it cannot send."""
-    from core.deliveries import delivery
     from core.deliveries.email import EmailChannel, MailerPool
 
     settings = smtp_settings(worker_env, smtp_server)
@@ -239,8 +239,8 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
     with db.service_transaction(conn) as cur:
         taken = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60)
         run, schedule = taken.run, taken.schedule
-        lifecycle.save_result(cur, run, {"report_url": "https://reports.example.com/r"})
-        delivery.open_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS])
+        delivery.open_ledger(cur, run, [("email", t, f"<{t}>") for t in RECIPIENTS],
+                             result={"report_url": "https://reports.example.com/r"})
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
     assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
     mailers = MailerPool(settings, 1)
