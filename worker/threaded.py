@@ -9,8 +9,11 @@ To RQ it is a worker like any other: it registers itself, heartbeats, and record
 worker does (an Execution in the StartedJobRegistry and status `started` when it starts; status,
 result and the finished or failed registry when it ends), so `rq info` and rq-dashboard show the
 queue, the workers and the jobs. The bookkeeping of every job started (or ended) since the last turn
-of the loop goes to Redis in one pipeline, and jobs are taken from the queue in batches, each job
-marked `started` in the same atomic step, so Redis costs a few round trips per batch, not per job.
+of the loop goes to Redis in one pipeline (not a MULTI/EXEC transaction: nothing reads it half
+written, and PostgreSQL, not Redis, says where a run stands), and jobs are taken from the queue in
+batches, each job marked `started` in the same atomic step. With every slot busy the loop lets a
+fifth of them free up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips
+per batch of jobs, not per job.
 
 A job past its timeout cannot be stopped with SIGALRM in a thread: the loop gives up on it instead.
 Its thread is abandoned (a new one takes its place, so the other slots keep working), the RQ job is
@@ -61,6 +64,11 @@ return ids
 HEARTBEAT_EVERY = 5.0  # seconds between worker heartbeats while busy (the key lives worker_ttl + 60 s)
 IDLE_POLL = 0.05       # seconds to wait for a job to end when the queue is empty but jobs are in flight
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between checks of `rq suspend` (a Redis round trip each)
+# With every slot busy, the loop waits for a fifth of them to free up (or REFILL_WAIT after the first
+# did) before it records the ended jobs and takes new ones: Redis then costs a few round trips per
+# batch of jobs, not per job. A slot waits at most REFILL_WAIT for its next job.
+REFILL_FRACTION = 0.2
+REFILL_WAIT = 0.05
 
 
 @dataclass(eq=False)
@@ -95,6 +103,7 @@ class ThreadedWorker(BaseWorker):
         self._take = self.connection.register_script(_TAKE_SCRIPT)
         self._last_heartbeat_at = 0.0
         self._next_suspension_check = 0.0
+        self._refill_batch = max(1, int(concurrency * REFILL_FRACTION))
 
     # ------------------------------------------------------------------ the loop
 
@@ -124,9 +133,8 @@ class ThreadedWorker(BaseWorker):
                         self.run_maintenance_tasks()
                     self._keep_alive()
                     free = self.concurrency - len(self._in_flight)
-                    if free <= 0:
-                        self._wake.wait(1.0)
-                        self._wake.clear()
+                    if free < self._refill_batch and self._in_flight:
+                        self._wait_for_ends(self._refill_batch - free)
                         continue
                     taken = self._dequeue(free, block=not self._in_flight and not burst)
                     if taken:
@@ -148,6 +156,19 @@ class ThreadedWorker(BaseWorker):
                 self._todo.put(None)
             self.teardown()
         return bool(completed)
+
+    def _wait_for_ends(self, wanted: int) -> None:
+        """Wait (at most 1 s) for a job to end, then up to REFILL_WAIT more until `wanted` have."""
+        if self._ended.empty():
+            self._wake.wait(1.0)
+            self._wake.clear()
+        deadline = time.monotonic() + REFILL_WAIT
+        while self._ended.qsize() < wanted and not self._stop_requested:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._wake.wait(remaining)
+            self._wake.clear()
 
     def _keep_alive(self) -> None:
         if time.monotonic() - self._last_heartbeat_at >= HEARTBEAT_EVERY:
@@ -191,12 +212,13 @@ class ThreadedWorker(BaseWorker):
         """Record the jobs as started, as RQ's worker does, in one pipeline; then hand them to threads."""
         slots = []
         at = time.monotonic()
-        with self.connection.pipeline() as pipe:
+        with self.connection.pipeline(transaction=False) as pipe:
             for job, q in taken:
                 timeout = job.timeout if job.timeout is not None else self.default_job_timeout
                 ttl = (timeout if timeout > 0 else self.default_job_timeout) + 60
+                # The take script already wrote what RQ's job.prepare_for_execution() writes (status,
+                # started_at, last_heartbeat, worker_name), and fetch_many() read it back into `job`.
                 execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
-                job.prepare_for_execution(self.name, pipe)
                 pipe.persist(job.key)
                 slots.append(Slot(job, q, execution, at, at + timeout if timeout > 0 else None))
             self.set_current_job_id(taken[-1][0].id, pipeline=pipe)
@@ -248,7 +270,7 @@ class ThreadedWorker(BaseWorker):
                 break
         if not ended:
             return 0
-        with self.connection.pipeline() as pipe:
+        with self.connection.pipeline(transaction=False) as pipe:
             for slot in ended:
                 del self._in_flight[slot.job.id]
                 if slot.ok:
@@ -318,7 +340,7 @@ class ThreadedWorker(BaseWorker):
                     self.on_timeout(slot.job, error)
                 except Exception:  # PostgreSQL away: the lease (not renewed past the timeout) recovers it
                     self.log.exception("Worker %s: could not end job %s after its timeout", self.name, slot.job.id)
-            with self.connection.pipeline() as pipe:
+            with self.connection.pipeline(transaction=False) as pipe:
                 self._record_failure(slot, error, pipe)
                 self._count([slot], pipe)
                 self._after_end(pipe)
