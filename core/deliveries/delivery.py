@@ -117,8 +117,8 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
     then claimed by a statement that commits before it is sent, and its outcome recorded by another
     after, so a crash between the two leaves it `sending` (never sent twice). Each of these steps is
     one statement, committed on its own (a crash between two of them leaves nothing a later attempt or
-    the lease's recovery does not finish). `after(cursor)`, the run's conclusion, runs in one
-    transaction at the end. Returns how many were sent, failed and left for a retry in this pass;
+    the lease's recovery does not finish). `after(cursor)`, the run's conclusion, runs at the end on
+    such a cursor too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and left for a retry in this pass;
     `lost` is True when the pass stopped because this attempt no longer holds the run (`after` was not
     called).
     """
@@ -155,7 +155,7 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run["id"], "schedule_id": schedule["id"]})
     if not counts["lost"] and after is not None:
-        with db.service_transaction(conn) as cur:
+        with db.service_statements(conn) as cur:
             after(cur)
     return counts
 

@@ -76,16 +76,5 @@ UPDATE deliveries
  WHERE run_id = %(run_id)s AND status = 'pending';
 
 -- delivery_summary --
--- How the run's ledger stands, for its final status and log line.
-SELECT count(*) AS total,
-       count(*) FILTER (WHERE status = 'sent') AS sent,
-       count(*) FILTER (WHERE status = 'suppressed') AS suppressed,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status IN ('pending', 'sending')) AS unfinished,
-       max(attempts) FILTER (WHERE status = 'pending') AS pending_attempts,
-       -- A Slack URL is a credential: the run's error (shown by the API, logged) names it masked.
-       (array_agg(CASE WHEN channel = 'slack' THEN regexp_replace(target, '^([a-z]+://[^/?#]+).*(.{4})$', '\1/…\2')
-                       ELSE target END || ': ' || last_error ORDER BY updated_at DESC)
-            FILTER (WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL))[1] AS last_error
-  FROM deliveries
- WHERE run_id = %(run_id)s;
+-- How the run's ledger stands, for its final status and log line (the function is migration 0014's).
+SELECT total, sent, suppressed, failed, unfinished, pending_attempts, last_error FROM ledger_summary(%(run_id)s);

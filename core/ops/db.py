@@ -127,6 +127,22 @@ def service_statements(conn) -> Iterator[psycopg2.extensions.cursor]:
             conn.autocommit = False
 
 
+@contextmanager
+def atomically(cur) -> Iterator[None]:
+    """The statements run on `cur` inside this block are one transaction: `cur`'s own when it is in
+    one (service_transaction), else one made for the block (a cursor of service_statements)."""
+    conn = cur.connection
+    if not conn.autocommit:
+        yield
+        return
+    conn.autocommit = False
+    try:
+        with conn:
+            yield
+    finally:
+        conn.autocommit = True
+
+
 def listen_for_schedule_changes(conn) -> None:
     """Have `conn` (autocommit) receive a notification, in `conn.notifies`, whenever the triggers say
     schedules changed: the ticker's wake-up when a schedule is created or becomes due sooner."""

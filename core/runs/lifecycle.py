@@ -265,7 +265,7 @@ def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
 
 def skip_for_limit(cur, run, error: str) -> bool:
     """running -> skipped_limit: not executed, so not counted; the schedule's last status says so."""
-    if not _finish(cur, run, "skipped_limit", error, counts=False):
+    if _finish(cur, run, "skipped_limit", error, counts=False)["id"] is None:
         return False
     cur.execute(queries["note_skipped_limit"], {"schedule_id": run["schedule_id"]})
     return True
@@ -279,27 +279,29 @@ def retry(cur, run, error: str, *, delay: float) -> bool:
 
 
 def finish(cur, run, status: str, error: str | None = None) -> bool:
-    """running -> a final status, with the schedule's counters; releases a buffered occurrence. One
-    statement, unless the failure pauses the schedule (then in the same transaction as `cur`'s).
+    """running -> a final status, with the schedule's counters; releases a buffered occurrence."""
+    return _finish(cur, run, status, error, counts=True)["id"] is not None
+
+
+def _finish(cur, run, status: str | None, error: str | None, *, counts: bool) -> dict:
+    """finish_run: one statement, unless the failure reaches the schedule's pause_after_failures (the
+    pause is then written in a transaction of its own when `cur` is not in one). `status` None: the
+    one the ledger gives, when every target is final. Returns finish_run's row (the ledger's summary
+    too; `id` None when the run did not finish).
 
     The counters are in schedule_stats, so this never writes (or locks) the schedules row the ticker
     claims, unless the failure pauses the schedule."""
-    finished = _finish(cur, run, status, error, counts=True)
-    if finished is None:
-        return False
-    if status in FAILURES and finished["reached_pause_limit"]:
-        # pause_after_failures: the failure that reaches the schedule's limit pauses it.
-        paused = pauses.pause_for_failures(cur, run["schedule_id"], error)
+    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
+                                        "error": error[:ERROR_LIMIT] if error else None, "counts": counts,
+                                        "error_limit": ERROR_LIMIT})
+    finished = cur.fetchone()
+    if finished["status"] in FAILURES and finished["reached_pause_limit"]:
+        with db.atomically(cur):
+            paused = pauses.pause_for_failures(cur, run["schedule_id"], finished["error"])
         if paused is not None:
             logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
                            extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
-    return True
-
-
-def _finish(cur, run, status: str, error: str | None, *, counts: bool):
-    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
-                                        "error": error[:ERROR_LIMIT] if error else None, "counts": counts})
-    return cur.fetchone()
+    return finished
 
 
 def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str | None:
@@ -329,25 +331,30 @@ class Concluded:
 
 
 def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> Concluded:
-    """After a delivery pass: retry what is pending while attempts remain, else the final status
-    (succeeded when every target is sent or suppressed, else delivery_failed). The outcome is "lost"
-    when this attempt no longer holds the run (it moved on without it: nothing was written)."""
-    summary = delivery.summary(cur, run["id"])
-    if summary["unfinished"]:
-        tried = summary["pending_attempts"] or 0
-        run_attempts_left = run["attempt"] < settings.worker_max_attempts + settings.delivery_max_attempts
-        if tried < settings.delivery_max_attempts and run_attempts_left:
-            error = f"{summary['unfinished']} delivery(ies) to retry; last error: {summary['last_error']}"
-            if error_prefix:
-                error = f"{error_prefix}; {error}"
-            moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
-            return Concluded("retrying" if moved else "lost", summary)
-        delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
-        summary = delivery.summary(cur, run["id"])
-    if summary["failed"]:
-        status = "delivery_failed"
-        error = (f"{summary['failed']} of {summary['total']} deliveries failed; "
-                 f"last: {summary['last_error']}")
-    else:
-        status, error = "succeeded", None
-    return Concluded(status if finish(cur, run, status, error) else "lost", summary)
+    """After a delivery pass: the final status once every target is final (succeeded when each was sent
+    or suppressed, else delivery_failed), else retry what is pending while attempts remain, else give it
+    up and fail. The outcome is "lost" when this attempt no longer holds the run (it moved on without
+    it: nothing was written). The common case, every target final, is one statement."""
+    ended = _finish(cur, run, None, None, counts=True)
+    if ended["id"] is not None:
+        return Concluded(ended["status"], _summary(ended))
+    if not ended["unfinished"]:
+        return Concluded("lost", _summary(ended))
+    tried = ended["pending_attempts"] or 0
+    run_attempts_left = run["attempt"] < settings.worker_max_attempts + settings.delivery_max_attempts
+    if tried < settings.delivery_max_attempts and run_attempts_left:
+        error = f"{ended['unfinished']} delivery(ies) to retry; last error: {ended['last_error']}"
+        if error_prefix:
+            error = f"{error_prefix}; {error}"
+        moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
+        return Concluded("retrying" if moved else "lost", _summary(ended))
+    delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
+    ended = _finish(cur, run, None, None, counts=True)
+    return Concluded(ended["status"] if ended["id"] is not None else "lost", _summary(ended))
+
+
+_SUMMARY_FIELDS = ("total", "sent", "suppressed", "failed", "unfinished", "pending_attempts", "last_error")
+
+
+def _summary(row: dict) -> dict:
+    return {name: row[name] for name in _SUMMARY_FIELDS}

@@ -61,21 +61,31 @@ UPDATE schedule_runs
 RETURNING id;
 
 -- finish_run --
--- A run's final status (succeeded, failed, delivery_failed, skipped_limit), set by the attempt that holds it, in one statement with what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). No row: the attempt no longer holds the run. reached_pause_limit says whether pause_after_failures now applies. Served by schedule_runs_unfinished_idx.
-WITH finished AS (
-    UPDATE schedule_runs
-       SET status = %(status)s, finished_at = now(), error = %(error)s, lease_expires_at = NULL, not_before = NULL,
+-- A run's final status, set by the attempt that holds it: %(status)s::text (failed, skipped_limit, ...), or, when it is NULL, the one its delivery ledger gives once every target is final (succeeded when each was sent or suppressed, else delivery_failed, with an error naming the last failure; a ledger with a target still unfinished finishes nothing). In the same statement, what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). Returns one row: `id` the run when it finished (NULL: it did not, or this attempt no longer holds it), its status, reached_pause_limit (pause_after_failures now applies), and the ledger's summary it was judged on. Served by schedule_runs_unfinished_idx.
+WITH ledger AS (
+    SELECT * FROM ledger_summary(%(run_id)s)
+), finished AS (
+    UPDATE schedule_runs AS r
+       SET status = COALESCE(%(status)s::text, CASE WHEN l.failed > 0 THEN 'delivery_failed' ELSE 'succeeded' END),
+           error = CASE WHEN %(status)s::text IS NOT NULL THEN %(error)s::text
+                        WHEN l.failed > 0
+                        THEN left(l.failed || ' of ' || l.total || ' deliveries failed; last: ' || l.last_error,
+                                  %(error_limit)s)
+                   END,
+           finished_at = now(), lease_expires_at = NULL, not_before = NULL,
            duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
-     WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
-    RETURNING id, schedule_id
+      FROM ledger l
+     WHERE r.id = %(run_id)s AND r.status = 'running' AND r.attempt = %(attempt)s
+       AND (%(status)s::text IS NOT NULL OR l.unfinished = 0)
+    RETURNING r.id, r.schedule_id, r.status, r.error
 ), counted AS (
     UPDATE schedule_stats AS st
        SET run_count = run_count + 1,
-           success_count = success_count + CASE WHEN %(status)s = 'succeeded' THEN 1 ELSE 0 END,
-           failure_count = failure_count + CASE WHEN %(status)s = 'succeeded' THEN 0 ELSE 1 END,
-           consecutive_failures = CASE WHEN %(status)s = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
-           last_status = %(status)s, last_status_at = clock_timestamp(),
-           last_error = %(error)s, last_error_at = clock_timestamp(), updated_at = now()
+           success_count = success_count + CASE WHEN f.status = 'succeeded' THEN 1 ELSE 0 END,
+           failure_count = failure_count + CASE WHEN f.status = 'succeeded' THEN 0 ELSE 1 END,
+           consecutive_failures = CASE WHEN f.status = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
+           last_status = f.status, last_status_at = clock_timestamp(),
+           last_error = f.error, last_error_at = clock_timestamp(), updated_at = now()
       FROM finished f
      WHERE st.schedule_id = f.schedule_id AND %(counts)s
     RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules s
@@ -91,9 +101,11 @@ WITH finished AS (
                           AND o.status IN ('pending', 'queued', 'running', 'retrying'))
     RETURNING b.id
 )
-SELECT f.id::text, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
-       (SELECT count(*) FROM released) AS released
-  FROM finished f;
+SELECT f.id::text, f.status, f.error, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
+       (SELECT count(*) FROM released) AS released,
+       l.total, l.sent, l.suppressed, l.failed, l.unfinished, l.pending_attempts, l.last_error
+  FROM ledger l
+  LEFT JOIN finished f ON TRUE;
 
 -- note_skipped_limit --
 -- The schedule's last run was skipped by the plan limit (counters count executed runs only).
