@@ -9,7 +9,7 @@ Each query is a `Query`: its text, plus the same statement as a server-side prep
 (`PREPARE <name> AS ...` with `$1, $2, ...` for the named parameters) when it is one statement that
 PostgreSQL can prepare. core.ops.db's cursors run a named query through its prepared statement, so
 PostgreSQL parses and plans it once per connection instead of on every call: for the worker's
-dozen statements per run, planning cost the database more CPU than executing them.
+statements of every run, planning cost the database more CPU than executing them.
 """
 from __future__ import annotations
 
