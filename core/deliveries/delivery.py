@@ -67,10 +67,10 @@ def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
 
 
 def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: dict | None = None):
-    """Store `result` (the task's, when this attempt ran it) and make the run's ledger from (channel,
-    target, message id) triples, unless it exists already, in one statement; returns its targets still
-    to send, in the order they were made, or None when this attempt no longer holds the run (nothing
-    was written)."""
+    """Store `result` (the task's, when this attempt ran it), make the run's ledger from (channel,
+    target, message id) triples unless it exists already, and claim its first target to send, in one
+    statement. Returns its targets still to send, the claimed one first (`claimed` True: it is this
+    attempt's to send now), or None when this attempt no longer holds the run (nothing was written)."""
     cur.execute(queries["open_deliveries"], {
         "run_id": run["id"], "attempt": run["attempt"], "account_id": run["account_id"],
         "result": Json(result) if result is not None else None,
@@ -113,9 +113,10 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
     The ledger is opened first (made from `targets` when the run has none yet, and `result` stored
-    with it when `save`: core.deliveries.channels.ledger_targets gives the targets). Each target is
-    then claimed by a statement that commits before it is sent, and its outcome recorded by another
-    after, so a crash between the two leaves it `sending` (never sent twice). Each of these steps is
+    with it when `save`: core.deliveries.channels.ledger_targets gives the targets), and its first
+    target claimed by the same statement. Each target is claimed by a statement that commits before
+    it is sent, and its outcome recorded by another after, so a crash between the two leaves it
+    `sending` (never sent twice). Each of these steps is
     one statement, committed on its own (a crash between two of them leaves nothing a later attempt or
     the lease's recovery does not finish). `after(cursor)`, the run's conclusion, runs at the end on
     such a cursor too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and left for a retry in this pass;
@@ -134,7 +135,10 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
         if pending is None:
             counts["lost"] = True
             return counts
-        target = _claim_next(cur, pending, run, unreachable, counts)
+        if pending and pending[0]["claimed"]:
+            target = pending.pop(0)
+        else:
+            target = _claim_next(cur, pending, run, unreachable, counts)
     while target is not None:
         outcome = channels[target["channel"]].send(target, run, schedule, result)
         if outcome.ok:

@@ -10,34 +10,53 @@ UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
                 WHERE s.account_id = d.account_id AND lower(s.email) = lower(d.target));
 
 -- open_deliveries --
--- The attempt that holds the run stores the task's result (when it ran the task: %(result)s is not NULL; a result is stored once, so a later attempt only delivers) and makes the run's ledger, once, from the recipients and channels at its first delivery (one pending row per target, suppressed ones marked so; a later attempt finds the rows there and adds none). Returns the targets still to send, in the order they were made, each row with `held`; one row with `held` and no target when none is left; `held` false: the attempt no longer holds the run (nothing was written). One statement for all three, as every run's first delivery needs them.
+-- The first step of a delivery pass, in one statement, by the attempt that holds the run: store the task's result (when this attempt ran it: %(result)s is not NULL; a result is stored once, so a later attempt only delivers); make the run's ledger, once, from the recipients and channels at its first delivery (one row per target, suppressed ones marked so; a later attempt finds the rows there and adds none); and claim its first target to send (`sending` for this attempt: committed before it is sent, as claim_delivery does for the next ones). Returns the targets still to send, the claimed one first (`claimed`), then the rest in the order they were made, each row with `held`; one row with `held` and no target when none is left; `held` false: the attempt no longer holds the run (nothing was written).
 WITH held AS (
     UPDATE schedule_runs SET result = COALESCE(%(result)s, result)
      WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
     RETURNING id
-), made AS (
-    INSERT INTO deliveries (run_id, account_id, channel, target, status, message_id)
-    SELECT %(run_id)s, %(account_id)s, t.channel, t.target,
-           CASE WHEN t.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
-                              WHERE s.account_id = %(account_id)s AND lower(s.email) = lower(t.target))
-                THEN 'suppressed' ELSE 'pending' END,
-           t.message_id
-      FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[]) AS t (channel, target, message_id)
+), new_ledger AS (
+    SELECT t.channel, t.target, t.message_id, t.suppressed,
+           NOT t.suppressed AND row_number() OVER (PARTITION BY t.suppressed ORDER BY t.channel, t.target) = 1
+               AS first
+      FROM (SELECT u.channel, u.target, u.message_id,
+                   u.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
+                                                    WHERE s.account_id = %(account_id)s
+                                                      AND lower(s.email) = lower(u.target)) AS suppressed
+              FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[])
+                   AS u (channel, target, message_id)) AS t
      WHERE EXISTS (SELECT 1 FROM held)
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
+), made AS (
+    INSERT INTO deliveries (run_id, account_id, channel, target, message_id, status, attempts, sending_attempt)
+    SELECT %(run_id)s, %(account_id)s, channel, target, message_id,
+           CASE WHEN suppressed THEN 'suppressed' WHEN first THEN 'sending' ELSE 'pending' END,
+           CASE WHEN first THEN 1 ELSE 0 END, CASE WHEN first THEN %(attempt)s END
+      FROM new_ledger
     ON CONFLICT (run_id, channel, target) DO NOTHING
-    RETURNING id, channel, target, attempts, message_id, created_at, status
+    RETURNING id, channel, target, message_id, created_at, status
+), claimed AS (  -- a ledger an earlier attempt made: its first pending target
+    UPDATE deliveries AS d
+       SET status = 'sending', sending_attempt = %(attempt)s, attempts = d.attempts + 1, updated_at = now()
+     WHERE d.id = (SELECT p.id FROM deliveries p WHERE p.run_id = %(run_id)s AND p.status = 'pending'
+                    ORDER BY p.created_at, p.channel, p.target LIMIT 1)
+       AND d.status = 'pending'
+       AND EXISTS (SELECT 1 FROM held)
+    RETURNING d.id, d.channel, d.target, d.message_id, d.created_at, d.status
 ), pending AS (
-    SELECT id, channel, target, attempts, message_id, created_at FROM made WHERE status = 'pending'
-     UNION ALL  -- the rows an earlier attempt made (this statement's snapshot does not hold `made`'s)
-    SELECT id, channel, target, attempts, message_id, created_at FROM deliveries
+    SELECT * FROM made WHERE status IN ('pending', 'sending')
+     UNION ALL
+    SELECT * FROM claimed
+     UNION ALL  -- the rest of an earlier attempt's ledger (this statement's snapshot holds neither `made`'s rows nor `claimed`'s change)
+    SELECT id, channel, target, message_id, created_at, status FROM deliveries
      WHERE run_id = %(run_id)s AND status = 'pending' AND EXISTS (SELECT 1 FROM held)
+       AND id NOT IN (SELECT id FROM claimed)
 )
 SELECT EXISTS (SELECT 1 FROM held) AS held,
-       p.id::text, p.channel, p.target, p.attempts, p.message_id, p.created_at
+       p.id::text, p.channel, p.target, p.message_id, p.created_at, p.status = 'sending' AS claimed
   FROM (SELECT 1) AS one
   LEFT JOIN pending p ON TRUE
- ORDER BY p.created_at, p.channel, p.target;
+ ORDER BY p.status = 'sending' DESC, p.created_at, p.channel, p.target;
 
 -- claim_delivery --
 -- Compare-and-set pending -> sending for this attempt, only while the attempt still holds the run; no row: do not send.
