@@ -112,16 +112,16 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
                     after: Callable | None = None) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
-    The ledger is opened first (made from `targets` when the run has none yet, and `result` stored
-    with it when `save`: core.deliveries.channels.ledger_targets gives the targets), and its first
-    target claimed by the same statement. Each target is claimed by a statement that commits before
-    it is sent, and its outcome recorded by another after, so a crash between the two leaves it
-    `sending` (never sent twice). Each of these steps is
-    one statement, committed on its own (a crash between two of them leaves nothing a later attempt or
-    the lease's recovery does not finish). `after(cursor)`, the run's conclusion, runs at the end on
-    such a cursor too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and left for a retry in this pass;
-    `lost` is True when the pass stopped because this attempt no longer holds the run (`after` was not
-    called).
+    The ledger is opened first (made from `targets` when the run has none yet, with `result` stored
+    when `save`: core.deliveries.channels.ledger_targets gives the targets), and its first target is
+    claimed by the same statement. Every other target is claimed by a statement of its own, and each
+    claim commits before the target is sent and its outcome is recorded by another statement after,
+    so a crash between the two leaves it `sending` (never sent twice). Every step is one statement,
+    committed on its own: a crash between two of them leaves nothing that a later attempt or the
+    lease's recovery does not finish. `after(cursor)`, the run's conclusion, runs last on such a
+    cursor too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent,
+    failed and left for a retry in this pass; `lost` is True when the pass stopped because this
+    attempt no longer holds the run (`after` was not called).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
