@@ -69,8 +69,8 @@ WITH ledger AS (
        SET status = COALESCE(%(status)s::text, CASE WHEN l.failed > 0 THEN 'delivery_failed' ELSE 'succeeded' END),
            error = CASE WHEN %(status)s::text IS NOT NULL THEN %(error)s::text
                         WHEN l.failed > 0
-                        THEN left(l.failed || ' of ' || l.total || ' deliveries failed; last: ' || l.last_error,
-                                  %(error_limit)s)
+                        THEN left(l.failed || ' of ' || l.total || ' deliveries failed; last: '
+                                  || COALESCE(l.last_error, 'none recorded'), %(error_limit)s)
                    END,
            finished_at = now(), lease_expires_at = NULL, not_before = NULL,
            duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int

@@ -253,3 +253,21 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
     # The first target was claimed with the ledger, then the lease ran out: failed (outcome unknown), never sent.
     statuses = sorted(r["status"] for r in ledger(conn, run_id).values())
     assert statuses == ["failed"] + ["pending"] * (len(RECIPIENTS) - 1)
+
+
+def test_a_failure_with_no_error_recorded_still_names_the_run_error(conn, settings, registry, account_id):
+    """The final status comes from the ledger in SQL (finish_run): a failed target whose channel gave
+    no error still yields a run error, not NULL."""
+    schedule_id = make_schedule(conn, account_id, recipients=["a@example.com"])
+    run_id = make_run(conn, schedule_id)
+    with db.service_transaction(conn) as cur:
+        run = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60).run
+        [target] = delivery.open_ledger(cur, run, [("email", "a@example.com", "<a@x>")], result={"report_url": "x"})
+        assert target["claimed"]
+        delivery.record(cur, target, run, "failed", delivery.Sent(False, None, permanent=True))
+        concluded = lifecycle.conclude_delivery(cur, run, settings)
+    assert concluded.outcome == "delivery_failed" and concluded.summary["failed"] == 1
+    row = run_row(conn, run_id)
+    assert row["status"] == "delivery_failed"
+    assert row["error"] == "1 of 1 deliveries failed; last: none recorded"
+    assert schedule_row(conn, schedule_id)["failure_count"] == 1
