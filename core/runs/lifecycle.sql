@@ -61,7 +61,7 @@ UPDATE schedule_runs
 RETURNING id;
 
 -- finish_run --
--- A run's final status, set by the attempt that holds it: %(status)s::text (failed, skipped_limit, ...), or, when it is NULL, the one its delivery ledger gives once every target is final (succeeded when each was sent or suppressed, else delivery_failed, with an error naming the last failure; a ledger with a target still unfinished finishes nothing). In the same statement, what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). Returns one row: `id` the run when it finished (NULL: it did not, or this attempt no longer holds it), its status, reached_pause_limit (pause_after_failures now applies), and the ledger's summary it was judged on. Served by schedule_runs_unfinished_idx.
+-- A run's final status, set by the attempt that holds it: the status given (failed, skipped_limit, ...), or, when it is NULL, the one its delivery ledger gives once every target is final (succeeded when each was sent or suppressed, else delivery_failed, with an error naming the last failure; a ledger with a target still unfinished finishes nothing). In the same statement, what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). Returns one row: `id` the run when it finished (NULL: it did not, or this attempt no longer holds it), its status, reached_pause_limit (pause_after_failures now applies), and the ledger's summary it was judged on. Served by schedule_runs_unfinished_idx.
 WITH ledger AS (
     SELECT * FROM ledger_summary(%(run_id)s)
 ), finished AS (
@@ -90,7 +90,7 @@ WITH ledger AS (
      WHERE st.schedule_id = f.schedule_id AND %(counts)s
     RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules s
                                                     WHERE s.id = f.schedule_id), FALSE) AS reached_pause_limit
-), released AS (
+), released AS (  -- a data-modifying WITH runs to completion though nothing reads it
     UPDATE schedule_runs AS b
        SET status = 'pending', not_before = now()
       FROM finished f
@@ -102,7 +102,6 @@ WITH ledger AS (
     RETURNING b.id
 )
 SELECT f.id::text, f.status, f.error, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
-       (SELECT count(*) FROM released) AS released,
        l.total, l.sent, l.suppressed, l.failed, l.unfinished, l.pending_attempts, l.last_error
   FROM ledger l
   LEFT JOIN finished f ON TRUE;
