@@ -12,7 +12,6 @@ import binascii
 import html
 import json
 import logging
-import queue
 import secrets
 import smtplib
 import ssl
@@ -29,6 +28,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from core.deliveries import delivery
 from core.deliveries.tokens import unsubscribe_token
+from core.ops.freelist import FreeList
 
 logger = logging.getLogger(__name__)
 
@@ -371,18 +371,16 @@ class MailerPool:
     any number of runs (mail servers limit connections per client)."""
 
     def __init__(self, settings, size: int):
-        self._free: queue.LifoQueue = queue.LifoQueue()  # the most recently used first: its connection is warm
         self._all = [Mailer(settings) for _ in range(size)]
-        for mailer in self._all:
-            self._free.put(mailer)
+        self._free = FreeList(self._all)  # the most recently used first: its connection is warm
 
     @contextmanager
     def mailer(self):
-        mailer = self._free.get()
+        mailer = self._free.take()
         try:
             yield mailer
         finally:
-            self._free.put(mailer)
+            self._free.give_back(mailer)
 
     def close(self) -> None:
         for mailer in self._all:

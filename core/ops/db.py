@@ -9,7 +9,7 @@ The ticker and the worker use `service_transaction` and see every tenant.
 """
 from __future__ import annotations
 
-import threading
+import queue
 import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from core.ops.freelist import FreeList
 from core.ops.sql import queries
 
 psycopg2.extras.register_uuid()
@@ -173,16 +174,14 @@ class ConnectionPool:
         self._generic_plans = generic_plans
         self._wait = wait_seconds
         self._name = application_name
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list = []
-        self._lock = threading.Lock()
+        self._free: FreeList = FreeList([None] * size)  # a connection, or None: a slot not yet connected
 
     def getconn(self):
-        if not self._slots.acquire(timeout=self._wait):
-            raise PoolTimeout(f"no database connection free after {self._wait:g}s")
         try:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
+            conn = self._free.take(timeout=self._wait)
+        except queue.Empty:
+            raise PoolTimeout(f"no database connection free after {self._wait:g}s") from None
+        try:
             if conn is None or conn.closed:
                 conn = connect(self._dsn, application_name=self._name)
                 if self._generic_plans:
@@ -191,7 +190,7 @@ class ConnectionPool:
                     conn.commit()
             return conn
         except BaseException:
-            self._slots.release()
+            self._free.give_back(None)
             raise
 
     def putconn(self, conn) -> None:
@@ -202,13 +201,10 @@ class ConnectionPool:
         except psycopg2.Error:
             reusable = False
         try:
-            if reusable:
-                with self._lock:
-                    self._idle.append(conn)
-            else:
+            if not reusable:
                 conn.close()
         finally:
-            self._slots.release()
+            self._free.give_back(conn if reusable else None)
 
     @contextmanager
     def connection(self):
@@ -223,7 +219,8 @@ class ConnectionPool:
             self.putconn(conn)
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
+        idle = self._free.take_all_free()
         for conn in idle:
-            conn.close()
+            if conn is not None:
+                conn.close()
+            self._free.give_back(None)
