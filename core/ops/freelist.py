@@ -20,6 +20,7 @@ T = TypeVar("T")
 class FreeList(Generic[T]):
     def __init__(self, items: list[T]):
         self._items: deque[T] = deque(items)
+        self._size = len(items)
         self._tokens: queue.SimpleQueue = queue.SimpleQueue()
         for _ in items:
             self._tokens.put(None)
@@ -30,6 +31,8 @@ class FreeList(Generic[T]):
         return self._items.pop()  # a token is put only after its item, so one is there
 
     def give_back(self, item: T) -> None:
+        if len(self._items) >= self._size:  # as BoundedSemaphore does: a double give-back is a bug
+            raise ValueError("FreeList: given back more often than taken")
         self._items.append(item)
         self._tokens.put(None)
 

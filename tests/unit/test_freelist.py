@@ -71,3 +71,10 @@ def test_take_all_free_leaves_what_is_lent_out():
         pool.take(timeout=0)
     pool.give_back(lent)
     assert pool.take(timeout=0) == lent
+
+
+def test_giving_back_more_often_than_taking_is_refused():
+    pool = FreeList(["a"])
+    with pytest.raises(ValueError, match="given back more often than taken"):
+        pool.give_back("a")
+    pool.give_back(pool.take())  # a take and its give-back are fine
