@@ -4,9 +4,9 @@ first (its connection is the warm one), a borrower waiting when all are out.
 The pools of the worker (PostgreSQL connections, SMTP mailers) are borrowed and given back several
 times per run by up to WORKER_CONCURRENCY threads. `queue.Queue` and `threading.Semaphore` do that
 with Python-level Conditions: every hand-over allocates a lock and runs a few dozen lines of Python
-while holding the GIL, which the worker's profile showed as a tenth of its time. Here a borrower
-blocks in C, in `queue.SimpleQueue.get`, on a token per free thing, and the things themselves wait in a
-deque, whose append and pop are atomic.
+while holding the GIL: 7.4% of the worker's GIL time in its profile, for the PostgreSQL pool alone.
+Here a borrower blocks in C, in `queue.SimpleQueue.get`, on a token per free thing, and the things
+themselves wait in a deque, whose append and pop are atomic.
 """
 from __future__ import annotations
 
