@@ -18,16 +18,15 @@ which the usual clients make harder, not easier.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from core import addresses
+
 MAX_URL_LENGTH = 2048
-# Cloud metadata services, named as such in the error (all are non-public anyway).
-METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")}
 
 
 class UnsafeUrl(ValueError):
@@ -59,16 +58,9 @@ class Response:
 
 
 def address_kind(address: str) -> str | None:
-    """Why an address is not public (e.g. "loopback", "private"), or None for a public one."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
-    if ip in METADATA_ADDRESSES:
-        return "cloud metadata"
-    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
-        if getattr(ip, f"is_{kind}"):
-            return kind.replace("_", "-")
-    return None if ip.is_global else "non-public"
+    """Why an address is not public (e.g. "loopback", "private", "6to4 loopback"), or None for a
+    public one: core.addresses judges it, and every IPv4 address an IPv6 form carries."""
+    return addresses.non_public_kind(address)
 
 
 def syntax_error(url: str) -> str | None:
