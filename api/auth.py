@@ -2,7 +2,8 @@
 optional claim `sub`, who is acting, which the change history records as `g.actor`).
 
 `require_token` runs before every view of the /v1 blueprints and puts the tenant on `g.account_id`;
-a missing, malformed, expired or foreign token is a 401 JSON answer with a WWW-Authenticate header
+a missing, malformed, expired or foreign token, or one whose `exp` is not an integer or lies further
+ahead than JWT_MAX_LIFETIME_DAYS, is a 401 JSON answer with a WWW-Authenticate header
 (RFC 6750). Whether the account still exists is left to the database: an unknown tenant simply owns
 nothing, and creating a schedule for it is refused as a 401 by the schedules blueprint.
 """
@@ -34,9 +35,10 @@ def bearer_token() -> str:
 def require_token() -> None:
     if request.method == "OPTIONS":
         return
-    secret = current_app.config["SETTINGS"].jwt_secret
+    settings = current_app.config["SETTINGS"]
     try:
-        g.account_id, subject = access_token_identity(secret, bearer_token())
+        g.account_id, subject = access_token_identity(settings.jwt_secret, bearer_token(),
+                                                      max_lifetime_seconds=settings.jwt_max_lifetime_days * 86400)
     except InvalidToken as error:
         raise unauthorized(str(error)) from None
     # Who the change history names: the token's subject (`sub`); a token without one is "api".

@@ -54,6 +54,8 @@ def mint_token(args) -> str:
     secret = settings.jwt_secret or _make_dev_secret(settings)
     if not secret:
         settings.require("jwt_secret")
+    if args.ttl_days > settings.jwt_max_lifetime_days:  # the API would refuse such a token
+        raise SystemExit(f"error: --ttl-days must be at most JWT_MAX_LIFETIME_DAYS ({settings.jwt_max_lifetime_days})")
     return mint_access_token(secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
                              subject=args.subject)
 

@@ -12,9 +12,12 @@ from api.errors import ApiError
 from core.schedule import idempotency
 
 HEADER = "Idempotency-Key"
+# idempotency.valid_key's rule as the document states it: visible ASCII (U+0021 to U+007E), no spaces.
+KEY_PATTERN = "^[!-~]+$"
 # The header as the OpenAPI document shows it (@blp.doc(parameters=[PARAMETER])).
 PARAMETER = {"in": "header", "name": HEADER, "required": False,
-             "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+             "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+                        "pattern": KEY_PATTERN},
              "description": "any unique string (a UUID): a repeat with the same key within 24 hours gets the "
                             "first answer, with Idempotent-Replayed: true, and does nothing again; the same "
                             "key with a different body is a 422"}

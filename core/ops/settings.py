@@ -65,6 +65,8 @@ class Settings:
     console_secret: str | None = None
     console_frame_ancestors: str = "'none'"
     console_session_hours: int = 12
+    console_idle_minutes: int = 60
+    jwt_max_lifetime_days: int = 30
     # The web process (gunicorn.conf.py): where it listens, its worker processes and their threads.
     web_host: str = "0.0.0.0"
     port: int = 8000
@@ -129,6 +131,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         console_secret=_secret("CONSOLE_SECRET", get("CONSOLE_SECRET"), environment),
         console_frame_ancestors=_frame_ancestors(get("CONSOLE_FRAME_ANCESTORS") or "'none'"),
         console_session_hours=_number("CONSOLE_SESSION_HOURS", get("CONSOLE_SESSION_HOURS"), 12, low=1, high=720),
+        console_idle_minutes=_number("CONSOLE_IDLE_MINUTES", get("CONSOLE_IDLE_MINUTES"), 60, low=1, high=43_200),
+        jwt_max_lifetime_days=_number("JWT_MAX_LIFETIME_DAYS", get("JWT_MAX_LIFETIME_DAYS"), 30, low=1, high=365),
         web_host=_web_host(get("WEB_HOST") or "0.0.0.0"),
         port=_number("PORT", get("PORT"), 8000, low=1, high=65535),
         web_concurrency=_number("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2, low=1, high=64),

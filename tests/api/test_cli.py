@@ -28,6 +28,14 @@ def test_minted_token_works_as_a_bearer_token(client, account_id):
     assert response.status_code == 200
 
 
+def test_mint_token_refuses_a_life_longer_than_the_api_accepts(account_id):
+    result = _cli("mint-token", "--account-id", str(account_id), "--ttl-days", "31", JWT_SECRET=JWT_SECRET)
+    assert result.returncode == 1 and "--ttl-days must be at most JWT_MAX_LIFETIME_DAYS (30)" in result.stderr
+    longer = _cli("mint-token", "--account-id", str(account_id), "--ttl-days", "90", JWT_SECRET=JWT_SECRET,
+                  JWT_MAX_LIFETIME_DAYS="90")
+    assert longer.returncode == 0, longer.stderr
+
+
 def test_create_account_prints_the_new_id(database_url, conn):
     result = _cli("create-account", "--name", "Acme", "--plan", "free", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr

@@ -103,3 +103,18 @@ def test_the_openapi_document_shows_the_header(client):
     for path in ("/v1/schedules", "/v1/schedules/{schedule_id}/run"):
         names = [p.get("name") for p in spec["paths"][path]["post"].get("parameters", [])]
         assert "Idempotency-Key" in names, path
+
+
+def test_the_openapi_document_states_the_keys_pattern_and_the_api_holds_to_it(client, auth):
+    import re
+
+    from api.idempotency import KEY_PATTERN
+    from core.schedule.idempotency import valid_key
+
+    document = client.get("/openapi.json").get_json()
+    [parameter] = [p for p in document["paths"]["/v1/schedules"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
+    assert parameter["schema"]["pattern"] == KEY_PATTERN
+    for key in ["abc", "a b", "é", "\t", "x" * 255, "!~", "key\x7f", '"quoted"']:
+        assert bool(re.search(KEY_PATTERN, key)) == valid_key(key), key
+    refused = client.post("/v1/schedules", json=SEED_001_BODY, headers={**auth, "Idempotency-Key": "a b"})
+    assert refused.status_code == 400 and "Idempotency-Key" in refused.get_json()["fields"]

@@ -19,6 +19,7 @@ def test_defaults_when_nothing_is_set():
     assert settings.tasks == {"generate_report": "core.runs.demo_tasks:generate_report"}
     assert settings.database_url is None
     assert (settings.worker_concurrency, settings.worker_db_connections, settings.smtp_connections) == (50, 10, 4)
+    assert (settings.jwt_max_lifetime_days, settings.console_session_hours, settings.console_idle_minutes) == (30, 12, 60)
 
 
 def test_postgres_scheme_is_accepted_as_postgresql():
@@ -59,6 +60,9 @@ def test_tasks_registry_is_parsed():
     ({"WORKER_DB_CONNECTIONS": "500"}, "WORKER_DB_CONNECTIONS must be between 1 and 200, got '500'"),
     ({"SMTP_CONNECTIONS": "-1"}, "SMTP_CONNECTIONS must be between 1 and 100, got '-1'"),
     ({"ENVIRONMENT": "production", "JWT_SECRET": "short"}, "JWT_SECRET is too short for production: use at least 32 random characters"),
+    ({"JWT_MAX_LIFETIME_DAYS": "0"}, "JWT_MAX_LIFETIME_DAYS must be between 1 and 365, got '0'"),
+    ({"JWT_MAX_LIFETIME_DAYS": "30d"}, "JWT_MAX_LIFETIME_DAYS must be an int, got '30d'"),
+    ({"CONSOLE_IDLE_MINUTES": "0"}, "CONSOLE_IDLE_MINUTES must be between 1 and 43200, got '0'"),
 ])
 def test_each_bad_variable_gives_one_line_naming_it(env, message):
     with pytest.raises(SettingsError) as caught:

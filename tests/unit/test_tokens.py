@@ -1,10 +1,12 @@
+import time
 import uuid
 
 import jwt
 import pytest
 
-from core.deliveries.tokens import (InvalidToken, account_from_access_token, mint_access_token, unsubscribe_token,
-                         unsubscribe_token_is_valid)
+from core.deliveries.tokens import (InvalidToken, access_token_identity, account_from_access_token, mint_access_token,
+                                    unsubscribe_token,
+                                    unsubscribe_token_is_valid)
 
 SECRET = "s" * 32
 ACCOUNT = uuid.UUID("912014c3-6deb-4b40-a28d-489ef3923a3a")
@@ -44,3 +46,34 @@ def test_unsubscribe_token_is_the_hmac_of_address_and_account():
 @pytest.mark.parametrize("token", ["é" * 64, "\x00", "", "\ufffd", "0" * 63 + "\u2028"])
 def test_a_non_ascii_or_odd_unsubscribe_token_is_only_invalid(token):
     assert not unsubscribe_token_is_valid("k", "a@example.com", ACCOUNT, token)
+
+
+NOW = int(time.time())  # PyJWT checks iat against the real clock
+
+
+@pytest.mark.parametrize("claims", [
+    {"exp": str(NOW + 60)}, {"exp": float(NOW + 60)}, {"exp": NOW + 60, "iat": str(NOW)},
+], ids=["exp-string", "exp-float", "iat-string"])
+def test_exp_and_iat_must_be_integers(claims):
+    token = jwt.encode({"account_id": str(ACCOUNT), **claims}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="must be integers|invalid"):  # PyJWT refuses a string iat itself
+        access_token_identity(SECRET, token, now=NOW)
+
+
+def test_a_token_may_not_live_longer_than_the_maximum():
+    far = jwt.encode({"account_id": str(ACCOUNT), "exp": NOW + 10**12}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="longer than the maximum of 30 days"):
+        access_token_identity(SECRET, far, now=NOW)
+    # Issued long ago with a long life: refused by exp - iat even though exp - now is short.
+    old = jwt.encode({"account_id": str(ACCOUNT), "iat": NOW - 40 * 86400, "exp": NOW + 86400}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="longer than the maximum"):
+        access_token_identity(SECRET, old, now=NOW)
+    week = mint_access_token(SECRET, ACCOUNT, ttl_seconds=7 * 86400, now=NOW)
+    with pytest.raises(InvalidToken, match="longer than the maximum of 1 days"):
+        access_token_identity(SECRET, week, max_lifetime_seconds=86400, now=NOW)
+    assert access_token_identity(SECRET, week, max_lifetime_seconds=7 * 86400, now=NOW)[0] == ACCOUNT
+
+
+def test_a_token_of_the_default_life_minted_by_a_clock_a_little_ahead_is_accepted():
+    token = mint_access_token(SECRET, ACCOUNT, now=NOW + 30)  # 30 days from a clock 30 s ahead
+    assert access_token_identity(SECRET, token, now=NOW)[0] == ACCOUNT
