@@ -40,6 +40,9 @@ def create_app(test_config=None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
     )
+    from api.jsonbody import StrictJSONProvider
+
+    app.json = StrictJSONProvider(app)  # request.get_json() anywhere: no NaN, no 1,000-deep nesting
     app.json.sort_keys = False  # keep the schemas' field order in responses
     # No redirect from `a//b` to `a/b`: a path segment may hold an encoded `/` (an email address in
     # DELETE /v1/email/suppressions/{email}), and a redirect there would act on another resource.

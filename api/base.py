@@ -5,8 +5,6 @@ Every blueprint is an `api.base.Blueprint` and the app has one `api.base.Api` (a
 """
 from __future__ import annotations
 
-import json
-import math
 import re
 
 import flask_smorest
@@ -15,20 +13,10 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from api import jsonbody
 from api.errors import body, validation_body
 from api.fields import refuse_unstorable
 from api.schemas import ErrorSchema
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text!r} is out of range")
-    return value
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 
 
 class JsonParser(FlaskParser):
@@ -46,12 +34,7 @@ class JsonParser(FlaskParser):
         data = req.get_data(cache=True)
         if not data:
             return webargs_core.missing
-        try:
-            document = json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_refuse_constant)
-        except json.JSONDecodeError:
-            raise
-        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError too
-            raise json.JSONDecodeError(str(error), "<body>", 0) from None
+        document = jsonbody.loads(data)  # a JSONDecodeError: webargs answers it as a 400
         refuse_unstorable(document)  # a ValidationError: webargs answers it as a 400 naming the field
         return document
 

@@ -73,7 +73,8 @@ def _constraint_field(error: psycopg2.Error) -> str:
 
 
 def limit_chunked_body() -> None:
-    """A chunked body (no Content-Length) larger than MAX_CONTENT_LENGTH is a 413, like any other.
+    """A chunked body (no Content-Length) larger than MAX_CONTENT_LENGTH is a 413, like any other, and
+    one the server cannot de-chunk (a bad chunk size, a body cut off) is a 400.
 
     werkzeug caps such a stream at the limit without a word, so a 2 MB JSON body was read as its first
     64 KiB and answered "Invalid JSON body". Read it here, up to one byte past the limit, and hand
@@ -87,7 +88,12 @@ def limit_chunked_body() -> None:
         return  # a server that does not de-chunk: werkzeug reads no body at all then
     if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         return
-    data = request.environ["wsgi.input"].read(limit + 1)
+    try:
+        data = request.environ["wsgi.input"].read(limit + 1)
+    except Exception as error:  # noqa: BLE001 (each server has its own: gunicorn's InvalidChunkSize, NoMoreData...)
+        # A chunk size of `zz`, a missing CRLF, a body cut off by the client: the client's fault, a 400.
+        logger.info("unreadable chunked body in %s: %r", _where(), error)
+        raise ApiError(400, "malformed_body", "the request body is malformed or incomplete (chunked encoding)") from None
     if len(data) > limit:
         raise RequestEntityTooLarge()
     request.environ["wsgi.input"] = io.BytesIO(data)
