@@ -50,7 +50,7 @@ def create_app(test_config=None) -> Flask:
     # Render's proxy terminates TLS and adds one X-Forwarded-For / X-Forwarded-Proto hop.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
-    from api import (base, console, controls, db, errors, health, metrics, openapi, runs, schedules,
+    from api import (base, console, controls, db, errors, health, metrics, openapi, runs, schedules, security,
                      suppressions, unsubscribe, webhooks)
 
     db.init_app(app, settings)
@@ -66,5 +66,6 @@ def create_app(test_config=None) -> Flask:
                       suppressions.blp, webhooks.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    security.init_app(app, settings)
     console.init_app(app, settings)
     return app

@@ -13,9 +13,10 @@ import html
 import uuid
 
 import psycopg2.errors
-from flask import current_app, request
+from flask import current_app, request, url_for
 from marshmallow import EXCLUDE, ValidationError
 
+from api import security
 from api.db import get_db
 from api.base import Blueprint
 from api.errors import ApiError
@@ -78,10 +79,12 @@ def _suppress(email: str, account_id: uuid.UUID, reason: str | None) -> None:
 
 
 def _page(title: str, body: str, status: int = 200):
+    # Styled by the console's stylesheet: the CSP (api/security.py) allows no inline style.
+    stylesheet = html.escape(url_for("console.static", filename="console.css"), quote=True)
     document = (f"<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-                f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;max-width:32em;"
-                f"margin:4em auto'><h1>{html.escape(title)}</h1>{body}</body></html>")
-    return document, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+                f"<title>{html.escape(title)}</title><link rel=stylesheet href='{stylesheet}'></head>"
+                f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
+    return document, status, security.page_headers()
 
 
 INVALID_LINK_TEXT = "<p>This unsubscribe link is invalid. Please use the link from a recent email.</p>"
