@@ -1,7 +1,8 @@
 """Gunicorn settings for the web process (`gunicorn 'api:create_app()'`, read from this folder).
 
 WEB_HOST (default 0.0.0.0, as a platform such as Render needs; `make dev` sets 127.0.0.1), PORT
-(default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each (default 4).
+(default 8000), WEB_CONCURRENCY worker processes (default 2) and WEB_THREADS threads each (default 4),
+in api/buffered_worker.py's worker class (REQUEST_READ_TIMEOUT, REQUEST_MIN_RATE: slow clients).
 The app's settings are checked here, in the master, before any worker starts: a missing
 DATABASE_URL or JWT_SECRET, or any malformed variable, stops gunicorn with one line naming it and
 exit status 2, instead of every worker dying with a traceback in a restart loop.
@@ -43,7 +44,9 @@ _host = f"[{_settings.web_host}]" if ":" in _settings.web_host else _settings.we
 bind = f"{_host}:{_settings.port}"
 workers = _settings.web_concurrency
 threads = _settings.web_threads
-worker_class = "gthread"
+# gthread whose event loop reads each request whole, with a deadline, before a thread takes it; and
+# anonymous routes get at most a quarter of the threads (api/buffered_worker.py, README "Slow clients").
+worker_class = "api.buffered_worker.BufferingWorker"
 # Render's proxy sits in front and its addresses are not fixed: trust its X-Forwarded-* headers
 # (the app's ProxyFix then takes exactly one hop of them).
 forwarded_allow_ips = "*"

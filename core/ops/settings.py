@@ -72,6 +72,10 @@ class Settings:
     port: int = 8000
     web_concurrency: int = 2
     web_threads: int = 4
+    # The buffering worker (api/buffered_worker.py): a request must arrive within this many seconds,
+    # plus one more per request_min_rate bytes received.
+    request_read_timeout: float = 10.0
+    request_min_rate: int = 4096
 
     @property
     def console_signing_secret(self) -> str | None:
@@ -137,6 +141,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=_number("PORT", get("PORT"), 8000, low=1, high=65535),
         web_concurrency=_number("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2, low=1, high=64),
         web_threads=_number("WEB_THREADS", get("WEB_THREADS"), 4, low=1, high=64),
+        request_read_timeout=_number("REQUEST_READ_TIMEOUT", get("REQUEST_READ_TIMEOUT"), 10.0, low=0.5, high=300,
+                                     kind=float),
+        request_min_rate=_number("REQUEST_MIN_RATE", get("REQUEST_MIN_RATE"), 4096, low=1, high=100_000_000),
     )
     return settings
 

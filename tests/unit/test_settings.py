@@ -63,6 +63,8 @@ def test_tasks_registry_is_parsed():
     ({"JWT_MAX_LIFETIME_DAYS": "0"}, "JWT_MAX_LIFETIME_DAYS must be between 1 and 365, got '0'"),
     ({"JWT_MAX_LIFETIME_DAYS": "30d"}, "JWT_MAX_LIFETIME_DAYS must be an int, got '30d'"),
     ({"CONSOLE_IDLE_MINUTES": "0"}, "CONSOLE_IDLE_MINUTES must be between 1 and 43200, got '0'"),
+    ({"REQUEST_READ_TIMEOUT": "0"}, "REQUEST_READ_TIMEOUT must be between 0.5 and 300, got '0'"),
+    ({"REQUEST_MIN_RATE": "fast"}, "REQUEST_MIN_RATE must be an int, got 'fast'"),
 ])
 def test_each_bad_variable_gives_one_line_naming_it(env, message):
     with pytest.raises(SettingsError) as caught:
