@@ -7,8 +7,10 @@ thread: its head and its whole body are here (Content-Length, or chunked up to t
 trailers), or it is malformed or too large, in which case what is here is enough for gunicorn's parser
 and the app to answer it (a 400 or a 413) without waiting for another byte. `refusal` is set instead
 when the front should answer by itself and close: a head larger than MAX_HEAD_BYTES (431), or far more
-chunk framing than body (413). Only the framing is checked here; gunicorn's parser still parses the
-request, so the two cannot disagree about anything but where it ends.
+chunk framing than body (413). So a connection holds at most about MAX_HEAD_BYTES + 2 x max_body +
+MAX_FRAMING_BYTES (176 KiB with the default 64 KiB MAX_REQUEST_BYTES). Only the framing is checked
+here; gunicorn's parser still parses the request, so the two cannot disagree about anything but where
+it ends.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-MAX_HEAD_BYTES = 64 * 1024
+MAX_HEAD_BYTES = 32 * 1024  # gunicorn's own limits (a 4 KiB request line, 8 KiB fields) are stricter
+MAX_FRAMING_BYTES = 16 * 1024  # chunk-size lines and extensions a chunked body may add to its data
 MAX_CHUNK_LINE = 1024
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 _HEX_PREFIX = re.compile(rb"[0-9A-Fa-f]*")
@@ -176,6 +179,6 @@ class RequestBuffer:
                 return
             self._body += size
             self._pos = start + size + 2
-            if self._pos - self.head_end > 8 * self.max_body + MAX_HEAD_BYTES:
+            if self._pos - self.head_end > 2 * self.max_body + MAX_FRAMING_BYTES:
                 self.refusal = 413  # a body of tiny chunks: the framing alone is too large
                 return

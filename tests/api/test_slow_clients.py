@@ -138,3 +138,11 @@ def test_expect_100_continue_is_answered_by_the_front(gunicorn):
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400 ") and b"100 Continue" not in answer
+
+
+def test_json_nested_thousands_deep_is_a_400_under_gunicorn(gunicorn):
+    port = gunicorn()
+    body = b'{"email": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    answer = _raw(port, b"POST /v1/email/unsubscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
