@@ -13,7 +13,7 @@ from rq.job import Job
 from core.runs.jobs import job_id_for, push_runs
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
-from worker.__main__ import end_late_job
+from worker.child import end_late_job
 from worker.threaded import ThreadedWorker
 
 QUEUE = "schedules-test"
