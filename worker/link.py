@@ -89,6 +89,7 @@ class ParentEnd:
         self.fd = fd
         self.clock = clock
         self.held: dict[str, Held] = {}
+        self.taken = 0                       # jobs it took in all
         self.stopping: str | None = None
         self.last_heard = clock()
         self._partial = b""
@@ -115,6 +116,7 @@ class ParentEnd:
         if kind == "T":
             job_id, execution_id, queue, run_id, attempt, timeout = rest.split(" ")
             self.held[job_id] = Held(job_id, execution_id, queue, run_id, int(attempt), float(timeout), self.clock())
+            self.taken += 1
         elif kind == "E":
             self.held.pop(rest, None)
         elif kind == "S":

@@ -47,9 +47,9 @@ KILL_MARGIN = 5.0
 SILENCE_LIMIT = 60.0
 QUARANTINE_CHECK_EVERY = 1.0
 LISTEN_SECONDS = 0.5
-# Waits before replacing a child that died young (less than YOUNG seconds after its start), in a row.
+# Waits before replacing a child that died before it took any job, so many times in a row (a broken
+# environment: a child that cannot start must not be restarted in a tight loop).
 RESPAWN_DELAYS = (0, 1, 2, 5, 10, 30)
-YOUNG = 10.0
 # Waits between attempts to hand runs back while PostgreSQL is unreachable.
 HAND_BACK_DELAYS = (1, 2, 4, 8, 15)
 
@@ -96,7 +96,7 @@ class Supervisor:
         self.clock = clock
         self.children: list[Child] = []
         self._stopping = 0                  # signals received: 1 = stop gently, 2 = kill the children
-        self._young_deaths = 0
+        self._stillborn = 0
         self._next_spawn_at = 0.0
         self._next_quarantine_check = 0.0
         self._owed: list[Owed] = []
@@ -240,12 +240,12 @@ class Supervisor:
             logger.log(logging.ERROR if owed.suspect else logging.WARNING,
                        "Worker process %d ended (%s) with %d run(s) in flight", child.pid,
                        describe_exit(code).replace("the task's process ", "") if code else "exit 0", len(held))
-        young = self.clock() - child.started < YOUNG
-        self._young_deaths = self._young_deaths + 1 if young and code != 0 else 0
-        delay = RESPAWN_DELAYS[min(self._young_deaths, len(RESPAWN_DELAYS) - 1)]
+        stillborn = code != 0 and not child.end.taken and child.killed_because is None
+        self._stillborn = self._stillborn + 1 if stillborn else 0
+        delay = RESPAWN_DELAYS[min(self._stillborn, len(RESPAWN_DELAYS) - 1)]
         self._next_spawn_at = self.clock() + delay
         if delay:
-            logger.warning("Worker processes keep dying right after they start: the next starts in %ds", delay)
+            logger.warning("Worker processes keep dying before they take a job: the next starts in %ds", delay)
         if held:
             self._owed.append(owed)
             self._next_owed_try = 0.0
