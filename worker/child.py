@@ -23,7 +23,7 @@ from core.ops.logs import configure_logging
 from core.ops.settings import SettingsError
 from core.runs.tasks import TaskImportError
 from worker.jobs import DatabaseUnavailable, database_answers, expire_run, worker_context
-from worker.link import ChildLink, run_of
+from worker.link import NOT_A_RUN, ChildLink, run_of
 from worker.threaded import ThreadedWorker
 
 logger = logging.getLogger("worker")
@@ -45,7 +45,9 @@ def wait_for_redis(url: str) -> redis.Redis:
 
 def end_late_job(job, error: str) -> None:
     """ThreadedWorker's on_timeout: end the run's attempt that the job was executing."""
-    expire_run(*run_of(job), error)
+    run_id, attempt = run_of(job)
+    if run_id != NOT_A_RUN:
+        expire_run(run_id, attempt, error)
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from core.runs.jobs import RUN_JOB_FUNC
+
 
 @dataclass(frozen=True)
 class Held:
@@ -25,14 +27,20 @@ class Held:
     job_id: str
     execution_id: str
     queue: str
-    run_id: str
+    run_id: str              # NOT_A_RUN: a job that executes no run
     attempt: int
     timeout: float           # the job's timeout, seconds
     taken_at: float          # the supervisor's time.monotonic() when it heard of it
 
 
+NOT_A_RUN = "-"
+
+
 def run_of(job) -> tuple[str, int]:
-    """(run id, attempt) of a job made by core.runs.jobs (execute_run(run_id[, attempt]))."""
+    """(run id, attempt) of a job made by core.runs.jobs (execute_run(run_id[, attempt])); (NOT_A_RUN, 0)
+    for any other job found on the queue (the supervisor has no run to hand back for it)."""
+    if job.func_name != RUN_JOB_FUNC or not job.args:
+        return NOT_A_RUN, 0
     run_id, *rest = job.args
     return str(run_id), int(rest[0] if rest else job.kwargs.get("attempt", 1))
 

@@ -37,7 +37,7 @@ from rq.worker import Worker
 from core.ops import db
 from core.runs import lifecycle
 from core.runs.jobs import RQ_QUEUE_PREFIX, quarantine_queue
-from worker.link import Held, ParentEnd
+from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")
 
@@ -227,7 +227,7 @@ class Supervisor:
     # ------------------------------------------------------------------ a child ended
 
     def _ended(self, child: Child, code: int) -> None:
-        held = list(child.end.held.values())
+        held = [h for h in child.end.held.values() if h.run_id != NOT_A_RUN]
         if child.killed_because is not None:
             why = f"its worker process was killed by the supervisor ({child.killed_because})"
             owed = Owed(held, why, suspect=not child.late and not self._stopping, solo=False, late=child.late)
