@@ -13,8 +13,8 @@ How a child ends decides what its unfinished runs cost:
 - The supervisor killed it (a run past its timeout + grace that the process did not stop, say a task
   holding the GIL in C): that run's attempt ends with a timeout; the others are handed back.
 - It died (a segfault, `os._exit`, the OOM killer, a kill -9): any of its runs may have killed it.
-  All are handed back as suspects, no attempt counted, and run again one at a time in a quarantine
-  process. The run present in every death of its processes fails with the signal or exit code as its
+  All are handed back as suspects, no attempt counted, and run again each alone in a quarantine
+  process (up to WORKER_PROCESSES of them, each running one run at a time, leaving when none waits). The run present in every death of its processes fails with the signal or exit code as its
   reason ("the task's process was killed by SIGSEGV"); its neighbours lose nothing.
 """
 from __future__ import annotations
@@ -149,7 +149,9 @@ class Supervisor:
             self._spawn(quarantine=False)
         if now >= self._next_quarantine_check:
             self._next_quarantine_check = now + QUARANTINE_CHECK_EVERY
-            if not any(c.quarantine for c in self.children) and self._quarantine_waiting():
+            # Up to WORKER_PROCESSES quarantine processes, one started a second while runs wait there.
+            quarantined = sum(c.quarantine for c in self.children)
+            if quarantined < self.settings.worker_processes and self._quarantine_waiting():
                 self._spawn(quarantine=True)
 
     def _ended_burst(self) -> bool:

@@ -167,7 +167,7 @@ def test_kill_9_of_a_child_hands_its_runs_back_at_once(conn, account_id, databas
         stack.close()
     figures = check_delivered(conn, smtp, 80)
     print(f"\nkill -9 of a child (lease 15s, tick 60s): runs handed back {min(handed_back):.2f}-"
-          f"{max(handed_back):.2f}s after the kill, running again (one at a time, in quarantine) after "
+          f"{max(handed_back):.2f}s after the kill, running again (each alone, in quarantine) after "
           f"{min(resumed):.1f}-{max(resumed):.1f}s; {figures}")
     assert max(handed_back) < 2.0
     assert max(resumed) < 15 + 2  # within the lease + 2 s, though no lease had run out
