@@ -277,6 +277,9 @@ class DeliverySchema(Schema):
         "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
                        "not sent), failed (gave up; last_error says why)"})
     attempts = fields.Integer(dump_only=True)
+    unknown_outcomes = fields.Integer(dump_only=True, metadata={
+        "description": "times its sender died between handing it over and recording the answer; with "
+                       "UNKNOWN_OUTCOME=resend each was followed by a resend under the same message_id"})
     last_error = fields.String(dump_only=True, allow_none=True)
     message_id = fields.String(dump_only=True, allow_none=True, metadata={
         "description": "the email's Message-ID or the webhook's webhook-id, stable per row"})

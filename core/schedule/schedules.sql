@@ -164,7 +164,8 @@ ORDER BY tag;
 
 -- list_runs_deliveries --
 -- The delivery ledger of several runs at once (a page of run history), in the order they were made.
-SELECT run_id, id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+SELECT run_id, id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at,
+       updated_at
 FROM deliveries
 WHERE run_id = ANY(%(run_ids)s) AND account_id = %(account_id)s
 ORDER BY created_at, channel, target;
@@ -206,7 +207,7 @@ WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(accou
 
 -- list_run_deliveries --
 -- The delivery ledger of one run: one row per (channel, target), in the order they were made.
-SELECT id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+SELECT id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at, updated_at
 FROM deliveries
 WHERE run_id = %(run_id)s AND account_id = %(account_id)s
 ORDER BY created_at, channel, target;
