@@ -1,7 +1,8 @@
 """End to end: N schedules due at one instant, through `python -m ticker`, `python -m worker` (a
-supervisor over 2 worker processes) and delivery to a real SMTP server on loopback (aiosmtpd, in this process), counted at the
-SMTP server. Two tasks: the demo report, and one that waits 0.5 s on I/O first. Beside them, plain RQ
-workers (fork per job, and SimpleWorker) and ours running N no-op jobs, in the same run.
+supervisor over 2 worker processes) and delivery to a real SMTP server on loopback (aiosmtpd, in this
+process), counted at the SMTP server. Two tasks: the demo report, and one that waits 0.5 s on I/O
+first. Beside them, plain RQ workers (fork per job, and SimpleWorker) and ours running N no-op jobs,
+in the same run.
 
 For each: runs (or jobs) per second from the due instant to the last delivery, p50/p99 from due to
 delivered (to finished, for no-op jobs), and the peak RSS of all worker processes added up: for plain

@@ -12,10 +12,11 @@ How a child ends decides what its unfinished runs cost:
   WORKER_MAX_MEMORY_MB): the runs it left are handed back, no attempt counted.
 - The supervisor killed it (a run past its timeout + grace that the process did not stop, say a task
   holding the GIL in C): that run's attempt ends with a timeout; the others are handed back.
-- It died (a segfault, `os._exit`, the OOM killer, a kill -9): any of its runs may have killed it.
-  All are handed back as suspects, no attempt counted, and run again each alone in a quarantine
-  process (up to WORKER_PROCESSES of them, each running one run at a time, leaving when none waits). The run present in every death of its processes fails with the signal or exit code as its
-  reason ("the task's process was killed by SIGSEGV"); its neighbours lose nothing.
+- It died (a segfault, `os._exit`, the OOM killer, a kill -9): any of its runs may have killed it. All
+  are handed back as suspects, no attempt counted, and run again each alone in a quarantine process (up
+  to WORKER_PROCESSES of them, each running one run at a time, leaving when none waits). The run present
+  in every death of its processes fails with the signal or exit code as its reason ("the task's process
+  was killed by SIGSEGV"); its neighbours lose nothing.
 """
 from __future__ import annotations
 

@@ -127,6 +127,7 @@ class ThreadedWorker(BaseWorker):
         self._last_link_beat = 0.0
         self._next_suspension_check = 0.0
         self._next_memory_check = 0.0
+        self._memory_checked_at_job = 0
         self._refill_batch = max(1, int(concurrency * REFILL_FRACTION))
         self._jobs_done = 0
         self._drain_until: float | None = None  # taking no more jobs; leave the loop by then (inf: none left)
@@ -222,7 +223,10 @@ class ThreadedWorker(BaseWorker):
             self._drain("its supervisor is gone", self.timeout_grace)
         elif self.max_jobs_per_process and self._jobs_done >= self.max_jobs_per_process:
             self._drain(f"recycled after {self._jobs_done} jobs (WORKER_MAX_RUNS)", None)
-        elif self.memory_limit_mb and time.monotonic() >= self._next_memory_check:
+        elif self.memory_limit_mb and (self._jobs_done != self._memory_checked_at_job
+                                       or time.monotonic() >= self._next_memory_check):
+            # After each batch of ended jobs (a job is what grows a process), and every few seconds.
+            self._memory_checked_at_job = self._jobs_done
             self._next_memory_check = time.monotonic() + MEMORY_CHECK_EVERY
             rss = resident_mb()
             if rss is not None and rss > self.memory_limit_mb:

@@ -218,9 +218,10 @@ class Recovered:
 def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
     """Move on up to `limit` running runs whose worker stopped renewing the lease.
 
-    Targets that worker was sending to have an unknown outcome: sent again with the same message id,
-    or failed (UNKNOWN_OUTCOME=give_up; core.deliveries.delivery.abandon_unknown). A run that had not stored its result goes to its next attempt, or ends `failed` ("worker lost")
-    once WORKER_MAX_ATTEMPTS are used; one lost while delivering goes on delivering what is pending.
+    Targets that worker was sending to have an unknown outcome: sent again with the same message id, or
+    failed (UNKNOWN_OUTCOME=give_up; core.deliveries.delivery.abandon_unknown). A run that had not
+    stored its result goes to its next attempt, or ends `failed` ("worker lost") once
+    WORKER_MAX_ATTEMPTS are used; one lost while delivering goes on delivering what is pending.
     """
     recovered = []
     with db.service_transaction(conn) as cur:

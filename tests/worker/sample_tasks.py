@@ -56,3 +56,12 @@ def segfault(account_id, params):
     import ctypes
 
     ctypes.string_at(0)
+
+
+LEAKED: list = []
+
+
+def leak(account_id, params):
+    """Keeps 40 MB for good on every call, as a task with a cache that never forgets would."""
+    LEAKED.append(b"x" * (40 * 1024 * 1024))  # written, so resident (a zeroed bytearray may not be)
+    return echo(account_id, params)
