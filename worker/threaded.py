@@ -129,7 +129,7 @@ class ThreadedWorker(BaseWorker):
         self._next_memory_check = 0.0
         self._memory_checked_at_job = 0
         self._refill_batch = max(1, int(concurrency * REFILL_FRACTION))
-        self._jobs_done = 0
+        self._jobs_done = 0                     # jobs ended in this process (it runs one work() loop)
         self._drain_until: float | None = None  # taking no more jobs; leave the loop by then (inf: none left)
         self._database_failures = 0
         self._database_retry_at: float | None = None
@@ -140,13 +140,10 @@ class ThreadedWorker(BaseWorker):
              **kwargs) -> bool:
         self.bootstrap(logging_level or "INFO")
         self._install_signal_handlers()
-        completed = 0
         try:
             while True:
                 try:
-                    ended = self._reap()
-                    completed += ended
-                    self._jobs_done += ended
+                    self._jobs_done += self._reap()
                     self._give_up_late_jobs()
                     self._beat_link()
                     self._look_around()
@@ -163,7 +160,7 @@ class ThreadedWorker(BaseWorker):
                         self._wake.wait(IDLE_POLL)
                         self._wake.clear()
                         continue
-                    if max_jobs is not None and completed >= max_jobs and not self._in_flight:
+                    if max_jobs is not None and self._jobs_done >= max_jobs and not self._in_flight:
                         break
                     if time.monotonic() >= self._next_suspension_check:
                         self.check_for_suspension(burst)
@@ -198,7 +195,7 @@ class ThreadedWorker(BaseWorker):
             for _ in range(self._threads):
                 self._todo.put(None)
             self.teardown()
-        return bool(completed)
+        return bool(self._jobs_done)
 
     # ------------------------------------------------------------------ when to stop taking jobs
 
