@@ -66,7 +66,7 @@ def resume(args, schedule_id):
             row = pauses.resume(cur, g.account_id, schedule_id, utcnow(), actor=g.actor, note=args.get("note"))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot resume this schedule: {error.message}",
-                       fields={error.field: [error.message]}) from None
+                       fields=error.problems) from None
     return _found(row)
 
 

@@ -153,7 +153,7 @@ def enable(args, schedule_id):
                                                        args.get("note")))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
-                       fields={error.field: [error.message]}) from None
+                       fields=error.problems) from None
     return _found(row)
 
 

@@ -12,6 +12,8 @@ from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Te
                         known_timezone, outbound_url, recipients_limit, storable)
 from core.deliveries import channels
 from core.engine import cron
+from core.engine.timing import TimingError, timing_problems
+from core.engine.when import validate_controls
 from core import model
 from core.model import BOUNDS, CADENCES, INT32_MAX, RUN_STATUSES, TRIGGERS
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
@@ -157,6 +159,24 @@ class ScheduleSchema(Schema):
     # For the OpenAPI document's per-cadence forms (api/openapi.py): what a field's documentation
     # becomes when its cadence requires it (core.model.REQUIRED_BY_CADENCE).
     WHEN_REQUIRED = {"cron_expression": {"pattern": CRON_SHAPE}}
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _timing_fits(self, data, original, *, partial=None, **kwargs):
+        """The time engine's problems beside the fields' own, in one answer: a bad recipient and a bad
+        cron expression are both named (and each bad field of the expression). A field that already
+        failed its own check is not judged again; an edit (partial) is judged against the schedule it
+        changes, by core.schedule.schedules."""
+        if partial or not isinstance(original, dict) or data.get("cadence") is None:
+            return
+        failed = {name for name in original if name not in data}
+        problems = timing_problems(data)
+        try:
+            validate_controls(data)
+        except TimingError as error:
+            problems.setdefault(error.field, []).append(error.message)
+        problems = {name: messages for name, messages in problems.items() if name not in failed}
+        if problems:
+            raise ValidationError(problems)
 
 
 class SchedulePatchSchema(ScheduleSchema):

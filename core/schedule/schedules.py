@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from psycopg2.extras import Json
 
 from core.deliveries import channels
-from core.engine.timing import TIMING_FIELDS, TimingError, validate_timing
+from core.engine.timing import TIMING_FIELDS, TimingError, check_timing
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
 from core.schedule import history
@@ -51,7 +51,7 @@ def first_run(fields, now: datetime) -> datetime:
 def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
     """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window);
     TimingError like first_run."""
-    validate_timing(fields)
+    check_timing(fields)  # every timing problem at once, each field named
     validate_controls(fields)
     occurrence, dispatch = next_dispatch(fields, now)
     if occurrence is not None:
