@@ -6,7 +6,7 @@ once, here, and shared by the blueprints.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
@@ -14,6 +14,7 @@ from core.deliveries import channels
 from core.engine import cron
 from core.engine.timing import TimingError, timing_problems
 from core.engine.when import validate_controls
+from core.schedule.pauses import next_run_shown
 from core import model
 from core.model import BOUNDS, CADENCES, INT32_MAX, RUN_STATUSES, TRIGGERS
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
@@ -146,7 +147,9 @@ class ScheduleSchema(Schema):
     version = fields.Integer(dump_only=True, metadata={
         "description": "bumped by every recorded change (GET .../history); each run records the version it ran under"})
     last_run_at = UtcDateTime(dump_only=True, allow_none=True)
-    next_run_at = UtcDateTime(dump_only=True, allow_none=True)
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when it runs next; while paused until an instant, the first run after the pause "
+                       "(as .../preview lists it); null while paused with no end, off, or with no run left"})
     last_status = fields.String(dump_only=True, allow_none=True)
     last_error = fields.String(dump_only=True, allow_none=True)
     run_count = fields.Integer(dump_only=True)
@@ -159,6 +162,15 @@ class ScheduleSchema(Schema):
     # For the OpenAPI document's per-cadence forms (api/openapi.py): what a field's documentation
     # becomes when its cadence requires it (core.model.REQUIRED_BY_CADENCE).
     WHEN_REQUIRED = {"cron_expression": {"pattern": CRON_SHAPE}}
+
+    @pre_dump
+    def _next_run_as_true(self, row, **kwargs):
+        """next_run_at (and next_occurrence_at) as core.schedule.pauses.next_run_shown tells them."""
+        if not isinstance(row, dict) or "active" not in row or "next_run_at" not in row:
+            return row
+        occurrence, next_run = next_run_shown(row)
+        windowed = occurrence if next_run is not None and row.get("window_seconds") else None
+        return {**row, "next_run_at": next_run, "next_occurrence_at": windowed}
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _timing_fits(self, data, original, *, partial=None, **kwargs):

@@ -44,6 +44,8 @@ DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
 PORT = int(os.environ.get("PORT", "8000"))
 # Longer than the production default (5 minutes): the banner may sit in a terminal a while.
 DEV_LINK_TTL_SECONDS = 30 * 60
+# Who make dev's token and sign-in links act as: the change history names `dev` (API) and `console:dev`.
+DEV_SUBJECT = "dev"
 
 
 def main() -> int:
@@ -78,7 +80,7 @@ def main() -> int:
             return 2
         apply_migrations(settings.database_url)
         _ensure_demo_data(settings.database_url)
-        token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID)
+        token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID, subject=DEV_SUBJECT)
         output.line(_banner(env, token, _login_link(settings)))
         return _run_processes(env, output)
     finally:
@@ -104,7 +106,7 @@ def _ensure_demo_data(database_url: str) -> None:
 
 def _login_link(settings) -> str:
     link = console_links.mint(settings.console_signing_secret, DEMO_ACCOUNT_ID, datetime.now(timezone.utc),
-                              ttl_seconds=DEV_LINK_TTL_SECONDS)
+                              ttl_seconds=DEV_LINK_TTL_SECONDS, subject=DEV_SUBJECT)
     return console_links.url(f"http://localhost:{PORT}", link)
 
 
