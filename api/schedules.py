@@ -134,7 +134,7 @@ class ScheduleItem(MethodView):
     def delete(self, schedule_id):
         """Delete a schedule and its runs."""
         with tenant() as cur:
-            deleted = schedules.delete(cur, g.account_id, schedule_id)
+            deleted = schedules.delete(cur, g.account_id, schedule_id, g.actor)
         if not deleted:
             raise not_found()
 

@@ -208,7 +208,10 @@ class SchedulePreviewSchema(ScheduleSchema):
 
 
 class ScheduleListArgsSchema(Schema):
-    active_only = fields.Boolean(load_default=True)
+    active_only = fields.Boolean(load_default=True, metadata={"description": "ignored when `state` is given"})
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES), metadata={
+        "description": "active (on), paused (POST .../pause) or disabled (POST .../disable); the console's "
+                       "State filter takes the same values"})
     q = Text(200, metadata={"description": "a part of the name, any case"})
     cadence = fields.String(validate=validate.OneOf(CADENCES))
     task = Text(100)

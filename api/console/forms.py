@@ -168,6 +168,21 @@ def changes(form, row) -> tuple[dict | None, dict]:
     return (None if errors else values), errors
 
 
+def pause_until(text, zone_name: str, now: datetime) -> tuple[datetime | None, str | None]:
+    """(the pause form's `until`, a wall time in the schedule's zone, as an instant; why it is refused):
+    empty is no end; a time not in the future is refused, as the API refuses it."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    value = _local_time(text, zone_name)
+    if value == text:  # _local_time gives back what it cannot read
+        return None, "the date and time could not be read."
+    until = datetime.fromisoformat(value)
+    if until <= now:
+        return None, "until must be in the future (to resume now, use Resume)."
+    return until, None
+
+
 def from_row(row) -> dict:
     """A stored schedule as the form's text values (start_at/end_at in its own zone)."""
     zone = ZoneInfo(row.get("timezone") or "UTC")

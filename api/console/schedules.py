@@ -1,8 +1,11 @@
-"""The schedules list, the schedule page, and the schedule's actions: run now, pause/resume, delete.
+"""The schedules list, the schedule page, and the schedule's actions: run now, pause (until, with a
+note) and resume, disable and enable, re-enable a channel, delete.
 
 Every page is one tenant transaction (api.db.tenant) through the same core functions as the API, so
-another tenant's schedule is a 404. Actions are POSTs (CSRF-checked in session.py) that redirect
-back with a one-line flash message.
+another tenant's schedule is a 404, and the words are the API's: a paused schedule (POST .../pause:
+who, why, until when) is not a disabled one (POST .../disable). Actions are POSTs (CSRF-checked in
+session.py) that redirect back with a one-line flash message; the change history names the person
+signed in (api/console/who.py).
 """
 from __future__ import annotations
 
@@ -11,17 +14,21 @@ from datetime import datetime, timezone
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from api.console import bp, explain
+from api.console import bp, explain, forms
+from api.console.who import actor
 from api.db import tenant
 from core import model
-from core.engine.timing import TimingError, next_runs
-from core.schedule import schedules
+from core.deliveries import channels
+from core.engine.explain import explained_runs
+from core.engine.timing import TimingError
+from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 HISTORY_SIZE = 20
-STATES = {"all": None, "on": True, "off": False}
+# The list's state filter: the API's `state` values (GET /v1/schedules?state=...), and all.
+STATES = ("all",) + model.SCHEDULE_STATES
 
 
 def utcnow() -> datetime:
@@ -36,20 +43,25 @@ def _page_number(text) -> int:
 def schedule_list():
     q = (request.args.get("q") or "").strip()[:200]
     state = request.args.get("state") if request.args.get("state") in STATES else "all"
+    cadence = request.args.get("cadence") if request.args.get("cadence") in model.CADENCES else None
     tag = (request.args.get("tag") or "").strip()[:50] or None
     page = _page_number(request.args.get("page"))
     now = utcnow()
     with tenant() as cur:
-        rows, total = schedules.list_page(cur, g.account_id, active_only=False, active=STATES[state],
+        rows, total = schedules.list_page(cur, g.account_id, active_only=False,
+                                          state=None if state == "all" else state, cadence=cadence,
                                           name=q, tag=tag, page=page, page_size=PAGE_SIZE)
         tags = schedules.tags(cur, g.account_id)
-    items = [{**row, "words": explain.describe(row),
-              "next_local": explain.local(row["next_run_at"], row["timezone"]) if row["active"] else "",
-              "next_relative": explain.relative(row["next_run_at"], now) if row["active"] else ""}
-             for row in rows]
-    filters = {"q": q, "state": state, "tag": tag or ""}
+    items = []
+    for row in rows:
+        next_run = pauses.next_run_shown(row)[1]
+        items.append({**row, "words": explain.describe(row), "state": schedules.state_of(row), "next_run": next_run,
+                      "next_local": explain.local(next_run, row["timezone"]),
+                      "next_relative": explain.relative(next_run, now)})
+    filters = {"q": q, "state": state, "tag": tag or "", "cadence": cadence or ""}
     return render_template("console/schedules.html", items=items, total=total, page=page,
-                           pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags)
+                           pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
+                           cadences=list(model.CADENCE_LABELS.items()))
 
 
 def _get_or_404(cur, schedule_id):
@@ -79,17 +91,27 @@ def schedule_page(schedule_id):
     with tenant() as cur:
         row = _get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
-    upcoming = []
-    if row["active"]:
-        # The stored next run first (the ticker's), then the ones after it.
-        first = row["next_run_at"]
-        try:
-            runs_ahead = [first, *next_runs(row, first, 4)] if first else next_runs(row, now, 5)
-            upcoming = explain.upcoming(row, runs_ahead, now)
-        except TimingError:
-            upcoming = []
     return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
-                           upcoming=upcoming, now=now, explain=explain)
+                           upcoming=upcoming(row, now), now=now, explain=explain, state=schedules.state_of(row),
+                           next_run=pauses.next_run_shown(row)[1],
+                           pause_until_min=explain.local_input(now, row["timezone"]))
+
+
+def upcoming(row, now) -> list[dict]:
+    """The next runs as GET .../preview lists them: the stored next run first while it is on (the
+    ticker's), from the end of its pause when paused until an instant, none when paused with no end
+    or off."""
+    state = schedules.state_of(row)
+    if state == "disabled" or (state == "paused" and row["paused_until"] is None):
+        return []
+    try:
+        if state == "active" and row["next_run_at"] is not None:
+            runs = [row["next_run_at"], *(run["at"] for run in explained_runs(row, row["next_run_at"], 4))]
+        else:
+            runs = [run["at"] for run in explained_runs(row, now, 5, paused_until=row["paused_until"])]
+    except TimingError:
+        return []
+    return explain.upcoming(row, runs, now)
 
 
 @bp.route("/schedules/<uuid:schedule_id>/history")
@@ -116,20 +138,98 @@ def run_now(schedule_id):
 
 @bp.route("/schedules/<uuid:schedule_id>/toggle", methods=["POST"])
 def toggle(schedule_id):
-    """Pause (disable) or resume (enable) a schedule; `to` says which, so a double submit is harmless."""
+    """The list's switch: pause an active schedule (no end: resumed by hand), resume a paused one, turn
+    a disabled one on. `to` says which way, so a double submit is harmless."""
     turn_on = request.form.get("to") == "on"
+    now = utcnow()
     try:
         with tenant() as cur:
-            if turn_on:
-                row = schedules.enable(cur, g.account_id, schedule_id, utcnow())
-            else:
-                row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
+            row = _get_or_404(cur, schedule_id)
+            if turn_on and row["paused_at"] is not None:
+                row = pauses.resume(cur, g.account_id, schedule_id, now, actor=actor())
+            elif turn_on:
+                row = schedules.enable(cur, g.account_id, schedule_id, now, actor())
+            elif row["active"]:
+                row = pauses.pause(cur, g.account_id, schedule_id, now, actor=actor())
     except TimingError as error:
-        flash(f"Cannot resume this schedule: {error.message}", "error")
+        flash(f"Cannot turn this schedule on: {error.message}", "error")
         return redirect(_back(schedule_id))
-    if row is None:
+    flash(f"“{row['name']}” is {_STATE_WORDS[schedules.state_of(row)]}.")
+    return redirect(_back(schedule_id))
+
+
+_STATE_WORDS = {"active": "on", "paused": "paused", "disabled": "off"}
+
+
+def _note() -> str | None:
+    return (request.form.get("note") or "").strip()[:pauses.NOTE_LIMIT] or None
+
+
+@bp.route("/schedules/<uuid:schedule_id>/pause", methods=["POST"])
+def pause(schedule_id):
+    """Pause, as POST /v1/schedules/{id}/pause: a note, and optionally until a wall time in the
+    schedule's zone (the ticker resumes it then)."""
+    now = utcnow()
+    with tenant() as cur:
+        row = _get_or_404(cur, schedule_id)
+        until, problem = forms.pause_until(request.form.get("until"), row["timezone"], now)
+        if problem:
+            flash(f"Not paused: {problem}", "error")
+            return redirect(_back(schedule_id))
+        try:
+            row = pauses.pause(cur, g.account_id, schedule_id, now, actor=actor(), note=_note(), until=until)
+        except pauses.PauseRefused as error:
+            flash(f"Not paused: {error}.", "error")
+            return redirect(_back(schedule_id))
+    flash(f"“{row['name']}” is paused" + (f" until {explain.local(until, row['timezone'])}." if until else
+                                          ": no runs until it is resumed."))
+    return redirect(_back(schedule_id))
+
+
+@bp.route("/schedules/<uuid:schedule_id>/resume", methods=["POST"])
+def resume(schedule_id):
+    return _turn_on(schedule_id, lambda cur, now: pauses.resume(cur, g.account_id, schedule_id, now,
+                                                                actor=actor(), note=_note()))
+
+
+@bp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
+def enable(schedule_id):
+    return _turn_on(schedule_id, lambda cur, now: schedules.enable(cur, g.account_id, schedule_id, now, actor(),
+                                                                   _note()))
+
+
+def _turn_on(schedule_id, operation):
+    try:
+        with tenant() as cur:
+            _get_or_404(cur, schedule_id)
+            row = operation(cur, utcnow())
+    except TimingError as error:
+        flash(f"Cannot turn this schedule on: {error.message}", "error")
+        return redirect(_back(schedule_id))
+    flash(f"“{row['name']}” is {_STATE_WORDS[schedules.state_of(row)]}.")
+    return redirect(_back(schedule_id))
+
+
+@bp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
+def disable(schedule_id):
+    """Disable, as POST /v1/schedules/{id}/disable (a pause ends: off is the stronger state)."""
+    with tenant() as cur:
+        _get_or_404(cur, schedule_id)
+        row = schedules.disable(cur, g.account_id, schedule_id, utcnow(), actor(), _note())
+    flash(f"“{row['name']}” is off: no runs until it is turned on.")
+    return redirect(_back(schedule_id))
+
+
+@bp.route("/schedules/<uuid:schedule_id>/channels/<uuid:channel_id>/enable", methods=["POST"])
+def enable_channel(schedule_id, channel_id):
+    """Send to a channel again after its receiver answered 410 Gone, as the API's .../enable."""
+    with tenant() as cur:
+        channel = channels.enable(cur, g.account_id, schedule_id, channel_id)
+    if channel is None:
         abort(404)
-    flash(f"“{row['name']}” is {'on' if row['active'] else 'paused'}.")
+    logger.info("Enabled %s channel %s of schedule %s from the console", channel["type"], channel_id, schedule_id,
+                extra={"schedule_id": schedule_id, "account_id": g.account_id})
+    flash(f"The {channel['type']} channel {channel['url']} is sending again.")
     return redirect(_back(schedule_id))
 
 
@@ -147,7 +247,7 @@ def delete(schedule_id):
     with tenant() as cur:
         row = _get_or_404(cur, schedule_id)
         if request.method == "POST":
-            schedules.delete(cur, g.account_id, schedule_id)
+            schedules.delete(cur, g.account_id, schedule_id, actor())
     if request.method == "GET":
         return render_template("console/delete.html", s=row)
     flash(f"Deleted “{row['name']}” and its run history.")

@@ -8,6 +8,7 @@ schedule can never make it due (or skip a run that is due).
 """
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from datetime import datetime, timezone
@@ -19,6 +20,8 @@ from core.engine.timing import TIMING_FIELDS, TimingError, check_timing
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
 from core.schedule import history
+
+logger = logging.getLogger(__name__)
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (
@@ -196,20 +199,33 @@ def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", not
     return channels.attach(cur, account_id, as_read(cur, account_id, written))
 
 
-def delete(cur, account_id, schedule_id) -> bool:
+def delete(cur, account_id, schedule_id, actor: str = "api") -> bool:
+    """Delete a schedule, its runs and its history (they go with it); the log says who."""
     cur.execute(queries["delete_schedule"], {"id": schedule_id, "account_id": account_id})
-    return cur.fetchone() is not None
+    deleted = cur.fetchone() is not None
+    if deleted:
+        logger.info("Deleted schedule %s (by %s)", schedule_id, actor,
+                    extra={"schedule_id": schedule_id, "account_id": account_id})
+    return deleted
+
+
+def state_of(row) -> str:
+    """active, paused or disabled (core.model.SCHEDULE_STATES)."""
+    if row["active"]:
+        return "active"
+    return "paused" if row.get("paused_at") is not None else "disabled"
 
 
 def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
-              name=None, q=None, page=1, page_size=50):
+              state=None, name=None, q=None, page=1, page_size=50):
     """One page of schedules and the total over all pages.
 
-    `active` (True/False) keeps only schedules that are on/off; `name` (the console's search) or `q`
-    (the API's) keeps those whose name contains it, in any case.
+    `state` (active, paused, disabled) keeps only schedules in it; `active` (True/False) those that
+    are on/off; `name` (the console's search) or `q` (the API's) those whose name contains it, in
+    any case.
     """
-    params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
-              "tag": tag, "active": active, "name": name or q or None,
+    params = {"account_id": account_id, "active_only": active_only and state is None, "cadence": cadence,
+              "task": task, "tag": tag, "active": active, "state": state, "name": name or q or None,
               "limit": page_size, "offset": (page - 1) * page_size}
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]

@@ -113,11 +113,14 @@ WHERE account_id = %(account_id)s
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
+                                                  WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
   AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0);
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
--- (`active`: only on or only off schedules; `name`: a part of the name, any case).
+-- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
+-- core.schedule.schedules.state_of names them; `name`: a part of the name, any case).
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
@@ -125,6 +128,8 @@ WHERE account_id = %(account_id)s
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
+                                                  WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
   AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
