@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 
 from api.schemas import schedule_patch_schema, schedule_preview_schema, schedule_schema
+from core.engine.timing import TIMING_FIELDS
+from core.schedule import schedules
 
 INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "send_hour", "send_minute",
                   "interval_seconds", "misfire_grace_seconds", "window_seconds", "catchup_window_seconds",
@@ -39,6 +41,8 @@ BOOLEAN_FIELDS = ("include_attachment", "active")
 NULLABLE = ("description", "report_type", "city", "zip_codes", "lookback_days", "weekly_dow", "monthly_dom",
             "cron_expression", "interval_seconds", "start_at", "end_at", "misfire_grace_seconds",
             "window_seconds", "catchup_window_seconds", "pause_after_failures")
+# Beside the timing, the fields whose fit together the time engine judges (core.engine.when.validate_controls).
+CONTROL_FIELDS = ("catchup", "catchup_window_seconds")
 _SPLIT = re.compile(r"[,\n]")
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 
@@ -164,7 +168,9 @@ def changes(form, row) -> tuple[dict | None, dict]:
         values = schedule_patch_schema.load(changed)
     except ValidationError as error:
         errors.update(_messages(error.messages))
-        values = None
+        values = error.valid_data if isinstance(error.valid_data, dict) else {}
+    if any(name in TIMING_FIELDS + CONTROL_FIELDS for name in changed):
+        errors.update(schedules.edit_problems(row, values, refused=set(errors)))
     return (None if errors else values), errors
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from psycopg2.extras import Json
 
 from core.deliveries import channels
-from core.engine.timing import TIMING_FIELDS, TimingError, check_timing
+from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
 from core.schedule import history
@@ -130,6 +130,19 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
     written = cur.fetchone()
     history.record(cur, written, action="update", actor=actor, changes=changed, now=now)
     return _save_channels(cur, account_id, schedule_id, changes, as_read(cur, account_id, written))
+
+
+def edit_problems(row, changes, *, refused=()) -> dict[str, list[str]]:
+    """Every timing problem the schedule would have with `changes` applied ({field: [messages]}),
+    those of the fields in `refused` (already refused by their own checks) left out: what a PATCH
+    would answer, gathered before it is tried, so one answer names every problem."""
+    merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
+    problems = timing_problems({**merged, "created_at": row["created_at"], "id": row["id"]})
+    try:
+        validate_controls(merged)
+    except TimingError as error:
+        problems.setdefault(error.field, []).append(error.message)
+    return {name: messages for name, messages in problems.items() if name not in refused}
 
 
 def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
