@@ -35,8 +35,9 @@ blp.before_request(require_token)
 @blp.response(200, RunListSchema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 def list_runs(args, schedule_id):
-    """A schedule's runs, newest first (`limit` default 50, at most 500), a page at a time (`before`:
-    the previous page's `next_before`); optional `status`, `trigger` and `from`/`to` (occurrences)."""
+    """A schedule's runs, the latest due first (by `scheduled_for`, backfilled runs among the others;
+    `limit` default 50, at most 500), a page at a time (`before`: the previous page's `next_before`);
+    optional `status`, `trigger` and `from`/`to` (occurrences)."""
     with tenant() as cur:
         if schedules.get(cur, g.account_id, schedule_id) is None:
             raise not_found()

@@ -189,6 +189,18 @@ def pause_until(text, zone_name: str, now: datetime) -> tuple[datetime | None, s
     return until, None
 
 
+def backfill_range(form, zone_name: str) -> tuple[datetime | None, datetime | None, str | None]:
+    """(from, to, why refused) of the backfill form: two wall times in the schedule's zone."""
+    instants = []
+    for name in ("from", "to"):
+        text = (form.get(name) or "").strip()
+        value = _local_time(text, zone_name) if text else text
+        if not text or value == text:
+            return None, None, f"give “{name}” as a date and time."
+        instants.append(datetime.fromisoformat(value))
+    return instants[0], instants[1], None
+
+
 def from_row(row) -> dict:
     """A stored schedule as the form's text values (start_at/end_at in its own zone)."""
     zone = ZoneInfo(row.get("timezone") or "UTC")

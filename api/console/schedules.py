@@ -1,11 +1,10 @@
-"""The schedules list, the schedule page, and the schedule's actions: run now, pause (until, with a
-note) and resume, disable and enable, re-enable a channel, delete.
+"""The schedules list, the schedule page with its run history, run now and delete (the schedule's
+other actions are in actions.py).
 
 Every page is one tenant transaction (api.db.tenant) through the same core functions as the API, so
 another tenant's schedule is a 404, and the words are the API's: a paused schedule (POST .../pause:
 who, why, until when) is not a disabled one (POST .../disable). Actions are POSTs (CSRF-checked in
-session.py) that redirect back with a one-line flash message; the change history names the person
-signed in (api/console/who.py).
+session.py) that redirect back with a one-line flash message.
 """
 from __future__ import annotations
 
@@ -14,11 +13,10 @@ from datetime import datetime, timezone
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from api.console import bp, explain, forms
+from api.console import bp, explain
 from api.console.who import actor
 from api.db import tenant
 from core import model
-from core.deliveries import channels
 from core.engine.explain import explained_runs
 from core.engine.timing import TimingError
 from core.schedule import pauses, schedules
@@ -64,7 +62,7 @@ def schedule_list():
                            cadences=list(model.CADENCE_LABELS.items()))
 
 
-def _get_or_404(cur, schedule_id):
+def get_or_404(cur, schedule_id):
     row = schedules.get(cur, g.account_id, schedule_id)
     if row is None:
         abort(404)
@@ -89,7 +87,7 @@ def history(cur, schedule_id):
 def schedule_page(schedule_id):
     now = utcnow()
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
     return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
                            upcoming=upcoming(row, now), now=now, explain=explain, state=schedules.state_of(row),
@@ -118,7 +116,7 @@ def upcoming(row, now) -> list[dict]:
 def schedule_history(schedule_id):
     """The run history alone (the schedule page's script refreshes it while a run is unfinished)."""
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
     return render_template("console/_history.html", s=row, runs=runs, explain=explain)
 
@@ -128,7 +126,7 @@ def run_now(schedule_id):
     """Run now: a pending manual run, committed in the tenant transaction. The ticker is woken by
     the insert (NOTIFY) and pushes it, exactly as it does for the API's run-now."""
     with tenant() as cur:
-        _get_or_404(cur, schedule_id)
+        get_or_404(cur, schedule_id)
         run = schedules.add_manual_run(cur, g.account_id, schedule_id, utcnow())
     logger.info("Run %s of schedule %s requested from the console", run["id"], schedule_id,
                 extra={"run_id": run["id"], "schedule_id": schedule_id, "account_id": g.account_id})
@@ -136,104 +134,7 @@ def run_now(schedule_id):
     return redirect(url_for("console.schedule_page", schedule_id=schedule_id, _anchor="history"))
 
 
-@bp.route("/schedules/<uuid:schedule_id>/toggle", methods=["POST"])
-def toggle(schedule_id):
-    """The list's switch: pause an active schedule (no end: resumed by hand), resume a paused one, turn
-    a disabled one on. `to` says which way, so a double submit is harmless."""
-    turn_on = request.form.get("to") == "on"
-    now = utcnow()
-    try:
-        with tenant() as cur:
-            row = _get_or_404(cur, schedule_id)
-            if turn_on and row["paused_at"] is not None:
-                row = pauses.resume(cur, g.account_id, schedule_id, now, actor=actor())
-            elif turn_on:
-                row = schedules.enable(cur, g.account_id, schedule_id, now, actor())
-            elif row["active"]:
-                row = pauses.pause(cur, g.account_id, schedule_id, now, actor=actor())
-    except TimingError as error:
-        flash(f"Cannot turn this schedule on: {error.message}", "error")
-        return redirect(_back(schedule_id))
-    flash(f"“{row['name']}” is {_STATE_WORDS[schedules.state_of(row)]}.")
-    return redirect(_back(schedule_id))
-
-
-_STATE_WORDS = {"active": "on", "paused": "paused", "disabled": "off"}
-
-
-def _note() -> str | None:
-    return (request.form.get("note") or "").strip()[:pauses.NOTE_LIMIT] or None
-
-
-@bp.route("/schedules/<uuid:schedule_id>/pause", methods=["POST"])
-def pause(schedule_id):
-    """Pause, as POST /v1/schedules/{id}/pause: a note, and optionally until a wall time in the
-    schedule's zone (the ticker resumes it then)."""
-    now = utcnow()
-    with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
-        until, problem = forms.pause_until(request.form.get("until"), row["timezone"], now)
-        if problem:
-            flash(f"Not paused: {problem}", "error")
-            return redirect(_back(schedule_id))
-        try:
-            row = pauses.pause(cur, g.account_id, schedule_id, now, actor=actor(), note=_note(), until=until)
-        except pauses.PauseRefused as error:
-            flash(f"Not paused: {error}.", "error")
-            return redirect(_back(schedule_id))
-    flash(f"“{row['name']}” is paused" + (f" until {explain.local(until, row['timezone'])}." if until else
-                                          ": no runs until it is resumed."))
-    return redirect(_back(schedule_id))
-
-
-@bp.route("/schedules/<uuid:schedule_id>/resume", methods=["POST"])
-def resume(schedule_id):
-    return _turn_on(schedule_id, lambda cur, now: pauses.resume(cur, g.account_id, schedule_id, now,
-                                                                actor=actor(), note=_note()))
-
-
-@bp.route("/schedules/<uuid:schedule_id>/enable", methods=["POST"])
-def enable(schedule_id):
-    return _turn_on(schedule_id, lambda cur, now: schedules.enable(cur, g.account_id, schedule_id, now, actor(),
-                                                                   _note()))
-
-
-def _turn_on(schedule_id, operation):
-    try:
-        with tenant() as cur:
-            _get_or_404(cur, schedule_id)
-            row = operation(cur, utcnow())
-    except TimingError as error:
-        flash(f"Cannot turn this schedule on: {error.message}", "error")
-        return redirect(_back(schedule_id))
-    flash(f"“{row['name']}” is {_STATE_WORDS[schedules.state_of(row)]}.")
-    return redirect(_back(schedule_id))
-
-
-@bp.route("/schedules/<uuid:schedule_id>/disable", methods=["POST"])
-def disable(schedule_id):
-    """Disable, as POST /v1/schedules/{id}/disable (a pause ends: off is the stronger state)."""
-    with tenant() as cur:
-        _get_or_404(cur, schedule_id)
-        row = schedules.disable(cur, g.account_id, schedule_id, utcnow(), actor(), _note())
-    flash(f"“{row['name']}” is off: no runs until it is turned on.")
-    return redirect(_back(schedule_id))
-
-
-@bp.route("/schedules/<uuid:schedule_id>/channels/<uuid:channel_id>/enable", methods=["POST"])
-def enable_channel(schedule_id, channel_id):
-    """Send to a channel again after its receiver answered 410 Gone, as the API's .../enable."""
-    with tenant() as cur:
-        channel = channels.enable(cur, g.account_id, schedule_id, channel_id)
-    if channel is None:
-        abort(404)
-    logger.info("Enabled %s channel %s of schedule %s from the console", channel["type"], channel_id, schedule_id,
-                extra={"schedule_id": schedule_id, "account_id": g.account_id})
-    flash(f"The {channel['type']} channel {channel['url']} is sending again.")
-    return redirect(_back(schedule_id))
-
-
-def _back(schedule_id) -> str:
+def back(schedule_id) -> str:
     target = request.form.get("next") or ""
     # Only our own pages: a relative path, never another host.
     if target.startswith("/console/") and not target.startswith("//"):
@@ -245,7 +146,7 @@ def _back(schedule_id) -> str:
 def delete(schedule_id):
     """GET asks for confirmation; POST deletes the schedule and its runs."""
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         if request.method == "POST":
             schedules.delete(cur, g.account_id, schedule_id, actor())
     if request.method == "GET":
