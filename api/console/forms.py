@@ -37,6 +37,8 @@ LIST_FIELDS = ("zip_codes", "recipients", "tags")
 JSON_FIELDS = ("task_parameters", "filters")
 TIME_FIELDS = ("start_at", "end_at")
 BOOLEAN_FIELDS = ("include_attachment", "active")
+# Text fields typed in an <input> (one line); the others are <textarea>s.
+SINGLE_LINE = tuple(name for name in TEXT_FIELDS if name != "description")
 # Nullable fields: left empty, they are sent as null (so clearing one on edit clears it).
 NULLABLE = ("description", "report_type", "city", "zip_codes", "lookback_days", "weekly_dow", "monthly_dom",
             "cron_expression", "interval_seconds", "start_at", "end_at", "misfire_grace_seconds",
@@ -64,6 +66,16 @@ def _local_time(text: str, zone_name: str):
     return wall.replace(tzinfo=zone).astimezone(timezone.utc).isoformat()
 
 
+def _one_line(value) -> str:
+    """An <input>'s text as the browser sends it: line breaks removed (HTML's value sanitization)."""
+    return (value or "").replace("\r", "").replace("\n", "").strip()
+
+
+def _lines(value) -> str:
+    """A <textarea>'s text with its line breaks as LF (browsers send CR LF)."""
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def _getlist(form, name: str) -> list[str]:
     """Every value of a repeated form field (a MultiDict's getlist; a list or one value in a dict)."""
     if hasattr(form, "getlist"):
@@ -85,7 +97,7 @@ def to_body(form) -> tuple[dict, dict]:
     body: dict = {}
     errors: dict = {}
     for name in TEXT_FIELDS:
-        value = (form.get(name) or "").strip()
+        value = _one_line(form.get(name)) if name in SINGLE_LINE else _lines(form.get(name))
         if value:
             body[name] = value
         elif name in NULLABLE:
@@ -97,10 +109,10 @@ def to_body(form) -> tuple[dict, dict]:
         elif name in NULLABLE:
             body[name] = None
     for name in LIST_FIELDS:
-        items = [item.strip() for item in _SPLIT.split(form.get(name) or "") if item.strip()]
+        items = [item.strip() for item in _SPLIT.split(_lines(form.get(name))) if item.strip()]
         body[name] = items if items or name not in NULLABLE else None
     for name in JSON_FIELDS:
-        text = (form.get(name) or "").strip()
+        text = _lines(form.get(name))
         if not text:
             body[name] = {}
             continue

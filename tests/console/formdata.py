@@ -32,8 +32,8 @@ class _FormReader(HTMLParser):
             if kind in ("checkbox", "radio"):
                 if "checked" in attrs:
                     self.fields.append((attrs["name"], attrs.get("value", "on")))
-            elif kind not in _SKIPPED_INPUTS:
-                self.fields.append((attrs["name"], attrs.get("value", "")))
+            elif kind not in _SKIPPED_INPUTS:  # a text input's value loses its line breaks
+                self.fields.append((attrs["name"], attrs.get("value", "").replace("\r", "").replace("\n", "")))
         elif tag == "textarea" and self._mine(attrs) and attrs.get("name"):
             self._textarea, self._text = attrs["name"], []
         elif tag == "select" and self._mine(attrs) and attrs.get("name"):
