@@ -142,3 +142,42 @@ def test_a_pause_with_an_end_looks_the_same_made_from_the_console_or_the_api(bro
     rows = browser.find_elements(By.CSS_SELECTOR, "table.schedules tbody tr")
     assert len(rows) == 2 and all("after the pause" in row.text for row in rows)
     assert _csp_violations(browser) == []
+
+
+_CLIPPED = """
+return Array.from(document.querySelectorAll('.deliveries td, .deliveries td *'))
+  .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > window.innerWidth)
+  .map(el => el.textContent.trim().slice(0, 60));
+"""
+_BROKEN_COMMANDS = """
+return Array.from(document.querySelectorAll('code, pre.command'))
+  .filter(el => el.tagName === 'CODE' ? el.getClientRects().length > 1 : el.scrollHeight > el.clientHeight + 30)
+  .map(el => el.textContent);
+"""
+
+
+def test_at_375_px_the_deliveries_fit_commands_stay_whole_and_no_page_asks_for_a_missing_file(
+        browser, live, client, conn, account_id):
+    from core.ops import db
+
+    headers = bearer(account_id)
+    sid = client.post("/v1/schedules", json={"name": "Hooks", "cadence": "daily"}, headers=headers).get_json()["id"]
+    long_url = "https://hooks.example.com/services/T0000000/B0000000/" + "averyveryverylongtoken" * 3
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for)"
+                    " VALUES (%s, %s, 'delivery_failed', 'schedule', now()) RETURNING id", (sid, account_id))
+        run_id = cur.fetchone()["id"]
+        cur.execute("INSERT INTO deliveries (run_id, account_id, channel, target, status, attempts, last_error,"
+                    " message_id) VALUES (%s, %s, 'webhook', %s, 'failed', 3, 'answered 500', 'msg_1')",
+                    (run_id, account_id, long_url))
+    browser.get(live.url + login_link(account_id))
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 375, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    browser.get(f"{live.url}/console/schedules/{sid}")
+    _wait_for_text(browser, "answered 500")
+    assert browser.execute_script(_CLIPPED) == []
+    assert "averyveryverylongtoken" * 3 in browser.find_element("css selector", ".deliveries").text.replace("\n", "")
+    browser.get(f"{live.url}/console/signed-out")
+    _wait_for_text(browser, "make login-link")
+    assert browser.execute_script(_BROKEN_COMMANDS) == []
+    assert _not_found_requests(browser) == []
