@@ -48,9 +48,20 @@ DEV_LINK_TTL_SECONDS = 30 * 60
 DEV_SUBJECT = "dev"
 
 
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM both stop make dev, as Ctrl-C does, however it was started.
+
+    A job a script starts in the background (`setsid make dev > log &`) inherits SIGINT *ignored*, and
+    Python then installs no handler of its own: Ctrl-C and `kill -INT` did nothing. So both are set
+    here, explicitly; `kill`, `timeout` and process managers send SIGTERM. The processes started after
+    this inherit the default action for both (a handled signal is reset by exec; an ignored one is not),
+    so gunicorn, the ticker and the worker stop on the SIGINT the runner sends them."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+
+
 def main() -> int:
-    # `kill`, `timeout` and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_on_signals()
     env = dict(os.environ)
     data = devdata.data_dir()
     output = Output()
