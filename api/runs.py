@@ -20,7 +20,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
                          error_schema)
-from core.schedule import schedules
+from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
 run_now_schema = RunNowSchema()
@@ -85,7 +85,7 @@ def run_now(args, schedule_id):
         run = schedules.add_manual_run(cur, g.account_id, schedule_id, now)
         message = "run recorded: a ticker queues it within about a second"
         answer = {**run, "run_id": run["id"], "schedule_name": schedule["name"],
-                  "next_run_at": schedule["next_run_at"], "message": message}
+                  "next_run_at": pauses.next_run_shown(schedule)[1], "message": message}
         if key:
             answer = idempotent.answer(cur, g.account_id, route, key, run_now_schema, answer, 202)
     logger.info("Run %s of schedule %s requested by hand: %s", run["id"], schedule_id, run["status"],

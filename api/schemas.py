@@ -178,7 +178,17 @@ class ScheduleSchema(Schema):
         cron expression are both named (and each bad field of the expression). A field that already
         failed its own check is not judged again; an edit (partial) is judged against the schedule it
         changes, by core.schedule.schedules."""
-        if partial or not isinstance(original, dict) or data.get("cadence") is None:
+        if not isinstance(original, dict):
+            return
+        if partial:  # the rest is judged with the schedule it changes; a cron expression can be judged alone
+            expression = data.get("cron_expression")
+            if isinstance(expression, str) and expression.strip():
+                try:
+                    cron.parse(expression)
+                except cron.CronError as error:
+                    raise ValidationError({"cron_expression": [f"cron_expression {p}" for p in error.problems]})
+            return
+        if data.get("cadence") is None:
             return
         failed = {name for name in original if name not in data}
         problems = timing_problems(data)
@@ -347,8 +357,9 @@ class RunNowArgsSchema(Schema):
 class RunNowSchema(RunSchema):
     run_id = fields.UUID(dump_only=True)
     schedule_name = fields.String(dump_only=True)
-    next_run_at = UtcDateTime(dump_only=True, allow_none=True,
-                              metadata={"description": "the schedule's next regular run (unchanged)"})
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "the schedule's next regular run (unchanged; null while it is paused with no end or off, "
+                       "as GET shows it)"})
     message = fields.String(dump_only=True)
 
 

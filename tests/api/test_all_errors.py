@@ -38,3 +38,10 @@ def test_the_preview_names_every_bad_cron_field_too(client, auth):
     body = {"cadence": "cron", "cron_expression": "99 * * 13 *"}
     fields = _fields(client.post("/v1/schedules/preview", json=body, headers=auth))
     assert len(fields["cron_expression"]) == 2
+
+
+def test_an_edit_names_a_bad_recipient_and_every_bad_cron_field_at_once(client, auth, create):
+    sid = create(cadence="cron", cron_expression="0 9 * * *")["id"]
+    body = {"cron_expression": "61 25 * * MON-FRI#1", "recipients": ["not-an-address"]}
+    fields = _fields(client.patch(f"/v1/schedules/{sid}", json=body, headers=auth))
+    assert set(fields) == {"recipients", "cron_expression"} and len(fields["cron_expression"]) == 3

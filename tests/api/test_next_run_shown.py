@@ -34,7 +34,8 @@ def test_paused_with_no_end_or_disabled_shows_no_next_run(client, account_id):
         headers = bearer(account_id)
         paused = client.post("/v1/schedules", json=NEW_YORK_WEEKLY, headers=headers).get_json()["id"]
         off = client.post("/v1/schedules", json={**NEW_YORK_WEEKLY, "name": "Off"}, headers=headers).get_json()["id"]
-        assert client.post(f"/v1/schedules/{paused}/pause", json={"note": "holiday"}, headers=headers).status_code == 200
+        response = client.post(f"/v1/schedules/{paused}/pause", json={"note": "holiday"}, headers=headers)
+        assert response.status_code == 200
         assert client.post(f"/v1/schedules/{off}/disable", headers=headers).status_code == 200
         assert _shown_everywhere(client, headers, paused) == {None}
         assert _shown_everywhere(client, headers, off) == {None}
