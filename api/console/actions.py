@@ -57,13 +57,13 @@ def pause(schedule_id):
     now = utcnow()
     with tenant() as cur:
         row = get_or_404(cur, schedule_id)
-        until, problem = forms.pause_until(request.form.get("until"), row["timezone"], now)
+        until, problem = forms.pause_until(request.form.get("until"), row["timezone"])
         if problem:
             flash(f"Not paused: {problem}", "error")
             return redirect(back(schedule_id))
         try:
             row = pauses.pause(cur, g.account_id, schedule_id, now, actor=actor(), note=_note(), until=until)
-        except pauses.PauseRefused as error:
+        except (pauses.PauseRefused, TimingError) as error:
             flash(f"Not paused: {error}.", "error")
             return redirect(back(schedule_id))
     flash(f"“{row['name']}” is paused" + (f" until {explain.local(until, row['timezone'])}." if until else

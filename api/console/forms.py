@@ -186,19 +186,16 @@ def changes(form, row) -> tuple[dict | None, dict]:
     return (None if errors else values), errors
 
 
-def pause_until(text, zone_name: str, now: datetime) -> tuple[datetime | None, str | None]:
-    """(the pause form's `until`, a wall time in the schedule's zone, as an instant; why it is refused):
-    empty is no end; a time not in the future is refused, as the API refuses it."""
+def pause_until(text, zone_name: str) -> tuple[datetime | None, str | None]:
+    """(the pause form's `until`, a wall time in the schedule's zone, as an instant; why it cannot be
+    read): empty is no end."""
     text = (text or "").strip()
     if not text:
         return None, None
     value = _local_time(text, zone_name)
     if value == text:  # _local_time gives back what it cannot read
         return None, "the date and time could not be read."
-    until = datetime.fromisoformat(value)
-    if until <= now:
-        return None, "until must be in the future (to resume now, use Resume)."
-    return until, None
+    return datetime.fromisoformat(value), None
 
 
 def backfill_range(form, zone_name: str) -> tuple[datetime | None, datetime | None, str | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.engine.timing import TimingError
 from core.engine.when import next_dispatch
 from core.ops.sql import queries
 from core.schedule import history, schedules
@@ -46,7 +47,10 @@ def next_run_shown(row) -> tuple[datetime | None, datetime | None]:
 
 def pause(cur, account_id, schedule_id, now: datetime, *, actor: str, note: str | None = None,
           until: datetime | None = None):
-    """Pause an active (or already paused: note and until are replaced) schedule; None if there is none."""
+    """Pause an active (or already paused: note and until are replaced) schedule; None if there is none.
+    TimingError naming `until` when it is not in the future."""
+    if until is not None and until <= now:
+        raise TimingError("until", "until must be in the future (to resume now, resume it)")
     row = schedules.get(cur, account_id, schedule_id, for_update=True)
     if row is None:
         return None
