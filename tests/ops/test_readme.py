@@ -69,3 +69,15 @@ def test_the_client_generation_command_finds_ruff_and_writes_the_package_the_exa
     package = shlex.split(command)[shlex.split(command).index("--output-path") + 1]
     example = section.split("```python\n", 1)[1].split("\n```", 1)[0]
     assert f"from {package} import AuthenticatedClient" in example
+
+
+def test_the_test_count_the_readme_gives_is_within_five_percent_of_the_suite():
+    import subprocess
+    import sys
+
+    stated = int(re.search(r"runs everything \(about ([0-9,]+) tests", README).group(1).replace(",", ""))
+    root = Path(__file__).resolve().parents[2]
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                               cwd=root, capture_output=True, text=True, timeout=300).stdout
+    count = int(re.search(r"^([0-9]+) tests? collected", collected, flags=re.MULTILINE).group(1))
+    assert abs(count - stated) <= stated * 0.05, f"the README says about {stated} tests; there are {count}"
