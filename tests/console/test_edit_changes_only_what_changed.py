@@ -196,3 +196,16 @@ def test_submitting_the_edit_form_unchanged_changes_nothing(client, console, acc
     assert response.status_code == 302, response.get_data(as_text=True)
     assert _get(client, headers, sid) == before
     assert _history(client, headers, sid) == changes
+
+
+def test_a_new_time_zone_keeps_the_start_and_end_as_the_wall_times_the_form_shows(client, console, account_id):
+    """start_at and end_at are typed as wall times in the schedule's zone: changing the zone alone keeps
+    what the person sees (09:00) and moves the instants with it."""
+    headers = bearer(account_id)
+    body = {"name": "x", "cadence": "daily", "timezone": "America/New_York",
+            "start_at": "2027-01-04T14:00:00Z", "end_at": "2027-06-01T13:00:00Z"}  # 09:00 EST, 09:00 EDT
+    sid = client.post("/v1/schedules", json=body, headers=headers).get_json()["id"]
+    assert _submit_edit(console, sid, timezone="Europe/Paris").status_code == 302
+    after = _get(client, headers, sid)
+    assert (after["start_at"], after["end_at"]) == ("2027-01-04T08:00:00Z", "2027-06-01T07:00:00Z")
+    assert set(_history(client, headers, sid)[0]["changes"]) == {"timezone", "start_at", "end_at"}
