@@ -40,8 +40,8 @@ def _page_number(text) -> int:
 @bp.route("/")
 def schedule_list():
     q = (request.args.get("q") or "").strip()[:200]
-    state = request.args.get("state") if request.args.get("state") in STATES else "all"
-    cadence = request.args.get("cadence") if request.args.get("cadence") in model.CADENCES else None
+    state = _one_of("state", ("",) + STATES) or "all"
+    cadence = _one_of("cadence", ("",) + model.CADENCES) or None
     tag = (request.args.get("tag") or "").strip()[:50] or None
     page = _page_number(request.args.get("page"))
     now = utcnow()
@@ -60,6 +60,14 @@ def schedule_list():
     return render_template("console/schedules.html", items=items, total=total, page=page,
                            pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
                            cadences=list(model.CADENCE_LABELS.items()))
+
+
+def _one_of(name: str, allowed: tuple[str, ...]) -> str:
+    """A filter's value; one the API would refuse is refused here too (400 naming it), never taken as "all"."""
+    value = request.args.get(name) or ""
+    if value not in allowed:
+        abort(400, description=f"{name} must be one of: {', '.join(item for item in allowed if item)}.")
+    return value
 
 
 def get_or_404(cur, schedule_id):

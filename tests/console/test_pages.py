@@ -169,7 +169,10 @@ def test_the_list_searches_filters_and_pages(signed_in, conn, account_id):
     first, second = _page(signed_in.get("/console/")), _page(signed_in.get("/console/?page=2"))
     assert "Page 1 of 2" in first and "Page 2 of 2" in second
     assert first.count('class="name"') == 20 and second.count('class="name"') == 3
-    assert signed_in.get("/console/?page=abc&state=nonsense").status_code == 200
+    assert signed_in.get("/console/?page=abc").status_code == 200
+    refused = signed_in.get("/console/?state=on")  # the console's old word: refused, not taken as all
+    assert refused.status_code == 400 and "state must be one of: all, active, paused, disabled" in _page(refused)
+    assert signed_in.get("/console/?cadence=fortnightly").status_code == 400
 
 
 def test_the_list_shows_only_this_tenants_schedules(signed_in, conn, other_account_id):
