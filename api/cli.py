@@ -2,7 +2,7 @@
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
     python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
-    python -m api.cli login-link --account-id UUID [--ttl-minutes 5]  prints a console sign-in link
+    python -m api.cli login-link --account-id UUID [--ttl-minutes 5] [--subject WHO]  prints a console sign-in link
 
 mint-token needs JWT_SECRET (the same as the web process); in development, when it is unset, it uses
 the one `make dev` keeps in .devdata/secrets.json (DEV_DATA_DIR), and says so on stderr. login-link
@@ -77,7 +77,7 @@ def login_link(args) -> str:
     if not settings.console_secret:
         settings.require("jwt_secret")
     token = console_links.mint(settings.console_signing_secret, args.account_id, datetime.now(timezone.utc),
-                               ttl_seconds=args.ttl_minutes * 60)
+                               ttl_seconds=args.ttl_minutes * 60, subject=args.subject)
     return console_links.url(settings.public_base_url, token)
 
 
@@ -106,6 +106,8 @@ def parser() -> argparse.ArgumentParser:
     link = commands.add_parser("login-link", help="print a single-use console sign-in link for an account")
     link.add_argument("--account-id", required=True, type=_account_id)
     link.add_argument("--ttl-minutes", type=_ttl_minutes, default=console_links.DEFAULT_TTL_SECONDS // 60)
+    link.add_argument("--subject", default=None,
+                      help="who signs in (the change history names their console changes console:WHO)")
     link.set_defaults(run=login_link)
     create = commands.add_parser("create-account", help="create an account and print its id")
     create.add_argument("--name", required=True)

@@ -112,7 +112,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(TimingError)
     def timing_error(error: TimingError):
-        return validation_body({error.field: [error.message]}), 400
+        return validation_body(error.problems), 400
 
     @app.errorhandler(psycopg2.DataError)
     @app.errorhandler(psycopg2.IntegrityError)

@@ -20,7 +20,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
                          error_schema)
-from core.schedule import schedules
+from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
 run_now_schema = RunNowSchema()
@@ -35,8 +35,9 @@ blp.before_request(require_token)
 @blp.response(200, RunListSchema)
 @blp.alt_response(404, schema=error_schema, description="No such schedule in this account")
 def list_runs(args, schedule_id):
-    """A schedule's runs, newest first (`limit` default 50, at most 500), a page at a time (`before`:
-    the previous page's `next_before`); optional `status`, `trigger` and `from`/`to` (occurrences)."""
+    """A schedule's runs, the latest due first (by `scheduled_for`, backfilled runs among the others;
+    `limit` default 50, at most 500), a page at a time (`before`: the previous page's `next_before`);
+    optional `status`, `trigger` and `from`/`to` (occurrences)."""
     with tenant() as cur:
         if schedules.get(cur, g.account_id, schedule_id) is None:
             raise not_found()
@@ -84,7 +85,7 @@ def run_now(args, schedule_id):
         run = schedules.add_manual_run(cur, g.account_id, schedule_id, now)
         message = "run recorded: a ticker queues it within about a second"
         answer = {**run, "run_id": run["id"], "schedule_name": schedule["name"],
-                  "next_run_at": schedule["next_run_at"], "message": message}
+                  "next_run_at": pauses.next_run_shown(schedule)[1], "message": message}
         if key:
             answer = idempotent.answer(cur, g.account_id, route, key, run_now_schema, answer, 202)
     logger.info("Run %s of schedule %s requested by hand: %s", run["id"], schedule_id, run["status"],

@@ -134,7 +134,7 @@ class ScheduleItem(MethodView):
     def delete(self, schedule_id):
         """Delete a schedule and its runs."""
         with tenant() as cur:
-            deleted = schedules.delete(cur, g.account_id, schedule_id)
+            deleted = schedules.delete(cur, g.account_id, schedule_id, g.actor)
         if not deleted:
             raise not_found()
 
@@ -153,7 +153,7 @@ def enable(args, schedule_id):
                                                        args.get("note")))
     except TimingError as error:
         raise ApiError(409, "conflict", f"cannot enable this schedule: {error.message}",
-                       fields={error.field: [error.message]}) from None
+                       fields=error.problems) from None
     return _found(row)
 
 

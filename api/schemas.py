@@ -6,12 +6,15 @@ once, here, and shared by the blueprints.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
 from core.deliveries import channels
 from core.engine import cron
+from core.engine.timing import TimingError, timing_problems
+from core.engine.when import validate_controls
+from core.schedule.pauses import next_run_shown
 from core import model
 from core.model import BOUNDS, CADENCES, INT32_MAX, RUN_STATUSES, TRIGGERS
 # What the unsubscribe routes take for an address (they only compare it with a signed one).
@@ -144,7 +147,9 @@ class ScheduleSchema(Schema):
     version = fields.Integer(dump_only=True, metadata={
         "description": "bumped by every recorded change (GET .../history); each run records the version it ran under"})
     last_run_at = UtcDateTime(dump_only=True, allow_none=True)
-    next_run_at = UtcDateTime(dump_only=True, allow_none=True)
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when it runs next; while paused until an instant, the first run after the pause "
+                       "(as .../preview lists it); null while paused with no end, off, or with no run left"})
     last_status = fields.String(dump_only=True, allow_none=True)
     last_error = fields.String(dump_only=True, allow_none=True)
     run_count = fields.Integer(dump_only=True)
@@ -157,6 +162,43 @@ class ScheduleSchema(Schema):
     # For the OpenAPI document's per-cadence forms (api/openapi.py): what a field's documentation
     # becomes when its cadence requires it (core.model.REQUIRED_BY_CADENCE).
     WHEN_REQUIRED = {"cron_expression": {"pattern": CRON_SHAPE}}
+
+    @pre_dump
+    def _next_run_as_true(self, row, **kwargs):
+        """next_run_at (and next_occurrence_at) as core.schedule.pauses.next_run_shown tells them."""
+        if not isinstance(row, dict) or "active" not in row or "next_run_at" not in row:
+            return row
+        occurrence, next_run = next_run_shown(row)
+        windowed = occurrence if next_run is not None and row.get("window_seconds") else None
+        return {**row, "next_run_at": next_run, "next_occurrence_at": windowed}
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _timing_fits(self, data, original, *, partial=None, **kwargs):
+        """The time engine's problems beside the fields' own, in one answer: a bad recipient and a bad
+        cron expression are both named (and each bad field of the expression). A field that already
+        failed its own check is not judged again; an edit (partial) is judged against the schedule it
+        changes, by core.schedule.schedules."""
+        if not isinstance(original, dict):
+            return
+        if partial:  # the rest is judged with the schedule it changes; a cron expression can be judged alone
+            expression = data.get("cron_expression")
+            if isinstance(expression, str) and expression.strip():
+                try:
+                    cron.parse(expression)
+                except cron.CronError as error:
+                    raise ValidationError({"cron_expression": [f"cron_expression {p}" for p in error.problems]})
+            return
+        if data.get("cadence") is None:
+            return
+        failed = {name for name in original if name not in data}
+        problems = timing_problems(data)
+        try:
+            validate_controls(data)
+        except TimingError as error:
+            problems.setdefault(error.field, []).append(error.message)
+        problems = {name: messages for name, messages in problems.items() if name not in failed}
+        if problems:
+            raise ValidationError(problems)
 
 
 class SchedulePatchSchema(ScheduleSchema):
@@ -176,7 +218,10 @@ class SchedulePreviewSchema(ScheduleSchema):
 
 
 class ScheduleListArgsSchema(Schema):
-    active_only = fields.Boolean(load_default=True)
+    active_only = fields.Boolean(load_default=True, metadata={"description": "ignored when `state` is given"})
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES), metadata={
+        "description": "active (on), paused (POST .../pause) or disabled (POST .../disable); the console's "
+                       "State filter takes the same values"})
     q = Text(200, metadata={"description": "a part of the name, any case"})
     cadence = fields.String(validate=validate.OneOf(CADENCES))
     task = Text(100)
@@ -277,6 +322,9 @@ class DeliverySchema(Schema):
         "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
                        "not sent), failed (gave up; last_error says why)"})
     attempts = fields.Integer(dump_only=True)
+    unknown_outcomes = fields.Integer(dump_only=True, metadata={
+        "description": "times its sender died between handing it over and recording the answer; with "
+                       "UNKNOWN_OUTCOME=resend each was followed by a resend under the same message_id"})
     last_error = fields.String(dump_only=True, allow_none=True)
     message_id = fields.String(dump_only=True, allow_none=True, metadata={
         "description": "the email's Message-ID or the webhook's webhook-id, stable per row"})
@@ -312,8 +360,9 @@ class RunNowArgsSchema(Schema):
 class RunNowSchema(RunSchema):
     run_id = fields.UUID(dump_only=True)
     schedule_name = fields.String(dump_only=True)
-    next_run_at = UtcDateTime(dump_only=True, allow_none=True,
-                              metadata={"description": "the schedule's next regular run (unchanged)"})
+    next_run_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "the schedule's next regular run (unchanged; null while it is paused with no end or off, "
+                       "as GET shows it)"})
     message = fields.String(dump_only=True)
 
 

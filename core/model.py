@@ -86,6 +86,9 @@ DEFAULT_CATCHUP = "latest"
 # When an occurrence falls due while an earlier run is unfinished.
 OVERLAP_POLICIES = ("skip", "buffer_one", "allow")
 DEFAULT_OVERLAP_POLICY = "skip"
+# A schedule's state, as the API's list filters by it and the console shows it: active (on), paused
+# (inactive with who, why and maybe until when: POST .../pause), disabled (off: POST .../disable).
+SCHEDULE_STATES = ("active", "paused", "disabled")
 # What a schedule's change history records (schedule_changes.action).
 CHANGE_ACTIONS = ("create", "update", "enable", "disable", "pause", "resume")
 

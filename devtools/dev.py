@@ -44,11 +44,24 @@ DEMO_SCHEDULE = {  # every client field, as the API's schema would fill them in
 PORT = int(os.environ.get("PORT", "8000"))
 # Longer than the production default (5 minutes): the banner may sit in a terminal a while.
 DEV_LINK_TTL_SECONDS = 30 * 60
+# Who make dev's token and sign-in links act as: the change history names `dev` (API) and `console:dev`.
+DEV_SUBJECT = "dev"
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM both stop make dev, as Ctrl-C does, however it was started.
+
+    A job a script starts in the background (`setsid make dev > log &`) inherits SIGINT *ignored*, and
+    Python then installs no handler of its own: Ctrl-C and `kill -INT` did nothing. So both are set
+    here, explicitly; `kill`, `timeout` and process managers send SIGTERM. The processes started after
+    this inherit the default action for both (a handled signal is reset by exec; an ignored one is not),
+    so gunicorn, the ticker and the worker stop on the SIGINT the runner sends them."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
 
 
 def main() -> int:
-    # `kill`, `timeout` and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_on_signals()
     env = dict(os.environ)
     data = devdata.data_dir()
     output = Output()
@@ -78,7 +91,7 @@ def main() -> int:
             return 2
         apply_migrations(settings.database_url)
         _ensure_demo_data(settings.database_url)
-        token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID)
+        token = mint_access_token(settings.jwt_secret, DEMO_ACCOUNT_ID, subject=DEV_SUBJECT)
         output.line(_banner(env, token, _login_link(settings)))
         return _run_processes(env, output)
     finally:
@@ -104,7 +117,7 @@ def _ensure_demo_data(database_url: str) -> None:
 
 def _login_link(settings) -> str:
     link = console_links.mint(settings.console_signing_secret, DEMO_ACCOUNT_ID, datetime.now(timezone.utc),
-                              ttl_seconds=DEV_LINK_TTL_SECONDS)
+                              ttl_seconds=DEV_LINK_TTL_SECONDS, subject=DEV_SUBJECT)
     return console_links.url(f"http://localhost:{PORT}", link)
 
 

@@ -6,7 +6,9 @@ goes away first (`make dev | tee out`, and Ctrl-C kills tee), printing "SIGINT r
 BrokenPipeError and left every process running. Here a failed write only stops the output; stopping
 never depends on it. Each process runs in its own session, so only this runner signals it: the first
 Ctrl-C (or SIGTERM) sends SIGINT to every process group and waits up to STOP_SECONDS; a second Ctrl-C,
-or the wait running out, sends SIGKILL. One process exiting stops the others, as in honcho.
+or the wait running out, sends SIGKILL. One process exiting stops the others, as in honcho. Started by
+`make`, the runner also stops when make goes away (`kill <make's pid>`: make does not pass a signal on
+to its recipe, so without this the service would run on, orphaned).
 """
 from __future__ import annotations
 
@@ -54,6 +56,14 @@ class Output:
                 pass
 
 
+def _is_make(pid: int) -> bool:
+    """Whether process `pid` is make (Linux's /proc; elsewhere, never)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("make", "gmake")
+    except OSError:
+        return False
+
+
 class Runner:
     def __init__(self, commands: dict[str, str], *, env: dict, cwd: Path, output: Output):
         self.commands, self.env, self.cwd, self.output = commands, env, cwd, output
@@ -66,6 +76,8 @@ class Runner:
         """Start every process, show their output until Ctrl-C or one of them exits, stop them all.
         The status is 0 after Ctrl-C, else the status of the process that exited first."""
         status = 0
+        parent = os.getppid()
+        watch_parent = _is_make(parent)
         try:
             for name, command in self.commands.items():
                 self._start(name, command)
@@ -75,6 +87,9 @@ class Runner:
                 if exited:
                     name, status = exited[0]
                     self._say(f"{name} exited with status {status}: stopping the others")
+                    break
+                if watch_parent and os.getppid() != parent:
+                    self._say("make stopped: stopping everything")
                     break
         except KeyboardInterrupt:
             self._say("stopping (Ctrl-C again to kill)")

@@ -36,6 +36,7 @@ class Receiver:
     delay: float = 0.0
     port: int = field(default_factory=free_port)
     requests: list = field(default_factory=list)
+    on_request: object = None  # called with each request once recorded, before it is answered
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -48,6 +49,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 index = len(receiver.requests)
                 receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.on_request is not None:
+                    receiver.on_request(receiver.requests[-1])
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers, answer = receiver.answers[min(index, len(receiver.answers) - 1)]

@@ -42,6 +42,10 @@ HEARTBEAT_EVERY_SECONDS = 1.0
 HEARTBEAT_PRUNE_SECONDS = 24 * 3600
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
 BUSY_RETRY_SECONDS = 0.05
+# While it sleeps, the ticker looks this often whether work came due that it could not know of when it
+# went to sleep: a lease that a worker took since and that ran out, a retry or a hand-back, Redis
+# emptied. Each look is one indexed query and one Redis EXISTS.
+WATCH_EVERY_SECONDS = 2.0
 
 
 def _utcnow() -> datetime:
@@ -279,16 +283,19 @@ class Ticker:
         return seconds + 0.001  # wake just after, so `next_run_at <= now` holds
 
     def _wait(self, seconds: float, *, listen: bool) -> None:
-        """Sleep up to `seconds`; a stop request, or (when listening) another's NOTIFY, cuts it short."""
+        """Sleep up to `seconds`; a stop request, or (when listening) another's NOTIFY or work that came
+        due meanwhile (_work_came_due, every WATCH_EVERY_SECONDS), cuts it short."""
         deadline = time.monotonic() + seconds
+        next_watch = time.monotonic() + WATCH_EVERY_SECONDS
         while not self._stop:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 return
             waiting_on = [self._wake_r]
             if listen and self._listen_conn is not None:
                 waiting_on.append(self._listen_conn)
-            ready, _, _ = select.select(waiting_on, [], [], remaining)
+            ready, _, _ = select.select(waiting_on, [], [], min(remaining, next_watch - now) if listen else remaining)
             if self._wake_r in ready:
                 try:
                     os.read(self._wake_r, 512)
@@ -301,6 +308,23 @@ class Ticker:
                 # Our own batches notify too; only someone else's change is news.
                 if any(note.pid not in self._own_pids for note in notes):
                     return
+            if listen and time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_EVERY_SECONDS
+                if self._work_came_due():
+                    return
+
+    def _work_came_due(self) -> bool:
+        """Whether something is due now that was not when the ticker went to sleep: a lease ran out,
+        a retry or a handed-back run is due, or Redis lost its data (its queued jobs with it)."""
+        try:
+            with stage("compute the next wake-up"):
+                wake_at = dispatch.next_wake_at(self._conn, self.repush_grace)
+            if wake_at is not None and wake_at <= self.clock():
+                return True
+            with stage("reach Redis"):
+                return self.recovery.redis_lost_data(self._redis)
+        except Exception:  # noqa: BLE001 (the tick it wakes for reports the failure, with its stage)
+            return True
 
     def _shutdown(self) -> None:
         if self.heartbeat_enabled and self._conn is not None and not self._conn.closed:

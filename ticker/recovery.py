@@ -125,6 +125,11 @@ class Recovery:
         self._count(figures, "requeued", len(check.repushed))
         return check.checked
 
+    def redis_lost_data(self, redis_conn) -> bool:
+        """A cheap look (one EXISTS) for the sleeping ticker: True when Redis lost the key this ticker
+        keeps there, so the next tick checks every queued run's job at once."""
+        return self._epoch_checked and not redis_conn.exists(REDIS_EPOCH_KEY)
+
     def _redis_was_emptied(self, redis_conn) -> bool:
         """True when the epoch key this ticker (or another) set is gone: Redis lost its data."""
         created = redis_conn.set(REDIS_EPOCH_KEY, self.instance_id, nx=True)

@@ -85,8 +85,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}"
 
 
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached while executing a run. `taken` False: before the run was taken,
+    so the job goes back to its queue untouched; True: the run is left to its lease (released here), and
+    the job is dropped without counting as a failure. Either way the worker backs off until PostgreSQL
+    answers again (worker/threaded.py)."""
+
+    def __init__(self, run_id: str, taken: bool, cause: BaseException):
+        super().__init__(f"PostgreSQL unreachable while {'executing' if taken else 'taking'} run {run_id}: "
+                         f"{type(cause).__name__}: {str(cause).strip()}")
+        self.taken = taken
+
+
 def execute_run(run_id: str, attempt: int = 1) -> dict:
     return RunExecution(worker_context(), str(run_id), attempt).execute()
+
+
+def database_answers() -> bool:
+    """Whether PostgreSQL answers a query on a pooled connection (the worker's back-off probe)."""
+    return db.answers(worker_context().pool)
 
 
 def expire_run(run_id: str, attempt: int, error: str) -> str | None:
@@ -115,6 +132,12 @@ class RunExecution:
         return {"run_id": self.run_id, "schedule_id": self.schedule.get("id")}
 
     def execute(self) -> dict:
+        try:
+            return self._execute()
+        except db.CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable(self.run_id, bool(self.run), exc) from exc
+
+    def _execute(self) -> dict:
         with self.context.statements() as cur:  # taking the run is one statement (core.runs.lifecycle.take)
             taken = lifecycle.take(cur, self.run_id, self.attempt, worker=worker_name(),
                                    lease_seconds=self.settings.run_lease_seconds)
@@ -171,10 +194,11 @@ class RunExecution:
             concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
 
         targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
-        with self.context.pool.connection() as conn:
-            counts = delivery.deliver_pending(conn, self.run, self.schedule, result,
-                                              channels.channel_map(self.settings, self.context.mailers, conn),
-                                              targets=targets, save=save, after=after)
+        pool = self.context.pool
+        counts = delivery.deliver_pending(pool, self.run, self.schedule, result,
+                                          channels.channel_map(self.settings, self.context.mailers, pool),
+                                          targets=targets, save=save, after=after,
+                                          resend_unknown=self.settings.unknown_outcome == "resend")
         if counts["lost"] or concluded["end"].outcome == "lost":
             return self._lost()
         outcome, summary = concluded["end"].outcome, concluded["end"].summary

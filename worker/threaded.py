@@ -15,17 +15,25 @@ batches, each job marked `started` in the same atomic step. With every slot busy
 fifth of them free up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips
 per batch of jobs, not per job.
 
-A job past its timeout cannot be stopped with SIGALRM in a thread: the loop gives up on it instead.
-Its thread is abandoned (a new one takes its place, so the other slots keep working), the RQ job is
-failed, and `on_timeout(job, error)` ends the attempt in PostgreSQL (worker/jobs.py's expire_run: a
-compare-and-set on the attempt, so the stuck thread's later writes find no row).
+A job past its timeout cannot be stopped inside a thread, so the process that runs it stops instead:
+`on_timeout(job, error)` ends the attempt in PostgreSQL (worker/jobs.py's expire_run: a compare-and-set
+on the attempt, so the stuck thread's later writes find no row), the RQ job is failed, and the worker
+takes no more jobs, lets the others in flight finish for `timeout_grace` seconds, and leaves its loop
+(`stop_reason` says why). Its supervisor (worker/supervisor.py) hands back what was left unfinished and
+starts a fresh process, so a task that loops for ever costs its own run, and the CPU it burns ends with
+the process. The worker also stops, after finishing what it has, once it ran `max_jobs_per_process`
+jobs or its memory grew past `memory_limit_mb` (a fresh process replaces it), and when its supervisor
+is gone.
 
-A job that kills the whole process (a segfault, the OOM killer, kill -9) takes its siblings with
-it; nothing is lost: their runs' leases run out and the ticker recovers them.
+It tells its supervisor, through `link` (worker/link.py), each job it takes and each that ends, so a
+process that dies is known to have held exactly the runs it held. PostgreSQL unreachable (a job raised
+`unavailable`): the job goes back to the head of its queue if its run was not taken yet, and the
+worker takes no job until `database_answers()` says PostgreSQL is back (1, 2, 4 ... 30 s apart).
 """
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -62,6 +70,10 @@ end
 return ids
 """
 HEARTBEAT_EVERY = 5.0  # seconds between worker heartbeats while busy (the key lives worker_ttl + 60 s)
+LINK_BEAT_EVERY = 1.0  # seconds between "alive" messages to the supervisor
+LONGEST_BLOCK = 5      # seconds an idle worker waits for a job before it looks around (supervisor, stop)
+MEMORY_CHECK_EVERY = 5.0  # seconds between looks at the process's resident memory
+DATABASE_BACKOFF = (1, 2, 4, 8, 16, 30)  # seconds between looks at PostgreSQL while it is unreachable
 IDLE_POLL = 0.05       # seconds to wait for a job to end when the queue is empty but jobs are in flight
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between checks of `rq suspend` (a Redis round trip each)
 # With every slot busy, the loop waits for a fifth of them to free up (or REFILL_WAIT after the first
@@ -83,17 +95,27 @@ class Slot:
     ok: bool = False
     return_value: object = None
     exc_string: str = ""
+    error: BaseException | None = None      # what the job raised
     done: bool = False                      # the thread finished it (under ThreadedWorker._slot_lock)
     abandoned: bool = False                 # the loop gave up on it (idem)
     ended_at: datetime | None = field(default=None)
 
 
 class ThreadedWorker(BaseWorker):
-    def __init__(self, queues, *, concurrency: int, on_timeout=None, default_job_timeout: int = 600, **kwargs):
+    def __init__(self, queues, *, concurrency: int, on_timeout=None, default_job_timeout: int = 600,
+                 timeout_grace: float = 10.0, link=None, max_jobs_per_process: int = 0, memory_limit_mb: int = 0,
+                 unavailable: type[BaseException] | None = None, database_answers=None, **kwargs):
         super().__init__(queues, **kwargs)
         self.concurrency = concurrency
         self.on_timeout = on_timeout
         self.default_job_timeout = default_job_timeout
+        self.timeout_grace = timeout_grace
+        self.link = link or NoLink()
+        self.max_jobs_per_process = max_jobs_per_process
+        self.memory_limit_mb = memory_limit_mb
+        self.unavailable = unavailable
+        self.database_answers = database_answers
+        self.stop_reason: str | None = None     # why the loop ended (a timeout, a recycle), None: asked to
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
         self._ended: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -102,8 +124,15 @@ class ThreadedWorker(BaseWorker):
         self._slot_lock = threading.Lock()
         self._take = self.connection.register_script(_TAKE_SCRIPT)
         self._last_heartbeat_at = 0.0
+        self._last_link_beat = 0.0
         self._next_suspension_check = 0.0
+        self._next_memory_check = 0.0
+        self._memory_checked_at_job = 0
         self._refill_batch = max(1, int(concurrency * REFILL_FRACTION))
+        self._jobs_done = 0                     # jobs ended in this process (it runs one work() loop)
+        self._drain_until: float | None = None  # taking no more jobs; leave the loop by then (inf: none left)
+        self._database_failures = 0
+        self._database_retry_at: float | None = None
 
     # ------------------------------------------------------------------ the loop
 
@@ -111,12 +140,19 @@ class ThreadedWorker(BaseWorker):
              **kwargs) -> bool:
         self.bootstrap(logging_level or "INFO")
         self._install_signal_handlers()
-        completed = 0
         try:
             while True:
                 try:
-                    completed += self._reap()
+                    self._jobs_done += self._reap()
                     self._give_up_late_jobs()
+                    self._beat_link()
+                    self._look_around()
+                    if self._drain_until is not None:
+                        if not self._in_flight or time.monotonic() >= self._drain_until:
+                            break
+                        self._wake.wait(IDLE_POLL)
+                        self._wake.clear()
+                        continue
                     if self._stop_requested:
                         if not self._in_flight:
                             self.log.info("Worker %s: stopping on request", self.name)
@@ -124,7 +160,7 @@ class ThreadedWorker(BaseWorker):
                         self._wake.wait(IDLE_POLL)
                         self._wake.clear()
                         continue
-                    if max_jobs is not None and completed >= max_jobs and not self._in_flight:
+                    if max_jobs is not None and self._jobs_done >= max_jobs and not self._in_flight:
                         break
                     if time.monotonic() >= self._next_suspension_check:
                         self.check_for_suspension(burst)
@@ -132,6 +168,10 @@ class ThreadedWorker(BaseWorker):
                     if self.should_run_maintenance_tasks:
                         self.run_maintenance_tasks()
                     self._keep_alive()
+                    if not self._database_is_back():
+                        self._wake.wait(IDLE_POLL if self._in_flight else 0.5)
+                        self._wake.clear()
+                        continue
                     free = self.concurrency - len(self._in_flight)
                     if free < self._refill_batch and self._in_flight:
                         self._wait_for_ends(self._refill_batch - free)
@@ -155,7 +195,65 @@ class ThreadedWorker(BaseWorker):
             for _ in range(self._threads):
                 self._todo.put(None)
             self.teardown()
-        return bool(completed)
+        return bool(self._jobs_done)
+
+    # ------------------------------------------------------------------ when to stop taking jobs
+
+    def _drain(self, reason: str, grace: float | None) -> None:
+        """Take no more jobs; leave the loop once those in flight ended, or after `grace` seconds."""
+        if self._drain_until is not None:
+            return
+        self.stop_reason = reason
+        self._drain_until = time.monotonic() + grace if grace is not None else float("inf")
+        self.link.stopping(reason)
+        if self._in_flight:
+            self.log.warning("Worker %s: %s; taking no more jobs, letting the %d in flight finish%s", self.name,
+                             reason, len(self._in_flight), f" for up to {grace:g}s" if grace is not None else "")
+        else:
+            self.log.info("Worker %s: %s", self.name, reason)
+
+    def _look_around(self) -> None:
+        """Recycle after max_jobs_per_process jobs or past memory_limit_mb; stop when the supervisor is gone."""
+        if self._drain_until is not None:
+            return
+        if not self.link.supervisor_alive():
+            self._drain("its supervisor is gone", self.timeout_grace)
+        elif self.max_jobs_per_process and self._jobs_done >= self.max_jobs_per_process:
+            self._drain(f"recycled after {self._jobs_done} jobs (WORKER_MAX_RUNS)", None)
+        elif self.memory_limit_mb and (self._jobs_done != self._memory_checked_at_job
+                                       or time.monotonic() >= self._next_memory_check):
+            # After each batch of ended jobs (a job is what grows a process), and every few seconds.
+            self._memory_checked_at_job = self._jobs_done
+            self._next_memory_check = time.monotonic() + MEMORY_CHECK_EVERY
+            rss = resident_mb()
+            if rss is not None and rss > self.memory_limit_mb:
+                self._drain(f"recycled at {rss:.0f} MB resident (WORKER_MAX_MEMORY_MB={self.memory_limit_mb})", None)
+
+    def _beat_link(self) -> None:
+        if time.monotonic() - self._last_link_beat >= LINK_BEAT_EVERY:
+            self.link.beat()
+            self._last_link_beat = time.monotonic()
+
+    def _database_is_back(self) -> bool:
+        """False while PostgreSQL is unreachable (a job found it so): no job is taken then."""
+        if self._database_retry_at is None:
+            return True
+        if time.monotonic() < self._database_retry_at:
+            return False
+        if self.database_answers is not None and not self.database_answers():
+            self._database_unreachable()
+            return False
+        self.log.info("Worker %s: PostgreSQL answers again; taking jobs", self.name)
+        self._database_failures, self._database_retry_at = 0, None
+        return True
+
+    def _database_unreachable(self) -> None:
+        delay = DATABASE_BACKOFF[min(self._database_failures, len(DATABASE_BACKOFF) - 1)]
+        if not self._database_failures:
+            self.log.error("Worker %s: PostgreSQL is unreachable; taking no jobs until it answers (next look in "
+                           "%ds)", self.name, delay)
+        self._database_failures += 1
+        self._database_retry_at = time.monotonic() + delay
 
     def _wait_for_ends(self, wanted: int) -> None:
         """Wait (at most 1 s) for a job to end, then up to REFILL_WAIT more until `wanted` have."""
@@ -184,7 +282,7 @@ class ThreadedWorker(BaseWorker):
             self.procline(f"Listening on {','.join(self.queue_names())}")
             # Wait without taking: BLMOVE from a queue's head to its own head returns as soon as the
             # queue has a job and leaves it in place (a job popped here would be lost with the worker).
-            timeout = max(1, min(self.dequeue_timeout, 30))
+            timeout = max(1, min(self.dequeue_timeout, LONGEST_BLOCK))
             if len(self._ordered_queues) == 1:
                 q = self._ordered_queues[0]
                 waited = self.connection.blmove(q.key, q.key, timeout, "LEFT", "LEFT")
@@ -224,6 +322,7 @@ class ThreadedWorker(BaseWorker):
             self.set_current_job_id(taken[-1][0].id, pipeline=pipe)
             self.set_state(WorkerStatus.BUSY, pipeline=pipe)
             pipe.execute()
+        self.link.took([slot.job for slot in slots], {slot.job.id: slot.execution.id for slot in slots})
         for slot in slots:
             self.log.debug("Worker %s: %s: %s", self.name, slot.queue.name, slot.job.id)
             self._in_flight[slot.job.id] = slot
@@ -248,8 +347,9 @@ class ThreadedWorker(BaseWorker):
                 job = slot.job
                 slot.return_value = job.func(*job.args, **job.kwargs)
                 slot.ok = True
-            except BaseException:  # noqa: B036 (a job's failure, whatever it is, is the job's, not the thread's)
+            except BaseException as exc:  # noqa: B036 (a job's failure, whatever it is, is the job's, not the thread's)
                 slot.exc_string = traceback.format_exc()
+                slot.error = exc
             slot.ended_at = now()
             with self._slot_lock:
                 if slot.abandoned:
@@ -270,20 +370,41 @@ class ThreadedWorker(BaseWorker):
                 break
         if not ended:
             return 0
+        unavailable = [slot for slot in ended if self.unavailable and isinstance(slot.error, self.unavailable)]
         with self.connection.pipeline(transaction=False) as pipe:
             for slot in ended:
                 del self._in_flight[slot.job.id]
-                if slot.ok:
+                if slot in unavailable:
+                    self._record_unavailable(slot, pipe)
+                elif slot.ok:
                     self._record_success(slot, pipe)
                 else:
                     self._record_failure(slot, slot.exc_string, pipe)
-            self._count(ended, pipe)
+            self._count([slot for slot in ended if slot not in unavailable], pipe)
             self._after_end(pipe)
             pipe.execute()
+        self.link.ended([slot.job for slot in ended])
         for slot in ended:
-            if not slot.ok:
+            if slot in unavailable:
+                self.log.warning("Worker %s: job %s: %s", self.name, slot.job.id, slot.error)
+            elif not slot.ok:
                 self.log.error("Worker %s: job %s failed:\n%s", self.name, slot.job.id, slot.exc_string)
-        return len(ended)
+        if unavailable:
+            self._database_unreachable()
+        return len(ended) - len(unavailable)
+
+    def _record_unavailable(self, slot: Slot, pipe) -> None:
+        """A job that could not reach PostgreSQL is no failure of its own: one whose run was not taken yet
+        goes back to the head of its queue untouched; one whose run was taken is dropped (its lease,
+        no longer renewed, hands the run back), neither of them left in RQ's failed registry."""
+        job = slot.job
+        slot.execution.delete(job=job, pipeline=pipe)
+        if getattr(slot.error, "taken", False):
+            job.set_status(JobStatus.STOPPED, pipeline=pipe)
+            job.cleanup(job.get_result_ttl(self.default_result_ttl), pipeline=pipe, remove_from_queue=False)
+        else:
+            job.set_status(JobStatus.QUEUED, pipeline=pipe)
+            pipe.lpush(slot.queue.key, job.id)
 
     def _record_success(self, slot: Slot, pipe) -> None:
         job = slot.job
@@ -321,7 +442,8 @@ class ThreadedWorker(BaseWorker):
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
 
     def _give_up_late_jobs(self) -> None:
-        """Fail the jobs past their timeout without waiting for their threads (which cannot be stopped)."""
+        """End the jobs past their timeout without waiting for their threads (which cannot be stopped),
+        then stop the process: its other jobs get `timeout_grace` seconds to finish."""
         clock = time.monotonic()
         with self._slot_lock:
             late = [slot for slot in self._in_flight.values()
@@ -330,7 +452,6 @@ class ThreadedWorker(BaseWorker):
                 slot.abandoned = True
         for slot in late:
             del self._in_flight[slot.job.id]
-            self._threads -= 1  # its thread leaves when (if ever) the job returns
             timeout = slot.deadline - slot.started
             error = f"JobTimeoutException: Task exceeded maximum timeout value ({timeout:g} seconds)"
             self.log.warning("Worker %s: job %s ran past its timeout of %gs: giving up on it", self.name,
@@ -345,5 +466,36 @@ class ThreadedWorker(BaseWorker):
                 self._count([slot], pipe)
                 self._after_end(pipe)
                 pipe.execute()
-        while late and self._threads < min(self.concurrency, len(self._in_flight) + 1):
-            self._spawn()
+            self.link.ended([slot.job])
+        if late:
+            # Its thread cannot be stopped and may spin for ever: only the end of the process ends it.
+            self._drain(f"job {late[0].job.id} ran past its timeout; stopping this process", self.timeout_grace)
+
+
+class NoLink:
+    """The link of a worker that has no supervisor (tests, a worker run by hand): says nothing."""
+
+    def took(self, jobs, executions) -> None:
+        pass
+
+    def ended(self, jobs) -> None:
+        pass
+
+    def beat(self) -> None:
+        pass
+
+    def stopping(self, reason: str) -> None:
+        pass
+
+    def supervisor_alive(self) -> bool:
+        return True
+
+
+def resident_mb() -> float | None:
+    """The process's resident memory in MB (Linux's /proc; None where there is none)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1_000_000

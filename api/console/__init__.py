@@ -9,7 +9,9 @@ schedule is a 404 here too, and it calls the same domain functions the API calls
 core.deliveries.suppressions) and validates with the API's schemas.
 
     session.py        sign-in, sign-out, the login check and CSRF on every state-changing request
-    schedules.py      the list, the schedule page and its actions (run now, pause/resume, delete)
+    schedules.py      the list, the schedule page and its run history, run now, delete
+    actions.py        pause (until, note) and resume, disable and enable, re-enable a channel, backfill
+    who.py            who the change history names for a console action
     edit.py           create and edit, and the live preview endpoint
     suppressions.py   unsubscribed addresses and resubscribe
     docs.py           `/` and `/docs` (Swagger UI from the pinned swagger-ui-bundle package)
@@ -40,7 +42,7 @@ def init_app(app, settings) -> None:
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
     )
-    from api.console import docs, edit, headers, schedules, session, suppressions  # noqa: F401 (routes)
+    from api.console import actions, docs, edit, headers, schedules, session, suppressions  # noqa: F401 (routes)
 
     app.register_blueprint(bp)
     app.register_blueprint(docs.bp)

@@ -121,6 +121,11 @@ def local(moment: datetime | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+def local_input(moment: datetime, zone: str) -> str:
+    """A datetime-local input's value for `moment` in the zone: '2026-03-09T09:00'."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
 def _wanted_times(schedule) -> list[tuple[int, int]]:
     """The wall times (hour, minute) a fixed-time rule asks for, sorted."""
     if schedule.get("cadence") == "cron":

@@ -5,6 +5,15 @@ so a field refused here is refused with the API's message, shown beside the fiel
 turns text into JSON types: "" means "not given" (the schema's default, or null), numbers written
 as digits become integers (anything else is left as text, for the schema to refuse by name), lists
 are split on commas or new lines, and start_at/end_at are wall times in the schedule's own zone.
+
+Channels: each existing channel is a `channel_keep` checkbox holding its id (unchecked: removed),
+and `new_channel_type` / `new_channel_url` add one; the API's `channels` list is built from them
+(`{"id": ...}` keeps a channel as it is, so a masked Slack URL never has to come back).
+
+An edit (`changes`) sends only what the person changed, as a PATCH does: the form as submitted and
+the form as the schedule would render are turned into bodies the same way, and only the fields whose
+values differ are validated and saved. Nothing the form shows imprecisely (a start time's seconds)
+and nothing it does not show (the pause, a channel's state) can be lost by saving it.
 """
 from __future__ import annotations
 
@@ -15,20 +24,27 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
-from api.schemas import schedule_preview_schema, schedule_schema
-from core.engine.timing import TimingError, validate_timing
+from api.schemas import schedule_patch_schema, schedule_preview_schema, schedule_schema
+from core.engine.timing import TIMING_FIELDS
+from core.schedule import schedules
 
 INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "send_hour", "send_minute",
-                  "interval_seconds", "misfire_grace_seconds")
+                  "interval_seconds", "misfire_grace_seconds", "window_seconds", "catchup_window_seconds",
+                  "pause_after_failures")
 TEXT_FIELDS = ("name", "description", "task", "report_type", "city", "cadence", "cron_expression",
-               "timezone", "overlap_policy")
+               "timezone", "overlap_policy", "catchup")
 LIST_FIELDS = ("zip_codes", "recipients", "tags")
 JSON_FIELDS = ("task_parameters", "filters")
 TIME_FIELDS = ("start_at", "end_at")
 BOOLEAN_FIELDS = ("include_attachment", "active")
+# Text fields typed in an <input> (one line); the others are <textarea>s.
+SINGLE_LINE = tuple(name for name in TEXT_FIELDS if name != "description")
 # Nullable fields: left empty, they are sent as null (so clearing one on edit clears it).
 NULLABLE = ("description", "report_type", "city", "zip_codes", "lookback_days", "weekly_dow", "monthly_dom",
-            "cron_expression", "interval_seconds", "start_at", "end_at", "misfire_grace_seconds")
+            "cron_expression", "interval_seconds", "start_at", "end_at", "misfire_grace_seconds",
+            "window_seconds", "catchup_window_seconds", "pause_after_failures")
+# Beside the timing, the fields whose fit together the time engine judges (core.engine.when.validate_controls).
+CONTROL_FIELDS = ("catchup", "catchup_window_seconds")
 _SPLIT = re.compile(r"[,\n]")
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 
@@ -50,12 +66,38 @@ def _local_time(text: str, zone_name: str):
     return wall.replace(tzinfo=zone).astimezone(timezone.utc).isoformat()
 
 
+def _one_line(value) -> str:
+    """An <input>'s text as the browser sends it: line breaks removed (HTML's value sanitization)."""
+    return (value or "").replace("\r", "").replace("\n", "").strip()
+
+
+def _lines(value) -> str:
+    """A <textarea>'s text with its line breaks as LF (browsers send CR LF)."""
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _getlist(form, name: str) -> list[str]:
+    """Every value of a repeated form field (a MultiDict's getlist; a list or one value in a dict)."""
+    if hasattr(form, "getlist"):
+        return form.getlist(name)
+    value = form.get(name)
+    return list(value) if isinstance(value, (list, tuple)) else [] if value in (None, "", False) else [value]
+
+
+def _channels(form) -> list[dict]:
+    kept = [{"id": value.strip()} for value in _getlist(form, "channel_keep") if value.strip()]
+    url = (form.get("new_channel_url") or "").strip()
+    if url:
+        kept.append({"type": (form.get("new_channel_type") or "webhook").strip(), "url": url})
+    return kept
+
+
 def to_body(form) -> tuple[dict, dict]:
     """(body for the API's schemas, errors found before them {field: [message]})."""
     body: dict = {}
     errors: dict = {}
     for name in TEXT_FIELDS:
-        value = (form.get(name) or "").strip()
+        value = _one_line(form.get(name)) if name in SINGLE_LINE else _lines(form.get(name))
         if value:
             body[name] = value
         elif name in NULLABLE:
@@ -67,10 +109,10 @@ def to_body(form) -> tuple[dict, dict]:
         elif name in NULLABLE:
             body[name] = None
     for name in LIST_FIELDS:
-        items = [item.strip() for item in _SPLIT.split(form.get(name) or "") if item.strip()]
+        items = [item.strip() for item in _SPLIT.split(_lines(form.get(name))) if item.strip()]
         body[name] = items if items or name not in NULLABLE else None
     for name in JSON_FIELDS:
-        text = (form.get(name) or "").strip()
+        text = _lines(form.get(name))
         if not text:
             body[name] = {}
             continue
@@ -84,7 +126,17 @@ def to_body(form) -> tuple[dict, dict]:
     for name in TIME_FIELDS:
         value = (form.get(name) or "").strip()
         body[name] = _local_time(value, zone) if value else None
+    body["channels"] = _channels(form)
     return body, errors
+
+
+def _words(problems) -> str:
+    """Nested marshmallow messages as one line: {"url": ["Bad."]} -> "url: Bad."."""
+    if isinstance(problems, dict):
+        return "; ".join(f"{name}: {_words(text)}" for name, text in problems.items())
+    if isinstance(problems, (list, tuple)):
+        return " ".join(_words(text) for text in problems)
+    return str(problems)
 
 
 def _messages(messages) -> dict:
@@ -93,15 +145,16 @@ def _messages(messages) -> dict:
     for field, problems in messages.items():
         field = "name" if field == "_schema" else str(field)
         if isinstance(problems, dict):
-            flat[field] = [f"item {int(index) + 1}: {' '.join(map(str, text))}" if str(index).isdigit()
-                           else f"{index}: {text}" for index, text in problems.items()]
+            flat[field] = [f"item {int(index) + 1}: {_words(text)}" if str(index).isdigit()
+                           else f"{index}: {_words(text)}" for index, text in problems.items()]
         else:
             flat[field] = [str(problem) for problem in problems]
     return flat
 
 
 def load(form, *, preview: bool = False) -> tuple[dict | None, dict]:
-    """(values as the API would store them, None when invalid; {field: [messages]})."""
+    """(values as the API would store them, None when invalid; {field: [messages]}): a new schedule,
+    judged as the API judges a POST (every problem at once, the time engine's included)."""
     body, errors = to_body(form)
     body = {name: value for name, value in body.items() if name not in errors}
     schema = schedule_preview_schema if preview else schedule_schema
@@ -110,12 +163,51 @@ def load(form, *, preview: bool = False) -> tuple[dict | None, dict]:
     except ValidationError as error:
         errors.update(_messages(error.messages))
         values = None
-    if values is not None and not errors:
-        try:
-            validate_timing(values)
-        except TimingError as error:
-            errors[error.field] = [error.message]
     return (None if errors else values), errors
+
+
+def changes(form, row) -> tuple[dict | None, dict]:
+    """(the fields the person changed, as a PATCH body the API's schema loaded; {field: [messages]}).
+
+    A field counts as changed when the submitted form and the form `row` renders give it different
+    values; a new time zone carries the start and end with it (they are wall times in that zone)."""
+    body, errors = to_body(form)
+    before, _ = to_body(as_form(from_row(row)))
+    changed = {name: value for name, value in body.items() if name not in errors and value != before.get(name)}
+    if "timezone" in changed:
+        changed.update({name: body[name] for name in TIME_FIELDS if name not in errors})
+    try:
+        values = schedule_patch_schema.load(changed)
+    except ValidationError as error:
+        errors.update(_messages(error.messages))
+        values = error.valid_data if isinstance(error.valid_data, dict) else {}
+    if any(name in TIMING_FIELDS + CONTROL_FIELDS for name in changed):
+        errors.update(schedules.edit_problems(row, values, refused=set(errors)))
+    return (None if errors else values), errors
+
+
+def pause_until(text, zone_name: str) -> tuple[datetime | None, str | None]:
+    """(the pause form's `until`, a wall time in the schedule's zone, as an instant; why it cannot be
+    read): empty is no end."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    value = _local_time(text, zone_name)
+    if value == text:  # _local_time gives back what it cannot read
+        return None, "the date and time could not be read."
+    return datetime.fromisoformat(value), None
+
+
+def backfill_range(form, zone_name: str) -> tuple[datetime | None, datetime | None, str | None]:
+    """(from, to, why refused) of the backfill form: two wall times in the schedule's zone."""
+    instants = []
+    for name in ("from", "to"):
+        text = (form.get(name) or "").strip()
+        value = _local_time(text, zone_name) if text else text
+        if not text or value == text:
+            return None, None, f"give “{name}” as a date and time."
+        instants.append(datetime.fromisoformat(value))
+    return instants[0], instants[1], None
 
 
 def from_row(row) -> dict:
@@ -135,12 +227,23 @@ def from_row(row) -> dict:
     for name in TIME_FIELDS:
         moment = row.get(name)
         values[name] = moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
+    values["channel_keep"] = [str(channel["id"]) for channel in row.get("channels") or []]
+    values["new_channel_type"], values["new_channel_url"] = "webhook", ""
     return values
+
+
+def as_form(values) -> dict:
+    """Form values (from_row's, defaults()) as a browser would submit them: a checked box is "on", an
+    unchecked one is absent."""
+    form = {name: value for name, value in values.items() if not isinstance(value, bool)}
+    form.update({name: "on" for name, value in values.items() if value is True})
+    return form
 
 
 def defaults() -> dict:
     """The form of a new schedule: the API's defaults."""
     return {**{name: "" for name in TEXT_FIELDS + INTEGER_FIELDS + LIST_FIELDS + JSON_FIELDS + TIME_FIELDS},
             "task": "generate_report", "cadence": "daily", "send_hour": "9", "send_minute": "0",
-            "timezone": "UTC", "lookback_days": "30", "overlap_policy": "skip",
-            "include_attachment": False, "active": True}
+            "timezone": "UTC", "lookback_days": "30", "overlap_policy": "skip", "catchup": "latest",
+            "include_attachment": False, "active": True, "channel_keep": [], "new_channel_type": "webhook",
+            "new_channel_url": ""}

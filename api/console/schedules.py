@@ -1,8 +1,10 @@
-"""The schedules list, the schedule page, and the schedule's actions: run now, pause/resume, delete.
+"""The schedules list, the schedule page with its run history, run now and delete (the schedule's
+other actions are in actions.py).
 
 Every page is one tenant transaction (api.db.tenant) through the same core functions as the API, so
-another tenant's schedule is a 404. Actions are POSTs (CSRF-checked in session.py) that redirect
-back with a one-line flash message.
+another tenant's schedule is a 404, and the words are the API's: a paused schedule (POST .../pause:
+who, why, until when) is not a disabled one (POST .../disable). Actions are POSTs (CSRF-checked in
+session.py) that redirect back with a one-line flash message.
 """
 from __future__ import annotations
 
@@ -12,16 +14,19 @@ from datetime import datetime, timezone
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from api.console import bp, explain
+from api.console.who import actor
 from api.db import tenant
 from core import model
-from core.engine.timing import TimingError, next_runs
-from core.schedule import schedules
+from core.engine.explain import explained_runs
+from core.engine.timing import TimingError
+from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 HISTORY_SIZE = 20
-STATES = {"all": None, "on": True, "off": False}
+# The list's state filter: the API's `state` values (GET /v1/schedules?state=...), and all.
+STATES = ("all",) + model.SCHEDULE_STATES
 
 
 def utcnow() -> datetime:
@@ -35,24 +40,37 @@ def _page_number(text) -> int:
 @bp.route("/")
 def schedule_list():
     q = (request.args.get("q") or "").strip()[:200]
-    state = request.args.get("state") if request.args.get("state") in STATES else "all"
+    state = _one_of("state", ("",) + STATES) or "all"
+    cadence = _one_of("cadence", ("",) + model.CADENCES) or None
     tag = (request.args.get("tag") or "").strip()[:50] or None
     page = _page_number(request.args.get("page"))
     now = utcnow()
     with tenant() as cur:
-        rows, total = schedules.list_page(cur, g.account_id, active_only=False, active=STATES[state],
+        rows, total = schedules.list_page(cur, g.account_id, active_only=False,
+                                          state=None if state == "all" else state, cadence=cadence,
                                           name=q, tag=tag, page=page, page_size=PAGE_SIZE)
         tags = schedules.tags(cur, g.account_id)
-    items = [{**row, "words": explain.describe(row),
-              "next_local": explain.local(row["next_run_at"], row["timezone"]) if row["active"] else "",
-              "next_relative": explain.relative(row["next_run_at"], now) if row["active"] else ""}
-             for row in rows]
-    filters = {"q": q, "state": state, "tag": tag or ""}
+    items = []
+    for row in rows:
+        next_run = pauses.next_run_shown(row)[1]
+        items.append({**row, "words": explain.describe(row), "state": schedules.state_of(row), "next_run": next_run,
+                      "next_local": explain.local(next_run, row["timezone"]),
+                      "next_relative": explain.relative(next_run, now)})
+    filters = {"q": q, "state": state, "tag": tag or "", "cadence": cadence or ""}
     return render_template("console/schedules.html", items=items, total=total, page=page,
-                           pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags)
+                           pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
+                           cadences=list(model.CADENCE_LABELS.items()))
 
 
-def _get_or_404(cur, schedule_id):
+def _one_of(name: str, allowed: tuple[str, ...]) -> str:
+    """A filter's value; one the API would refuse is refused here too (400 naming it), never taken as "all"."""
+    value = request.args.get(name) or ""
+    if value not in allowed:
+        abort(400, description=f"{name} must be one of: {', '.join(item for item in allowed if item)}.")
+    return value
+
+
+def get_or_404(cur, schedule_id):
     row = schedules.get(cur, g.account_id, schedule_id)
     if row is None:
         abort(404)
@@ -77,26 +95,36 @@ def history(cur, schedule_id):
 def schedule_page(schedule_id):
     now = utcnow()
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
-    upcoming = []
-    if row["active"]:
-        # The stored next run first (the ticker's), then the ones after it.
-        first = row["next_run_at"]
-        try:
-            runs_ahead = [first, *next_runs(row, first, 4)] if first else next_runs(row, now, 5)
-            upcoming = explain.upcoming(row, runs_ahead, now)
-        except TimingError:
-            upcoming = []
     return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
-                           upcoming=upcoming, now=now, explain=explain)
+                           upcoming=upcoming(row, now), now=now, explain=explain, state=schedules.state_of(row),
+                           next_run=pauses.next_run_shown(row)[1],
+                           pause_until_min=explain.local_input(now, row["timezone"]))
+
+
+def upcoming(row, now) -> list[dict]:
+    """The next runs as GET .../preview lists them: the stored next run first while it is on (the
+    ticker's), from the end of its pause when paused until an instant, none when paused with no end
+    or off."""
+    state = schedules.state_of(row)
+    if state == "disabled" or (state == "paused" and row["paused_until"] is None):
+        return []
+    try:
+        if state == "active" and row["next_run_at"] is not None:
+            runs = [row["next_run_at"], *(run["at"] for run in explained_runs(row, row["next_run_at"], 4))]
+        else:
+            runs = [run["at"] for run in explained_runs(row, now, 5, paused_until=row["paused_until"])]
+    except TimingError:
+        return []
+    return explain.upcoming(row, runs, now)
 
 
 @bp.route("/schedules/<uuid:schedule_id>/history")
 def schedule_history(schedule_id):
     """The run history alone (the schedule page's script refreshes it while a run is unfinished)."""
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
     return render_template("console/_history.html", s=row, runs=runs, explain=explain)
 
@@ -106,7 +134,7 @@ def run_now(schedule_id):
     """Run now: a pending manual run, committed in the tenant transaction. The ticker is woken by
     the insert (NOTIFY) and pushes it, exactly as it does for the API's run-now."""
     with tenant() as cur:
-        _get_or_404(cur, schedule_id)
+        get_or_404(cur, schedule_id)
         run = schedules.add_manual_run(cur, g.account_id, schedule_id, utcnow())
     logger.info("Run %s of schedule %s requested from the console", run["id"], schedule_id,
                 extra={"run_id": run["id"], "schedule_id": schedule_id, "account_id": g.account_id})
@@ -114,26 +142,7 @@ def run_now(schedule_id):
     return redirect(url_for("console.schedule_page", schedule_id=schedule_id, _anchor="history"))
 
 
-@bp.route("/schedules/<uuid:schedule_id>/toggle", methods=["POST"])
-def toggle(schedule_id):
-    """Pause (disable) or resume (enable) a schedule; `to` says which, so a double submit is harmless."""
-    turn_on = request.form.get("to") == "on"
-    try:
-        with tenant() as cur:
-            if turn_on:
-                row = schedules.enable(cur, g.account_id, schedule_id, utcnow())
-            else:
-                row = schedules.disable(cur, g.account_id, schedule_id, utcnow())
-    except TimingError as error:
-        flash(f"Cannot resume this schedule: {error.message}", "error")
-        return redirect(_back(schedule_id))
-    if row is None:
-        abort(404)
-    flash(f"“{row['name']}” is {'on' if row['active'] else 'paused'}.")
-    return redirect(_back(schedule_id))
-
-
-def _back(schedule_id) -> str:
+def back(schedule_id) -> str:
     target = request.form.get("next") or ""
     # Only our own pages: a relative path, never another host.
     if target.startswith("/console/") and not target.startswith("//"):
@@ -145,9 +154,9 @@ def _back(schedule_id) -> str:
 def delete(schedule_id):
     """GET asks for confirmation; POST deletes the schedule and its runs."""
     with tenant() as cur:
-        row = _get_or_404(cur, schedule_id)
+        row = get_or_404(cur, schedule_id)
         if request.method == "POST":
-            schedules.delete(cur, g.account_id, schedule_id)
+            schedules.delete(cur, g.account_id, schedule_id, actor())
     if request.method == "GET":
         return render_template("console/delete.html", s=row)
     flash(f"Deleted “{row['name']}” and its run history.")

@@ -136,6 +136,7 @@ def login():
     session["account_id"] = str(link.account_id)
     session["sid"] = session_id
     session["account_name"] = account_name if account_name is not None else str(link.account_id)
+    session["subject"] = link.subject  # who the change history names (api/console/who.py)
     session["csrf"] = secrets.token_urlsafe(32)
     logger.info("Console sign-in for account %s", link.account_id, extra={"account_id": link.account_id})
     response = redirect(url_for("console.schedule_list"))

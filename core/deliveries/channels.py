@@ -101,8 +101,8 @@ def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str
     return targets
 
 
-def channel_map(settings, mailers, conn) -> dict:
+def channel_map(settings, mailers, pool) -> dict:
     """The ledger's senders by channel name, for core.deliveries.delivery.deliver_pending: email through the
-    worker's MailerPool, webhooks and Slack on `conn` (the connection of the delivery pass)."""
-    return {"email": EmailChannel(settings, mailers), "webhook": WebhookChannel(settings, conn),
-            "slack": SlackChannel(settings, conn)}
+    worker's MailerPool, webhooks and Slack with connections borrowed from `pool` (a db.ConnectionPool)."""
+    return {"email": EmailChannel(settings, mailers), "webhook": WebhookChannel(settings, pool),
+            "slack": SlackChannel(settings, pool)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 from urllib.parse import urlsplit
@@ -82,9 +83,12 @@ def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: 
     return [{key: value for key, value in row.items() if key != "held"} for row in rows if row["id"] is not None]
 
 
-def abandon_unknown(cur, run_id: str, *, through_attempt: int) -> int:
-    """Mark failed (outcome unknown) the targets that attempts up to `through_attempt` left `sending`."""
-    cur.execute(queries["abandon_unknown_deliveries"], {"run_id": run_id, "through_attempt": through_attempt})
+def abandon_unknown(cur, run_id: str, *, through_attempt: int, resend: bool) -> int:
+    """The targets that attempts up to `through_attempt` left `sending` (their sender died before it
+    recorded the answer): back to pending, to be sent again with the same message id (`resend`), or
+    failed with "outcome unknown". Returns how many."""
+    cur.execute(queries["abandon_unknown_deliveries"],
+                {"run_id": run_id, "through_attempt": through_attempt, "resend": resend})
     return cur.rowcount
 
 
@@ -107,29 +111,31 @@ def record(cur, target: dict, run: dict, status: str, sent: Sent) -> None:
         "subject": email.subject if email else None, "response_code": email.response_code if email else None})
 
 
-def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dict[str, Channel], *,
-                    targets: list[tuple[str, str, str]] = (), save: bool = False,
+def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dict[str, Channel], *,
+                    targets: list[tuple[str, str, str]] = (), save: bool = False, resend_unknown: bool = True,
                     after: Callable | None = None) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
     The ledger is opened first (made from `targets` when the run has none yet, with `result` stored
     when `save`: core.deliveries.channels.ledger_targets gives the targets), and its first target is
     claimed by the same statement. Every other target is claimed by a statement of its own, and each
-    claim commits before the target is sent and its outcome is recorded by another statement after,
-    so a crash between the two leaves it `sending` (never sent twice). Every step is one statement,
-    committed on its own: a crash between two of them leaves nothing that a later attempt or the
-    lease's recovery does not finish. `after(cursor)`, the run's conclusion, runs last on such a
-    cursor too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent,
-    failed and left for a retry in this pass; `lost` is True when the pass stopped because this
-    attempt no longer holds the run (`after` was not called).
+    claim commits before the target is sent and its outcome is recorded by another statement after.
+    Every step is one statement on a connection borrowed from `pool` for it (none is held while a
+    message is sent), committed on its own: a crash between two of them leaves nothing that a later
+    attempt or the supervisor's or the lease's recovery does not finish. Recording an outcome is
+    retried while PostgreSQL is unreachable (record_outcome): a message that went out is never left
+    `sending` for a database blip. `after(cursor)`, the run's conclusion, runs last on such a cursor
+    too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and
+    left for a retry in this pass; `lost` is True when the pass stopped because this attempt no
+    longer holds the run (`after` was not called).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
-    with db.service_statements(conn) as cur:
+    with pool.connection() as conn, db.service_statements(conn) as cur:
         if run["attempt"] > 1:
-            # Targets an earlier attempt was sending when it was lost are never sent again, and who
-            # unsubscribed since the ledger was made is not sent to.
-            abandon_unknown(cur, run["id"], through_attempt=run["attempt"] - 1)
+            # Targets an earlier attempt was sending when it was lost (if nobody handed them back yet),
+            # and who unsubscribed since the ledger was made is not sent to.
+            abandon_unknown(cur, run["id"], through_attempt=run["attempt"] - 1, resend=resend_unknown)
             cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
         pending = open_ledger(cur, run, list(targets), result=result if save else None)
         if pending is None:
@@ -150,8 +156,8 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
             if outcome.unreachable:
                 unreachable.add(target["channel"])
         done = target
-        with db.service_statements(conn) as cur:
-            record(cur, done, run, status, outcome)
+        record_outcome(pool, done, run, status, outcome)
+        with pool.connection() as conn, db.service_statements(conn) as cur:
             target = _claim_next(cur, pending, run, unreachable, counts)
         if not outcome.ok:
             logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"],
@@ -159,9 +165,34 @@ def deliver_pending(conn, run: dict, schedule: dict, result: dict, channels: dic
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run["id"], "schedule_id": schedule["id"]})
     if not counts["lost"] and after is not None:
-        with db.service_statements(conn) as cur:
+        with pool.connection() as conn, db.service_statements(conn) as cur:
             after(cur)
     return counts
+
+
+# Waits between attempts to record a send's outcome while PostgreSQL is unreachable: about 3.5 minutes
+# in all, longer than a server restart or a managed database's failover.
+RECORD_RETRY_DELAYS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 30)
+
+
+def record_outcome(pool, target: dict, run: dict, status: str, sent: Sent, *,
+                   delays=RECORD_RETRY_DELAYS, sleep=time.sleep) -> None:
+    """`record` on a connection of `pool`, tried again (on a new connection) while PostgreSQL is
+    unreachable: the message went out (or was refused), and only the ledger can say so. If PostgreSQL
+    stays away longer than `delays`, the error is raised and the row stays `sending`: the run's next
+    attempt sends it again with the same message id (UNKNOWN_OUTCOME)."""
+    for delay in (*delays, None):
+        try:
+            with pool.connection() as conn, db.service_statements(conn) as cur:
+                record(cur, target, run, status, sent)
+            return
+        except db.CONNECTION_ERRORS as exc:
+            if delay is None:
+                raise
+            logger.warning("Could not record the delivery of run %s to %s (%s: %s); retrying in %gs",
+                           run["id"], shown_target(target["channel"], target["target"]), type(exc).__name__,
+                           str(exc).strip(), delay, extra={"run_id": run["id"]})
+            sleep(delay)
 
 
 def _claim_next(cur, pending: list, run: dict, unreachable: set, counts: dict):

@@ -82,10 +82,14 @@ UPDATE deliveries
  WHERE id = %(delivery_id)s AND status = 'sending' AND sending_attempt = %(attempt)s;
 
 -- abandon_unknown_deliveries --
--- Targets an attempt up to this one was sending when its worker was lost: whether they got it is unknown, so they are never sent again.
+-- Targets an attempt up to this one was sending when its worker was lost, between handing the message over and recording the answer: whether they got it is unknown. With %(resend)s (UNKNOWN_OUTCOME=resend) they go back to pending, to be sent again with the same message id (the Message-ID or webhook-id receivers drop a repeat by); else they fail, never sent again. Either way `unknown_outcomes` records it.
 UPDATE deliveries
-   SET status = 'failed', updated_at = now(), sending_attempt = NULL,
-       last_error = 'outcome unknown: the worker sending it was lost mid-send; not sent again, to avoid a duplicate'
+   SET status = CASE WHEN %(resend)s THEN 'pending' ELSE 'failed' END,
+       unknown_outcomes = unknown_outcomes + 1, updated_at = now(), sending_attempt = NULL,
+       last_error = CASE WHEN %(resend)s
+                         THEN 'outcome unknown: the worker sending it was lost mid-send; sent again with the same message id'
+                         ELSE 'outcome unknown: the worker sending it was lost mid-send; not sent again, to avoid a duplicate'
+                    END
  WHERE run_id = %(run_id)s AND status = 'sending' AND sending_attempt <= %(through_attempt)s;
 
 -- give_up_pending_deliveries --

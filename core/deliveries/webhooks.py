@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -50,12 +51,17 @@ def run_time(run: dict) -> datetime:
 class _HttpChannel:
     type: str
 
-    def __init__(self, settings, conn):
-        self.settings, self.conn = settings, conn
+    def __init__(self, settings, pool):
+        self.settings, self.pool = settings, pool
+
+    @contextmanager
+    def _transaction(self):
+        with self.pool.connection() as conn, db.service_transaction(conn) as cur:
+            yield cur
 
     def send(self, target: dict, run: dict, schedule: dict, result: dict) -> Sent:
         url = target["target"]
-        with db.service_transaction(self.conn) as cur:
+        with self._transaction() as cur:
             cur.execute(queries["channel_for_delivery"],
                         {"schedule_id": schedule["id"], "type": self.type, "url": url})
             channel = cur.fetchone()
@@ -80,7 +86,7 @@ class _HttpChannel:
         error = self._describe(answer)
         if answer.status == 410:
             reason = f"the receiver answered 410 Gone on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
-            with db.service_transaction(self.conn) as cur:
+            with self._transaction() as cur:
                 cur.execute(queries["disable_schedule_channel"], {"id": channel["id"], "reason": reason})
             logger.warning("%s channel %s of schedule %s disabled: %s", self.type, channel["id"], schedule["id"],
                            reason, extra={"schedule_id": schedule["id"], "run_id": run["id"]})
@@ -108,7 +114,7 @@ class WebhookChannel(_HttpChannel):
         # sort_keys: the first attempt has the task's dict, a retry the stored JSONB (another key order).
         payload = json.dumps(webhook_payload(target, run, schedule, result), separators=(",", ":"), sort_keys=True,
                              ensure_ascii=False, default=str)
-        with db.service_transaction(self.conn) as cur:
+        with self._transaction() as cur:
             secrets = [row["secret"] for row in signing.ensure_secret(cur, schedule["account_id"])]
         now = datetime.now(timezone.utc).replace(microsecond=0)
         return payload.encode(), {

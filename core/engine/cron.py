@@ -48,11 +48,18 @@ MAX_LENGTH = 1000
 # they mean (and whether the field takes names at all) is checked after the match.
 _ITEM = re.compile(r"(?:(\*)|([0-9]+|[A-Za-z]+)(?:-([0-9]+|[A-Za-z]+))?)(?:/([0-9]+))?", re.ASCII)
 _BAD_CHAR = re.compile(r"[^\x21-\x7e \t]")
+# Marks of other crons' extensions (Quartz's L, W and #, ?), named when a field cannot be read.
+_EXTENSIONS = ("#", "?", "L", "W")
 
 
 class CronError(ValueError):
     """A cron expression that cronie would refuse, or that never fires. The message reads after
-    the words "cron_expression" (e.g. "must have 5 fields, got 6")."""
+    the words "cron_expression" (e.g. "must have 5 fields, got 6"); `problems` lists each problem
+    apart (one per bad field, each naming its field), so a person fixes them all in one go."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,15 @@ def parse(expression: str) -> CronSpec:
     if len(parts) != 5:
         raise CronError(f"must have 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
 
-    minutes, hours, days, months, weekdays = (
-        _parse_field(part, index) for index, part in enumerate(parts)
-    )
+    parsed, problems = [], []
+    for index, part in enumerate(parts):  # every field is read, so every bad one is named at once
+        try:
+            parsed.append(_parse_field(part, index))
+        except CronError as error:
+            problems.append(str(error))
+    if problems:
+        raise CronError("; ".join(problems), problems)
+    minutes, hours, days, months, weekdays = parsed
     weekdays = frozenset(d % 7 for d in weekdays)
     day_or = not parts[2].startswith("*") and not parts[4].startswith("*")
     spec = CronSpec(
@@ -117,7 +130,9 @@ def _parse_field(text: str, index: int) -> frozenset[int]:
     for item in text.split(","):
         match = _ITEM.fullmatch(item)
         if match is None:
-            raise CronError(f"has a bad {name} field {text!r}: cannot read {item!r}")
+            extension = next((mark for mark in _EXTENSIONS if mark in item.upper()), None)
+            hint = f" (`{extension}` is another cron's extension, not cron's)" if extension else ""
+            raise CronError(f"has a bad {name} field {text!r}: cannot read {item!r}{hint}")
         star, first, last, step_text = match.groups()
         if star:
             start, stop = low, high

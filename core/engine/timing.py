@@ -89,12 +89,16 @@ _MAX_MICROS = (datetime.max.replace(tzinfo=_UTC) - _EPOCH) // _MICROSECOND
 
 
 class TimingError(ValueError):
-    """A timing field that cannot be used; `field` names it (for a 400 naming the field)."""
+    """A timing field that cannot be used; `field` names it (for a 400 naming the field).
 
-    def __init__(self, field: str, message: str):
+    `problems` is {field: [messages]}: every problem found, this one first (a cron expression with
+    three bad fields has three messages; `timing_problems` gathers those of every field)."""
+
+    def __init__(self, field: str, message: str, problems: dict[str, list[str]] | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.problems = problems or {field: [message]}
 
     def __str__(self) -> str:
         return self.message
@@ -422,7 +426,8 @@ def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expr
         try:
             cron.parse(cron_expression)
         except cron.CronError as e:
-            raise TimingError("cron_expression", f"cron_expression {e}") from None
+            raise TimingError("cron_expression", f"cron_expression {e}",
+                              {"cron_expression": [f"cron_expression {problem}" for problem in e.problems]}) from None
     if interval_seconds is None:
         if "interval_seconds" in REQUIRED_BY_CADENCE[cadence]:
             raise TimingError("interval_seconds", f"interval_seconds required for {cadence} cadence")
@@ -527,6 +532,42 @@ def validate_timing(fields: Mapping[str, Any]) -> None:
     Never raises anything else, whatever `fields` holds.
     """
     _bounds(fields, _timing(fields))
+
+
+# A value each timing field can take without a problem of its own, put in place of a bad one so that
+# timing_problems can go on and find the problems of the fields after it.
+_HARMLESS = {"weekly_dow": 1, "monthly_dom": 1, "send_hour": DEFAULT_SEND_HOUR, "send_minute": DEFAULT_SEND_MINUTE,
+             "cron_expression": "0 0 * * *", "interval_seconds": 3600, "timezone": DEFAULT_TIMEZONE,
+             "start_at": datetime(2000, 1, 1, tzinfo=timezone.utc), "end_at": None}
+
+
+def timing_problems(fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every timing problem of `fields`, {field: [messages]} ({} when they are usable): a person who
+    sends a bad cron expression and a bad zone hears of both at once. A bad cadence stops the search
+    (what the other fields must hold depends on it)."""
+    if not isinstance(fields, Mapping):
+        fields = {}
+    problems: dict[str, list[str]] = {}
+    trial = dict(fields)
+    while True:
+        try:
+            validate_timing(trial)
+            return problems
+        except TimingError as error:
+            if error.field in problems:  # cannot happen (a harmless value has no problem): never loop
+                return problems
+            problems.update(error.problems)
+            if error.field not in _HARMLESS:  # the cadence: the other fields cannot be judged without it
+                return problems
+            trial[error.field] = _HARMLESS[error.field]
+
+
+def check_timing(fields: Mapping[str, Any]) -> None:
+    """validate_timing, with every problem in the error's `problems` rather than the first alone."""
+    problems = timing_problems(fields)
+    if problems:
+        field = next(iter(problems))
+        raise TimingError(field, problems[field][0], problems)
 
 
 def is_wildcard(fields: Mapping[str, Any]) -> bool:

@@ -151,6 +151,16 @@ def listen_for_schedule_changes(conn) -> None:
         cur.execute(queries["listen_for_schedule_changes"])
 
 
+def answers(pool) -> bool:
+    """Whether the server answers a query on a connection of `pool` (False when it is unreachable)."""
+    try:
+        with pool.connection() as conn, service_statements(conn) as cur:
+            cur.execute(queries["ping"])
+        return True
+    except CONNECTION_ERRORS:
+        return False
+
+
 class PoolTimeout(Exception):
     """Every connection stayed busy for the whole wait (the API answers 503)."""
 

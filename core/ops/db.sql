@@ -23,3 +23,7 @@ SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name =
 -- keep_generic_plans --
 -- This session keeps one generic plan per prepared statement (the worker's pool: every statement it runs finds rows by id).
 SET plan_cache_mode = force_generic_plan;
+
+-- ping --
+-- Does the server answer? (a worker backing off while PostgreSQL is away asks this before it takes jobs again)
+SELECT 1 AS answered;

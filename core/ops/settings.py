@@ -50,12 +50,17 @@ class Settings:
     run_retention_days: int = 90
     worker_max_attempts: int = 3
     job_timeout: int = 600
-    run_lease_seconds: int = 60
+    run_lease_seconds: int = 15
     delivery_max_attempts: int = 8
     max_recipients: int = 50
     max_request_bytes: int = 64 * 1024
     db_pool_size: int = 10
     worker_concurrency: int = 50
+    worker_processes: int = 2
+    worker_max_runs: int = 0
+    worker_max_memory_mb: int = 512
+    worker_timeout_grace: float = 10.0
+    unknown_outcome: str = "resend"
     worker_db_connections: int = 10
     smtp_connections: int = 4
     webhook_allow_loopback: bool = False
@@ -120,12 +125,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         run_retention_days=_number("RUN_RETENTION_DAYS", get("RUN_RETENTION_DAYS"), 90, low=1, high=36500),
         worker_max_attempts=_number("WORKER_MAX_ATTEMPTS", get("WORKER_MAX_ATTEMPTS"), 3, low=1, high=20),
         job_timeout=_number("JOB_TIMEOUT", get("JOB_TIMEOUT"), 600, low=1, high=86_400),
-        run_lease_seconds=_number("RUN_LEASE_SECONDS", get("RUN_LEASE_SECONDS"), 60, low=2, high=3600),
+        run_lease_seconds=_number("RUN_LEASE_SECONDS", get("RUN_LEASE_SECONDS"), 15, low=2, high=3600),
         delivery_max_attempts=_number("DELIVERY_MAX_ATTEMPTS", get("DELIVERY_MAX_ATTEMPTS"), 8, low=1, high=50),
         max_recipients=_number("MAX_RECIPIENTS", get("MAX_RECIPIENTS"), 50, low=1, high=1000),
         max_request_bytes=_number("MAX_REQUEST_BYTES", get("MAX_REQUEST_BYTES"), 64 * 1024, low=1024, high=16 * 1024 * 1024),
         db_pool_size=_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10, low=1, high=200),
         worker_concurrency=_number("WORKER_CONCURRENCY", get("WORKER_CONCURRENCY"), 50, low=1, high=1000),
+        worker_processes=_number("WORKER_PROCESSES", get("WORKER_PROCESSES"), 2, low=1, high=64),
+        worker_max_runs=_number("WORKER_MAX_RUNS", get("WORKER_MAX_RUNS"), 0, low=0, high=10_000_000),
+        worker_max_memory_mb=_number("WORKER_MAX_MEMORY_MB", get("WORKER_MAX_MEMORY_MB"), 512, low=0, high=1_000_000),
+        worker_timeout_grace=_number("WORKER_TIMEOUT_GRACE", get("WORKER_TIMEOUT_GRACE"), 10.0, low=0, high=3600,
+                                     kind=float),
+        unknown_outcome=_choice("UNKNOWN_OUTCOME", (get("UNKNOWN_OUTCOME") or "resend").lower(), ("resend", "give_up")),
         worker_db_connections=_number("WORKER_DB_CONNECTIONS", get("WORKER_DB_CONNECTIONS"), 10, low=1, high=200),
         smtp_connections=_number("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS"), 4, low=1, high=100),
         webhook_allow_loopback=_allow_loopback(get("WEBHOOK_ALLOW_LOOPBACK"), environment),

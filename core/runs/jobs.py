@@ -39,7 +39,8 @@ RQ_QUEUES_KEY = Queue.redis_queues_keys
 _PER_RUN_FIELDS = ("data", "description")
 
 # KEYS: the queue's list, the set of queues, then one job hash key per run.
-# ARGV: skip_existing ("1" or "0"), at_front ("1": LPUSH, as RQ's enqueue(at_front=True)), the
+# ARGV: what to do with a job hash that exists already ("skip" it, "replace" it: delete it first, or
+# "write" over it), at_front ("1": LPUSH, as RQ's enqueue(at_front=True)), the
 # number of shared fields, the number of per-run fields, the shared fields as name, value pairs,
 # the per-run field names, then each job's per-run values.
 _PUSH_SCRIPT = """
@@ -52,7 +53,8 @@ local values = names + per_run
 local pushed = 0
 for i = 3, #KEYS do
   local key = KEYS[i]
-  if ARGV[1] == '0' or redis.call('EXISTS', key) == 0 then
+  if ARGV[1] == 'replace' then redis.call('DEL', key) end
+  if ARGV[1] ~= 'skip' or redis.call('EXISTS', key) == 0 then
     local first = values + (i - 3) * per_run
     for f = 1, per_run do fields[2 * shared + 2 * f] = ARGV[first + f] end
     redis.call('HSET', key, unpack(fields))
@@ -68,6 +70,12 @@ return pushed
 """ % {"id_starts_at": len(RQ_JOB_PREFIX) + 1}
 
 _SERIALIZER = DefaultSerializer
+
+
+def quarantine_queue(queue_name: str) -> str:
+    """The queue of runs that were in flight when a worker process died: they run one at a time, in a
+    process of their own (worker/supervisor.py), until the run that kills its process is known."""
+    return f"{queue_name}-quarantine"
 
 
 def job_id_for(run_id, attempt: int = 1) -> str:
@@ -113,7 +121,7 @@ def _per_run(run_id: str, attempt: int) -> tuple:
 
 
 def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int = 600,
-              skip_existing: bool = False, at_front: bool = False) -> list[str]:
+              skip_existing: bool = False, replace: bool = False, at_front: bool = False) -> list[str]:
     """Enqueue one job per run in a single round trip; returns the job ids now in Redis.
 
     `runs` are run ids (first attempts) or (run id, attempt) pairs. `skip_existing` is for re-pushing
@@ -134,8 +142,8 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
     per_run = [tuple(rqs[name] for name in _PER_RUN_FIELDS)] + [_per_run(*pair) for pair in pairs[1:]]
     shared = [item for name, value in rqs.items() if name not in _PER_RUN_FIELDS for item in (name, value)]
     keys = [RQ_QUEUE_PREFIX + queue_name, RQ_QUEUES_KEY] + [RQ_JOB_PREFIX + job_id for job_id in job_ids]
-    args = ["1" if skip_existing else "0", "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS),
-            *shared, *_PER_RUN_FIELDS]
+    existing = "skip" if skip_existing else "replace" if replace else "write"
+    args = [existing, "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS), *shared, *_PER_RUN_FIELDS]
     for values in per_run:
         args += values
     redis_conn.register_script(_PUSH_SCRIPT)(keys=keys, args=args)

@@ -32,7 +32,7 @@ from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs
+from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
 from core.schedule import pauses
 
 logger = logging.getLogger(__name__)
@@ -68,14 +68,8 @@ def _plain(cur):
 
 def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
                skip_existing: bool = False) -> list[str]:
-    """Mark pending runs queued and push their first attempt's jobs, in one transaction; returns the
-    runs this call queued.
-
-    The compare-and-set comes first so that the rows are locked while their jobs are pushed: a
-    concurrent re-push skips them, and a worker that picks a job up at once waits the few
-    milliseconds until the commit. If the push fails, the transaction rolls back and the runs stay
-    pending for `push_pending`.
-    """
+    """Mark pending runs queued, commit, then push their first attempt's jobs; returns the runs this
+    call queued. A job is never in Redis before the state it is meant for is committed (_push_committed)."""
     run_ids = [str(run_id) for run_id in run_ids]
     if not run_ids:
         return []
@@ -84,40 +78,69 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
         # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
         # catch-up's runs must be queued oldest first.
         queued = sorted(run_id for run_id, in plain.fetchall())
-        push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
+    _push_committed(conn, redis_conn, queue_name, [(run_id, 1, 0) for run_id in queued], back_to="pending",
+                    job_timeout=job_timeout, skip_existing=skip_existing)
     return queued
 
 
 def push_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
                  grace: float = REPUSH_GRACE_SECONDS) -> list[str]:
     """Push the jobs of up to `limit` pending runs that are ready (manual and released runs at once,
-    the ticker's own after `grace`); returns their ids. A job already in Redis (a ticker died after
-    pushing, before committing) is not pushed twice."""
+    the ticker's own after `grace`); returns their ids. A job already in Redis (a push whose answer was
+    lost) is not pushed twice."""
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_pushable_pending_runs"], {"grace": grace, "limit": limit})
         run_ids = [row["id"] for row in cur.fetchall()]
         if not run_ids:
             return []
-        push_runs(redis_conn, queue_name, run_ids, job_timeout=job_timeout, skip_existing=True)
         cur.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        return [row["id"] for row in cur.fetchall()]
+        queued = [row["id"] for row in cur.fetchall()]
+    _push_committed(conn, redis_conn, queue_name, [(run_id, 1, 0) for run_id in queued], back_to="pending",
+                    job_timeout=job_timeout, skip_existing=True)
+    return queued
 
 
 def push_due_retries(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int) -> list[str]:
-    """Queue the next attempt of up to `limit` runs whose retry is due; returns their ids."""
+    """Queue the next attempt of up to `limit` runs whose retry is due (runs handed back by a worker's
+    supervisor among them); returns their ids."""
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_due_retries"], {"limit": limit})
         rows = cur.fetchall()
         if not rows:
             return []
-        jobs = [(row["id"], row["attempt"] + 1) for row in rows]
-        # At the head of the queue: a retry waited its turn once already (behind a Monday 9:00
-        # backlog, a run recovered from a lost worker would otherwise wait for the whole queue again).
-        push_runs(redis_conn, queue_name, jobs, job_timeout=job_timeout, skip_existing=True, at_front=True)
+        jobs = [(row["id"], row["attempt"] + 1, row["crashes"]) for row in rows]
         cur.execute(queries["mark_retries_queued"], {
-            "run_ids": [run_id for run_id, _ in jobs],
-            "job_ids": [job_id_for(run_id, attempt) for run_id, attempt in jobs]})
-        return [row["id"] for row in cur.fetchall()]
+            "run_ids": [run_id for run_id, _, _ in jobs],
+            "job_ids": [job_id_for(run_id, attempt) for run_id, attempt, _ in jobs]})
+        queued = {row["id"] for row in cur.fetchall()}
+    # At the head of the queue: a retry waited its turn once already (behind a Monday 9:00 backlog, a
+    # run recovered from a lost worker would otherwise wait for the whole queue again). Written anew:
+    # a run handed back by a worker's supervisor gets the job id its dead process had taken.
+    _push_committed(conn, redis_conn, queue_name, [job for job in jobs if job[0] in queued], back_to="retrying",
+                    job_timeout=job_timeout, replace=True, at_front=True)
+    return [run_id for run_id, _, _ in jobs if run_id in queued]
+
+
+def _push_committed(conn, redis_conn, queue_name: str, jobs: list[tuple[str, int, int]], *, back_to: str,
+                    **push) -> None:
+    """Push the jobs (run id, attempt, crashes) of runs whose `queued` state is committed: a run that was
+    in flight when a worker process died (crashes > 0) to the quarantine queue, the others to
+    `queue_name`. If the push fails, the runs go back to `back_to` (pending or retrying) for the next
+    tick, unless a worker took one already, and the error is raised; if that fails too, the pass over
+    queued runs (push_lost_queued) finds their jobs missing."""
+    by_queue: dict[str, list[tuple[str, int]]] = {}
+    for run_id, attempt, crashes in jobs:
+        by_queue.setdefault(quarantine_queue(queue_name) if crashes else queue_name, []).append((run_id, attempt))
+    pushed: set[str] = set()
+    try:
+        for name, pairs in by_queue.items():
+            push_runs(redis_conn, name, pairs, **push)
+            pushed.update(run_id for run_id, _ in pairs)
+    except Exception:
+        unpushed = [run_id for run_id, _, _ in jobs if run_id not in pushed]
+        with db.service_transaction(conn) as cur:
+            cur.execute(queries["unmark_unpushed"], {"run_ids": unpushed, "back_to": back_to})
+        raise
 
 
 @dataclass
@@ -147,14 +170,18 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
         rows = cur.fetchall()
         if not rows:
             return QueuedCheck(0, [], None)
-        jobs = {row["id"]: row["attempt"] + 1 for row in rows}
-        states = job_states(redis_conn, [job_id_for(run_id, attempt) for run_id, attempt in jobs.items()])
-        lost = [(run_id, attempt) for run_id, attempt in jobs.items()
+        jobs = {row["id"]: (row["attempt"] + 1, row["crashes"]) for row in rows}
+        states = job_states(redis_conn, [job_id_for(run_id, attempt) for run_id, (attempt, _) in jobs.items()])
+        lost = [(run_id, attempt, crashes) for run_id, (attempt, crashes) in jobs.items()
                 if _job_is_lost(*states[job_id_for(run_id, attempt)], now=now, lease_seconds=lease_seconds)]
+        for quarantined in (False, True):
+            pairs = [(run_id, attempt) for run_id, attempt, crashes in lost if bool(crashes) == quarantined]
+            if pairs:
+                push_runs(redis_conn, quarantine_queue(queue_name) if quarantined else queue_name, pairs,
+                          job_timeout=job_timeout)
         if lost:
-            push_runs(redis_conn, queue_name, lost, job_timeout=job_timeout)
-            cur.execute(queries["mark_requeued"], {"run_ids": [run_id for run_id, _ in lost]})
-    return QueuedCheck(len(rows), [run_id for run_id, _ in lost], _position(rows[-1]))
+            cur.execute(queries["mark_requeued"], {"run_ids": [run_id for run_id, _, _ in lost]})
+    return QueuedCheck(len(rows), [run_id for run_id, _, _ in lost], _position(rows[-1]))
 
 
 def _position(row) -> tuple[datetime, str]:
@@ -191,9 +218,10 @@ class Recovered:
 def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
     """Move on up to `limit` running runs whose worker stopped renewing the lease.
 
-    Targets that worker was sending to are marked failed with an unknown outcome (never sent again).
-    A run that had not stored its result goes to its next attempt, or ends `failed` ("worker lost")
-    once WORKER_MAX_ATTEMPTS are used; one lost while delivering goes on delivering what is pending.
+    Targets that worker was sending to have an unknown outcome: sent again with the same message id, or
+    failed (UNKNOWN_OUTCOME=give_up; core.deliveries.delivery.abandon_unknown). A run that had not
+    stored its result goes to its next attempt, or ends `failed` ("worker lost") once
+    WORKER_MAX_ATTEMPTS are used; one lost while delivering goes on delivering what is pending.
     """
     recovered = []
     with db.service_transaction(conn) as cur:
@@ -203,7 +231,8 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
             expired = row["lease_expires_at"].astimezone(timezone.utc).strftime("%H:%M:%SZ")
             error = (f"worker lost: {row['worker'] or 'the worker'} stopped renewing its lease "
                      f"(expired {expired}) during attempt {row['attempt']}")
-            delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"])
+            delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"],
+                                     resend=settings.unknown_outcome == "resend")
             attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
             if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
                 outcome = conclude_delivery(cur, run, settings, error_prefix=error).outcome
@@ -217,6 +246,66 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
                 outcome = "failed"
             recovered.append(Recovered(row["id"], row["schedule_id"], outcome, error))
     return recovered
+
+
+@dataclass
+class HandedBack:
+    """What became of one run of a worker process that died or was stopped."""
+
+    run_id: str
+    schedule_id: str
+    outcome: str  # "retrying" (due now, no attempt counted), or "failed": the run that kills its process
+    error: str
+
+
+# A run in flight for this many deaths of its worker processes is the one that kills them, even if no
+# death caught it alone (its quarantine run was lost with Redis, say).
+CRASHES_TO_CONVICT = 3
+
+
+def hand_back(conn, settings, held: list[tuple[str, int]], *, why: str, suspect: bool,
+              solo: bool = False) -> list[HandedBack]:
+    """The runs (run id, attempt) a worker process held when it died or was stopped, moved on at once
+    by its supervisor instead of waiting for their leases; one transaction.
+
+    Each goes back to `retrying`, due now, without an attempt counted against it: its next attempt is
+    the one that was lost. Deliveries it was sending when it died have an unknown outcome (sent again
+    with the same message id, or failed: UNKNOWN_OUTCOME). `suspect`: the process died (a crash, a
+    signal), so any of its runs may have killed it; their `crashes` count it, and the ticker pushes them
+    to the quarantine queue, where each runs alone. A suspect that dies alone (`solo`: the process ran
+    only it) after an earlier death, or that was in flight in CRASHES_TO_CONVICT deaths, is the run that
+    kills its process: it ends `failed` with `why` (the signal or exit code). A stopped process (past a
+    timeout, or recycled) kills nobody: its runs are not suspects.
+    """
+    if not held:
+        return []
+    resend = settings.unknown_outcome == "resend"
+    done: list[HandedBack] = []
+    with db.service_transaction(conn) as cur:
+        for run_id, attempt in held:
+            delivery.abandon_unknown(cur, run_id, through_attempt=attempt, resend=resend)
+        if suspect:
+            for run_id, attempt in held:
+                cur.execute(queries["crashed_running_attempt"], {"run_id": run_id, "attempt": attempt})
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                deaths = row["crashes"] + 1
+                if (solo and deaths >= 2) or deaths >= CRASHES_TO_CONVICT:
+                    error = f"{why}; the run was in flight in each of its {deaths} process deaths"
+                    finish(cur, {"id": run_id, "schedule_id": row["schedule_id"], "attempt": attempt}, "failed",
+                           error)
+                    done.append(HandedBack(run_id, row["schedule_id"], "failed", error))
+        convicted = {h.run_id for h in done}
+        rest = [(run_id, attempt) for run_id, attempt in held if run_id not in convicted]
+        error = f"handed back: {why}; not counted as an attempt"
+        if rest:
+            cur.execute(queries["hand_back_runs"], {
+                "run_ids": [run_id for run_id, _ in rest], "attempts": [attempt for _, attempt in rest],
+                "suspect": suspect, "error": error[:ERROR_LIMIT]})
+            done += [HandedBack(row["id"], row["schedule_id"], "retrying", error) for row in cur.fetchall()]
+            cur.execute(queries["wake_tickers"])
+    return done
 
 
 # ---------------------------------------------------------------------------- the worker's side

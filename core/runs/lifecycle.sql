@@ -132,8 +132,8 @@ SELECT id::text
    FOR UPDATE SKIP LOCKED;
 
 -- claim_due_retries --
--- Lock runs whose retry is due, oldest first. Served by schedule_runs_retry_idx.
-SELECT id::text, attempt
+-- Lock runs whose retry is due, oldest first; `crashes` > 0: the run was in flight when a worker process died, and runs in quarantine. Served by schedule_runs_retry_idx.
+SELECT id::text, attempt, crashes
   FROM schedule_runs
  WHERE status = 'retrying' AND not_before <= now()
  ORDER BY not_before
@@ -141,7 +141,7 @@ SELECT id::text, attempt
    FOR UPDATE SKIP LOCKED;
 
 -- mark_retries_queued --
--- Compare-and-set retrying -> queued for runs whose next attempt's job is being pushed in this transaction.
+-- Compare-and-set retrying -> queued for runs whose next attempt's job is pushed once this transaction commits.
 UPDATE schedule_runs AS r
    SET status = 'queued', queued_at = now(), job_id = j.job_id, not_before = NULL
   FROM unnest(%(run_ids)s::uuid[], %(job_ids)s::text[]) AS j (id, job_id)
@@ -160,7 +160,7 @@ SELECT id::text, schedule_id::text, account_id::text, attempt, worker, lease_exp
 
 -- claim_queued_to_check --
 -- Lock queued runs queued longer than the grace, after a cursor (queued_at, id), to ask Redis whether their jobs still exist. Served by schedule_runs_queued_idx.
-SELECT id::text, attempt, job_id, queued_at
+SELECT id::text, attempt, job_id, queued_at, crashes
   FROM schedule_runs
  WHERE status = 'queued'
    AND queued_at < now() - make_interval(secs => %(grace)s)
@@ -182,9 +182,36 @@ SELECT id::text, schedule_id::text, account_id::text, attempt, result IS NOT NUL
    FOR UPDATE;
 
 -- mark_runs_queued --
--- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (job id: the prefix of core.runs.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
+-- Compare-and-set pending -> queued for runs whose jobs are pushed once this transaction commits (job id: the prefix of core.runs.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
 UPDATE schedule_runs
    SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
  WHERE id = ANY(%(run_ids)s::uuid[])
    AND status = 'pending'
 RETURNING id::text;
+
+-- unmark_unpushed --
+-- A push that failed after its runs were marked queued and committed: the runs whose job it was go back to the status they came from (pending, or retrying due now), unless a worker took one already (its job did reach Redis). The ticker pushes them again.
+UPDATE schedule_runs
+   SET status = %(back_to)s, not_before = CASE WHEN %(back_to)s = 'retrying' THEN now() ELSE not_before END
+ WHERE id = ANY(%(run_ids)s::uuid[]) AND status = 'queued';
+
+-- hand_back_runs --
+-- The runs of a worker process that died or was stopped, handed back at once by its supervisor (worker/supervisor.py): one it was executing (running at the attempt its job carried) or had taken from Redis without starting it yet (queued, at the attempt before) goes back to `retrying`, due now, at the attempt before, so that its next attempt is the one that was lost and none is counted against it. With %(suspect)s (the process died: any of its runs may have killed it) `crashes` counts the death. Returns the runs handed back with their crashes since.
+UPDATE schedule_runs AS r
+   SET status = 'retrying', not_before = now(), attempt = h.attempt - 1, lease_expires_at = NULL, worker = NULL,
+       crashes = r.crashes + CASE WHEN %(suspect)s THEN 1 ELSE 0 END, error = %(error)s
+  FROM unnest(%(run_ids)s::uuid[], %(attempts)s::int[]) AS h (id, attempt)
+ WHERE r.id = h.id
+   AND ((r.status = 'running' AND r.attempt = h.attempt) OR (r.status = 'queued' AND r.attempt = h.attempt - 1))
+RETURNING r.id::text, r.schedule_id::text, h.attempt, r.crashes;
+
+-- crashed_running_attempt --
+-- A run a dead process was executing, locked, with how many process deaths it was in flight for before this one (to tell the run that kills its process from its neighbours).
+SELECT id::text, schedule_id::text, attempt, crashes
+  FROM schedule_runs
+ WHERE id = %(run_id)s AND attempt = %(attempt)s AND status = 'running'
+   FOR UPDATE;
+
+-- wake_tickers --
+-- Runs were handed back (due now): the tickers wake and push them, as for a schedule change.
+SELECT pg_notify('schedules_changed', '');

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.engine.timing import TimingError
 from core.engine.when import next_dispatch
 from core.ops.sql import queries
 from core.schedule import history, schedules
@@ -26,9 +27,30 @@ class PauseRefused(Exception):
     """The schedule cannot be paused as asked (it is disabled); the message says why."""
 
 
+def next_run_shown(row) -> tuple[datetime | None, datetime | None]:
+    """(next occurrence, next run) as it is true to tell a person: the stored ones while the schedule is
+    on; while it is paused until an instant, the first run at or after that instant (what the preview
+    lists, and what the ticker's resume will compute); None while it is paused with no end or off.
+
+    The stored next_run_at of an inactive schedule is the one it had when it stopped: the due index
+    ignores it, and enabling or resuming computes a new one, so it is never shown as it is."""
+    if row["active"]:
+        return row.get("next_occurrence_at") or row["next_run_at"], row["next_run_at"]
+    until = row.get("paused_until")
+    if row.get("paused_at") is None or until is None:
+        return None, None
+    try:
+        return next_dispatch(row, until - _MICROSECOND)
+    except ValueError:  # a timing written by hand that cannot be computed: nothing to promise
+        return None, None
+
+
 def pause(cur, account_id, schedule_id, now: datetime, *, actor: str, note: str | None = None,
           until: datetime | None = None):
-    """Pause an active (or already paused: note and until are replaced) schedule; None if there is none."""
+    """Pause an active (or already paused: note and until are replaced) schedule; None if there is none.
+    TimingError naming `until` when it is not in the future."""
+    if until is not None and until <= now:
+        raise TimingError("until", "until must be in the future (to resume now, resume it)")
     row = schedules.get(cur, account_id, schedule_id, for_update=True)
     if row is None:
         return None

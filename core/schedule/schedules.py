@@ -8,6 +8,7 @@ schedule can never make it due (or skip a run that is due).
 """
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from datetime import datetime, timezone
@@ -15,10 +16,12 @@ from datetime import datetime, timezone
 from psycopg2.extras import Json
 
 from core.deliveries import channels
-from core.engine.timing import TIMING_FIELDS, TimingError, validate_timing
+from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
 from core.schedule import history
+
+logger = logging.getLogger(__name__)
 
 # Every column a client may set, in the order of the schedules table.
 CLIENT_FIELDS = (
@@ -51,7 +54,7 @@ def first_run(fields, now: datetime) -> datetime:
 def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
     """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window);
     TimingError like first_run."""
-    validate_timing(fields)
+    check_timing(fields)  # every timing problem at once, each field named
     validate_controls(fields)
     occurrence, dispatch = next_dispatch(fields, now)
     if occurrence is not None:
@@ -129,6 +132,19 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
     return _save_channels(cur, account_id, schedule_id, changes, as_read(cur, account_id, written))
 
 
+def edit_problems(row, changes, *, refused=()) -> dict[str, list[str]]:
+    """Every timing problem the schedule would have with `changes` applied ({field: [messages]}),
+    those of the fields in `refused` (already refused by their own checks) left out: what a PATCH
+    would answer, gathered before it is tried, so one answer names every problem."""
+    merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
+    problems = timing_problems({**merged, "created_at": row["created_at"], "id": row["id"]})
+    try:
+        validate_controls(merged)
+    except TimingError as error:
+        problems.setdefault(error.field, []).append(error.message)
+    return {name: messages for name, messages in problems.items() if name not in refused}
+
+
 def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
     """What `patch` would write, writing nothing: (the row now, the row as it would be, the changes);
     None when there is no such schedule. Bad values raise as they would for a real edit."""
@@ -196,20 +212,33 @@ def disable(cur, account_id, schedule_id, now: datetime, actor: str = "api", not
     return channels.attach(cur, account_id, as_read(cur, account_id, written))
 
 
-def delete(cur, account_id, schedule_id) -> bool:
+def delete(cur, account_id, schedule_id, actor: str = "api") -> bool:
+    """Delete a schedule, its runs and its history (they go with it); the log says who."""
     cur.execute(queries["delete_schedule"], {"id": schedule_id, "account_id": account_id})
-    return cur.fetchone() is not None
+    deleted = cur.fetchone() is not None
+    if deleted:
+        logger.info("Deleted schedule %s (by %s)", schedule_id, actor,
+                    extra={"schedule_id": schedule_id, "account_id": account_id})
+    return deleted
+
+
+def state_of(row) -> str:
+    """active, paused or disabled (core.model.SCHEDULE_STATES)."""
+    if row["active"]:
+        return "active"
+    return "paused" if row.get("paused_at") is not None else "disabled"
 
 
 def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
-              name=None, q=None, page=1, page_size=50):
+              state=None, name=None, q=None, page=1, page_size=50):
     """One page of schedules and the total over all pages.
 
-    `active` (True/False) keeps only schedules that are on/off; `name` (the console's search) or `q`
-    (the API's) keeps those whose name contains it, in any case.
+    `state` (active, paused, disabled) keeps only schedules in it; `active` (True/False) those that
+    are on/off; `name` (the console's search) or `q` (the API's) those whose name contains it, in
+    any case.
     """
-    params = {"account_id": account_id, "active_only": active_only, "cadence": cadence, "task": task,
-              "tag": tag, "active": active, "name": name or q or None,
+    params = {"account_id": account_id, "active_only": active_only and state is None, "cadence": cadence,
+              "task": task, "tag": tag, "active": active, "state": state, "name": name or q or None,
               "limit": page_size, "offset": (page - 1) * page_size}
     cur.execute(queries["count_schedules"], params)
     total = cur.fetchone()["total"]

@@ -113,11 +113,14 @@ WHERE account_id = %(account_id)s
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
+                                                  WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
   AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0);
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
--- (`active`: only on or only off schedules; `name`: a part of the name, any case).
+-- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
+-- core.schedule.schedules.state_of names them; `name`: a part of the name, any case).
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
@@ -125,6 +128,8 @@ WHERE account_id = %(account_id)s
   AND (%(task)s::text IS NULL OR task = %(task)s)
   AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
+  AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
+                                                  WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
   AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
@@ -164,7 +169,8 @@ ORDER BY tag;
 
 -- list_runs_deliveries --
 -- The delivery ledger of several runs at once (a page of run history), in the order they were made.
-SELECT run_id, id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+SELECT run_id, id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at,
+       updated_at
 FROM deliveries
 WHERE run_id = ANY(%(run_ids)s) AND account_id = %(account_id)s
 ORDER BY created_at, channel, target;
@@ -178,17 +184,17 @@ SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %
 RETURNING *;
 
 -- list_schedule_runs --
--- A schedule's runs, newest first, optionally of one status and trigger, for occurrences (scheduled_for) from..to, and older than the run `before` (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_created_idx.
+-- A schedule's runs, the latest due first (scheduled_for; one without, by when it was made), optionally of one status and trigger, for occurrences (scheduled_for) from..to, and after the run `before` in that order (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_due_idx (migration 0017).
 SELECT * FROM schedule_runs
 WHERE schedule_id = %(schedule_id)s AND account_id = %(account_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(trigger)s::text IS NULL OR trigger = %(trigger)s)
   AND (%(from)s::timestamptz IS NULL OR scheduled_for >= %(from)s::timestamptz)
   AND (%(to)s::timestamptz IS NULL OR scheduled_for <= %(to)s::timestamptz)
-  AND (%(before)s::uuid IS NULL OR (created_at, id) < (
-        SELECT c.created_at, c.id FROM schedule_runs c
+  AND (%(before)s::uuid IS NULL OR (COALESCE(scheduled_for, created_at), id) < (
+        SELECT COALESCE(c.scheduled_for, c.created_at), c.id FROM schedule_runs c
          WHERE c.id = %(before)s::uuid AND c.schedule_id = %(schedule_id)s))
-ORDER BY created_at DESC, id DESC
+ORDER BY COALESCE(scheduled_for, created_at) DESC, id DESC
 LIMIT %(limit)s;
 
 -- run_stats --
@@ -206,7 +212,7 @@ WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(accou
 
 -- list_run_deliveries --
 -- The delivery ledger of one run: one row per (channel, target), in the order they were made.
-SELECT id, channel, target, status, attempts, last_error, message_id, sent_at, created_at, updated_at
+SELECT id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at, updated_at
 FROM deliveries
 WHERE run_id = %(run_id)s AND account_id = %(account_id)s
 ORDER BY created_at, channel, target;

@@ -3,7 +3,10 @@
 The host application's backend (or `python -m api.cli login-link`) mints a link for one account;
 the console turns it into a session cookie. A link token is
 
-    v1.<base64url(JSON {"a": account id, "l": link id, "e": expiry, unix seconds})>.<base64url(HMAC-SHA256)>
+    v1.<base64url(JSON {"a": account id, "l": link id, "e": expiry, unix seconds[, "s": who]})>.<base64url(HMAC-SHA256)>
+
+`s`, optional, names the person the host application signs in (its user id or address): the
+console's changes are recorded in the schedule's history as `console:<s>`.
 
 keyed with CONSOLE_SECRET (or JWT_SECRET), through a key derived for this use only, so a link can
 never pass for a bearer token or the other way round. The signature and the expiry are checked here
@@ -25,6 +28,7 @@ from urllib.parse import urlencode
 from core.ops.sql import queries
 
 DEFAULT_TTL_SECONDS = 300
+MAX_SUBJECT = 200
 MAX_TTL_SECONDS = 24 * 3600
 _VERSION = "v1"
 
@@ -38,6 +42,7 @@ class LoginLink:
     account_id: uuid.UUID
     link_id: uuid.UUID
     expires_at: datetime
+    subject: str | None = None
 
 
 def _key(secret: str) -> bytes:
@@ -52,12 +57,15 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def mint(secret: str, account_id, now: datetime, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
-    """A sign-in token for `account_id`, valid `ttl_seconds` from `now`."""
+def mint(secret: str, account_id, now: datetime, ttl_seconds: int = DEFAULT_TTL_SECONDS,
+         subject: str | None = None) -> str:
+    """A sign-in token for `account_id`, valid `ttl_seconds` from `now`, for the person `subject`."""
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError(f"ttl_seconds must be from 1 to {MAX_TTL_SECONDS}")
     claims = {"a": str(uuid.UUID(str(account_id))), "l": str(uuid.uuid4()),
               "e": int(now.timestamp()) + ttl_seconds}
+    if subject:
+        claims["s"] = subject[:MAX_SUBJECT]
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signed = f"{_VERSION}.{payload}"
     return f"{signed}.{_b64(hmac.new(_key(secret), signed.encode(), hashlib.sha256).digest())}"
@@ -77,8 +85,10 @@ def verify(secret: str, token: str, now: datetime) -> LoginLink:
     try:
         signature = _unb64(parts[2])
         claims = json.loads(_unb64(parts[1])) if hmac.compare_digest(expected, signature) else None
+        subject = None if claims is None else claims.get("s")
         link = None if claims is None else LoginLink(
-            uuid.UUID(claims["a"]), uuid.UUID(claims["l"]), datetime.fromtimestamp(int(claims["e"]), timezone.utc))
+            uuid.UUID(claims["a"]), uuid.UUID(claims["l"]), datetime.fromtimestamp(int(claims["e"]), timezone.utc),
+            subject[:MAX_SUBJECT] if isinstance(subject, str) and subject.strip() else None)
     except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
         link = None
     if link is None:

@@ -1,37 +1,28 @@
 """Every dispatched run finishes and every recipient gets one message, whatever dies: real processes
 (`python -m ticker`, `python -m worker`), real PostgreSQL and Redis, a real SMTP server on loopback.
 
-- Workers killed with SIGKILL, each with several runs in flight (mid-task and mid-delivery), many times
-  over 300 runs of 3 recipients: afterwards every run is final, and the SMTP server got each (run,
-  recipient) at most once, and exactly once for every succeeded run.
+- Whole workers (supervisor and child processes, as when a machine dies) killed with SIGKILL, each with
+  several runs in flight (mid-task and mid-delivery), many times over 300 runs of 3 recipients:
+  afterwards every run is final and succeeded, every recipient got its message, and a second copy
+  exists only where the sender died before recording the first one's outcome, with the same Message-ID.
 - Redis restarted empty with runs queued and retries waiting: nothing is lost.
 """
 from __future__ import annotations
 
 import asyncio
-import collections
-import email
-import email.policy
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from core import model
+from tests.acceptance.processes import Workers, all_final, check_delivered, make_due_schedules, process_env
 from tests.ticker.conftest import PrivateRedis, TickerProcess, fetch, wait_until
-from tests.worker.conftest import TASKS, SmtpServer
+from tests.worker.conftest import SmtpServer
 from ticker.recovery import QUEUED_CHECK_GRACE_SECONDS
 
-ROOT = Path(__file__).resolve().parents[2]
-RECIPIENTS = ["a@example.com", "b@example.com", "c@example.com"]
 LEASE_SECONDS = 3
 TICK_SECONDS = 1
+STARTUP = 5
 
 
 class SlowInbox:
@@ -56,91 +47,6 @@ def smtp():
     server.stop()
 
 
-def process_env(database_url, redis_url, smtp_url, tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "REDIS_URL", "TEST_", "TICK_", "LOG_", "RQ_", "SMTP_"))}
-    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SMTP_URL": smtp_url, "TASKS": TASKS,
-                "TICK_INTERVAL": str(TICK_SECONDS), "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-                "WORKER_MAX_ATTEMPTS": "6", "WORKER_CONCURRENCY": "4", "UNSUBSCRIBE_SECRET": "u" * 32,
-                "EMAIL_FROM": "r@example.com",
-                "OUTBOX_DIR": str(tmp_path / "outbox"), "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
-                "PYTHONUNBUFFERED": "1"})
-    return env
-
-
-class Workers:
-    """`python -m worker` processes, each in a process group of its own."""
-
-    def __init__(self, env, tmp_path):
-        self.env, self.tmp_path = env, tmp_path
-        self.procs: list[subprocess.Popen] = []
-        self.logs = []
-
-    def start(self) -> subprocess.Popen:
-        log = open(self.tmp_path / f"worker-{len(self.logs)}.log", "wb")
-        self.logs.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def alive(self) -> list[subprocess.Popen]:
-        return [p for p in self.procs if p.poll() is None]
-
-    def close(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for log in self.logs:
-            log.close()
-
-
-def make_due_schedules(conn, account_id, count: int, task_parameters='{"sleep": 0.04}') -> None:
-    """`count` schedules due now, 3 recipients each, whose next occurrence is 12 hours away."""
-    fetch(conn, """
-        INSERT INTO schedules (account_id, name, task, task_parameters, cadence, send_hour, send_minute,
-                               recipients, next_run_at)
-        SELECT %(account_id)s, 'Report ' || i, 'slow', %(params)s, 'daily',
-               (extract(hour FROM now() AT TIME ZONE 'UTC')::int + 12) %% 24, i %% 60,
-               %(recipients)s, now() - interval '1 second'
-          FROM generate_series(1, %(count)s) AS i
-    """, {"account_id": account_id, "count": count, "params": task_parameters, "recipients": RECIPIENTS})
-
-
-def received(smtp) -> collections.Counter:
-    counts = collections.Counter()
-    for envelope in list(smtp.messages):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
-        for rcpt in envelope.rcpt_tos:
-            counts[(message["X-Schedule-Run-ID"], rcpt)] += 1
-    return counts
-
-
-def all_final(conn) -> bool:
-    row = fetch(conn, "SELECT count(*) FILTER (WHERE status <> ALL(%s)) AS open FROM schedule_runs",
-                (list(model.FINAL),))[0]
-    return row["open"] == 0
-
-
-def check_exactly_once(conn, smtp, expected_runs: int) -> dict:
-    """The invariants after the dust settles; returns the figures for the report."""
-    runs = fetch(conn, "SELECT id::text, status, attempt, error FROM schedule_runs")
-    assert len(runs) == expected_runs
-    assert {r["status"] for r in runs} <= set(model.FINAL), collections.Counter(r["status"] for r in runs)
-    counts = received(smtp)
-    duplicates = {key: n for key, n in counts.items() if n > 1}
-    assert duplicates == {}, duplicates
-    succeeded = [r["id"] for r in runs if r["status"] == "succeeded"]
-    missing = [(run_id, rcpt) for run_id in succeeded for rcpt in RECIPIENTS if counts[(run_id, rcpt)] != 1]
-    assert missing == []
-    sent = fetch(conn, "SELECT run_id::text, target FROM deliveries WHERE status = 'sent'")
-    assert all(counts[(row["run_id"], row["target"])] == 1 for row in sent)  # the ledger never lies "sent"
-    return {"runs": len(runs), "statuses": dict(collections.Counter(r["status"] for r in runs)),
-            "messages": sum(counts.values()), "duplicates": len(duplicates),
-            "max_attempt": max(r["attempt"] for r in runs)}
-
-
 def test_workers_killed_with_runs_in_flight_mid_task_and_mid_delivery_lose_and_double_nothing(
         conn, account_id, database_url, redis_url, smtp, tmp_path):
     env = process_env(database_url, redis_url, smtp.url, tmp_path)
@@ -158,20 +64,19 @@ def test_workers_killed_with_runs_in_flight_mid_task_and_mid_delivery_lose_and_d
             time.sleep(rng.uniform(0.2, 0.6))
             victim = rng.choice(workers.alive())
             held = [row["id"] for row in fetch(
-                conn, "SELECT id::text FROM schedule_runs WHERE status = 'running' AND worker = %s",
-                (f"{socket.gethostname()}.{victim.pid}",))]
+                conn, "SELECT id::text FROM schedule_runs WHERE status = 'running' AND worker = ANY(%s)",
+                (workers.names(workers.children(victim)),))]
             if not held:
                 continue  # between jobs: a kill now would prove nothing
-            # The whole worker and every run it has in flight, as when a task crashes the process or
-            # its machine dies; another takes its place.
-            os.killpg(victim.pid, signal.SIGKILL)
-            victim.wait()
+            # The whole worker, supervisor and child processes, with every run in flight, as when its
+            # machine dies: nobody is left to hand the runs back, so their leases do; another takes its place.
+            workers.kill(victim)
             workers.start()
             kills.append(("worker", time.time(), held))
         last_kill = kills[-1][1]
         wait_until(lambda: all_final(conn), 120, interval=0.2, message="every run to reach a final status")
         settled_after = time.time() - last_kill
-        figures = check_exactly_once(conn, smtp, 300)
+        figures = check_delivered(conn, smtp, 300)
     finally:
         workers.close()
         ticker.close()
@@ -182,23 +87,21 @@ def test_workers_killed_with_runs_in_flight_mid_task_and_mid_delivery_lose_and_d
     # A run can be in flight in two workers killed one after the other: count from its last kill.
     last_killed = {run_id: killed_at for _, killed_at, held in kills for run_id in held}
     recovery = [finished[run_id] - killed_at for run_id, killed_at in last_killed.items()]
-    unknown_rows = fetch(conn, "SELECT run_id::text, target FROM deliveries WHERE last_error LIKE 'outcome unknown%%'")
-    unknown = len(unknown_rows)
-    arrived = sum(received(smtp)[(row["run_id"], row["target"])] for row in unknown_rows)
     print(f"\nkills: {len(kills)} workers, "
           f"killed runs: {len(recovery)}, final after the kill in {min(recovery):.1f}-{max(recovery):.1f}s "
-          f"(lease {LEASE_SECONDS}s, tick {TICK_SECONDS}s), deliveries of unknown outcome: {unknown} "
-          f"({arrived} of them had arrived), "
-          f"all 300 final {settled_after:.1f}s after the last kill; {figures}")
+          f"(lease {LEASE_SECONDS}s, tick {TICK_SECONDS}s), deliveries of unknown outcome sent again with the "
+          f"same Message-ID: {figures['unknown_outcomes']} ({figures['resent_same_id']} had arrived the first "
+          f"time too), all 300 final {settled_after:.1f}s after the last kill; {figures}")
     assert len(kills) == 12
     # A killed run is final within its lease, two ticks, and its own re-execution; unless a later kill
     # took the worker that had just taken its next attempt's job, before it could take the run: that
     # job counts as lost once it has been `started` for a lease, and the ticker's pass over queued runs
-    # (every tick here, after a grace) pushes it again.
+    # (every tick here, after a grace) pushes it again. The worker started in the killed one's place
+    # needs a few seconds to start its processes on a loaded machine: STARTUP.
     prompt = LEASE_SECONDS + 2 * TICK_SECONDS + 5
     assert sum(seconds <= prompt for seconds in recovery) >= 0.8 * len(recovery), sorted(recovery)
-    assert max(recovery) <= prompt + LEASE_SECONDS + QUEUED_CHECK_GRACE_SECONDS + 2 * TICK_SECONDS
-    assert figures["statuses"].get("succeeded", 0) + unknown >= 300
+    assert max(recovery) <= prompt + LEASE_SECONDS + QUEUED_CHECK_GRACE_SECONDS + 2 * TICK_SECONDS + STARTUP
+    assert figures["statuses"] == {"succeeded": 300}  # nothing given up: an unknown outcome is sent again
 
 
 def test_redis_restarted_empty_with_runs_queued_and_retries_waiting_loses_nothing(
@@ -224,7 +127,7 @@ def test_redis_restarted_empty_with_runs_queued_and_retries_waiting_loses_nothin
             workers.start()
         wait_until(lambda: all_final(conn), 90, interval=0.2, message="every run to reach a final status")
         settled_after = time.monotonic() - restarted
-        figures = check_exactly_once(conn, smtp, 200)
+        figures = check_delivered(conn, smtp, 200)
     finally:
         workers.close()
         ticker.close()

@@ -21,7 +21,7 @@ def test_seed_001_patch_example(client, account_id):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["active"] is False and body["send_hour"] == 10
-    assert body["next_run_at"] == "2025-11-17T10:00:00Z"
+    assert body["next_run_at"] is None  # off: no next run to promise (seed 001: "nulls next_run_at")
     assert body["name"] == SEED_001_BODY["name"] and body["recipients"] == SEED_001_BODY["recipients"]
 
 
@@ -64,14 +64,16 @@ def test_turning_a_schedule_on_by_patch_recomputes_next_run_at(client, account_i
     assert body["next_run_at"] == "2025-12-08T09:00:00Z"
 
 
-def test_enable_recomputes_and_disable_keeps_next_run_at(client, account_id):
+def test_enable_recomputes_next_run_at_and_a_disabled_schedule_shows_none(client, account_id):
     with freeze_time("2025-11-14 15:00:00") as frozen:
         headers = bearer(account_id)
         created = client.post("/v1/schedules", json=SEED_001_BODY, headers=headers).get_json()
         disabled = client.post(f"/v1/schedules/{created['id']}/disable", headers=headers)
         assert disabled.status_code == 200
         assert disabled.get_json()["active"] is False
-        assert disabled.get_json()["next_run_at"] == "2025-11-17T09:00:00Z"
+        assert disabled.get_json()["next_run_at"] is None
+        got = client.get(f"/v1/schedules/{created['id']}", headers=headers).get_json()
+        assert got["next_run_at"] is None
         frozen.move_to("2025-11-25 10:00:00")
         enabled = client.post(f"/v1/schedules/{created['id']}/enable", headers=headers)
     assert enabled.status_code == 200

@@ -15,8 +15,8 @@ from core.ops import db
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
               "schedule_version"}
-DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "last_error", "message_id", "sent_at",
-                   "created_at", "updated_at"}
+DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "unknown_outcomes", "last_error", "message_id",
+                   "sent_at", "created_at", "updated_at"}
 
 
 def add_run(conn, schedule_id, status="succeeded", **columns) -> str:
@@ -76,7 +76,7 @@ def test_a_run_shows_every_field_and_its_deliveries(client, auth, schedule, conn
     assert all(set(d) == DELIVERY_FIELDS for d in deliveries)
     sent, suppressed, failed = deliveries
     assert sent == {"channel": "email", "target": "a@example.com", "status": "sent", "attempts": 1,
-                    "last_error": None, "message_id": f"<{run_id}.a@example.com@schedules.example.com>",
+                    "unknown_outcomes": 0, "last_error": None, "message_id": f"<{run_id}.a@example.com@schedules.example.com>",
                     "sent_at": "2026-03-09T13:00:03Z", "created_at": "2026-03-09T13:00:02Z",
                     "updated_at": sent["updated_at"]}
     assert suppressed["status"] == "suppressed" and suppressed["sent_at"] is None

@@ -27,8 +27,9 @@ SCHEDULE = {  # every client field, as the API's schema fills them in
 }
 
 
-def login_link(account_id, *, now=None, ttl_seconds=300, secret=JWT_SECRET) -> str:
-    token = console_links.mint(secret, account_id, now or datetime.now(timezone.utc), ttl_seconds=ttl_seconds)
+def login_link(account_id, *, now=None, ttl_seconds=300, secret=JWT_SECRET, subject=None) -> str:
+    token = console_links.mint(secret, account_id, now or datetime.now(timezone.utc), ttl_seconds=ttl_seconds,
+                               subject=subject)
     return "/console/login?token=" + token
 
 

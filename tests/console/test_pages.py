@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from api import create_app
 from core.ops import db
+from core.schedule import history, pauses, schedules
 from tests.console.conftest import JWT_SECRET, csrf_of, login_link, make_schedule, suppress
 
 
@@ -154,12 +156,23 @@ def test_the_list_searches_filters_and_pages(signed_in, conn, account_id):
     assert "Report 01" not in _page(signed_in.get("/console/?q=BOARD"))
     odd = _page(signed_in.get("/console/?tag=odd"))
     assert "11 schedules" in odd and "Report 02" not in odd
-    paused = _page(signed_in.get("/console/?state=off"))
-    assert "1 schedule " in paused and "Report 03" in paused
+    off = _page(signed_in.get("/console/?state=disabled"))
+    assert "1 schedule " in off and "Report 03" in off
+    with db.tenant_transaction(conn, account_id) as cur:  # the API's pause, as POST .../pause makes it
+        row = schedules.list_page(cur, account_id, name="Report 05")[0][0]
+        pauses.pause(cur, account_id, row["id"], datetime.now(timezone.utc), actor="ann", note="audit")
+    paused = _page(signed_in.get("/console/?state=paused"))
+    assert "1 schedule " in paused and "Report 05" in paused and "paused until resumed" in paused
+    on = _page(signed_in.get("/console/?state=active&cadence=weekly"))
+    assert "21 schedules" in on and "Report 03" not in on and "Report 05" not in on
+    assert "0 schedules" in _page(signed_in.get("/console/?cadence=daily"))
     first, second = _page(signed_in.get("/console/")), _page(signed_in.get("/console/?page=2"))
     assert "Page 1 of 2" in first and "Page 2 of 2" in second
     assert first.count('class="name"') == 20 and second.count('class="name"') == 3
-    assert signed_in.get("/console/?page=abc&state=nonsense").status_code == 200
+    assert signed_in.get("/console/?page=abc").status_code == 200
+    refused = signed_in.get("/console/?state=on")  # the console's old word: refused, not taken as all
+    assert refused.status_code == 400 and "state must be one of: all, active, paused, disabled" in _page(refused)
+    assert signed_in.get("/console/?cadence=fortnightly").status_code == 400
 
 
 def test_the_list_shows_only_this_tenants_schedules(signed_in, conn, other_account_id):
@@ -289,16 +302,42 @@ def test_run_now_records_a_pending_manual_run(signed_in, conn, account_id):
     assert "pending" in history and "data-unfinished" in history
 
 
-def test_toggle_pauses_and_resumes(signed_in, conn, account_id):
+def test_toggle_pauses_and_resumes_as_the_api_does_and_history_names_the_console_user(app, conn, account_id):
+    client = app.test_client()
+    assert client.get(login_link(account_id, subject="ann@example.com")).status_code == 302
     schedule = make_schedule(conn, account_id)
-    token = csrf_of(signed_in)
-    signed_in.post(f"/console/schedules/{schedule['id']}/toggle", data={"csrf_token": token, "to": "off"})
+    token = csrf_of(client)
+    client.post(f"/console/schedules/{schedule['id']}/toggle", data={"csrf_token": token, "to": "off"})
     with db.tenant_transaction(conn, account_id) as cur:
-        assert schedules_active(cur) is False
-    signed_in.post(f"/console/schedules/{schedule['id']}/toggle", data={"csrf_token": token, "to": "on",
-                                                                        "next": "/console/?state=on"})
+        row = schedules.get(cur, account_id, schedule["id"])
+        assert row["active"] is False and row["paused_at"] is not None and row["paused_by"] == "console:ann@example.com"
+    client.post(f"/console/schedules/{schedule['id']}/toggle", data={"csrf_token": token, "to": "on",
+                                                                     "next": "/console/?state=active"})
     with db.tenant_transaction(conn, account_id) as cur:
         assert schedules_active(cur) is True
+        changes = history.list_changes(cur, account_id, schedule["id"], limit=10)
+    assert [(c["action"], c["actor"]) for c in changes] == [
+        ("resume", "console:ann@example.com"), ("pause", "console:ann@example.com"), ("create", "api")]
+
+
+def test_pause_with_until_and_note_disable_and_enable_from_the_schedule_page(signed_in, conn, account_id):
+    schedule = make_schedule(conn, account_id)  # Mondays 09:00 New York
+    token, page = csrf_of(signed_in), f"/console/schedules/{schedule['id']}"
+    until = (datetime.now(timezone.utc) + timedelta(days=9)).astimezone(ZoneInfo("America/New_York"))
+    signed_in.post(f"{page}/pause", data={"csrf_token": token, "until": until.strftime("%Y-%m-%dT%H:%M"),
+                                          "note": "audit week"})
+    shown = _page(signed_in.get(page))
+    assert 'data-state="paused"' in shown and "audit week" in shown and 'id="paused-by">console<' in shown
+    assert until.strftime("%Y-%m-%d %H:%M") in shown
+    assert signed_in.post(f"{page}/pause", data={"csrf_token": token, "until": "2001-01-01T00:00"}
+                          ).status_code == 302
+    assert "until must be in the future" in _page(signed_in.get(page))
+    signed_in.post(f"{page}/disable", data={"csrf_token": token})
+    assert 'data-state="disabled"' in _page(signed_in.get(page))
+    signed_in.post(f"{page}/enable", data={"csrf_token": token})
+    with db.tenant_transaction(conn, account_id) as cur:
+        row = schedules.get(cur, account_id, schedule["id"])
+    assert row["active"] is True and row["paused_at"] is None
 
 
 def test_toggle_never_redirects_off_site(signed_in, conn, account_id):

@@ -114,3 +114,29 @@ def _kill_everything(dev, data: Path) -> None:
     if dev.poll() is None:
         os.killpg(dev.pid, signal.SIGKILL)
         dev.wait()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_sigint_stops_everything_when_started_in_the_background_with_sigint_ignored(tmp_path):
+    """`setsid make dev > log &` from a script: the job inherits SIGINT ignored. `kill -INT` of make
+    dev alone still stops it and everything it started, each process on its own (no SIGKILL)."""
+    port, data = _free_port(), tmp_path / "devdata"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DEV_DATA_DIR": str(data),
+           "PORT": str(port)}
+    dev = subprocess.Popen([sys.executable, "-m", "devtools.dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_ignore_sigint)
+    try:
+        _read_until(dev.stdout, [f"Listening at: http://127.0.0.1:{port}", "Schedules ticker started",
+                                 "Worker started"], timeout=120)
+        processes = _descendants(dev.pid)
+        os.kill(dev.pid, signal.SIGINT)  # the runner alone, not its process group
+        assert dev.wait(timeout=30) == 0
+        rest = dev.stdout.read().decode("utf-8", "replace")
+        assert "stopping" in rest and "killing" not in rest
+        assert "web stopped (status 0)" in rest and "ticker stopped (status 0)" in rest
+        assert {pid for pid in processes if _alive(pid)} == set()
+    finally:
+        _kill_everything(dev, data)

@@ -35,3 +35,49 @@ def test_the_quick_start_preview_answers_what_the_readme_shows(client, auth):
     response = client.post(url, data=body, headers={**auth, "Content-Type": "application/json"})
     assert response.status_code == 200
     assert response.get_json() == json.loads(shown)
+
+
+def test_the_banner_shown_is_the_banner_make_dev_prints():
+    """Every line, the sign-in link block included, with the README's placeholders for the values that
+    differ from machine to machine."""
+    from devtools import dev
+
+    env = {"WEB_HOST": "127.0.0.1", "DATABASE_URL": "postgresql://postgres:@/schedules?host=/.../.devdata/postgres",
+           "REDIS_URL": "unix:///.../.devdata/redis/redis.sock", "OUTBOX_DIR": "/.../.devdata/outbox"}
+    printed = dev._banner(env, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                          "http://localhost:8000/console/login?token=v1.eyJhIjoi...").strip("\n")
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    shown = quick_start.split("Then it prints:\n\n```\n", 1)[1].split("\n\n20:", 1)[0]
+    assert dev.PORT == 8000 and shown == printed
+
+
+def test_no_route_is_described_twice():
+    rows = re.findall(r"^\| `((?:GET|POST|PATCH|DELETE|PUT)[^`]*)` \|", README, flags=re.MULTILINE)
+    assert rows and len(rows) == len(set(rows)), [row for row in rows if rows.count(row) > 1]
+
+
+def test_rq_commands_are_shown_with_the_redis_url():
+    """rq reads no REDIS_URL: without --url it looks at localhost:6379 and reports 0 queues."""
+    commands = re.findall(r"`(rq (?:info|suspend|resume|requeue|empty)[^`]*)`", README)
+    assert commands and all("--url $REDIS_URL" in command for command in commands if command != "rq info"), commands
+
+
+def test_the_client_generation_command_finds_ruff_and_writes_the_package_the_example_imports():
+    section = README.split("Generate a typed Python client", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    assert command.startswith('PATH="$PWD/.venv/bin:$PATH" openapi-python-client generate ')
+    package = shlex.split(command)[shlex.split(command).index("--output-path") + 1]
+    example = section.split("```python\n", 1)[1].split("\n```", 1)[0]
+    assert f"from {package} import AuthenticatedClient" in example
+
+
+def test_the_test_count_the_readme_gives_is_within_five_percent_of_the_suite():
+    import subprocess
+    import sys
+
+    stated = int(re.search(r"runs everything \(about ([0-9,]+) tests", README).group(1).replace(",", ""))
+    root = Path(__file__).resolve().parents[2]
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                               cwd=root, capture_output=True, text=True, timeout=300).stdout
+    count = int(re.search(r"^([0-9]+) tests? collected", collected, flags=re.MULTILINE).group(1))
+    assert abs(count - stated) <= stated * 0.05, f"the README says about {stated} tests; there are {count}"

@@ -119,3 +119,40 @@ def test_a_retry_goes_to_the_head_of_the_queue(conn, account_id, make_ticker, re
     retry = run_in(conn, sid, "retrying", attempt=1, not_before=fetch(conn, "SELECT now() AS t")[0]["t"])
     make_ticker().tick()
     assert Queue(QUEUE, connection=redis_client).job_ids == [job_id_for(retry, 2)] + [job_id_for(r) for r in backlog]
+
+
+def test_a_job_reaches_redis_only_once_the_state_it_is_meant_for_is_committed(
+        conn, account_id, database_url, make_ticker, redis_client):
+    """A worker that takes a job the moment it is pushed finds its run queued (committed), never still
+    `retrying` or `pending`: the job would be dropped as a duplicate."""
+    import threading
+
+    from core.ops import db
+
+    sid = make_schedule(conn, account_id, cadence="daily", active=False)
+    now = fetch(conn, "SELECT now() AS t")[0]["t"]
+    retries = [run_in(conn, sid, "retrying", attempt=1, not_before=now) for _ in range(20)]
+    pending = [run_in(conn, sid, "pending", not_before=now) for _ in range(20)]
+    seen: dict[str, str] = {}
+    watcher = db.connect(database_url, application_name="tests", autocommit=True)
+    listening = threading.Event()
+
+    def worker_that_takes_at_once():
+        listening.set()
+        while len(seen) < 40:
+            popped = redis_client.blpop([f"rq:queue:{QUEUE}"], timeout=10)
+            if popped is None:
+                return
+            run_id = popped[1].decode()[len("run-"):len("run-") + 36]  # run-<run id>[-a<attempt>]
+            with watcher.cursor() as cur:
+                cur.execute("SELECT status FROM schedule_runs WHERE id = %s", (run_id,))
+                seen[run_id] = cur.fetchone()["status"]
+
+    thread = threading.Thread(target=worker_that_takes_at_once)
+    thread.start()
+    listening.wait()
+    make_ticker().tick()
+    thread.join(timeout=15)
+    watcher.close()
+    assert sorted(seen) == sorted(retries + pending)
+    assert set(seen.values()) == {"queued"}

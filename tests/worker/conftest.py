@@ -12,7 +12,10 @@ from core.runs.tasks import TaskRegistry
 
 TASKS = ("generate_report=core.runs.demo_tasks:generate_report,echo=tests.worker.sample_tasks:echo,"
          "boom=tests.worker.sample_tasks:boom,not_json=tests.worker.sample_tasks:not_json,"
-         "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow")
+         "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow,"
+         "spin=tests.worker.sample_tasks:spin,hang=tests.worker.sample_tasks:hang,"
+         "exit_process=tests.worker.sample_tasks:exit_process,segfault=tests.worker.sample_tasks:segfault,"
+         "leak=tests.worker.sample_tasks:leak")
 
 
 def free_port() -> int:

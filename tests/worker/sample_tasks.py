@@ -27,3 +27,41 @@ def slow(account_id, params):
 
     time.sleep(float(params.get("sleep", 0.5)))
     return echo(account_id, params)
+
+
+def spin(account_id, params):
+    """Loops for ever in pure Python: a report whose bad input never ends its loop."""
+    n = 0
+    while True:
+        n += 1
+
+
+def hang(account_id, params):
+    """Sleeps for ever: a report waiting on a socket that never answers."""
+    import time
+
+    while True:
+        time.sleep(3600)
+
+
+def exit_process(account_id, params):
+    """Ends the whole process at once, as a C library calling exit() would."""
+    import os
+
+    os._exit(1)
+
+
+def segfault(account_id, params):
+    """Crashes the process with SIGSEGV, as a broken C extension would."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+LEAKED: list = []
+
+
+def leak(account_id, params):
+    """Keeps 40 MB for good on every call, as a task with a cache that never forgets would."""
+    LEAKED.append(b"x" * (40 * 1024 * 1024))  # written, so resident (a zeroed bytearray may not be)
+    return echo(account_id, params)

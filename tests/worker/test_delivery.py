@@ -170,12 +170,9 @@ def test_a_worker_presumed_dead_cannot_finish_a_run_that_moved_on(conn, settings
     assert schedule_row(conn, schedule_id)["run_count"] == 1
 
 
-def test_a_target_left_sending_by_a_lost_worker_is_never_sent_again(conn, worker_env, registry, account_id,
-                                                                   smtp_server, redis_url):
-    settings = smtp_settings(worker_env, smtp_server)
-    schedule_id = make_schedule(conn, account_id, recipients=["a@example.com", "b@example.com"])
-    run_id = make_run(conn, schedule_id)
-    with db.service_transaction(conn) as cur:  # attempt 1 ran the task, made the ledger, was sending to a@
+def lose_worker_while_sending_to_a(conn, account_id, run_id):
+    """Attempt 1 ran the task, made the ledger, was sending to a@ when its worker was lost."""
+    with db.service_transaction(conn) as cur:
         run = lifecycle.take(cur, run_id, 1, worker="host.1", lease_seconds=60).run
         assert delivery.open_ledger(cur, run, [], result={"report_url": "https://reports.example.com/r"}) == []
         cur.execute("INSERT INTO deliveries (run_id, account_id, target, status, attempts, sending_attempt, message_id)"
@@ -183,10 +180,40 @@ def test_a_target_left_sending_by_a_lost_worker_is_never_sent_again(conn, worker
                     "        (%s, %s, 'b@example.com', 'pending', 0, NULL, '<b@x>')",
                     (run_id, account_id, run_id, account_id))
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
+
+
+def test_a_target_left_sending_by_a_lost_worker_is_sent_again_with_the_same_message_id(
+        conn, worker_env, registry, account_id, smtp_server, redis_url):
+    settings = smtp_settings(worker_env, smtp_server)
+    assert settings.unknown_outcome == "resend"
+    schedule_id = make_schedule(conn, account_id, recipients=["a@example.com", "b@example.com"])
+    run_id = make_run(conn, schedule_id)
+    lose_worker_while_sending_to_a(conn, account_id, run_id)
+    [recovered] = lifecycle.recover_expired_leases(conn, settings, limit=10)
+    assert recovered.outcome == "retrying"
+    a = ledger(conn, run_id)["a@example.com"]
+    assert (a["status"], a["unknown_outcomes"]) == ("pending", 1)
+    assert a["last_error"].startswith("outcome unknown: the worker sending it was lost mid-send; sent again")
+
+    push_retry_now(conn, redis_url, run_id)
+    assert execute(conn, settings, registry, run_id, 2)["status"] == "succeeded"
+    # a@ gets it (again, if the first send had arrived) under the Message-ID it had: a mailbox drops a repeat.
+    assert received(smtp_server) == [("a@example.com", "<a@x>"), ("b@example.com", "<b@x>")]
+    rows = ledger(conn, run_id)
+    assert [(rows[t]["status"], rows[t]["unknown_outcomes"]) for t in ("a@example.com", "b@example.com")] == [
+        ("sent", 1), ("sent", 0)]
+
+
+def test_with_unknown_outcome_give_up_a_target_left_sending_is_never_sent_again(
+        conn, worker_env, registry, account_id, smtp_server, redis_url):
+    settings = smtp_settings(worker_env, smtp_server, UNKNOWN_OUTCOME="give_up")
+    schedule_id = make_schedule(conn, account_id, recipients=["a@example.com", "b@example.com"])
+    run_id = make_run(conn, schedule_id)
+    lose_worker_while_sending_to_a(conn, account_id, run_id)
     [recovered] = lifecycle.recover_expired_leases(conn, settings, limit=10)
     assert recovered.outcome == "retrying"
     rows = ledger(conn, run_id)
-    assert rows["a@example.com"]["status"] == "failed"
+    assert (rows["a@example.com"]["status"], rows["a@example.com"]["unknown_outcomes"]) == ("failed", 1)
     assert rows["a@example.com"]["last_error"].startswith("outcome unknown: the worker sending it was lost")
 
     push_retry_now(conn, redis_url, run_id)
@@ -243,16 +270,19 @@ def test_an_attempt_that_lost_its_run_sends_nothing_more(conn, worker_env, regis
                              result={"report_url": "https://reports.example.com/r"})
         cur.execute("UPDATE schedule_runs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (run_id,))
     assert lifecycle.recover_expired_leases(conn, settings, limit=10)[0].outcome == "retrying"
-    mailers = MailerPool(settings, 1)
-    counts = delivery.deliver_pending(conn, run, schedule, {"report_url": "x"},
+    mailers, pool = MailerPool(settings, 1), db.ConnectionPool(settings.database_url, 1)
+    counts = delivery.deliver_pending(pool, run, schedule, {"report_url": "x"},
                                       {"email": EmailChannel(settings, mailers)})
     mailers.close()
+    pool.close()
     assert counts == {"sent": 0, "failed": 0, "retry": 0, "lost": True} and smtp_server.messages == []
     with db.service_transaction(conn) as cur:
         assert lifecycle.conclude_delivery(cur, run, settings).outcome == "lost"
-    # The first target was claimed with the ledger, then the lease ran out: failed (outcome unknown), never sent.
-    statuses = sorted(r["status"] for r in ledger(conn, run_id).values())
-    assert statuses == ["failed"] + ["pending"] * (len(RECIPIENTS) - 1)
+    # The first target was claimed with the ledger, then the lease ran out: its outcome is unknown, so it
+    # is pending again (for the next attempt to send with the same Message-ID); this attempt sent nothing.
+    rows = ledger(conn, run_id).values()
+    assert sorted((r["status"], r["unknown_outcomes"]) for r in rows) == [("pending", 0)] * (len(RECIPIENTS) - 1) + [
+        ("pending", 1)]
 
 
 def test_a_failure_with_no_error_recorded_still_names_the_run_error(conn, settings, registry, account_id):

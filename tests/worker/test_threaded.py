@@ -1,6 +1,7 @@
 """The threaded worker (worker/threaded.py) against real PostgreSQL, Redis and SMTP: many runs in flight
-in one process, RQ's own records of each job, and a job past its timeout given up without stopping
-the worker or the other runs in flight."""
+in one process, RQ's own records of each job, and a job past its timeout given up while the other runs
+in flight finish within the grace, after which the worker stops (its supervisor replaces the process:
+tests/acceptance/test_isolation.py)."""
 from __future__ import annotations
 
 import time
@@ -13,7 +14,7 @@ from rq.job import Job
 from core.runs.jobs import job_id_for, push_runs
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
-from worker.__main__ import end_late_job
+from worker.child import end_late_job
 from worker.threaded import ThreadedWorker
 
 QUEUE = "schedules-test"
@@ -49,11 +50,13 @@ def test_a_task_past_its_timeout_is_retried_while_another_run_in_the_same_proces
              for i in range(3)]
     push_runs(redis.Redis.from_url(redis_url), QUEUE, [stuck, *quick], job_timeout=1)
     started = time.monotonic()
-    threaded_worker(redis_url).work(burst=True)
+    worker = threaded_worker(redis_url)
+    worker.work(burst=True)
     took = time.monotonic() - started
 
-    # The worker gave up on the stuck job after its 1 s and went on; the others ran beside it.
+    # The worker gave up on the stuck job after its 1 s; the others ran beside it and finished in the grace.
     assert took < 2.8, took
+    assert worker.stop_reason == f"job {job_id_for(stuck)} ran past its timeout; stopping this process"
     assert [run_row(conn, run_id)["status"] for run_id in quick] == ["succeeded"] * 3
     run = run_row(conn, stuck)
     assert (run["status"], run["attempt"]) == ("retrying", 1)

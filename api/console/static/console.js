@@ -23,6 +23,11 @@
   // Create/edit: the next runs as you type, with the runs daylight saving moved marked.
   function renderPreview(body, answer) {
     body.textContent = "";
+    if (answer.state) {  // a saved schedule's pause or off, and what it does to the runs
+      var state = element("p", "muted", answer.state);
+      state.id = "preview-state";
+      body.appendChild(state);
+    }
     var fields = Object.keys(answer.errors || {});
     if (fields.length) {
       var error = element("p", "error", "");
@@ -32,7 +37,7 @@
       return;
     }
     if (!answer.runs.length) {
-      body.appendChild(element("p", "muted", "No runs."));
+      if (!answer.state) body.appendChild(element("p", "muted", "No runs."));
       return;
     }
     var list = element("ol", "runs-ahead");
