@@ -130,7 +130,7 @@ def test_sigint_stops_everything_when_started_in_the_background_with_sigint_igno
                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_ignore_sigint)
     try:
         _read_until(dev.stdout, [f"Listening at: http://127.0.0.1:{port}", "Schedules ticker started",
-                                 "Worker started"], timeout=120)
+                                 "Worker supervisor"], timeout=120)
         processes = _descendants(dev.pid)
         os.kill(dev.pid, signal.SIGINT)  # the runner alone, not its process group
         assert dev.wait(timeout=30) == 0
