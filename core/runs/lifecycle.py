@@ -68,8 +68,16 @@ def _plain(cur):
 
 def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
                skip_existing: bool = False) -> list[str]:
-    """Mark pending runs queued, commit, then push their first attempt's jobs; returns the runs this
-    call queued. A job is never in Redis before the state it is meant for is committed (_push_committed)."""
+    """Mark pending runs queued and push their first attempt's jobs, in one transaction; returns the
+    runs this call queued.
+
+    The compare-and-set comes first so that the rows are locked while their jobs are pushed: a
+    concurrent re-push skips them, and a worker that picks a job up at once waits the few
+    milliseconds until the commit (take_run accepts a pending run at its first attempt and waits on
+    its lock, so the job is never dropped as a duplicate). If the push fails, or the ticker dies before
+    it commits, the runs stay pending for `push_pending`: no commit-then-push window where a crash
+    would leave a queued run without a job.
+    """
     run_ids = [str(run_id) for run_id in run_ids]
     if not run_ids:
         return []
@@ -78,31 +86,30 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
         # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
         # catch-up's runs must be queued oldest first.
         queued = sorted(run_id for run_id, in plain.fetchall())
-    _push_committed(conn, redis_conn, queue_name, [(run_id, 1, 0) for run_id in queued], back_to="pending",
-                    job_timeout=job_timeout, skip_existing=skip_existing)
+        push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
     return queued
 
 
 def push_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
                  grace: float = REPUSH_GRACE_SECONDS) -> list[str]:
     """Push the jobs of up to `limit` pending runs that are ready (manual and released runs at once,
-    the ticker's own after `grace`); returns their ids. A job already in Redis (a push whose answer was
-    lost) is not pushed twice."""
+    the ticker's own after `grace`); returns their ids. A job already in Redis (a ticker died after
+    pushing, before committing) is not pushed twice."""
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_pushable_pending_runs"], {"grace": grace, "limit": limit})
         run_ids = [row["id"] for row in cur.fetchall()]
         if not run_ids:
             return []
+        push_runs(redis_conn, queue_name, run_ids, job_timeout=job_timeout, skip_existing=True)
         cur.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
-        queued = [row["id"] for row in cur.fetchall()]
-    _push_committed(conn, redis_conn, queue_name, [(run_id, 1, 0) for run_id in queued], back_to="pending",
-                    job_timeout=job_timeout, skip_existing=True)
-    return queued
+        return [row["id"] for row in cur.fetchall()]
 
 
 def push_due_retries(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int) -> list[str]:
     """Queue the next attempt of up to `limit` runs whose retry is due (runs handed back by a worker's
-    supervisor among them); returns their ids."""
+    supervisor among them); returns their ids. The runs are marked queued and committed before their
+    jobs reach Redis: a worker that takes a job at once must find its run queued (a `retrying` run
+    does not match the take's compare-and-set, and the job would be dropped as a duplicate)."""
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_due_retries"], {"limit": limit})
         rows = cur.fetchall()
@@ -123,10 +130,9 @@ def push_due_retries(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
 
 def _push_committed(conn, redis_conn, queue_name: str, jobs: list[tuple[str, int, int]], *, back_to: str,
                     **push) -> None:
-    """Push the jobs (run id, attempt, crashes) of runs whose `queued` state is committed: a run that was
-    in flight when a worker process died (crashes > 0) to the quarantine queue, the others to
-    `queue_name`. If the push fails, the runs go back to `back_to` (pending or retrying) for the next
-    tick, unless a worker took one already, and the error is raised; if that fails too, the pass over
+    """Push the jobs (run id, attempt, crashes) of retries whose `queued` state is committed: a run that
+    was in flight when a worker process died (crashes > 0) to the quarantine queue, the others to
+    `queue_name`. If the push fails, the runs go back to `back_to` (retrying) for the next tick, unless a worker took one already, and the error is raised; if that fails too, the pass over
     queued runs (push_lost_queued) finds their jobs missing."""
     by_queue: dict[str, list[tuple[str, int]]] = {}
     for run_id, attempt, crashes in jobs:

@@ -182,7 +182,7 @@ SELECT id::text, schedule_id::text, account_id::text, attempt, result IS NOT NUL
    FOR UPDATE;
 
 -- mark_runs_queued --
--- Compare-and-set pending -> queued for runs whose jobs are pushed once this transaction commits (job id: the prefix of core.runs.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
+-- Compare-and-set pending -> queued for runs whose jobs are being pushed in this transaction (the rows stay locked until it commits, and the worker's take waits for that) (job id: the prefix of core.runs.jobs.job_id_for, then the run id); a run the worker or another ticker already moved on is left alone. Returns the runs this call moved.
 UPDATE schedule_runs
    SET status = 'queued', queued_at = now(), job_id = %(job_id_prefix)s || id::text
  WHERE id = ANY(%(run_ids)s::uuid[])
@@ -190,7 +190,7 @@ UPDATE schedule_runs
 RETURNING id::text;
 
 -- unmark_unpushed --
--- A push that failed after its runs were marked queued and committed: the runs whose job it was go back to the status they came from (pending, or retrying due now), unless a worker took one already (its job did reach Redis). The ticker pushes them again.
+-- A retry push that failed after its runs were marked queued and committed: the runs whose job it was go back to the status they came from (retrying, due now), unless a worker took one already (its job did reach Redis). The ticker pushes them again.
 UPDATE schedule_runs
    SET status = %(back_to)s, not_before = CASE WHEN %(back_to)s = 'retrying' THEN now() ELSE not_before END
  WHERE id = ANY(%(run_ids)s::uuid[]) AND status = 'queued';

@@ -147,8 +147,8 @@ def test_a_task_that_kills_its_process_costs_only_its_own_run(
 def test_a_process_is_replaced_after_its_run_limit_or_past_its_memory_limit(
         conn, account_id, database_url, redis_url, smtp, tmp_path):
     env = process_env(database_url, redis_url, smtp.url, tmp_path, WORKER_PROCESSES=1, WORKER_CONCURRENCY=1,
-                      WORKER_MAX_RUNS=5, WORKER_MAX_MEMORY_MB=100)
-    # A process starts at about 50 MB; two 40 MB leaks take it past 100 MB, before its fifth run.
+                      WORKER_MAX_RUNS=5, WORKER_MAX_MEMORY_MB=75)
+    # A process starts at about 50 MB; one 40 MB leak takes it past 75 MB.
     make_due_schedules(conn, account_id, 4, '{}', task="leak", name="Leak", recipients=["l@example.com"])
     fetch(conn, "UPDATE schedules SET next_run_at = next_run_at - interval '1 minute'")  # due first
     make_due_schedules(conn, account_id, 12, '{"sleep": 0.05}', name="Plain", recipients=["p@example.com"])
@@ -159,12 +159,12 @@ def test_a_process_is_replaced_after_its_run_limit_or_past_its_memory_limit(
     finally:
         stack.close()
     workers = {row["worker"] for row in fetch(conn, "SELECT worker FROM schedule_runs")}
-    print(f"\n16 runs, WORKER_MAX_RUNS=5, WORKER_MAX_MEMORY_MB=100: {len(workers)} processes ran them; "
+    print(f"\n16 runs, WORKER_MAX_RUNS=5, WORKER_MAX_MEMORY_MB=75: {len(workers)} processes ran them; "
           f"{output.count('stopped (recycled after')} recycled by count, "
           f"{output.count('stopped (recycled at')} by memory")
     assert {(r["status"], r["attempt"]) for r in runs_of(conn, "Plain") + runs_of(conn, "Leak")} == {("succeeded", 1)}
     assert "recycled after 5 jobs (WORKER_MAX_RUNS)" in output
-    assert "MB resident (WORKER_MAX_MEMORY_MB=100)" in output
+    assert "MB resident (WORKER_MAX_MEMORY_MB=75)" in output
     assert len(workers) >= 4  # 16 runs at most 5 to a process, fewer for a process that grew too large
 
 
