@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.api.conftest import JWT_SECRET, bearer
-from tests.console.browser import LiveServer, require_browser, start_chrome
 from tests.console.conftest import login_link
+from tests.console.test_browser import browser, live  # noqa: F401 (the same fixtures)
 from tests.console.test_browser import _csp_violations, _fill, _wait, _wait_for_text
 from tests.console.test_edit_changes_only_what_changed import CADENCES, HOOK, SLACK, _future
 
@@ -22,21 +22,6 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 def app_config(database_url, redis_url):
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET,
             "WEBHOOK_ALLOW_LOOPBACK": "true"}
-
-
-@pytest.fixture
-def live(app):
-    server = LiveServer(app)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    driver = start_chrome()
-    yield driver
-    driver.quit()
 
 
 def _not_found_requests(browser) -> list[str]:
