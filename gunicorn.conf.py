@@ -23,6 +23,7 @@ import glob
 import os
 import sys
 
+from core.engine import tzdb
 from core.ops.logs import configure_logging
 from core.ops.settings import SettingsError, load_settings
 
@@ -64,6 +65,7 @@ def _metrics_dir():
 
 
 def on_starting(server):
+    server.log.info("Time zones from tz database %s", tzdb.in_use())
     directory = _metrics_dir()
     if directory:
         os.makedirs(directory, exist_ok=True)

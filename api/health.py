@@ -6,7 +6,8 @@ healthy web processes: it is the liveness check (render.yaml's healthCheckPath).
 /readyz is 200 only when everything a schedule needs answers: PostgreSQL, Redis (when REDIS_URL is
 set; without it the API leaves runs for the ticker to push) and a ticker, whose heartbeat must be
 younger than core.model.ticker_alive_within(TICK_INTERVAL), the rule the tickers count each other
-by. Otherwise it is a 503 whose `checks` name what failed. Neither needs a token.
+by. Otherwise it is a 503 whose `checks` name what failed. /readyz says which tz database the engine reads
+(`tz_database`, core/engine/tzdb.py). Neither needs a token.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.base import Blueprint
 from api.db import PoolTimeout, get_db
 from api.schemas import HealthSchema, ReadySchema
 from core import model
+from core.engine import tzdb
 from core.ops import db, health
 
 blp = Blueprint("health", __name__, description="Liveness and readiness of the service")
@@ -43,7 +45,9 @@ def readyz():
     postgres, ticker = _postgres_and_ticker()
     checks = {"postgres": postgres, "redis": _redis(), "ticker": ticker}
     ready = all(value == OK or value.startswith("not configured") for value in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    database = tzdb.in_use()
+    body = {"status": "ready" if ready else "not_ready", "checks": checks,
+            "tz_database": {"version": database.version, "source": database.source}}
     return body, 200 if ready else 503, {"Cache-Control": "no-store"}
 
 

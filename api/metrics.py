@@ -23,9 +23,11 @@ from prometheus_client import (
     disable_created_metrics,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from api.base import Blueprint
+from core.engine import tzdb
 from core.ops.metrics import SqlCollector, multiprocess_dir
 
 # No `*_created` twin of every counter and histogram series: Prometheus does not need them.
@@ -36,6 +38,18 @@ UNMATCHED_ROUTE = "<unmatched>"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics of the service")
+
+
+class TzDatabaseCollector:
+    """`schedules_tz_database_info{version, source} 1`: the IANA release every run time is computed with."""
+
+    def collect(self):
+        database = tzdb.in_use()
+        info = GaugeMetricFamily("schedules_tz_database_info", "The IANA tz database the engine reads "
+                                 "(the pinned tzdata package unless PYTHONTZPATH says otherwise); always 1.",
+                                 labels=["version", "source"])
+        info.add_metric([database.version, database.source], 1)
+        yield info
 
 
 class ApiMetrics:
@@ -58,6 +72,7 @@ class ApiMetrics:
             self.registry = own
             ProcessCollector(registry=own)
             PlatformCollector(registry=own)
+        self.registry.register(TzDatabaseCollector())
         self.sql = sql_collector
         if sql_collector is not None:
             self.registry.register(sql_collector)

@@ -434,11 +434,20 @@ class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok"})
 
 
+class TzDatabaseSchema(Schema):
+    version = fields.String(metadata={"description": "IANA release, e.g. 2026f", "example": "2026f"})
+    source = fields.String(metadata={"description": "where zoneinfo reads it",
+                                     "example": "tzdata package 2026.6"})
+
+
 class ReadySchema(Schema):
     status = fields.String(metadata={"description": "ready | not_ready"})
     checks = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "postgres, redis, ticker: `ok`, or what failed",
         "example": {"postgres": "ok", "redis": "ok", "ticker": "no heartbeat in the last 180 s (no ticker has one)"}})
+    tz_database = fields.Nested(TzDatabaseSchema, metadata={
+        "description": "the IANA tz database every run time is computed with: the pinned tzdata package "
+                       "unless PYTHONTZPATH chooses the machine's files"})
 
 
 class ErrorSchema(Schema):

@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from core import model
+from core.engine import tzdb
 from core.ops import db
 from core.runs import dispatch, lifecycle
 from ticker.chores import Chores
@@ -239,7 +240,7 @@ class Ticker:
             self.close()
 
     def run(self) -> None:
-        logger.info("Schedules ticker started (interval: %ss)", f"{self.interval:g}")
+        logger.info("Schedules ticker started (interval: %ss, tz database %s)", f"{self.interval:g}", tzdb.in_use())
         logger.debug("Ticker %s: batch size %d, queue %s", self.instance_id, self.settings.tick_batch_size,
                      self.settings.queue_name)
         failures = 0

@@ -35,6 +35,7 @@ from rq.executions import Execution
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
 
+from core.engine import tzdb
 from core.ops import db
 from core.runs import lifecycle
 from core.runs.jobs import RQ_QUEUE_PREFIX, quarantine_queue
@@ -112,8 +113,9 @@ class Supervisor:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        logger.info("Worker supervisor %d started: %d process(es) x %d runs in flight on queue '%s'", os.getpid(),
-                    self.settings.worker_processes, self.settings.worker_concurrency, self.settings.queue_name)
+        logger.info("Worker supervisor %d started: %d process(es) x %d runs in flight on queue '%s', tz database %s",
+                    os.getpid(), self.settings.worker_processes, self.settings.worker_concurrency,
+                    self.settings.queue_name, tzdb.in_use())
         try:
             while True:
                 if not self._stopping:

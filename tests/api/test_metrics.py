@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import uuid
+from importlib import metadata
 
+import tzdata
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.ops import db
@@ -49,6 +51,12 @@ def test_metrics_needs_no_token_and_is_documented(client, app):
     spec = client.get("/openapi.json").get_json()
     assert spec["paths"]["/metrics"]["get"]["security"] == []
     assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_tz_database_in_use_is_a_labelled_series(client):
+    samples = scrape(client)
+    assert value(samples, "schedules_tz_database_info", version=tzdata.IANA_VERSION,
+                 source=f"tzdata package {metadata.version('tzdata')}") == 1
 
 
 def test_requests_are_counted_by_method_route_template_and_status(client, auth, create):

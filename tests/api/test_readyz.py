@@ -3,6 +3,9 @@ ticker's part is its heartbeat: younger than max(3 x TICK_INTERVAL, 2 x TICK_INT
 from __future__ import annotations
 
 import os
+from importlib import metadata
+
+import tzdata
 
 from api import create_app
 from core.ops import db
@@ -19,7 +22,15 @@ def beat(conn, seconds_ago: float = 0.0, instance: str = "ticker-1") -> None:
 
 def ready(client):
     response = client.get("/readyz")
-    return response.status_code, response.get_json()
+    body = response.get_json()
+    body.pop("tz_database")
+    return response.status_code, body
+
+
+def test_readyz_names_the_pinned_tz_database(client):
+    body = client.get("/readyz").get_json()
+    assert body["tz_database"] == {"version": tzdata.IANA_VERSION,
+                                   "source": f"tzdata package {metadata.version('tzdata')}"}
 
 
 def test_ready_when_postgres_redis_and_a_ticker_answer(client, conn):

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from rq.job import Job
 
+from core.engine import tzdb
 from core.runs.jobs import RUN_JOB_FUNC
 from tests.ticker.conftest import (REPO, assert_exactly_once, ensure_seed_account, fetch,
                                    insert_due_schedules, make_schedule, scalar, settled, wait_until)
@@ -68,7 +69,7 @@ def test_once_dispatches_the_seed_test_schedule_and_exits_0(conn, redis_client, 
 
 def test_notify_wakes_a_sleeping_ticker_and_sigterm_stops_it(conn, account_id, start_ticker):
     process = start_ticker(TICK_INTERVAL=60)
-    process.wait_for("Schedules ticker started (interval: 60s)")
+    process.wait_for(f"Schedules ticker started (interval: 60s, tz database {tzdb.in_use()})")
     wait_until(lambda: scalar(conn, "SELECT count(*) FROM ticker_heartbeats") == 1, 10, message="heartbeat")
     time.sleep(0.3)  # asleep now, for up to a minute
 
