@@ -66,7 +66,7 @@ CREATE TABLE alert_messages (
     run_id      UUID,
     detail      TEXT,
     failures    INT NOT NULL DEFAULT 0,
-    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),  -- in order within one transaction too
     pushed_at   TIMESTAMPTZ,     -- when the ticker last pushed its job
     done_at     TIMESTAMPTZ,
     UNIQUE (alert_id, key)

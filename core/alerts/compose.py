@@ -36,7 +36,8 @@ def _when(value, zone: str | None) -> str:
         local = value.astimezone(ZoneInfo(zone))
     except (KeyError, ValueError):
         local, zone = value.astimezone(timezone.utc), "UTC"
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()} ({zone})"
+    name = local.tzname()
+    return f"{local:%a %d %b %Y, %H:%M} {name}" + ("" if name == zone else f" ({zone})")
 
 
 def _excerpt(text: str | None) -> str:

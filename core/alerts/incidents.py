@@ -30,7 +30,11 @@ def list_alerts(cur, account_id, *, status: str | None = None, schedule_id=None,
         by_id = {str(a["id"]): a for a in alerts}
         cur.execute(queries["alert_messages_of"], {"account_id": account_id, "alert_ids": list(by_id)})
         for message in cur.fetchall():
-            by_id[str(message.pop("alert_id"))]["messages"].append(dict(message))
+            message = dict(message)
+            for row in message["deliveries"]:  # json_agg writes instants as text
+                for name in ("sent_at", "not_before"):
+                    row[name] = datetime.fromisoformat(row[name]) if row[name] else None
+            by_id[str(message.pop("alert_id"))]["messages"].append(message)
     return alerts
 
 
