@@ -36,7 +36,10 @@ CREATE TABLE schedule_alerts_off (
 CREATE TABLE alerts (
     id            UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     account_id    UUID NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    schedule_id   UUID NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    -- No foreign key: checking one would take a KEY SHARE lock on the schedules row in the transaction
+    -- that ends a run, which the tickers' claim (FOR UPDATE SKIP LOCKED) would then skip. A schedule's
+    -- deletion deletes its alerts (alerts_of_deleted_schedules below).
+    schedule_id   UUID NOT NULL,
     status        TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
     opened_by     TEXT NOT NULL CHECK (opened_by IN ('failed', 'delivery_failed', 'missed', 'paused',
                                                      'channel_disabled', 'stale')),
@@ -52,6 +55,17 @@ CREATE TABLE alerts (
 -- At most one open incident per schedule: what the events upsert into.
 CREATE UNIQUE INDEX alerts_open_idx ON alerts (schedule_id) WHERE status = 'open';
 CREATE INDEX alerts_account_idx ON alerts (account_id, opened_at DESC);
+CREATE INDEX alerts_schedule_idx ON alerts (schedule_id);
+
+CREATE FUNCTION alerts_of_deleted_schedules() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = public AS $$  -- a tenant deletes schedules, not alerts
+BEGIN
+    DELETE FROM alerts a USING gone g WHERE a.schedule_id = g.id;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER alerts_of_deleted_schedules AFTER DELETE ON schedules REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION alerts_of_deleted_schedules();
 
 -- An incident's news, one row per event (`key` makes it once): opened, paused, channel_disabled,
 -- recovered. Its ledger rows are made with it, from alert_settings; `done_at` once none is unfinished.
@@ -59,7 +73,7 @@ CREATE TABLE alert_messages (
     id          UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     alert_id    UUID NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     account_id  UUID NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    schedule_id UUID NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    schedule_id UUID NOT NULL,  -- the alert's (no foreign key, as there)
     event       TEXT NOT NULL CHECK (event IN ('opened', 'paused', 'channel_disabled', 'recovered')),
     cause       TEXT NOT NULL,   -- what happened: failed, delivery_failed, missed, stale, paused, channel_disabled, succeeded
     key         TEXT NOT NULL,

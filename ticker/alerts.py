@@ -36,9 +36,9 @@ class AlertUnits:
             self.next_scan = time.monotonic() + ALERT_SCAN_EVERY_SECONDS
             with stage("look for stale schedules"), db.service_transaction(conn) as cur:
                 stale = incidents.open_stale(cur, self.clock(), limit=self.batch_size)
-            for row in stale:
-                logger.warning("Schedule %s ('%s') stopped running: alert opened", row["schedule_id"], row["name"],
-                               extra={"schedule_id": row["schedule_id"]})
+            for row in stale:  # the hourly health check says it too, as a warning
+                logger.info("Opened an alert for schedule %s ('%s'): it stopped running", row["schedule_id"],
+                            row["name"], extra={"schedule_id": row["schedule_id"]})
         pushed = 0
         while not should_stop():
             with stage("push alert messages"):

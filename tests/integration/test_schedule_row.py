@@ -97,8 +97,9 @@ def test_a_run_concluding_does_not_notify(conn, account_id, listener, status):
     its message (migration 0019); a failure counted into the open alert, or a success with none open, does not."""
     sid = make_schedule(conn, account_id, pause_after_failures=3)
     if status != "succeeded":
+        first = running_run(conn, sid)
         with db.service_transaction(conn) as cur:
-            assert lifecycle.finish(cur, running_run(conn, sid), status, "ValueError: down")
+            assert lifecycle.finish(cur, first, status, "ValueError: down")
     run = running_run(conn, sid)
     listener.drain()  # the schedule's and the run's INSERT (as run now's) told the tickers
     with db.service_transaction(conn) as cur:
