@@ -122,3 +122,29 @@ def test_three_failures_in_a_row_give_one_alert_with_a_count_then_one_recovery(
     push_and_work(conn, redis_url)
     assert len(fetch(conn, "SELECT 1 FROM alerts WHERE schedule_id = %s", schedule_id)) == 2
     assert len([m for m in mails(smtp_server) if m["To"] == OWNER]) == 3
+
+
+def test_a_delivery_failed_alert_names_the_channel_that_failed_and_why(
+        conn, account_id, worker_env, smtp_server, redis_url, alert_worker):
+    from tests.receivers import Receiver
+
+    settings = load_settings({**worker_env, "SMTP_URL": smtp_server.url, "WEBHOOK_ALLOW_LOOPBACK": "true"})
+    alert_worker.settings = settings
+    configure(conn, account_id)
+    slack = Receiver(answers=[(404, {}, b"no_service")]).start()
+    try:
+        schedule_id = make_schedule(conn, account_id, task="echo", recipients=["client@example.com"])
+        with db.service_transaction(conn) as cur:
+            cur.execute("INSERT INTO schedule_channels (schedule_id, account_id, type, url) VALUES (%s, %s, 'slack', %s)",
+                        (schedule_id, account_id, slack.url("/services/T/B/secretXYZW")))
+        run_id = make_run(conn, schedule_id)
+        assert execute(conn, settings, TaskRegistry(settings.tasks), run_id)["status"] == "delivery_failed"
+        push_and_work(conn, redis_url)
+    finally:
+        slack.stop()
+    [alert_mail] = [m for m in mails(smtp_server) if m["To"] == OWNER]
+    assert alert_mail["Subject"] == 'Delivery failed: "Weekly Market Snapshot"'
+    text = alert_mail.get_body(("plain",)).get_content()
+    assert f"http://127.0.0.1:{slack.port}/…XYZW (answered 404: no_service)" in text
+    assert "secretXYZW" not in text  # a Slack URL is a credential: masked
+    dump("delivery_failed", [alert_mail])
