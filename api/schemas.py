@@ -409,8 +409,9 @@ class AlertChannelSchema(ChannelSchema):
 class AlertSettingsSchema(Schema):
     """Where the account's alerts go and which events it wants (the body of PUT, and its answer)."""
 
-    emails = fields.List(EmailAddress(), load_default=list, validate=recipients_limit, metadata={
-        "description": "addresses that get every alert; an address that unsubscribed gets none (suppressed)"})
+    emails = fields.List(EmailAddress(), required=True, validate=recipients_limit, metadata={
+        "description": "addresses that get every alert (a PUT replaces the settings: required, may be empty); "
+                       "an address that unsubscribed gets none (suppressed)"})
     channels = fields.List(fields.Nested(AlertChannelSchema), load_default=list, validate=_channels_limit, metadata={
         "description": "webhook and Slack URLs that get every alert: [{\"type\", \"url\"}]; `{\"id\"}` keeps "
                        "one already saved (a Slack URL is read back masked)"})

@@ -63,9 +63,11 @@ def test_bad_settings_are_a_400_naming_every_field(client, auth):
     assert set(fields) == {"emails", "events", "channels"}
     assert "0" in fields["channels"] and "url" in fields["channels"]["0"]
     unknown = client.put("/v1/alerts/settings", headers=auth,
-                         json={"channels": [{"id": "7d0f4b7e-4a53-4c2e-9d55-6c1d3f0a1b2c"}]})
+                         json={"emails": [], "channels": [{"id": "7d0f4b7e-4a53-4c2e-9d55-6c1d3f0a1b2c"}]})
     assert unknown.status_code == 400
     assert unknown.get_json()["fields"] == {"channels": {"0": {"id": ["no alert channel has this id"]}}}
+    missing = client.put("/v1/alerts/settings", headers=auth)  # a PUT replaces them all: emails are required
+    assert missing.status_code == 400 and "emails" in missing.get_json()["fields"]
     assert client.put("/v1/schedules/7d0f4b7e-4a53-4c2e-9d55-6c1d3f0a1b2c/alerts", headers=auth,
                       json={"enabled": "no"}).get_json()["fields"] == {"enabled": ["Not a valid boolean."]}
 
