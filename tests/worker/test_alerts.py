@@ -148,3 +148,20 @@ def test_a_delivery_failed_alert_names_the_channel_that_failed_and_why(
     assert f"http://127.0.0.1:{slack.port}/…XYZW (answered 404: no_service)" in text
     assert "secretXYZW" not in text  # a Slack URL is a credential: masked
     dump("delivery_failed", [alert_mail])
+
+
+def test_a_schedule_paused_after_failures_adds_one_message_to_its_open_alert(
+        conn, account_id, smtp_settings, smtp_server, redis_url, alert_worker):
+    configure(conn, account_id)
+    registry = TaskRegistry(smtp_settings.tasks)
+    schedule_id = make_schedule(conn, account_id, task="boom", pause_after_failures=2)
+    for _ in range(2):
+        assert execute(conn, smtp_settings, registry, make_run(conn, schedule_id))["status"] == "failed"
+    push_and_work(conn, redis_url)
+    sent = [m for m in mails(smtp_server) if m["To"] == OWNER]
+    assert [m["Subject"] for m in sent] == ['Failing: "Weekly Market Snapshot"',
+                                           'Paused after failures: "Weekly Market Snapshot"']
+    assert "paused after 2 consecutive failed runs" in sent[1].get_body(("plain",)).get_content()
+    [alert] = fetch(conn, "SELECT * FROM alerts WHERE schedule_id = %s", schedule_id)
+    assert alert["failures"] == 2 and alert["status"] == "open"
+    dump("paused", sent[1:])
