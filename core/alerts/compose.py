@@ -67,7 +67,8 @@ def compose(settings, m: dict) -> AlertContent:
     elif event == "paused" or cause == "paused":
         subject = f'Paused after failures: "{name}"'
         lines = [f'The schedule "{name}" was paused: {_excerpt(m["detail"])}.',
-                 "It makes no run until someone resumes it (POST /v1/schedules/{id}/resume, or Resume in the console)."]
+                 "It makes no run until someone resumes it: Resume on its page in the console, "
+                 "or POST /v1/schedules/<id>/resume."]
     elif event == "channel_disabled" or cause == "channel_disabled":
         subject = f'Channel disabled: "{name}"'
         lines = [f'A channel of the schedule "{name}" was disabled by its receiver: {_excerpt(m["detail"])}.',
