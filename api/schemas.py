@@ -464,7 +464,8 @@ class AlertSchema(Schema):
     schedule_name = fields.String(dump_only=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(("open", "closed")))
     opened_by = fields.String(dump_only=True, validate=validate.OneOf(ALERT_EVENTS))
-    failures = fields.Integer(dump_only=True, metadata={"description": "failed, delivery_failed and missed runs counted"})
+    failures = fields.Integer(dump_only=True, metadata={
+        "description": "failed, delivery_failed and missed runs counted"})
     first_run_id = fields.UUID(dump_only=True, allow_none=True)
     last_run_id = fields.UUID(dump_only=True, allow_none=True)
     last_error = fields.String(dump_only=True, allow_none=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from email.utils import formatdate
 from zoneinfo import ZoneInfo
 
@@ -135,6 +135,6 @@ def webhook_body(content: AlertContent, m: dict) -> dict:
 def slack_message(content: AlertContent) -> dict:
     def esc(text: str) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = f"*<{esc(content.link)}|{esc(content.subject)}>*\n" + "\n".join(esc(line) for line in content.lines)
     return {"text": f"{content.subject}: {content.link}",
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": (
-                f"*<{esc(content.link)}|{esc(content.subject)}>*\n" + "\n".join(esc(line) for line in content.lines))}}]}
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}

@@ -57,7 +57,8 @@ def test_settings_default_then_saved_and_read_back_with_slack_masked(client, aut
 def test_bad_settings_are_a_400_naming_every_field(client, auth):
     response = client.put("/v1/alerts/settings", headers=auth, json={
         "emails": ["not-an-address"], "events": ["sometimes"],
-        "channels": [{"type": "webhook", "url": "https://10.0.0.1/hook"}, {"id": "7d0f4b7e-4a53-4c2e-9d55-6c1d3f0a1b2c"}]})
+        "channels": [{"type": "webhook", "url": "https://10.0.0.1/hook"},
+                     {"id": "7d0f4b7e-4a53-4c2e-9d55-6c1d3f0a1b2c"}]})
     assert response.status_code == 400
     fields = response.get_json()["fields"]
     assert set(fields) == {"emails", "events", "channels"}

@@ -135,7 +135,8 @@ def test_a_delivery_failed_alert_names_the_channel_that_failed_and_why(
     try:
         schedule_id = make_schedule(conn, account_id, task="echo", recipients=["client@example.com"])
         with db.service_transaction(conn) as cur:
-            cur.execute("INSERT INTO schedule_channels (schedule_id, account_id, type, url) VALUES (%s, %s, 'slack', %s)",
+            cur.execute("INSERT INTO schedule_channels (schedule_id, account_id, type, url)"
+                        " VALUES (%s, %s, 'slack', %s)",
                         (schedule_id, account_id, slack.url("/services/T/B/secretXYZW")))
         run_id = make_run(conn, schedule_id)
         assert execute(conn, settings, TaskRegistry(settings.tasks), run_id)["status"] == "delivery_failed"
