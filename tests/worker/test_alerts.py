@@ -63,9 +63,12 @@ def mails(smtp_server) -> list:
 
 
 def dump(name: str, messages) -> None:
-    """Keep what the alerts said (the lead quotes them)."""
-    os.makedirs("/tmp/wt28a", exist_ok=True)
-    with open(f"/tmp/wt28a/{name}.json", "w") as out:
+    """Keep what the alerts said, to read them, when ALERT_MESSAGES_DIR names a folder."""
+    folder = os.environ.get("ALERT_MESSAGES_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w") as out:
         json.dump([{"subject": m["Subject"], "to": m["To"], "message_id": m["Message-ID"],
                     "text": m.get_body(("plain",)).get_content()} for m in messages], out, indent=2)
 
