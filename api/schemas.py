@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, pre_dump, validate, val
 
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
+from core.alerts import EVENTS as ALERT_EVENTS, MESSAGE_EVENTS as ALERT_MESSAGE_EVENTS
 from core.deliveries import channels
 from core.engine import cron
 from core.engine.timing import TimingError, timing_problems
@@ -396,6 +397,104 @@ class SuppressionListSchema(Schema):
     page = fields.Integer()
     page_size = fields.Integer()
     pages = fields.Integer()
+
+
+class AlertChannelSchema(ChannelSchema):
+    """A webhook or Slack URL that gets the account's alerts."""
+
+    class Meta:
+        exclude = ("status", "disabled_at", "disabled_reason")
+
+
+class AlertSettingsSchema(Schema):
+    """Where the account's alerts go and which events it wants (the body of PUT, and its answer)."""
+
+    emails = fields.List(EmailAddress(), required=True, validate=recipients_limit, metadata={
+        "description": "addresses that get every alert (a PUT replaces the settings: required, may be empty); "
+                       "an address that unsubscribed gets none (suppressed)"})
+    channels = fields.List(fields.Nested(AlertChannelSchema), load_default=list, validate=_channels_limit, metadata={
+        "description": "webhook and Slack URLs that get every alert: [{\"type\", \"url\"}]; `{\"id\"}` keeps "
+                       "one already saved (a Slack URL is read back masked)"})
+    events = fields.List(fields.String(validate=validate.OneOf(ALERT_EVENTS)), load_default=lambda: list(ALERT_EVENTS),
+                         metadata={"description": "the events that open an alert: failed, delivery_failed, missed, "
+                                                  "paused (after failures), channel_disabled (by a 410), stale "
+                                                  "(stopped running); default all"})
+    updated_at = UtcDateTime(dump_only=True, allow_none=True)
+
+
+class AlertDeliverySchema(Schema):
+    """One row of an alert message's delivery ledger."""
+
+    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",) + channels.TYPES))
+    target = fields.String(dump_only=True, metadata={"description": "the address, or the URL (a Slack URL masked)"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(model.DELIVERY_STATUSES), metadata={
+        "description": "pending (to send, or to retry at not_before), sending, sent, suppressed "
+                       "(unsubscribed), failed"})
+    attempts = fields.Integer(dump_only=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
+    unknown_outcomes = fields.Integer(dump_only=True, metadata={
+        "description": "times its sender died mid-send (sent again with the same message id, or failed)"})
+    sent_at = UtcDateTime(dump_only=True, allow_none=True)
+    not_before = UtcDateTime(dump_only=True, allow_none=True, metadata={"description": "pending: when it is tried"})
+
+
+class AlertMessageSchema(Schema):
+    """One piece of news of an incident, delivered once to every destination."""
+
+    id = fields.UUID(dump_only=True)
+    event = fields.String(dump_only=True, validate=validate.OneOf(ALERT_MESSAGE_EVENTS), metadata={
+        "description": "opened (the first bad event), paused, channel_disabled, recovered (back to normal)"})
+    cause = fields.String(dump_only=True, metadata={
+        "description": "what happened: failed, delivery_failed, missed, stale, paused, channel_disabled, succeeded"})
+    run_id = fields.UUID(dump_only=True, allow_none=True)
+    detail = fields.String(dump_only=True, allow_none=True)
+    failures = fields.Integer(dump_only=True, metadata={"description": "the incident's count at this event"})
+    created_at = UtcDateTime(dump_only=True)
+    done_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when every delivery was final (null: some are still to send)"})
+    deliveries = fields.List(fields.Nested(AlertDeliverySchema), dump_only=True)
+
+
+class AlertSchema(Schema):
+    """One incident of one schedule: opened by its first bad event, counting those that follow, closed by
+    its next succeeded run."""
+
+    id = fields.UUID(dump_only=True)
+    schedule_id = fields.UUID(dump_only=True)
+    schedule_name = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, validate=validate.OneOf(("open", "closed")))
+    opened_by = fields.String(dump_only=True, validate=validate.OneOf(ALERT_EVENTS))
+    failures = fields.Integer(dump_only=True, metadata={
+        "description": "failed, delivery_failed and missed runs counted"})
+    first_run_id = fields.UUID(dump_only=True, allow_none=True)
+    last_run_id = fields.UUID(dump_only=True, allow_none=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
+    opened_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
+    closed_at = UtcDateTime(dump_only=True, allow_none=True)
+    closed_run_id = fields.UUID(dump_only=True, allow_none=True, metadata={"description": "the run that succeeded"})
+    messages = fields.List(fields.Nested(AlertMessageSchema), dump_only=True)
+
+
+class AlertListArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(("open", "closed")))
+    schedule_id = fields.UUID()
+    before = fields.UUID(metadata={"description": "an alert id: older alerts (the previous page's next_before)"})
+    limit = _int(1, 200, strict=False, load_default=50)
+
+
+class AlertListSchema(Schema):
+    alerts = fields.List(fields.Nested(AlertSchema))
+    count = fields.Integer()
+    next_before = fields.UUID(allow_none=True, metadata={"description": "pass as `before` for the next page; null "
+                                                                        "when this page is not full"})
+
+
+class ScheduleAlertsSchema(Schema):
+    """Whether a schedule's events alert the account (the body of PUT, and its answer)."""
+
+    schedule_id = fields.UUID(dump_only=True)
+    enabled = StrictBoolean(required=True, metadata={"description": "false: this schedule never alerts"})
 
 
 class ScheduleWithWarningsSchema(ScheduleSchema):

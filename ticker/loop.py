@@ -28,6 +28,7 @@ from core import model
 from core.engine import tzdb
 from core.ops import db
 from core.runs import dispatch, lifecycle
+from ticker.alerts import AlertUnits
 from ticker.chores import Chores
 from ticker.lanes import LANES, Dispatcher
 from ticker.metrics import TickerMetrics
@@ -78,6 +79,7 @@ class Ticker:
         self.recovery = Recovery(settings, self.metrics, repush_grace=repush_grace, instance_id=self.instance_id,
                                  clock=clock)
         self.housekeeping = Chores(settings, self.metrics, clock)
+        self.alerts = AlertUnits(settings, clock)
         self._lane_conns = []      # one per lane; the first also recovers, heartbeats, computes wake-ups
         self._listen_conn = None   # LISTEN only, autocommit
         self._own_pids = set()     # our connections' backend pids, to ignore our own NOTIFYs
@@ -157,7 +159,8 @@ class Ticker:
     # ------------------------------------------------------------------ one tick
 
     def tick(self) -> bool:
-        """Drain the recovery units, then dispatch every due schedule; returns whether there was work."""
+        """Drain the recovery units, dispatch every due schedule, then push alert messages (ticker/alerts.py);
+        returns whether there was work."""
         started = time.monotonic()
         figures = TickFigures()
         logger.debug("Tick: Checking for due schedules...")
@@ -171,6 +174,8 @@ class Ticker:
         should_stop = lambda: self._stop  # noqa: E731
         self.recovery.run_all(self._conn, self._redis, figures, should_stop)
         self.dispatcher.dispatch_due(self._lane_conns[:self.lanes_in_use], self._redis, figures)
+        # After dispatch: the alerts of the runs it recorded missed are pushed in the same tick.
+        self.alerts.run_all(self._conn, self._redis, should_stop)
         if not figures.due:
             logger.debug("No due schedules found")
         elapsed = time.monotonic() - started

@@ -14,6 +14,7 @@ core.deliveries.suppressions) and validates with the API's schemas.
     who.py            who the change history names for a console action
     edit.py           create and edit, and the live preview endpoint
     suppressions.py   unsubscribed addresses and resubscribe
+    alerts.py         alert settings, the alerts and their messages, a schedule's alert switch
     docs.py           `/` and `/docs` (Swagger UI from the pinned swagger-ui-bundle package)
     headers.py        Content-Security-Policy (no inline scripts) and the other security headers
 """
@@ -42,7 +43,8 @@ def init_app(app, settings) -> None:
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
     )
-    from api.console import actions, docs, edit, headers, schedules, session, suppressions  # noqa: F401 (routes)
+    from api.console import (actions, alerts, docs, edit, headers, schedules, session,  # noqa: F401 (routes)
+                             suppressions)
 
     app.register_blueprint(bp)
     app.register_blueprint(docs.bp)

@@ -17,6 +17,7 @@ from api.console import bp, explain
 from api.console.who import actor
 from api.db import tenant
 from core import model
+from core.alerts import incidents
 from core.engine.explain import explained_runs
 from core.engine.timing import TimingError
 from core.schedule import pauses, schedules
@@ -97,7 +98,10 @@ def schedule_page(schedule_id):
     with tenant() as cur:
         row = get_or_404(cur, schedule_id)
         runs = history(cur, schedule_id)
+        alerts = incidents.schedule_alerts(cur, g.account_id, schedule_id)
+        open_alerts = incidents.list_alerts(cur, g.account_id, schedule_id=schedule_id, status="open", limit=1)
     return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
+                           alerts_enabled=alerts["enabled"], open_alert=open_alerts[0] if open_alerts else None,
                            upcoming=upcoming(row, now), now=now, explain=explain, state=schedules.state_of(row),
                            next_run=pauses.next_run_shown(row)[1],
                            pause_until_min=explain.local_input(now, row["timezone"]))

@@ -93,12 +93,28 @@ def test_a_timing_or_activity_change_notifies(conn, account_id, listener, change
 
 @pytest.mark.parametrize("status", ["succeeded", "failed", "delivery_failed"])
 def test_a_run_concluding_does_not_notify(conn, account_id, listener, status):
+    """Unless it is news for the account owner: a failure that opens an alert wakes the tickers to push
+    its message (migration 0019); a failure counted into the open alert, or a success with none open, does not."""
     sid = make_schedule(conn, account_id, pause_after_failures=3)
+    if status != "succeeded":
+        first = running_run(conn, sid)
+        with db.service_transaction(conn) as cur:
+            assert lifecycle.finish(cur, first, status, "ValueError: down")
     run = running_run(conn, sid)
     listener.drain()  # the schedule's and the run's INSERT (as run now's) told the tickers
     with db.service_transaction(conn) as cur:
         assert lifecycle.finish(cur, run, status, None if status == "succeeded" else "ValueError: down")
     assert not listener.notified()
+
+
+def test_a_failure_that_opens_an_alert_notifies_and_so_does_the_recovery(conn, account_id, listener):
+    sid = make_schedule(conn, account_id)
+    for status, news in (("failed", True), ("failed", False), ("succeeded", True), ("succeeded", False)):
+        run = running_run(conn, sid)
+        listener.drain()
+        with db.service_transaction(conn) as cur:
+            assert lifecycle.finish(cur, run, status, "ValueError: down" if status == "failed" else None)
+        assert listener.notified() is news, status
 
 
 def test_an_edit_of_other_columns_does_not_notify(conn, account_id, listener):

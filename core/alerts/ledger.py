@@ -1,0 +1,164 @@
+"""The delivery of alert messages through the delivery ledger.
+
+An alert message's rows (`deliveries` with `alert_message_id`: one per email address, webhook and Slack
+URL of the account's alert settings, unsubscribed addresses `suppressed`) are made with the message,
+in the transaction of its event (migration 0019). Then, as for a run's rows:
+
+- the ticker pushes one RQ job per message that has a row due (`push_due`), and pushes it again when
+  its job was lost (Redis emptied) or a row's retry came due;
+- the worker (`deliver`, the job `worker.alerts.deliver_alert`) claims each due row (`sending`, with a
+  lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient failure:
+  the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
+  DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again;
+- a row whose sender was killed mid-send keeps its lease until it runs out; the ticker then
+  (`recover_sends`) sends it again with the same Message-ID / webhook-id, or fails it
+  (UNKNOWN_OUTCOME=give_up), as for runs.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from datetime import datetime, timezone
+
+from rq import Queue
+
+from core.alerts import compose
+from core.deliveries import outbound, signing
+from core.deliveries.delivery import Sent, shown_target
+from core.deliveries.email import EmailChannel
+from core.ops import db
+from core.ops.sql import queries
+from core.runs.jobs import RESULT_TTL_SECONDS
+from core.runs.lifecycle import retry_delay
+
+logger = logging.getLogger(__name__)
+
+ALERT_JOB_FUNC = "worker.alerts.deliver_alert"
+# A message whose job was pushed this long ago and still has a row due is pushed again.
+REPUSH_SECONDS = 60
+USER_AGENT = "schedules-webhooks/1"
+
+
+def lease_seconds(settings) -> float:
+    """How long a row may stay `sending` before its sender is presumed dead: four run leases (60 s)."""
+    return 4 * settings.run_lease_seconds
+
+
+# ---------------------------------------------------------------------------- the ticker's side
+
+def push_due(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
+             repush: float = REPUSH_SECONDS) -> list[str]:
+    """Push a job for up to `limit` messages with a row due; returns their ids. The job is pushed
+    inside the transaction that records the push: if Redis fails, nothing is recorded and the next
+    tick pushes again (a job pushed twice finds nothing left to claim the second time)."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["claim_alert_messages_to_push"], {"limit": limit, "repush": repush})
+        ids = [row["id"] for row in cur.fetchall()]
+        if not ids:
+            return []
+        cur.execute(queries["mark_alert_messages_pushed"], {"ids": ids})
+        stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
+        queue = Queue(queue_name, connection=redis_conn)
+        with redis_conn.pipeline() as pipe:
+            for message_id in ids:
+                queue.enqueue_call(ALERT_JOB_FUNC, args=(message_id,), job_id=f"alert-{message_id}-{stamp}",
+                                   timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
+                                   description=f"alert message {message_id}", pipeline=pipe)
+            pipe.execute()
+    return ids
+
+
+def recover_sends(conn, *, resend: bool) -> int:
+    """Rows whose sender's lease ran out: sent again (`resend`) or failed. Returns how many."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(queries["recover_alert_sends"], {"resend": resend})
+        ids = sorted({row["alert_message_id"] for row in cur.fetchall()})
+        if ids:
+            cur.execute(queries["mark_alert_messages_done"], {"ids": ids})
+    return len(ids)
+
+
+# ---------------------------------------------------------------------------- the worker's side
+
+def deliver(pool, mailers, settings, message_id: str) -> dict:
+    """Send every row of the message that is due, one claim, send and record at a time (each its own
+    statement, committed: none is held while a message is sent). Returns the counts of this pass."""
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    with pool.connection() as conn, db.service_statements(conn) as cur:
+        cur.execute(queries["alert_message_for_delivery"], {"id": message_id})
+        message = cur.fetchone()
+    if message is None:
+        return counts  # its schedule was deleted since
+    content = compose.compose(settings, message)
+    unreachable: set[str] = set()
+    while True:
+        with pool.connection() as conn, db.service_statements(conn) as cur:
+            cur.execute(queries["claim_alert_delivery"], {"id": message_id, "lease": lease_seconds(settings)})
+            row = cur.fetchone()
+        if row is None:
+            break
+        if row["channel"] in unreachable:
+            sent = Sent(False, "not tried: the mail server was unreachable a moment ago", unreachable=True)
+        else:
+            sent = _send(settings, mailers, pool, message, content, row)
+        if sent.ok:
+            status = "sent"
+        elif sent.permanent or row["attempts"] >= settings.delivery_max_attempts:
+            status = "failed"
+        else:
+            status = "pending"
+            if sent.unreachable:
+                unreachable.add(row["channel"])
+        counts[{"sent": "sent", "failed": "failed", "pending": "retry"}[status]] += 1
+        with pool.connection() as conn, db.service_statements(conn) as cur:
+            cur.execute(queries["record_alert_delivery"], {
+                "delivery_id": row["id"], "attempts": row["attempts"], "status": status,
+                "error": None if sent.ok else sent.error, "delay": retry_delay(row["attempts"])})
+        if not sent.ok:
+            logger.warning("Alert %s to %s failed (%s): %s", message_id, shown_target(row["channel"], row["target"]),
+                           "gave up" if status == "failed" else "will retry", sent.error)
+    with pool.connection() as conn, db.service_statements(conn) as cur:
+        cur.execute(queries["mark_alert_messages_done"], {"ids": [message_id]})
+    logger.info("Alert message %s ('%s'): %d sent, %d failed, %d to retry", message_id, content.subject,
+                counts["sent"], counts["failed"], counts["retry"])
+    return counts
+
+
+def _send(settings, mailers, pool, message: dict, content, row: dict) -> Sent:
+    if row["channel"] == "email":
+        mail = compose.email(settings, content, message, row["target"],
+                             f"<{row['message_id']}@{EmailChannel.message_domain(settings)}>")
+        with mailers.mailer() as mailer:
+            outcome = mailer.send(mail)
+        return Sent(ok=outcome.ok, error=outcome.error,
+                    permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
+                    unreachable=not outcome.ok and outcome.response_code is None)
+    try:
+        destination = outbound.check(row["target"], allow_loopback=settings.webhook_allow_loopback)
+    except outbound.UnsafeUrl as exc:
+        return Sent(False, f"refused: {exc}", permanent=not exc.transient)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if row["channel"] == "slack":
+        body = json.dumps(compose.slack_message(content), ensure_ascii=False)
+    else:
+        body = json.dumps(compose.webhook_body(content, message), separators=(",", ":"), sort_keys=True,
+                          ensure_ascii=False, default=str)
+        webhook_id = f"msg_{row['message_id'].replace('-', '')}"
+        with pool.connection() as conn, db.service_transaction(conn) as cur:
+            secrets = [r["secret"] for r in signing.ensure_secret(cur, message["account_id"])]
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        headers.update({"webhook-id": webhook_id, "webhook-timestamp": str(int(now.timestamp())),
+                        "webhook-signature": signing.signature_header(secrets, webhook_id, now, body)})
+    try:
+        answer = outbound.post(destination, body.encode(), headers, timeout=settings.webhook_timeout,
+                               max_bytes=settings.webhook_max_response_bytes)
+    except (OSError, http.client.HTTPException) as exc:
+        return Sent(False, f"{type(exc).__name__}: {exc}")
+    if 200 <= answer.status < 300:
+        return Sent(True)
+    text = answer.body[:200].decode(errors="replace").strip()
+    error = f"answered {answer.status}" + (f": {text}" if text else "")
+    permanent = answer.status == 410 or (row["channel"] == "slack" and 400 <= answer.status < 500
+                                         and answer.status not in (408, 429))
+    return Sent(False, error, permanent=permanent)
