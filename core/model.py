@@ -101,10 +101,16 @@ FINAL = ("succeeded", "failed", "delivery_failed", "missed", "skipped_limit", "s
 RUN_STATUSES = UNFINISHED + FINAL
 # Final statuses that count as a failed run in the schedule's counters, health checks and metrics.
 FAILURES = ("failed", "delivery_failed")
-# What made a run: its schedule's rule, a person (run now), or a backfill of a past range.
-TRIGGERS = ("schedule", "manual", "backfill")
+# What made a run: its schedule's rule, a person (run now), a backfill of a past range, or a resend of
+# an earlier run's stored result (POST .../runs/{run_id}/resend: not counted, never run again).
+TRIGGERS = ("schedule", "manual", "backfill", "resend")
 
-DELIVERY_STATUSES = ("pending", "sending", "sent", "suppressed", "failed")
+# skipped: not sent because of the schedule's deliver_when (the ledger row's skip_reason says which).
+DELIVERY_STATUSES = ("pending", "sending", "sent", "suppressed", "failed", "skipped")
+# When a run's result is delivered: always, only when the task did not say it is empty (core/runs/tasks.py),
+# or only when its content differs from the last delivered result's.
+DELIVER_WHEN = ("always", "not_empty", "changed")
+DEFAULT_DELIVER_WHEN = "always"
 
 # --------------------------------------------------------------------------- health
 
