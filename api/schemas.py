@@ -635,3 +635,71 @@ class RotateArgsSchema(Schema):
 
 class RotatedSecretSchema(SigningSecretsSchema):
     secret = fields.String(metadata={"description": "the new secret, whole: shown this once, never again"})
+
+
+# --------------------------------------------------------------------------- bulk changes
+
+class BulkFilterSchema(Schema):
+    """Which schedules of the account a bulk change picks: every criterion given must hold."""
+
+    ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=1000),
+                      metadata={"description": "these schedules (another account's id picks nothing)"})
+    tag = Text(50, metadata={"description": "schedules carrying this tag"})
+    q = Text(200, metadata={"description": "a part of the name, any case"})
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES),
+                          metadata={"description": "active, paused or disabled"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one of ids, tag, q, state.")
+
+
+class BulkSchema(Schema):
+    """POST /v1/schedules/bulk: one action on every schedule the filter picks."""
+
+    filter = fields.Nested(BulkFilterSchema, required=True)
+    action = fields.String(required=True, validate=validate.OneOf(model.BULK_ACTIONS), metadata={
+        "description": "pause (note, until), resume, enable, disable (note), delete, add_recipient or "
+                       "remove_recipient (email)"})
+    note = Text(500, allow_none=True, load_default=None,
+                metadata={"description": "pause, resume, enable, disable: goes to each schedule's history"})
+    until = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "pause: RFC 3339, in the future: the ticker resumes each schedule then"})
+    email = EmailAddress(metadata={"description": "add_recipient, remove_recipient: the address (any case)"})
+    dry_run = StrictBoolean(load_default=False, metadata={
+        "description": "answer what would change (outcome would_change), writing nothing"})
+
+    @validates_schema
+    def _fits_the_action(self, data, **kwargs):
+        action, problems = data.get("action"), {}
+        if action in ("add_recipient", "remove_recipient") and not data.get("email"):
+            problems["email"] = [f"email required for {action}"]
+        if data.get("until") is not None and action != "pause":
+            problems["until"] = ["until is for pause only"]
+        if data.get("email") and action not in ("add_recipient", "remove_recipient", None):
+            problems["email"] = ["email is for add_recipient and remove_recipient only"]
+        if problems:
+            raise ValidationError(problems)
+
+
+class BulkEntrySchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES),
+                          metadata={"description": "the schedule's state before the change"})
+    outcome = fields.String(validate=validate.OneOf(("changed", "would_change", "unchanged", "refused")),
+                            metadata={"description": "changed (would_change on a dry run), unchanged (already "
+                                                     "so), refused (detail says why)"})
+    detail = fields.String(allow_none=True)
+
+
+class BulkAnswerSchema(Schema):
+    action = fields.String()
+    dry_run = fields.Boolean()
+    matched = fields.Integer(metadata={"description": "schedules the filter picked"})
+    changed = fields.Integer(metadata={"description": "schedules changed (on a dry run: that would change)"})
+    unchanged = fields.Integer()
+    refused = fields.Integer()
+    schedules = fields.List(fields.Nested(BulkEntrySchema), metadata={
+        "description": "each schedule picked, in id order, with its outcome"})

@@ -89,6 +89,8 @@ DEFAULT_OVERLAP_POLICY = "skip"
 # A schedule's state, as the API's list filters by it and the console shows it: active (on), paused
 # (inactive with who, why and maybe until when: POST .../pause), disabled (off: POST .../disable).
 SCHEDULE_STATES = ("active", "paused", "disabled")
+# What POST /v1/schedules/bulk does to every schedule its filter picks (core/schedule/bulk.py).
+BULK_ACTIONS = ("pause", "resume", "enable", "disable", "delete", "add_recipient", "remove_recipient")
 # What a schedule's change history records (schedule_changes.action).
 CHANGE_ACTIONS = ("create", "update", "enable", "disable", "pause", "resume")
 
