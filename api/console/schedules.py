@@ -103,6 +103,9 @@ def history(cur, row):
                 delivery["pick"] = f"channel:{channel_ids[(delivery['channel'], delivery['target'])]}"
         run["delivery_counts"] = counts
         run["unfinished"] = run["status"] in model.UNFINISHED
+        # The history refreshes itself while a run, or a resend of it, is still delivering.
+        run["following"] = run["unfinished"] or any(d["resent"] and d["status"] in ("pending", "sending")
+                                                    for d in run["deliveries"])
         run["resendable"] = run["result"] is not None and not run["unfinished"] and any(
             d.get("pick") for d in run["deliveries"])
     return runs

@@ -71,6 +71,9 @@ def test_resend_the_refused_recipient_and_see_a_run_without_news(browser, live, 
     failed_run.find_element(By.CSS_SELECTOR, 'button[data-resend="selected"]').click()
     _wait_for_text(browser, "Resending to bob@example.com.")
     _wait_for_text(browser, "resent by console:alice")
+    resent = browser.find_element(By.CSS_SELECTOR, "tr.resent")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", resent)
+    assert "bob@example.com resent by console:alice" in resent.text and "pending" in resent.text
     _shoot(browser, tmp_path, "resend-after")
 
     # Everyone: carol unsubscribed, so she stays suppressed.
