@@ -644,10 +644,11 @@ class BulkFilterSchema(Schema):
 
     ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=1000),
                       metadata={"description": "these schedules (another account's id picks nothing)"})
-    tag = Text(50, metadata={"description": "schedules carrying this tag"})
-    q = Text(200, metadata={"description": "a part of the name, any case"})
+    tag = Text(50, min_length=1, metadata={"description": "schedules carrying this tag"})
+    q = Text(200, min_length=1, metadata={"description": "a part of the name, any case"})
     state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES),
                           metadata={"description": "active, paused or disabled"})
+    OPENAPI_EXTRA = {"minProperties": 1}
 
     @validates_schema
     def _something(self, data, **kwargs):
@@ -669,6 +670,13 @@ class BulkSchema(Schema):
     email = EmailAddress(metadata={"description": "add_recipient, remove_recipient: the address (any case)"})
     dry_run = StrictBoolean(load_default=False, metadata={
         "description": "answer what would change (outcome would_change), writing nothing"})
+    # email goes with (and only with) the recipient actions, until only with pause.
+    OPENAPI_EXTRA = {"allOf": [
+        {"if": {"properties": {"action": {"enum": ["add_recipient", "remove_recipient"]}}, "required": ["action"]},
+         "then": {"required": ["email"]}, "else": {"not": {"required": ["email"]}}},
+        {"if": {"properties": {"action": {"not": {"const": "pause"}}}, "required": ["action"]},
+         "then": {"properties": {"until": {"type": "null"}}}},
+    ]}
 
     @validates_schema
     def _fits_the_action(self, data, **kwargs):
