@@ -92,6 +92,9 @@ class DocumentPlugin(MarshmallowPlugin):
         """A partial schema (PATCH) documents no defaults: there a missing field keeps its stored value,
         and a generated client would otherwise send the defaults and change the schedule."""
         result = super().schema_helper(name, definition, schema=schema, **kwargs)
+        extra = getattr(schema, "OPENAPI_EXTRA", None)  # what fields alone cannot say (which go together)
+        if result is not None and extra:
+            result.update(extra)
         if result is not None and getattr(schema, "partial", False):
             for prop in result.get("properties", {}).values():
                 prop.pop("default", None)

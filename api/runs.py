@@ -1,5 +1,5 @@
-"""/v1/schedules/{id}/runs[/{run_id}] and /v1/schedules/{id}/run: a schedule's audit trail, one run
-with its deliveries, and running it now.
+"""/v1/schedules/{id}/runs[/{run_id}], .../runs/{run_id}/resend and /v1/schedules/{id}/run: a
+schedule's audit trail, one run with its deliveries, resending a run's stored result, and running it now.
 
 Running now records a `pending` manual run and nothing else: its insert wakes the tickers (NOTIFY),
 and a ticker pushes its job within about a second, as it pushes every run (core.runs.lifecycle is the
@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from flask import g
+from flask import current_app, g
 
 from api import idempotency as idempotent
 from api.auth import require_token
 from api.db import tenant
 from api.base import Blueprint
 from api.errors import ApiError, not_found
-from api.schemas import (RunDetailSchema, RunListArgsSchema, RunListSchema, RunNowArgsSchema, RunNowSchema,
-                         error_schema)
+from api.schemas import (ResendAnswerSchema, ResendSchema, RunDetailSchema, RunListArgsSchema, RunListSchema,
+                         RunNowArgsSchema, RunNowSchema, error_schema)
+from core.runs import resend as resends
 from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,33 @@ def get_run(schedule_id, run_id):
     if run is None:
         raise not_found("run")
     return run
+
+
+@blp.route("/schedules/<uuid:schedule_id>/runs/<uuid:run_id>/resend", methods=["POST"])
+@blp.arguments(ResendSchema, required=False)
+@blp.response(202, ResendAnswerSchema)
+@blp.alt_response(404, schema=error_schema, description="No such run of this schedule in this account")
+@blp.alt_response(409, schema=error_schema, description="The run has no stored result (its task did not finish)")
+def resend(args, schedule_id, run_id):
+    """Send a run's stored result again, without running its task: to every recipient and channel of
+    the run (no body), or to those named (`recipients`, `channels`). The resend is a run of its own
+    (trigger `resend`), delivered by a worker within about a second with new ledger rows, which the
+    run's deliveries list with who asked; an address that unsubscribed stays suppressed."""
+    try:
+        with tenant() as cur:
+            run = resends.resend(cur, current_app.config["SETTINGS"], g.account_id, schedule_id, run_id,
+                                 recipients=args.get("recipients"), channel_ids=args.get("channels"),
+                                 requested_by=g.actor, now=datetime.now(timezone.utc))
+    except resends.ResendRefused as refused:
+        if refused.status == 400:
+            raise ApiError(400, "validation_error", refused.message, fields=refused.fields) from None
+        raise ApiError(409, "conflict", refused.message, reason=refused.reason) from None
+    if run is None:
+        raise not_found("run")
+    logger.info("Run %s of schedule %s resent by %s as run %s to %d target(s)", run_id, schedule_id, g.actor,
+                run["id"], len(run["deliveries"]),
+                extra={"run_id": str(run["id"]), "schedule_id": schedule_id, "account_id": g.account_id})
+    return {**run, "message": "resend recorded: a ticker queues it within about a second"}
 
 
 @blp.route("/schedules/<uuid:schedule_id>/run", methods=["POST"])

@@ -135,6 +135,12 @@ class ScheduleSchema(Schema):
         "description": "delivery window: each occurrence is dispatched at a fixed offset in [0, window_seconds) "
                        "after it, derived from the schedule and the occurrence (never at or past the next "
                        "occurrence); null: at the occurrence"})
+    deliver_when = fields.String(
+        load_default=model.DEFAULT_DELIVER_WHEN, validate=validate.OneOf(model.DELIVER_WHEN),
+        metadata={"description": "always (deliver every run's result), not_empty (not when the task said its "
+                                 "result is empty: `\"empty\": true`) or changed (not when the result's content "
+                                 "hash equals the last delivered one's); a run with nothing new succeeds with its "
+                                 "deliveries `skipped` and `skip_reason` saying why. A resend always delivers"})
     next_occurrence_at = UtcDateTime(dump_only=True, allow_none=True, metadata={
         "description": "with a delivery window: the occurrence that next_run_at (its dispatch instant) is for"})
     paused = fields.Function(lambda row: row.get("paused_at") is not None, dump_only=True, metadata={
@@ -311,6 +317,13 @@ class RunSchema(Schema):
     created_at = UtcDateTime(dump_only=True)
     schedule_version = fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "the schedule's version this run was made under (GET .../history says what it was)"})
+    skip_reason = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "why the run delivered nothing although it succeeded: the schedule's deliver_when found "
+                       "no news (its deliveries are `skipped`); null otherwise"})
+    resend_of = fields.UUID(dump_only=True, allow_none=True, metadata={
+        "description": "a resend (trigger resend): the run whose stored result it delivers again"})
+    requested_by = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "a resend: who asked for it (the token's subject, or console:<who>)"})
 
 
 class DeliverySchema(Schema):
@@ -321,7 +334,8 @@ class DeliverySchema(Schema):
         "description": "the recipient's address, or the channel's URL (a Slack URL masked)"})
     status = fields.String(dump_only=True, validate=validate.OneOf(model.DELIVERY_STATUSES), metadata={
         "description": "pending, sending (an attempt is under way), sent, suppressed (unsubscribed, "
-                       "not sent), failed (gave up; last_error says why)"})
+                       "not sent), failed (gave up; last_error says why), skipped (deliver_when found no "
+                       "news: skip_reason says why)"})
     attempts = fields.Integer(dump_only=True)
     unknown_outcomes = fields.Integer(dump_only=True, metadata={
         "description": "times its sender died between handing it over and recording the answer; with "
@@ -329,13 +343,51 @@ class DeliverySchema(Schema):
     last_error = fields.String(dump_only=True, allow_none=True)
     message_id = fields.String(dump_only=True, allow_none=True, metadata={
         "description": "the email's Message-ID or the webhook's webhook-id, stable per row"})
+    skip_reason = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "skipped: why (the schedule's deliver_when)"})
+    resend_id = fields.UUID(dump_only=True, allow_none=True, metadata={
+        "description": "a row of a resend of this run: the resend's run id (null: the run's own delivery)"})
+    requested_by = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "a row of a resend: who asked for it"})
     sent_at = UtcDateTime(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
 
 
+class ResendSummarySchema(Schema):
+    """One resend of a run: its own run (trigger resend), who asked, how it stands."""
+
+    id = fields.UUID(dump_only=True)
+    status = fields.String(dump_only=True, validate=validate.OneOf(RUN_STATUSES))
+    requested_by = fields.String(dump_only=True, allow_none=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    created_at = UtcDateTime(dump_only=True)
+    finished_at = UtcDateTime(dump_only=True, allow_none=True)
+
+
 class RunDetailSchema(RunSchema):
-    deliveries = fields.List(fields.Nested(DeliverySchema), dump_only=True)
+    deliveries = fields.List(fields.Nested(DeliverySchema), dump_only=True, metadata={
+        "description": "the run's delivery ledger, then the rows of its resends (resend_id, requested_by)"})
+    resends = fields.List(fields.Nested(ResendSummarySchema), dump_only=True, metadata={
+        "description": "the resends of this run, oldest first (POST .../resend)"})
+
+
+class ResendSchema(Schema):
+    """The body of POST .../runs/{run_id}/resend: whom to send the stored result to again."""
+
+    recipients = fields.List(Text(254, min_length=1), allow_none=True, load_default=None,
+                             validate=validate.Length(max=500), metadata={
+        "description": "addresses of the run's ledger (any case); with channels left out too: every recipient "
+                       "and channel of the run"})
+    channels = fields.List(fields.UUID(), allow_none=True, load_default=None,
+                           validate=validate.Length(max=channels.MAX_CHANNELS), metadata={
+        "description": "ids of the schedule's channels (webhook, Slack) this run was delivered to"})
+
+
+class ResendAnswerSchema(RunSchema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), dump_only=True, metadata={
+        "description": "the resend's ledger: pending, or suppressed for an address that unsubscribed"})
+    message = fields.String(dump_only=True)
 
 
 class RunListArgsSchema(Schema):
@@ -691,3 +743,79 @@ class RotateArgsSchema(Schema):
 
 class RotatedSecretSchema(SigningSecretsSchema):
     secret = fields.String(metadata={"description": "the new secret, whole: shown this once, never again"})
+
+
+# --------------------------------------------------------------------------- bulk changes
+
+class BulkFilterSchema(Schema):
+    """Which schedules of the account a bulk change picks: every criterion given must hold."""
+
+    ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=1000),
+                      metadata={"description": "these schedules (another account's id picks nothing)"})
+    tag = Text(50, min_length=1, metadata={"description": "schedules carrying this tag"})
+    q = Text(200, min_length=1, metadata={"description": "a part of the name, any case"})
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES),
+                          metadata={"description": "active, paused or disabled"})
+    OPENAPI_EXTRA = {"minProperties": 1}
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one of ids, tag, q, state.")
+
+
+class BulkSchema(Schema):
+    """POST /v1/schedules/bulk: one action on every schedule the filter picks."""
+
+    filter = fields.Nested(BulkFilterSchema, required=True)
+    action = fields.String(required=True, validate=validate.OneOf(model.BULK_ACTIONS), metadata={
+        "description": "pause (note, until), resume, enable, disable (note), delete, add_recipient or "
+                       "remove_recipient (email)"})
+    note = Text(500, allow_none=True, load_default=None,
+                metadata={"description": "pause, resume, enable, disable: goes to each schedule's history"})
+    until = UtcDateTime(allow_none=True, load_default=None, metadata={
+        "description": "pause: RFC 3339, in the future: the ticker resumes each schedule then"})
+    email = EmailAddress(metadata={"description": "add_recipient, remove_recipient: the address (any case)"})
+    dry_run = StrictBoolean(load_default=False, metadata={
+        "description": "answer what would change (outcome would_change), writing nothing"})
+    # email goes with (and only with) the recipient actions, until only with pause.
+    OPENAPI_EXTRA = {"allOf": [
+        {"if": {"properties": {"action": {"enum": ["add_recipient", "remove_recipient"]}}, "required": ["action"]},
+         "then": {"required": ["email"]}, "else": {"not": {"required": ["email"]}}},
+        {"if": {"properties": {"action": {"not": {"const": "pause"}}}, "required": ["action"]},
+         "then": {"properties": {"until": {"type": "null"}}}},
+    ]}
+
+    @validates_schema
+    def _fits_the_action(self, data, **kwargs):
+        action, problems = data.get("action"), {}
+        if action in ("add_recipient", "remove_recipient") and not data.get("email"):
+            problems["email"] = [f"email required for {action}"]
+        if data.get("until") is not None and action != "pause":
+            problems["until"] = ["until is for pause only"]
+        if data.get("email") and action not in ("add_recipient", "remove_recipient", None):
+            problems["email"] = ["email is for add_recipient and remove_recipient only"]
+        if problems:
+            raise ValidationError(problems)
+
+
+class BulkEntrySchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES),
+                          metadata={"description": "the schedule's state before the change"})
+    outcome = fields.String(validate=validate.OneOf(("changed", "would_change", "unchanged", "refused")),
+                            metadata={"description": "changed (would_change on a dry run), unchanged (already "
+                                                     "so), refused (detail says why)"})
+    detail = fields.String(allow_none=True)
+
+
+class BulkAnswerSchema(Schema):
+    action = fields.String()
+    dry_run = fields.Boolean()
+    matched = fields.Integer(metadata={"description": "schedules the filter picked"})
+    changed = fields.Integer(metadata={"description": "schedules changed (on a dry run: that would change)"})
+    unchanged = fields.Integer()
+    refused = fields.Integer()
+    schedules = fields.List(fields.Nested(BulkEntrySchema), metadata={
+        "description": "each schedule picked, in id order, with its outcome"})

@@ -89,6 +89,8 @@ DEFAULT_OVERLAP_POLICY = "skip"
 # A schedule's state, as the API's list filters by it and the console shows it: active (on), paused
 # (inactive with who, why and maybe until when: POST .../pause), disabled (off: POST .../disable).
 SCHEDULE_STATES = ("active", "paused", "disabled")
+# What POST /v1/schedules/bulk does to every schedule its filter picks (core/schedule/bulk.py).
+BULK_ACTIONS = ("pause", "resume", "enable", "disable", "delete", "add_recipient", "remove_recipient")
 # What a schedule's change history records (schedule_changes.action).
 CHANGE_ACTIONS = ("create", "update", "enable", "disable", "pause", "resume")
 
@@ -101,10 +103,16 @@ FINAL = ("succeeded", "failed", "delivery_failed", "missed", "skipped_limit", "s
 RUN_STATUSES = UNFINISHED + FINAL
 # Final statuses that count as a failed run in the schedule's counters, health checks and metrics.
 FAILURES = ("failed", "delivery_failed")
-# What made a run: its schedule's rule, a person (run now), or a backfill of a past range.
-TRIGGERS = ("schedule", "manual", "backfill")
+# What made a run: its schedule's rule, a person (run now), a backfill of a past range, or a resend of
+# an earlier run's stored result (POST .../runs/{run_id}/resend: not counted, never run again).
+TRIGGERS = ("schedule", "manual", "backfill", "resend")
 
-DELIVERY_STATUSES = ("pending", "sending", "sent", "suppressed", "failed")
+# skipped: not sent because of the schedule's deliver_when (the ledger row's skip_reason says which).
+DELIVERY_STATUSES = ("pending", "sending", "sent", "suppressed", "failed", "skipped")
+# When a run's result is delivered: always, only when the task did not say it is empty (core/runs/tasks.py),
+# or only when its content differs from the last delivered result's.
+DELIVER_WHEN = ("always", "not_empty", "changed")
+DEFAULT_DELIVER_WHEN = "always"
 
 # --------------------------------------------------------------------------- health
 

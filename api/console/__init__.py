@@ -10,7 +10,9 @@ core.deliveries.suppressions) and validates with the API's schemas.
 
     session.py        sign-in, sign-out, the login check and CSRF on every state-changing request
     schedules.py      the list, the schedule page and its run history, run now, delete
-    actions.py        pause (until, note) and resume, disable and enable, re-enable a channel, backfill
+    actions.py        pause (until, note) and resume, disable and enable, re-enable a channel, backfill,
+                      resend a run's stored result
+    bulk.py           change the schedules ticked on the list at once: review (a dry run), confirm
     who.py            who the change history names for a console action
     edit.py           create and edit, and the live preview endpoint
     suppressions.py   unsubscribed addresses and resubscribe
@@ -43,7 +45,7 @@ def init_app(app, settings) -> None:
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
     )
-    from api.console import (actions, alerts, docs, edit, headers, schedules, session,  # noqa: F401 (routes)
+    from api.console import (actions, alerts, bulk, docs, edit, headers, schedules, session,  # noqa: F401 (routes)
                              suppressions)
 
     app.register_blueprint(bp)

@@ -1,13 +1,13 @@
 """The schedule's actions in the API's words: pause (until a wall time in the schedule's zone, with a
-note) and resume, disable and enable, the list's switch, re-enable a channel a 410 disabled, and
-backfill a past range. Each is one call of the core operation the API's route calls, with the
+note) and resume, disable and enable, the list's switch, re-enable a channel a 410 disabled,
+backfill a past range, and resend a run's stored result. Each is one call of the core operation the API's route calls, with the
 person signed in as the actor (api/console/who.py), and redirects back with a one-line message.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, g, redirect, request
+from flask import abort, current_app, flash, g, redirect, request
 
 from api.console import bp, explain, forms
 from api.console.schedules import back, get_or_404, utcnow
@@ -15,6 +15,7 @@ from api.console.who import actor
 from api.db import tenant
 from core.deliveries import channels
 from core.engine.timing import TimingError
+from core.runs import resend as resends
 from core.schedule import backfill as backfills
 from core.schedule import pauses, schedules
 
@@ -137,3 +138,42 @@ def backfill(schedule_id):
     flash(f"Backfill: {done['created']} run(s) made for {done['occurrences']} occurrence(s)"
           + (f"; {done['existing']} had a run already." if done["existing"] else "."))
     return redirect(back(schedule_id) + "#history")
+
+
+@bp.route("/schedules/<uuid:schedule_id>/runs/<uuid:run_id>/resend", methods=["POST"])
+def resend(schedule_id, run_id):
+    """Resend, as POST /v1/schedules/{id}/runs/{run_id}/resend: the run's stored result to the deliveries
+    ticked (`target`: `email:<address>` or `channel:<id>`), or to every one with `all`."""
+    subset: dict = {}
+    if not request.form.get("all"):
+        picked = request.form.getlist("target")
+        subset = {"recipients": [t[6:] for t in picked if t.startswith("email:")],
+                  "channel_ids": [t[8:] for t in picked if t.startswith("channel:")]}
+        if not picked:
+            flash("Nothing resent: tick the deliveries to send again, or resend to all.", "error")
+            return redirect(back(schedule_id) + "#history")
+    try:
+        with tenant() as cur:
+            get_or_404(cur, schedule_id)
+            run = resends.resend(cur, current_app.config["SETTINGS"], g.account_id, schedule_id, run_id,
+                                 requested_by=actor(), now=utcnow(), **subset)
+    except resends.ResendRefused as refused:
+        flash(f"Nothing resent: {_refusal(refused)}", "error")
+        return redirect(back(schedule_id) + "#history")
+    if run is None:
+        abort(404)
+    logger.info("Run %s of schedule %s resent from the console as run %s", run_id, schedule_id, run["id"],
+                extra={"run_id": str(run["id"]), "schedule_id": schedule_id, "account_id": g.account_id})
+    waiting = [d["target"] for d in run["deliveries"] if d["status"] == "pending"]
+    suppressed = [d["target"] for d in run["deliveries"] if d["status"] == "suppressed"]
+    flash(f"Resending to {', '.join(waiting) or 'nobody'}" + (f"; {', '.join(suppressed)} unsubscribed: not sent"
+                                                              if suppressed else "") + ".")
+    return redirect(back(schedule_id) + "#history")
+
+
+def _refusal(refused) -> str:
+    if not refused.fields:
+        return refused.message
+    return "; ".join(message for messages in refused.fields.values()
+                     for message in (messages.values() if isinstance(messages, dict) else [messages])
+                     for message in (message if isinstance(message, list) else [message]))

@@ -32,7 +32,7 @@ INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "send_hour", "se
                   "interval_seconds", "misfire_grace_seconds", "window_seconds", "catchup_window_seconds",
                   "pause_after_failures")
 TEXT_FIELDS = ("name", "description", "task", "report_type", "city", "cadence", "cron_expression",
-               "timezone", "overlap_policy", "catchup")
+               "timezone", "overlap_policy", "catchup", "deliver_when")
 LIST_FIELDS = ("zip_codes", "recipients", "tags")
 JSON_FIELDS = ("task_parameters", "filters")
 TIME_FIELDS = ("start_at", "end_at")
@@ -244,6 +244,6 @@ def defaults() -> dict:
     """The form of a new schedule: the API's defaults."""
     return {**{name: "" for name in TEXT_FIELDS + INTEGER_FIELDS + LIST_FIELDS + JSON_FIELDS + TIME_FIELDS},
             "task": "generate_report", "cadence": "daily", "send_hour": "9", "send_minute": "0",
-            "timezone": "UTC", "lookback_days": "30", "overlap_policy": "skip", "catchup": "latest",
+            "timezone": "UTC", "lookback_days": "30", "overlap_policy": "skip", "catchup": "latest", "deliver_when": "always",
             "include_attachment": False, "active": True, "channel_keep": [], "new_channel_type": "webhook",
             "new_channel_url": ""}

@@ -60,7 +60,12 @@ def schedule_list():
     filters = {"q": q, "state": state, "tag": tag or "", "cadence": cadence or ""}
     return render_template("console/schedules.html", items=items, total=total, page=page,
                            pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
-                           cadences=list(model.CADENCE_LABELS.items()))
+                           cadences=list(model.CADENCE_LABELS.items()), bulk_actions=list(ACTION_WORDS.items()))
+
+
+# The list's bulk actions (api/console/bulk.py), in the words its select shows.
+ACTION_WORDS = {"pause": "Pause", "resume": "Resume", "enable": "Turn on", "disable": "Turn off (disable)",
+                "delete": "Delete", "add_recipient": "Add a recipient", "remove_recipient": "Remove a recipient"}
 
 
 def _one_of(name: str, allowed: tuple[str, ...]) -> str:
@@ -78,17 +83,32 @@ def get_or_404(cur, schedule_id):
     return row
 
 
-def history(cur, schedule_id):
-    """The schedule's newest runs, each with its delivery ledger and a count per delivery status."""
-    runs = schedules.runs(cur, g.account_id, schedule_id, limit=HISTORY_SIZE)
+def history(cur, row):
+    """The schedule's newest runs, each with its delivery ledger (its resends' rows after its own, each
+    with who asked), a count per delivery status of its own rows, and whether it can be resent (a
+    final run with a stored result); each own row carries `pick`, what the resend form sends for it
+    (`email:<address>`, or `channel:<id>` while the schedule still has that channel)."""
+    runs = schedules.runs(cur, g.account_id, row["id"], limit=HISTORY_SIZE)
     ledger = schedules.deliveries_of_runs(cur, g.account_id, [run["id"] for run in runs])
+    channel_ids = {(c["type"], c["url"]): str(c["id"]) for c in row.get("channels") or []}
     for run in runs:
         run["deliveries"] = ledger.get(run["id"], [])
         counts: dict = {}
         for delivery in run["deliveries"]:
+            if delivery["resent"]:
+                continue
             counts[delivery["status"]] = counts.get(delivery["status"], 0) + 1
+            if delivery["channel"] == "email":
+                delivery["pick"] = f"email:{delivery['target']}"
+            elif (delivery["channel"], delivery["target"]) in channel_ids:
+                delivery["pick"] = f"channel:{channel_ids[(delivery['channel'], delivery['target'])]}"
         run["delivery_counts"] = counts
         run["unfinished"] = run["status"] in model.UNFINISHED
+        # The history refreshes itself while a run, or a resend of it, is still delivering.
+        run["following"] = run["unfinished"] or any(d["resent"] and d["status"] in ("pending", "sending")
+                                                    for d in run["deliveries"])
+        run["resendable"] = run["result"] is not None and not run["unfinished"] and any(
+            d.get("pick") for d in run["deliveries"])
     return runs
 
 
@@ -97,7 +117,7 @@ def schedule_page(schedule_id):
     now = utcnow()
     with tenant() as cur:
         row = get_or_404(cur, schedule_id)
-        runs = history(cur, schedule_id)
+        runs = history(cur, row)
         alerts = incidents.schedule_alerts(cur, g.account_id, schedule_id)
         open_alerts = incidents.list_alerts(cur, g.account_id, schedule_id=schedule_id, status="open", limit=1)
     return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
@@ -129,7 +149,7 @@ def schedule_history(schedule_id):
     """The run history alone (the schedule page's script refreshes it while a run is unfinished)."""
     with tenant() as cur:
         row = get_or_404(cur, schedule_id)
-        runs = history(cur, schedule_id)
+        runs = history(cur, row)
     return render_template("console/_history.html", s=row, runs=runs, explain=explain)
 
 

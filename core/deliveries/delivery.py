@@ -24,6 +24,7 @@ from psycopg2.extras import Json
 
 from core.ops import db
 from core.ops.sql import queries
+from core.runs import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,19 @@ def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
     return f"<run-{run_id}.{digest}@{domain}>"
 
 
-def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: dict | None = None):
-    """Store `result` (the task's, when this attempt ran it), make the run's ledger from (channel,
-    target, message id) triples unless it exists already, and claim its first target to send, in one
-    statement. Returns its targets still to send, the claimed one first (`claimed` True: it is this
-    attempt's to send now), or None when this attempt no longer holds the run (nothing was written)."""
+def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: dict | None = None,
+                deliver_when: str = "always", empty: bool = False):
+    """Store `result` (the task's, when this attempt ran it) with its content hash, make the run's ledger
+    from (channel, target, message id) triples unless it exists already, and claim its first target to
+    send, in one statement. A new ledger is judged by `deliver_when` (`empty`: the task said its result
+    is empty; core/runs/tasks.py): its targets are all `skipped` when there is no news. Returns its
+    targets still to send, the claimed one first (`claimed` True: it is this attempt's to send now), or
+    None when this attempt no longer holds the run (nothing was written)."""
     cur.execute(queries["open_deliveries"], {
         "run_id": run["id"], "attempt": run["attempt"], "account_id": run["account_id"],
         "result": Json(result) if result is not None else None,
+        "result_hash": tasks.content_hash(result) if result is not None else None,
+        "deliver_when": deliver_when, "empty": empty,
         "channels": [t[0] for t in targets], "targets": [t[1] for t in targets],
         "message_ids": [t[2] for t in targets]})
     rows = cur.fetchall()
@@ -133,11 +139,13 @@ def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dic
     unreachable: set[str] = set()
     with pool.connection() as conn, db.service_statements(conn) as cur:
         if run["attempt"] > 1:
-            # Targets an earlier attempt was sending when it was lost (if nobody handed them back yet),
-            # and who unsubscribed since the ledger was made is not sent to.
+            # Targets an earlier attempt was sending when it was lost (if nobody handed them back yet).
             abandon_unknown(cur, run["id"], through_attempt=run["attempt"] - 1, resend=resend_unknown)
+        if run["attempt"] > 1 or run.get("trigger") == "resend":
+            # Who unsubscribed since the ledger was made (a resend's, when it was asked for) is not sent to.
             cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
-        pending = open_ledger(cur, run, list(targets), result=result if save else None)
+        pending = open_ledger(cur, run, list(targets), result=result if save else None,
+                              deliver_when=schedule.get("deliver_when") or "always", empty=tasks.is_empty(result))
         if pending is None:
             counts["lost"] = True
             return counts

@@ -10,28 +10,43 @@ UPDATE deliveries AS d SET status = 'suppressed', updated_at = now()
                 WHERE s.account_id = d.account_id AND lower(s.email) = lower(d.target));
 
 -- open_deliveries --
--- The first step of a delivery pass, in one statement, by the attempt that holds the run: store the task's result (when this attempt ran it: %(result)s is not NULL; a result is stored once, so a later attempt only delivers); make the run's ledger, once, from the recipients and channels at its first delivery (one row per target, suppressed ones marked so; a later attempt finds the rows there and adds none); and claim its first target to send (`sending` for this attempt: committed before it is sent, as claim_delivery does for the next ones). Returns the targets still to send, the claimed one first (`claimed`), then the rest in the order they were made, each row with `held`; one row with `held` and no target when none is left; `held` false: the attempt no longer holds the run (nothing was written).
+-- The first step of a delivery pass, in one statement, by the attempt that holds the run: store the task's result (when this attempt ran it: %(result)s is not NULL; a result is stored once, so a later attempt only delivers) and its content hash; make the run's ledger, once, from the recipients and channels at its first delivery (one row per target, suppressed ones marked so; a later attempt finds the rows there and adds none); and claim its first target to send (`sending` for this attempt: committed before it is sent, as claim_delivery does for the next ones). The schedule's deliver_when is judged once, when the ledger is made: `not_empty` and a result the task said is empty, or `changed` and a content hash equal to the last delivered one's (schedule_stats.delivered_hash), make every target not suppressed `skipped`, with the reason on the rows and the run. A resend's ledger was made when it was asked for, so it is never judged. Returns the targets still to send, the claimed one first (`claimed`), then the rest in the order they were made, each row with `held`; one row with `held` and no target when none is left; `held` false: the attempt no longer holds the run (nothing was written).
 WITH held AS (
-    UPDATE schedule_runs SET result = COALESCE(%(result)s, result)
+    UPDATE schedule_runs AS r
+       SET result = COALESCE(%(result)s, r.result),
+           result_hash = COALESCE(%(result_hash)s::text, r.result_hash),
+           skip_reason = CASE
+               WHEN r.skip_reason IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = r.id)
+               THEN r.skip_reason
+               WHEN %(deliver_when)s::text = 'not_empty' AND %(empty)s::boolean
+               THEN 'the task said its result is empty (deliver_when: not_empty)'
+               WHEN %(deliver_when)s::text = 'changed'
+                AND COALESCE(%(result_hash)s::text, r.result_hash) = (SELECT st.delivered_hash FROM schedule_stats st
+                                                                       WHERE st.schedule_id = r.schedule_id)
+               THEN 'the result is the same as the last delivered one (deliver_when: changed)'
+           END
      WHERE id = %(run_id)s AND status = 'running' AND attempt = %(attempt)s
-    RETURNING id
+    RETURNING id, skip_reason
 ), new_ledger AS (
-    SELECT t.channel, t.target, t.message_id, t.suppressed,
-           NOT t.suppressed AND row_number() OVER (PARTITION BY t.suppressed ORDER BY t.channel, t.target) = 1
-               AS first
+    SELECT t.channel, t.target, t.message_id, t.suppressed, t.skipped,
+           NOT t.suppressed AND NOT t.skipped
+               AND row_number() OVER (PARTITION BY t.suppressed ORDER BY t.channel, t.target) = 1 AS first
       FROM (SELECT u.channel, u.target, u.message_id,
                    u.channel = 'email' AND EXISTS (SELECT 1 FROM email_suppressions s
                                                     WHERE s.account_id = %(account_id)s
-                                                      AND lower(s.email) = lower(u.target)) AS suppressed
+                                                      AND lower(s.email) = lower(u.target)) AS suppressed,
+                   (SELECT skip_reason FROM held) IS NOT NULL AS skipped
               FROM unnest(%(channels)s::text[], %(targets)s::text[], %(message_ids)s::text[])
                    AS u (channel, target, message_id)) AS t
      WHERE EXISTS (SELECT 1 FROM held)
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = %(run_id)s)
 ), made AS (
-    INSERT INTO deliveries (run_id, account_id, channel, target, message_id, status, attempts, sending_attempt)
+    INSERT INTO deliveries (run_id, account_id, channel, target, message_id, status, attempts, sending_attempt,
+                            skip_reason)
     SELECT %(run_id)s, %(account_id)s, channel, target, message_id,
-           CASE WHEN suppressed THEN 'suppressed' WHEN first THEN 'sending' ELSE 'pending' END,
-           CASE WHEN first THEN 1 ELSE 0 END, CASE WHEN first THEN %(attempt)s END
+           CASE WHEN suppressed THEN 'suppressed' WHEN skipped THEN 'skipped' WHEN first THEN 'sending' ELSE 'pending' END,
+           CASE WHEN first THEN 1 ELSE 0 END, CASE WHEN first THEN %(attempt)s END,
+           CASE WHEN skipped AND NOT suppressed THEN (SELECT skip_reason FROM held) END
       FROM new_ledger
     ON CONFLICT (run_id, channel, target) DO NOTHING
     RETURNING id, channel, target, message_id, created_at, status

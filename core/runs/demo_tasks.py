@@ -4,11 +4,13 @@ A task is any function `task(account_id: str, params: dict) -> dict` registered 
 holds the schedule's report fields (report_type, city, zips, lookback_days, filters), schedule_id,
 run_id and the schedule's task_parameters. Return a JSON-serialisable dict; `report_url` is the link
 emailed to the recipients, and `attachment` ({filename, content_type, content}) is attached when the
-schedule has include_attachment. Raise to fail the run (it is retried, then recorded as failed).
+schedule has include_attachment; `empty` and `content_key` serve the schedule's deliver_when
+(core/runs/tasks.py). Raise to fail the run (it is retried, then recorded as failed).
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import random
 from datetime import datetime, timezone
@@ -21,7 +23,7 @@ def generate_report(account_id: str, params: dict) -> dict:
     zips = params.get("zips") or []
     rng = random.Random(f"{params.get('city')}:{generated_at:%Y-%m-%d}")
     rows = [{"zip": z, "median_price": rng.randrange(400_000, 1_500_000, 1000), "listings": rng.randrange(5, 200)}
-            for z in (zips or ["all"])]
+            for z in (zips or ["all"])] if not params.get("empty") else []  # task_parameters {"empty": true}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["zip", "median_price", "listings"])
     writer.writeheader()
@@ -34,5 +36,9 @@ def generate_report(account_id: str, params: dict) -> dict:
         "generated_at": generated_at.isoformat(),
         "lookback_days": params.get("lookback_days"),
         "rows": len(rows),
+        # The task contract (core/runs/tasks.py): nothing to report, and what the content is, for
+        # deliver_when not_empty and changed (the link and the time differ on every run).
+        "empty": not rows,
+        "content_key": hashlib.sha256(buffer.getvalue().encode()).hexdigest(),
         "attachment": {"filename": "report.csv", "content_type": "text/csv", "content": buffer.getvalue()},
     }

@@ -20,7 +20,7 @@ WITH unset AS (
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
            catchup_window_seconds, window_seconds, next_occurrence_at, overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
-                  AND r.status IN ('pending', 'queued', 'running', 'retrying')) AS busy,
+                  AND r.status IN ('pending', 'queued', 'running', 'retrying') AND r.trigger <> 'resend') AS busy,
            overlap_policy = 'buffer_one' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered') AS buffered
       FROM schedules

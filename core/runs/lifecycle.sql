@@ -34,6 +34,7 @@ SELECT r.id::text AS run_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.
        r.monthly_run_limit,
        s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
        s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags,
+       s.deliver_when,
        (SELECT json_agg(json_build_object('type', c.type, 'url', c.url) ORDER BY c.position, c.created_at)
           FROM schedule_channels c
          WHERE c.schedule_id = s.id AND c.disabled_at IS NULL) AS active_channels
@@ -61,7 +62,7 @@ UPDATE schedule_runs
 RETURNING id;
 
 -- finish_run --
--- A run's final status, set by the attempt that holds it: the status given (failed, skipped_limit, ...), or, when it is NULL, the one its delivery ledger gives once every target is final (succeeded when each was sent or suppressed, else delivery_failed, with an error naming the last failure; a ledger with a target still unfinished finishes nothing). In the same statement, what follows from it: the schedule's counters (when the run `counts`: executed runs count, and failures, failed and delivery_failed, count as failures; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). Returns one row: `id` the run when it finished (NULL: it did not, or this attempt no longer holds it), its status, reached_pause_limit (pause_after_failures now applies), and the ledger's summary it was judged on. Served by schedule_runs_unfinished_idx.
+-- A run's final status, set by the attempt that holds it: the status given (failed, skipped_limit, ...), or, when it is NULL, the one its delivery ledger gives once every target is final (succeeded when each was sent, suppressed or skipped, else delivery_failed, with an error naming the last failure; a ledger with a target still unfinished finishes nothing). In the same statement, what follows from it: the schedule's counters (when the run `counts` and is not a resend: executed runs count, and failures, failed and delivery_failed, count as failures; the content hash of a result sent to anyone becomes the last delivered one, for deliver_when changed; in schedule_stats, never on the schedules row the ticker claims with SKIP LOCKED, which is only read here), and the release of a buffered occurrence (overlap policy buffer_one) now that the schedule has no run in flight (this statement's snapshot still shows the run running, hence `o.id <> f.id`). Returns one row: `id` the run when it finished (NULL: it did not, or this attempt no longer holds it), its status, reached_pause_limit (pause_after_failures now applies), and the ledger's summary it was judged on. Served by schedule_runs_unfinished_idx.
 WITH ledger AS (
     SELECT * FROM ledger_summary(%(run_id)s)
 ), finished AS (
@@ -77,17 +78,19 @@ WITH ledger AS (
       FROM ledger l
      WHERE r.id = %(run_id)s AND r.status = 'running' AND r.attempt = %(attempt)s
        AND (%(status)s::text IS NOT NULL OR l.unfinished = 0)
-    RETURNING r.id, r.schedule_id, r.status, r.error
+    RETURNING r.id, r.schedule_id, r.status, r.error, r.trigger, r.result_hash
 ), counted AS (
     UPDATE schedule_stats AS st
-       SET run_count = run_count + 1,
+       SET delivered_hash = CASE WHEN l.sent > 0 AND f.result_hash IS NOT NULL THEN f.result_hash
+                                 ELSE st.delivered_hash END,
+           run_count = run_count + 1,
            success_count = success_count + CASE WHEN f.status = 'succeeded' THEN 1 ELSE 0 END,
            failure_count = failure_count + CASE WHEN f.status = 'succeeded' THEN 0 ELSE 1 END,
            consecutive_failures = CASE WHEN f.status = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
            last_status = f.status, last_status_at = clock_timestamp(),
            last_error = f.error, last_error_at = clock_timestamp(), updated_at = now()
-      FROM finished f
-     WHERE st.schedule_id = f.schedule_id AND %(counts)s
+      FROM finished f, ledger l
+     WHERE st.schedule_id = f.schedule_id AND %(counts)s AND f.trigger <> 'resend'
     RETURNING COALESCE(st.consecutive_failures >= (SELECT pause_after_failures FROM schedules s
                                                     WHERE s.id = f.schedule_id), FALSE) AS reached_pause_limit
 ), released AS (  -- a data-modifying WITH runs to completion though nothing reads it
@@ -98,7 +101,7 @@ WITH ledger AS (
        AND b.schedule_id = f.schedule_id
        AND NOT EXISTS (SELECT 1 FROM schedule_runs o
                         WHERE o.schedule_id = f.schedule_id AND o.id <> f.id
-                          AND o.status IN ('pending', 'queued', 'running', 'retrying'))
+                          AND o.status IN ('pending', 'queued', 'running', 'retrying') AND o.trigger <> 'resend')
     RETURNING b.id
 )
 SELECT f.id::text, f.status, f.error, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
@@ -118,7 +121,7 @@ UPDATE schedule_runs AS r
  WHERE r.status = 'buffered'
    AND NOT EXISTS (SELECT 1 FROM schedule_runs f
                     WHERE f.schedule_id = r.schedule_id
-                      AND f.status IN ('pending', 'queued', 'running', 'retrying'))
+                      AND f.status IN ('pending', 'queued', 'running', 'retrying') AND f.trigger <> 'resend')
 RETURNING r.id::text;
 
 -- claim_pushable_pending_runs --

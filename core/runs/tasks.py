@@ -1,13 +1,44 @@
-"""The task registry: public task names (what a schedule's `task` may say) mapped to import paths.
+"""The task registry: public task names (what a schedule's `task` may say) mapped to import paths,
+and the contract of what a task returns.
 
 The mapping comes only from the TASKS setting (`generate_report=myapp.tasks:generate_report,...`).
 The API accepts only registered names and the worker imports only registered paths, so nothing stored
 in the database or in Redis can make a process import code of its choosing.
+
+The task contract: `task(account_id: str, params: dict) -> dict`, a JSON object (anything else is
+wrapped as {"result": ...}). Besides what the channels deliver (`report_url`, `title`, `attachment`),
+two keys speak to the schedule's `deliver_when`:
+- `empty`: JSON `true` says the result has nothing to report (no new rows); a schedule with
+  `deliver_when: not_empty` then delivers nothing (`is_empty`). Any other value, or none, is not empty.
+- `content_key`: what identifies the result's content (e.g. the report's rows, or a hash of them),
+  when the result also carries things that differ on every run (a fresh link, a generation time).
+  `deliver_when: changed` compares `content_hash` with the last delivered result's: the SHA-256 of
+  `content_key` when the task gives one, else of the whole result (less `empty`) as canonical JSON.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from typing import Callable, Mapping
+
+
+def is_empty(result) -> bool:
+    """Whether the task said its result is empty: `"empty": true` (a JSON boolean) in its object."""
+    return isinstance(result, dict) and result.get("empty") is True
+
+
+def content_hash(result) -> str:
+    """The content hash deliver_when `changed` compares: SHA-256 (hex) of the result's `content_key`,
+    or of the whole result without `empty`, as canonical JSON (sorted keys, no spaces)."""
+    if isinstance(result, dict) and "content_key" in result:
+        content = result["content_key"]
+    elif isinstance(result, dict):
+        content = {key: value for key, value in result.items() if key != "empty"}
+    else:
+        content = result
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class TaskNotRegistered(LookupError):

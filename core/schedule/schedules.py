@@ -29,12 +29,12 @@ CLIENT_FIELDS = (
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
     "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
-    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds",
+    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds", "deliver_when",
 )
 # Client fields added after the first version, with their defaults, for callers that build a body by
 # hand (make dev's demo schedule) rather than through the API's schema.
 LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None,
-                        "window_seconds": None}
+                        "window_seconds": None, "deliver_when": "always"}
 # What the change history compares: every client field and the pause.
 HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
@@ -280,14 +280,16 @@ def runs(cur, account_id, schedule_id, *, limit=50, status=None, trigger=None, b
 
 
 def run_detail(cur, account_id, schedule_id, run_id):
-    """One run of a schedule with its deliveries (`deliveries`: the ledger rows), or None."""
+    """One run of a schedule with its deliveries (`deliveries`: the ledger rows, its resends' after its
+    own) and its resends (`resends`), or None."""
     cur.execute(queries["get_run"], {"account_id": account_id, "schedule_id": schedule_id, "run_id": run_id})
     run = cur.fetchone()
     if run is None:
         return None
     cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
     deliveries = [{**row, "target": channels.mask_url(row["channel"], row["target"])} for row in cur.fetchall()]
-    return {**run, "deliveries": deliveries}
+    cur.execute(queries["list_run_resends"], {"account_id": account_id, "run_id": run_id})
+    return {**run, "deliveries": deliveries, "resends": cur.fetchall()}
 
 
 def tags(cur, account_id) -> list[str]:

@@ -9,15 +9,15 @@ INSERT INTO schedules (
     id, account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
     filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
     cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
-    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, next_run_at,
-    next_occurrence_at, created_at, updated_at
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, deliver_when,
+    next_run_at, next_occurrence_at, created_at, updated_at
 ) VALUES (
     %(id)s, %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
     %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
     %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
     %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
     %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
-    %(window_seconds)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
+    %(window_seconds)s, %(deliver_when)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
 )
 RETURNING *;
 
@@ -45,7 +45,7 @@ UPDATE schedules SET
     misfire_grace_seconds = %(misfire_grace_seconds)s, active = %(active)s, tags = %(tags)s,
     overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
     catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
-    window_seconds = %(window_seconds)s, next_occurrence_at = %(next_occurrence_at)s,
+    window_seconds = %(window_seconds)s, deliver_when = %(deliver_when)s, next_occurrence_at = %(next_occurrence_at)s,
     paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
     pause_note = %(pause_note)s,
     next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1
@@ -168,12 +168,15 @@ WHERE account_id = %(account_id)s
 ORDER BY tag;
 
 -- list_runs_deliveries --
--- The delivery ledger of several runs at once (a page of run history), in the order they were made.
-SELECT run_id, id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at,
-       updated_at
-FROM deliveries
-WHERE run_id = ANY(%(run_ids)s) AND account_id = %(account_id)s
-ORDER BY created_at, channel, target;
+-- The delivery ledger of several runs at once (a page of run history), in the order they were made; a run's resends' rows (trigger resend) come under the run they resend, with `resend_id` and who asked (`requested_by`).
+SELECT COALESCE(r.resend_of, d.run_id) AS run_id, d.id, d.channel, d.target, d.status, d.attempts,
+       d.unknown_outcomes, d.last_error, d.skip_reason, d.message_id, d.sent_at, d.created_at, d.updated_at,
+       r.resend_of IS NOT NULL AS resent, CASE WHEN r.resend_of IS NOT NULL THEN r.id END AS resend_id,
+       CASE WHEN r.resend_of IS NOT NULL THEN r.requested_by END AS requested_by
+FROM deliveries d
+JOIN schedule_runs r ON r.id = d.run_id
+WHERE (r.id = ANY(%(run_ids)s) OR r.resend_of = ANY(%(run_ids)s)) AND d.account_id = %(account_id)s
+ORDER BY d.created_at, d.channel, d.target;
 
 -- insert_manual_run --
 -- A "run now": a pending manual run of one schedule (under its current version), ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
@@ -184,11 +187,11 @@ SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %
 RETURNING *;
 
 -- list_schedule_runs --
--- A schedule's runs, the latest due first (scheduled_for; one without, by when it was made), optionally of one status and trigger, for occurrences (scheduled_for) from..to, and after the run `before` in that order (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_due_idx (migration 0017).
+-- A schedule's runs, the latest due first (scheduled_for; one without, by when it was made), optionally of one status and trigger (resends, trigger resend, only when asked for: they show under the run they resend), for occurrences (scheduled_for) from..to, and after the run `before` in that order (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_due_idx (migration 0017).
 SELECT * FROM schedule_runs
 WHERE schedule_id = %(schedule_id)s AND account_id = %(account_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(trigger)s::text IS NULL OR trigger = %(trigger)s)
+  AND (trigger = %(trigger)s OR %(trigger)s::text IS NULL AND trigger <> 'resend')
   AND (%(from)s::timestamptz IS NULL OR scheduled_for >= %(from)s::timestamptz)
   AND (%(to)s::timestamptz IS NULL OR scheduled_for <= %(to)s::timestamptz)
   AND (%(before)s::uuid IS NULL OR (COALESCE(scheduled_for, created_at), id) < (
@@ -203,7 +206,7 @@ SELECT count(*) AS total_runs,
        count(*) FILTER (WHERE status = 'succeeded') AS successful_runs,
        count(*) FILTER (WHERE status IN ('failed', 'delivery_failed')) AS failed_runs
 FROM schedule_runs
-WHERE account_id = %(account_id)s;
+WHERE account_id = %(account_id)s AND trigger <> 'resend';
 
 -- get_run --
 -- One run of one schedule (none when it is another tenant's or another schedule's).
@@ -211,8 +214,19 @@ SELECT * FROM schedule_runs
 WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(account_id)s;
 
 -- list_run_deliveries --
--- The delivery ledger of one run: one row per (channel, target), in the order they were made.
-SELECT id, channel, target, status, attempts, unknown_outcomes, last_error, message_id, sent_at, created_at, updated_at
-FROM deliveries
-WHERE run_id = %(run_id)s AND account_id = %(account_id)s
-ORDER BY created_at, channel, target;
+-- The delivery ledger of one run: one row per (channel, target), in the order they were made, then its resends' rows (runs with trigger resend), each with `resend_id` and who asked (`requested_by`).
+SELECT d.id, d.channel, d.target, d.status, d.attempts, d.unknown_outcomes, d.last_error, d.skip_reason,
+       d.message_id, d.sent_at, d.created_at, d.updated_at,
+       CASE WHEN r.resend_of IS NOT NULL THEN r.id END AS resend_id,
+       CASE WHEN r.resend_of IS NOT NULL THEN r.requested_by END AS requested_by
+FROM deliveries d
+JOIN schedule_runs r ON r.id = d.run_id
+WHERE (r.id = %(run_id)s OR r.resend_of = %(run_id)s) AND d.account_id = %(account_id)s
+ORDER BY d.created_at, d.channel, d.target;
+
+-- list_run_resends --
+-- The resends of one run (runs with trigger resend), oldest first.
+SELECT id, status, requested_by, created_at, finished_at, error
+FROM schedule_runs
+WHERE resend_of = %(run_id)s AND account_id = %(account_id)s
+ORDER BY created_at, id;

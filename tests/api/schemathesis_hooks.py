@@ -14,7 +14,7 @@ schemathesis what a real client has and a schema cannot say:
   UNSUBSCRIBE_SECRET): a schema can say a token is 64 hex digits, not which one is right;
 - positive schedule bodies with `catchup: all` carry `catchup_window_seconds` (a rule between two
   fields, stated in the field's description);
-- positive pauses and backfills get instants the clock allows (`until` in the future; `from` and `to`
+- positive pauses, bulk pauses and backfills get instants the clock allows (`until` in the future; `from` and `to`
   in the past, in order, an hour apart), and each positive request with an Idempotency-Key gets a key
   of its own (a key reused with another body is refused, as it must be).
 Negative cases are never touched.
@@ -124,7 +124,7 @@ def give_positive_cases_what_the_clock_and_keys_need(context, case):
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers = {**case.headers, "Idempotency-Key": str(uuid.uuid4())}
     body = case.body if isinstance(case.body, dict) else None
-    if body is not None and case.operation.path.endswith("/pause") and body.get("until") is not None:
+    if body is not None and case.operation.path.endswith(("/pause", "/bulk")) and body.get("until") is not None:
         case.body = {**body, "until": (now + timedelta(days=1)).isoformat()}
     if body is not None and case.operation.path.endswith("/backfill"):
         case.body = {**body, "from": (now - timedelta(hours=2)).isoformat(),

@@ -14,9 +14,9 @@ from core.ops import db
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
-              "schedule_version"}
+              "schedule_version", "skip_reason", "resend_of", "requested_by"}
 DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "unknown_outcomes", "last_error", "message_id",
-                   "sent_at", "created_at", "updated_at"}
+                   "sent_at", "created_at", "updated_at", "skip_reason", "resend_id", "requested_by"}
 
 
 def add_run(conn, schedule_id, status="succeeded", **columns) -> str:
@@ -63,7 +63,7 @@ def test_a_run_shows_every_field_and_its_deliveries(client, auth, schedule, conn
     response = _get(client, auth, schedule["id"], run_id)
     assert response.status_code == 200
     run = response.get_json()
-    assert set(run) == RUN_FIELDS | {"deliveries"}
+    assert set(run) == RUN_FIELDS | {"deliveries", "resends"}
     assert run["id"] == run_id and run["schedule_id"] == schedule["id"]
     assert (run["status"], run["trigger"], run["attempt"], run["job_id"]) == ("delivery_failed", "schedule", 2, "run-x")
     assert run["error"] == "1 of 3 deliveries failed" and run["duration_ms"] == 1234
@@ -78,7 +78,7 @@ def test_a_run_shows_every_field_and_its_deliveries(client, auth, schedule, conn
     assert sent == {"channel": "email", "target": "a@example.com", "status": "sent", "attempts": 1,
                     "unknown_outcomes": 0, "last_error": None, "message_id": f"<{run_id}.a@example.com@schedules.example.com>",
                     "sent_at": "2026-03-09T13:00:03Z", "created_at": "2026-03-09T13:00:02Z",
-                    "updated_at": sent["updated_at"]}
+                    "updated_at": sent["updated_at"], "skip_reason": None, "resend_id": None, "requested_by": None}
     assert suppressed["status"] == "suppressed" and suppressed["sent_at"] is None
     assert failed["status"] == "failed" and failed["attempts"] == 5
     assert failed["last_error"] == "SMTPServerDisconnected: down"
@@ -134,7 +134,7 @@ def test_the_run_list_shows_the_same_run_fields_without_deliveries(client, auth,
     [listed] = client.get(f"/v1/schedules/{schedule['id']}/runs", headers=auth).get_json()["runs"]
     detail = _get(client, auth, schedule["id"], run_id).get_json()
     assert set(listed) == RUN_FIELDS
-    assert listed == {name: value for name, value in detail.items() if name != "deliveries"}
+    assert listed == {name: value for name, value in detail.items() if name not in ("deliveries", "resends")}
 
 
 def test_the_run_list_filters_by_every_run_status(client, auth, schedule, conn):

@@ -19,6 +19,7 @@ ENUMERATIONS = [
     ("schedules", "cadence", model.CADENCES),
     ("schedules", "overlap_policy", model.OVERLAP_POLICIES),
     ("schedules", "catchup", model.CATCHUP_POLICIES),
+    ("schedules", "deliver_when", model.DELIVER_WHEN),
     ("schedule_runs", "status", model.RUN_STATUSES),
     ("schedule_runs", "trigger", model.TRIGGERS),
     ("deliveries", "status", model.DELIVERY_STATUSES),
@@ -32,6 +33,7 @@ DEFAULTS = [
     ("timezone", f"'{model.DEFAULT_TIMEZONE}'::text"),
     ("overlap_policy", f"'{model.DEFAULT_OVERLAP_POLICY}'::text"),
     ("catchup", f"'{model.DEFAULT_CATCHUP}'::text"),
+    ("deliver_when", f"'{model.DEFAULT_DELIVER_WHEN}'::text"),
 ]
 
 

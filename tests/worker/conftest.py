@@ -15,7 +15,7 @@ TASKS = ("generate_report=core.runs.demo_tasks:generate_report,echo=tests.worker
          "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow,"
          "spin=tests.worker.sample_tasks:spin,hang=tests.worker.sample_tasks:hang,"
          "exit_process=tests.worker.sample_tasks:exit_process,segfault=tests.worker.sample_tasks:segfault,"
-         "leak=tests.worker.sample_tasks:leak")
+         "leak=tests.worker.sample_tasks:leak,news=tests.worker.sample_tasks:news")
 
 
 def free_port() -> int:
@@ -25,15 +25,20 @@ def free_port() -> int:
 
 
 class Inbox:
-    """A real SMTP server's mailbox; `refuse` makes it answer DATA with that reply instead."""
+    """A real SMTP server's mailbox; `refuse` makes it answer DATA with that reply instead, `refuse_to`
+    ({address: reply}) only for messages to that address."""
 
     def __init__(self):
         self.messages = []
         self.refuse: str | None = None
+        self.refuse_to: dict[str, str] = {}
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             return self.refuse
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_to:
+                return self.refuse_to[address]
         self.messages.append(envelope)
         return "250 OK"
 

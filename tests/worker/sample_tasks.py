@@ -1,5 +1,7 @@
 """Tasks registered through TASKS by the worker tests."""
 CALLS: list = []
+# What `news` returns, one entry per call, in order: a result (a dict), or an exception to raise.
+NEWS: list = []
 
 
 def echo(account_id, params):
@@ -65,3 +67,12 @@ def leak(account_id, params):
     """Keeps 40 MB for good on every call, as a task with a cache that never forgets would."""
     LEAKED.append(b"x" * (40 * 1024 * 1024))  # written, so resident (a zeroed bytearray may not be)
     return echo(account_id, params)
+
+
+def news(account_id, params):
+    """The next entry of NEWS: a result the test chose (with `empty` or `content_key`, the task contract
+    of deliver_when), or an exception to raise; with this run's own link, as a real report's."""
+    item = NEWS.pop(0)
+    if isinstance(item, Exception):
+        raise item
+    return {"report_url": f"https://reports.example.com/{params['run_id']}", **item}

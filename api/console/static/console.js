@@ -98,7 +98,16 @@
     setTimeout(refresh, 2000);
   }
 
+  // Schedules list: the header's box ticks (or unticks) every schedule on the page for a bulk change.
+  function tickAll(box) {
+    box.addEventListener("change", function () {
+      document.querySelectorAll("[data-bulk-pick]").forEach(function (pick) { pick.checked = box.checked; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var all = document.querySelector("[data-bulk-all]");
+    if (all) tickAll(all);
     var form = document.getElementById("schedule-form");
     if (form) livePreview(form);
     var history = document.getElementById("history-body");
