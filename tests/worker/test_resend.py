@@ -123,3 +123,23 @@ def test_a_run_without_a_result_cannot_be_resent(conn, worker_env, registry, acc
     # Another tenant's run is not found at all.
     other = fetch(conn, "INSERT INTO accounts (name) VALUES ('Other') RETURNING id")[0]["id"]
     assert tenant_resend(conn, settings, other, schedule_id, run_id) is None
+
+
+def test_a_resend_neither_closes_nor_counts_into_the_schedules_alert(
+        conn, worker_env, registry, account_id, smtp_server):
+    settings = smtp_settings(worker_env, smtp_server)
+    schedule_id = make_schedule(conn, account_id, task="counted", recipients=["a@example.com", "b@example.com"])
+    run_id = make_run(conn, schedule_id)
+    smtp_server.inbox.refuse_to = {"b@example.com": "550 5.1.1 mailbox full"}
+    assert execute(conn, settings, registry, run_id)["status"] == "delivery_failed"
+    alert_of = "SELECT status, failures FROM alerts WHERE schedule_id = %s"
+    [opened] = [dict(row) for row in fetch(conn, alert_of, schedule_id)]
+    assert opened["status"] == "open"
+
+    failing = tenant_resend(conn, settings, account_id, schedule_id, run_id, recipients=["b@example.com"])
+    assert execute(conn, settings, registry, failing["id"])["status"] == "delivery_failed"
+    smtp_server.inbox.refuse_to = {}
+    fixed = tenant_resend(conn, settings, account_id, schedule_id, run_id, recipients=["b@example.com"])
+    assert execute(conn, settings, registry, fixed["id"])["status"] == "succeeded"
+    assert len(messages_to(smtp_server, "b@example.com")) == 1
+    assert [dict(row) for row in fetch(conn, alert_of, schedule_id)] == [opened]  # still open, not counted
