@@ -13,7 +13,7 @@ from core import model
 from core.ops import db
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
-              "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
+              "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result", "reasons",
               "schedule_version"}
 DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "unknown_outcomes", "last_error", "message_id",
                    "sent_at", "created_at", "updated_at"}
