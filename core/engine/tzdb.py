@@ -12,6 +12,7 @@ machine's files first, as plain Python does; the package still answers for a zon
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zoneinfo
@@ -40,8 +41,12 @@ def use_pinned_unless_chosen(environ=os.environ) -> None:
         zoneinfo.ZoneInfo.clear_cache()  # a zone read from the machine's files before now is read again
 
 
+@functools.cache
 def in_use() -> TzDatabase:
-    """The database zoneinfo reads first: a directory of TZPATH that has zone files, else the package."""
+    """The database zoneinfo reads first: a directory of TZPATH that has zone files, else the package.
+
+    Read once per process (the search path is settled when the engine is imported), not on every
+    /readyz or /metrics request."""
     for directory in zoneinfo.TZPATH:
         path = Path(directory)
         if (path / "UTC").is_file() or (path / "tzdata.zi").is_file():
