@@ -21,6 +21,8 @@ worker stop counting as a live process's. Without the variable each worker repor
 """
 import glob
 import os
+import queue
+import signal
 import sys
 
 from core.engine import tzdb
@@ -71,6 +73,32 @@ def on_starting(server):
         os.makedirs(directory, exist_ok=True)
         for path in glob.glob(os.path.join(directory, "*.db")):
             os.remove(path)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
+
+
+def _stop_booting_worker(signum, frame):
+    sys.exit(0)
+
+
+def post_fork(server, worker):
+    """A worker told to stop while it boots stops, instead of serving on until the master kills it.
+
+    From the fork until the worker installs its own handlers (after this hook) a signal runs the
+    master's handler copied into the child, which only queues it in the child's copy of the master's
+    queue, where nobody reads it: Ctrl-C during boot left that worker running and the master waiting
+    out graceful_timeout (30 s) before SIGKILL. So: stop signals end a booting worker at once, and one
+    that already arrived (it sits in that copied queue) ends it here. The worker has served nothing."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _stop_booting_worker)  # runs, first, any handler already pending
+    while True:
+        try:
+            pending = server.SIG_QUEUE.get_nowait()
+        except queue.Empty:
+            return
+        if pending in _STOP_SIGNALS:
+            sys.exit(0)
 
 
 def child_exit(server, worker):

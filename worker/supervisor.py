@@ -63,6 +63,7 @@ class Child:
     quarantine: bool
     started: float
     killed_because: str | None = None       # the supervisor killed it, and why
+    told_to_stop: bool = False              # sent SIGTERM because the supervisor is stopping
     late: set[str] = field(default_factory=set)  # its jobs past their timeout when it was killed
 
     @property
@@ -120,8 +121,8 @@ class Supervisor:
             while True:
                 if not self._stopping:
                     self._keep_children()
-                elif self._stopping > 1:
-                    self._kill_all("the supervisor was told twice to stop")
+                else:
+                    self._stop_children()
                 self._listen(LISTEN_SECONDS)
                 self._reap()
                 self._enforce()
@@ -140,7 +141,18 @@ class Supervisor:
         if self._stopping == 1:
             logger.info("Worker supervisor: %s received; the processes finish the runs in flight, then stop",
                         signal.Signals(signum).name)
-            for child in self.children:
+        self._stop_children()
+
+    def _stop_children(self) -> None:
+        """SIGTERM, once, to every child (the second signal: SIGKILL). Called by the handler and again
+        by the loop: a signal that lands while _spawn starts a child runs before the child is listed,
+        and that child must be told too."""
+        if self._stopping > 1:
+            self._kill_all("the supervisor was told twice to stop")
+            return
+        for child in list(self.children):
+            if not child.told_to_stop and child.killed_because is None:
+                child.told_to_stop = True
                 self._signal(child, signal.SIGTERM)
 
     # ------------------------------------------------------------------ children
@@ -233,19 +245,21 @@ class Supervisor:
 
     def _ended(self, child: Child, code: int) -> None:
         held = [h for h in child.end.held.values() if h.run_id != NOT_A_RUN]
+        # Told to stop while it was starting, before its own handlers: SIGTERM's default ended it.
+        stopped_early = child.told_to_stop and code == -signal.SIGTERM and not held
         if child.killed_because is not None:
             why = f"its worker process was killed by the supervisor ({child.killed_because})"
             owed = Owed(held, why, suspect=not child.late and not self._stopping, solo=False, late=child.late)
-        elif code == 0 and (child.end.stopping is not None or not held):
+        elif code == 0 and (child.end.stopping is not None or not held) or stopped_early:
             why = f"its worker process stopped ({child.end.stopping or 'asked to'})"
             owed = Owed(held, why, suspect=False, solo=False, late=set())
         else:
             owed = Owed(held, describe_exit(code), suspect=True, solo=len(held) == 1, late=set())
-        if code != 0 or held:
+        if (code != 0 or held) and not stopped_early:
             logger.log(logging.ERROR if owed.suspect else logging.WARNING,
                        "Worker process %d ended (%s) with %d run(s) in flight", child.pid,
                        describe_exit(code).replace("the task's process ", "") if code else "exit 0", len(held))
-        stillborn = code != 0 and not child.end.taken and child.killed_because is None
+        stillborn = code != 0 and not child.end.taken and child.killed_because is None and not stopped_early
         self._stillborn = self._stillborn + 1 if stillborn else 0
         delay = RESPAWN_DELAYS[min(self._stillborn, len(RESPAWN_DELAYS) - 1)]
         self._next_spawn_at = self.clock() + delay

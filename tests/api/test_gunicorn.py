@@ -186,3 +186,30 @@ def test_a_2_mb_chunked_body_is_a_413_under_gunicorn(tmp_path, database_url):
         _post_chunked(port, "/v1/email/unsubscribe", b'{"email": "' + b"a" * 2_000_000 + b'"}')))
     assert answers[0].startswith(b"HTTP/1.1 413 "), answers[0][:300]
     assert b'"payload_too_large"' in answers[0]
+
+
+_BOOTING_WORKER = """
+import os, queue, runpy, signal, sys, time
+hooks = runpy.run_path("gunicorn.conf.py")
+class Server:
+    SIG_QUEUE = queue.SimpleQueue()
+if sys.argv[1] == "queued":  # arrived between the fork and the hook: the master's handler queued it
+    Server.SIG_QUEUE.put_nowait(signal.SIGQUIT)
+    hooks["post_fork"](Server(), None)
+else:  # arrives after the hook, before the worker's own handlers
+    hooks["post_fork"](Server(), None)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    time.sleep(5)
+print("served on")
+"""
+
+
+def test_a_worker_told_to_stop_while_it_boots_stops_at_once(database_url):
+    """Ctrl-C while gunicorn forks its workers: a worker that got SIGQUIT before installing its own
+    handlers used to serve on, and the master waited 30 s before killing it (post_fork closes that)."""
+    for case in ("queued", "SIGQUIT", "SIGINT", "SIGTERM"):
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-c", _BOOTING_WORKER, case], cwd=ROOT, capture_output=True,
+                                text=True, timeout=30, env=_env(DATABASE_URL=database_url, JWT_SECRET=JWT_SECRET))
+        assert (result.returncode, result.stdout) == (0, ""), (case, result.stdout, result.stderr)
+        assert time.monotonic() - started < 5, case
