@@ -209,11 +209,12 @@ def _bits(days) -> int:
 
 
 class _CronDays:
-    """Days matched by cron's day-of-month, month and day-of-week fields (daily and weekly too)."""
+    """Days matched by cron's day-of-month, month and day-of-week fields (daily and weekly too),
+    with cron's day extensions (`L`, `nW`, `d#n`...: core.engine.cron.month_days) when it has any."""
 
-    __slots__ = ("dom_mask", "month_mask", "dow_masks", "day_or")
+    __slots__ = ("dom_mask", "month_mask", "dow_masks", "day_or", "dom_special", "dow_special")
 
-    def __init__(self, days, months, weekdays, day_or: bool):
+    def __init__(self, days, months, weekdays, day_or: bool, dom_special=(), dow_special=()):
         self.dom_mask = _bits(days)
         self.month_mask = _bits(months)
         # dow_masks[w]: the days of a month whose 1st is weekday w that fall on a matching weekday.
@@ -221,13 +222,20 @@ class _CronDays:
             _bits(d for d in range(1, 32) if (w + d - 1) % 7 in weekdays) for w in range(7)
         )
         self.day_or = day_or
+        self.dom_special = tuple(dom_special)
+        self.dow_special = tuple(dow_special)
 
     def __call__(self, year: int, month: int) -> int:
         if not self.month_mask >> month & 1:
             return 0
         _, length, first_weekday = _month(year, month)
+        dom = self.dom_mask
         dow = self.dow_masks[first_weekday]
-        days = (self.dom_mask | dow) if self.day_or else (self.dom_mask & dow)
+        if self.dom_special or self.dow_special:
+            special_dom, special_dow = cron.month_days(self.dom_special, self.dow_special, length, first_weekday)
+            dom |= special_dom
+            dow |= special_dow
+        days = (dom | dow) if self.day_or else (dom & dow)
         return days & ((2 << length) - 2)
 
 
@@ -477,7 +485,7 @@ def _cadence_rule(cadence: str, day: int | None, hour: int, minute: int) -> _Wal
 @lru_cache(maxsize=4096)
 def _cron_rule(expression: str) -> _WallRule:
     spec = cron.parse(expression)
-    days = _CronDays(spec.days, spec.months, spec.weekdays, spec.day_or)
+    days = _CronDays(spec.days, spec.months, spec.weekdays, spec.day_or, spec.dom_special, spec.dow_special)
     return _WallRule(spec.minutes, spec.hours, days, spec.wildcard)
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -71,31 +72,123 @@ def _cron_set(text: str, low: int, high: int, names: list[str] | None = None) ->
     return values
 
 
+# ---- the day extensions (Quartz's L, W, #), each straight from its definition by walking the month
+
+
+def _month_days(day: date) -> list[date]:
+    return _days_of(day.year, day.month)
+
+
+@lru_cache(maxsize=None)
+def _days_of(year: int, month: int) -> list[date]:
+    last = calendar.monthrange(year, month)[1]
+    return [date(year, month, d) for d in range(1, last + 1)]
+
+
+def _is_weekday(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def last_minus(n: int) -> Callable[[date], bool]:
+    """`L-n`: n days before the month's last day (`L` is n = 0)."""
+    return lambda day: (_month_days(day)[-1] - day).days == n
+
+
+def nearest_weekday(n: int) -> Callable[[date], bool]:
+    """`nW`: of the month's Monday-to-Friday days, the one closest to day n (none without a day n)."""
+    def matches(day: date) -> bool:
+        month = _month_days(day)
+        if n > len(month):
+            return False
+        nearest = min((d for d in month if _is_weekday(d)), key=lambda d: abs(d.day - n))
+        return day == nearest
+    return matches
+
+
+def last_weekday(day: date) -> bool:
+    """`LW`: the month's last Monday-to-Friday day."""
+    return day == [d for d in _month_days(day) if _is_weekday(d)][-1]
+
+
+def nth_weekday(weekday: int, n: int) -> Callable[[date], bool]:
+    """`d#n`: the nth day of the month falling on cron weekday d (0 = Sunday)."""
+    def matches(day: date) -> bool:
+        same = [d for d in _month_days(day) if (d.weekday() + 1) % 7 == weekday]
+        return len(same) >= n and same[n - 1] == day
+    return matches
+
+
+def last_of_weekday(weekday: int) -> Callable[[date], bool]:
+    """`dL`: the last day of the month falling on cron weekday d."""
+    return lambda day: [d for d in _month_days(day) if (d.weekday() + 1) % 7 == weekday][-1] == day
+
+
+def _day_name(token: str) -> int:
+    return (DAYS.index(token) if token in DAYS else int(token)) % 7
+
+
+def _day_field(text: str, index: int) -> tuple[str, list[Callable[[date], bool]]]:
+    """The field without its extension items, and a predicate per extension item."""
+    plain, tests = [], []
+    for item in text.split(","):
+        if index == 2 and item == "lw":
+            tests.append(last_weekday)
+        elif index == 2 and item.startswith("l"):
+            tests.append(last_minus(int(item[2:]) if item.startswith("l-") else 0))
+        elif index == 2 and item.endswith("w"):
+            tests.append(nearest_weekday(int(item[:-1])))
+        elif index == 4 and "#" in item:
+            weekday, n = item.split("#")
+            tests.append(nth_weekday(_day_name(weekday), int(n)))
+        elif index == 4 and item.endswith("l"):
+            tests.append(last_of_weekday(_day_name(item[:-1])))
+        else:
+            plain.append(item)
+    return ",".join(plain), tests
+
+
 def cron_rule(expression: str) -> Rule:
     text = expression.strip().lower()
     text = MACROS.get(text, text)
     minute, hour, dom, month, dow = text.split()
     minutes = _cron_set(minute, 0, 59)
     hours = _cron_set(hour, 0, 23)
-    doms = _cron_set(dom, 1, 31)
+    dom_plain, dom_tests = _day_field(dom, 2)
+    dow_plain, dow_tests = _day_field(dow, 4)
+    doms = _cron_set(dom_plain, 1, 31) if dom_plain else set()
     months = _cron_set(month, 1, 12, MONTHS)
-    dows = {d % 7 for d in _cron_set(dow, 0, 7, DAYS)}
+    dows = {d % 7 for d in _cron_set(dow_plain, 0, 7, DAYS)} if dow_plain else set()
     either = not dom.startswith("*") and not dow.startswith("*")
+
+    def day_matches(day: date) -> bool:
+        dom_ok = day.day in doms or any(test(day) for test in dom_tests)
+        dow_ok = (day.weekday() + 1) % 7 in dows or any(test(day) for test in dow_tests)  # Monday=0 -> Sunday=0
+        return (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
 
     def matches(wall: datetime) -> bool:
         if wall.minute not in minutes or wall.hour not in hours or wall.month not in months:
             return False
-        dom_ok = wall.day in doms
-        dow_ok = (wall.weekday() + 1) % 7 in dows  # Python's Monday=0 -> cron's Sunday=0
-        return (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
+        return day_matches(wall.date())
 
-    return Rule(matches, wildcard=minute.startswith("*") or hour.startswith("*"))
+    rule = Rule(matches, wildcard=minute.startswith("*") or hour.startswith("*"))
+    rule.day_matches = day_matches
+    rule.months = months
+    return rule
 
 
 def never_fires(expression: str) -> bool:
     """True when no date can match the day fields (the rule would never run)."""
     text = expression.strip().lower()
     _, _, dom, month, dow = MACROS.get(text, text).split()
+    if _day_field(dom, 2)[1] or _day_field(dow, 4)[1]:
+        # With an extension: walk every day of a whole 400-year Gregorian cycle.
+        rule = cron_rule(text)
+        day = date(2000, 1, 1)
+        while day.year < 2400:
+            if day.month in rule.months and rule.day_matches(day):
+                return False
+            day += timedelta(days=1)
+        return True
     if not dom.startswith("*") and not dow.startswith("*"):
         return False
     days = _cron_set(dom, 1, 31)
