@@ -40,10 +40,17 @@ REQUIRED_BY_CADENCE: dict[str, tuple[str, ...]] = {
     "daily": (),
     "weekly": ("weekly_dow",),
     "biweekly": ("weekly_dow",),
-    "monthly": ("monthly_dom",),
+    "monthly": (),  # monthly_dom, or monthly_week with monthly_dow (MONTHLY_DAY_FIELDS)
     "cron": ("cron_expression",),
     "interval": ("interval_seconds",),
 }
+
+# What a schedule with a business calendar does with an occurrence on a day off (core/engine/business_days.py).
+ON_HOLIDAY_POLICIES = ("run", "skip", "next_business_day", "previous_business_day")
+DEFAULT_ON_HOLIDAY = "run"
+
+# A monthly schedule names its day one of these ways: a day of the month, or the nth weekday.
+MONTHLY_DAY_FIELDS = (("monthly_dom",), ("monthly_week", "monthly_dow"))
 
 # --------------------------------------------------------------------------- field bounds
 
@@ -66,6 +73,8 @@ LAST_DAY = -1
 BOUNDS: dict[str, Bound] = {
     "weekly_dow": Bound(0, 6),  # 0 = Sunday .. 6 = Saturday
     "monthly_dom": Bound(1, 31, also=(LAST_DAY,)),
+    "monthly_week": Bound(1, 5, also=(LAST_DAY,)),  # the nth monthly_dow of the month; -1: the last
+    "monthly_dow": Bound(0, 6),  # 0 = Sunday .. 6 = Saturday
     "send_hour": Bound(0, 23),
     "send_minute": Bound(0, 59),
     "interval_seconds": Bound(60, INT32_MAX),

@@ -35,13 +35,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from core.engine import cron
+from core.engine.business_days import MAX_MOVE_DAYS, BusinessCalendar
 from core.model import (
     BOUNDS,
     CADENCES,
+    DEFAULT_ON_HOLIDAY,
     DEFAULT_SEND_HOUR,
     DEFAULT_SEND_MINUTE,
     DEFAULT_TIMEZONE,
     LAST_DAY,
+    ON_HOLIDAY_POLICIES,
     REQUIRED_BY_CADENCE,
 )
 
@@ -49,6 +52,8 @@ TIMING_FIELDS: tuple[str, ...] = (
     "cadence",
     "weekly_dow",
     "monthly_dom",
+    "monthly_week",
+    "monthly_dow",
     "send_hour",
     "send_minute",
     "cron_expression",
@@ -56,11 +61,15 @@ TIMING_FIELDS: tuple[str, ...] = (
     "timezone",
     "start_at",
     "end_at",
+    "calendar_id",
+    "on_holiday",
 )
 # The vocabulary (cadences, the fields each requires, the fields' bounds and defaults) is core/model.py's;
 # this module gives it its meaning in time.
 _WEEKLY_DOW = BOUNDS["weekly_dow"]
 _MONTHLY_DOM = BOUNDS["monthly_dom"]
+_MONTHLY_WEEK = BOUNDS["monthly_week"]
+_MONTHLY_DOW = BOUNDS["monthly_dow"]
 _SEND_HOUR = BOUNDS["send_hour"]
 _SEND_MINUTE = BOUNDS["send_minute"]
 MIN_INTERVAL_SECONDS = BOUNDS["interval_seconds"].low
@@ -273,6 +282,101 @@ class _BiweeklyDays:
         return mask
 
 
+class _CalendarDays:
+    """Another day matcher's days with a business calendar's `on_holiday` policy applied
+    (core/engine/business_days.py): days off dropped (`skip`), or their runs moved to the nearest
+    business day after or before (a business day runs when it matches itself or when a matching day
+    sits in the unbroken run of days off just before it, or just after it)."""
+
+    __slots__ = ("inner", "calendar", "step", "masks", "raw")
+
+    def __init__(self, inner, calendar: BusinessCalendar, policy: str):
+        self.inner = inner
+        self.calendar = calendar
+        # Where a business day looks for days off whose runs it takes: none, those before it, after it.
+        self.step = {"skip": 0, "next_business_day": -1, "previous_business_day": 1}[policy]
+        self.masks: dict[int, int] = {}
+        self.raw: dict[int, int] = {}
+
+    def _raw_mask(self, year: int, month: int) -> int:
+        key = year * 12 + month
+        mask = self.raw.get(key)
+        if mask is None:
+            if len(self.raw) > 4096:
+                self.raw.clear()
+            mask = self.raw[key] = self.inner(year, month)
+        return mask
+
+    def matches_itself(self, day: date) -> bool:
+        """Whether the rule, without the calendar, runs on `day`."""
+        return bool(self._raw_mask(day.year, day.month) >> day.day & 1)
+
+    def __call__(self, year: int, month: int) -> int:
+        key = year * 12 + month
+        mask = self.masks.get(key)
+        if mask is None:
+            if len(self.masks) > 4096:
+                self.masks.clear()
+            mask = self.masks[key] = self._compute(year, month)
+        return mask
+
+    def _compute(self, year: int, month: int) -> int:
+        first, length, _ = _month(year, month)
+        raw = self._raw_mask(year, month)
+        business = self.calendar.is_business_day
+        mask = 0
+        for day in range(1, length + 1):
+            if not business(date.fromordinal(first + day - 1)):
+                continue
+            if raw >> day & 1:
+                mask |= 1 << day
+            elif self.step and self.takes_moved(first + day - 1):
+                mask |= 1 << day
+        return mask
+
+    def moved_here(self, ordinal: int) -> list[date]:
+        """The matching days off whose runs move to business day `ordinal`, nearest first."""
+        found = []
+        if not self.step:
+            return found
+        o = ordinal + self.step
+        for _ in range(MAX_MOVE_DAYS):
+            if not _MIN_ORDINAL <= o <= _MAX_ORDINAL:
+                break
+            day = date.fromordinal(o)
+            if self.calendar.is_business_day(day):
+                break
+            if self.matches_itself(day):
+                found.append(day)
+            o += self.step
+        return found
+
+    def takes_moved(self, ordinal: int) -> bool:
+        o = ordinal + self.step
+        for _ in range(MAX_MOVE_DAYS):
+            if not _MIN_ORDINAL <= o <= _MAX_ORDINAL:
+                return False
+            day = date.fromordinal(o)
+            if self.calendar.is_business_day(day):
+                return False
+            if self.matches_itself(day):
+                return True
+            o += self.step
+        return False
+
+
+_MIN_ORDINAL = date(1, 1, 1).toordinal()
+_MAX_ORDINAL = date(9999, 12, 31).toordinal()
+
+
+@lru_cache(maxsize=4096)
+def _calendar_rule(rule: "_WallRule", calendar: BusinessCalendar, policy: str) -> "_WallRule":
+    """`rule` with a business calendar's policy applied to its days (the same wall times)."""
+    moved = _WallRule((), (), _CalendarDays(rule.days, calendar, policy), rule.wildcard)
+    moved.times = rule.times
+    return moved
+
+
 class _WallRule:
     """Matching wall times: a day matcher plus sorted minutes of the day, and the DST flavour."""
 
@@ -392,8 +496,8 @@ def _integer(field: str, value: Any, low: int, high: int, meaning: str) -> int:
 # Keyed by every scalar field, so a table of distinct schedules needs many entries; each is small,
 # as the compiled rules themselves are shared (_cadence_rule, _cron_rule).
 @lru_cache(maxsize=32768, typed=True)
-def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expression,
-             interval_seconds, zone) -> _Timing:
+def _compile(cadence, weekly_dow, monthly_dom, monthly_week, monthly_dow, send_hour, send_minute,
+             cron_expression, interval_seconds, zone) -> _Timing:
     """Validate the scalar timing fields (in TIMING_FIELDS order) and compile them.
 
     Every field that is present is checked, whatever the cadence, so a bad value is refused when
@@ -411,9 +515,27 @@ def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expr
     else:
         _integer("weekly_dow", weekly_dow, _WEEKLY_DOW.low, _WEEKLY_DOW.high,
                  f"between {_WEEKLY_DOW.low} (Sunday) and {_WEEKLY_DOW.high} (Saturday)")
+    if monthly_week is not None:
+        _integer("monthly_week", monthly_week, -1, _MONTHLY_WEEK.high,
+                 f"between {_MONTHLY_WEEK.low} and {_MONTHLY_WEEK.high}, or {LAST_DAY} for the last")
+        if monthly_week == 0:
+            raise TimingError("monthly_week", f"monthly_week must be between {_MONTHLY_WEEK.low} and "
+                                              f"{_MONTHLY_WEEK.high}, or {LAST_DAY} for the last, got 0")
+    if monthly_dow is not None:
+        _integer("monthly_dow", monthly_dow, _MONTHLY_DOW.low, _MONTHLY_DOW.high,
+                 f"between {_MONTHLY_DOW.low} (Sunday) and {_MONTHLY_DOW.high} (Saturday)")
+    if cadence == "monthly" and monthly_week is not None:
+        if monthly_dom is not None:
+            raise TimingError("monthly_week", "monthly_week and monthly_dom cannot both be set: a monthly "
+                                              "schedule runs on a day of the month or on the nth weekday")
+        if monthly_dow is None:
+            raise TimingError("monthly_dow", "monthly_dow required with monthly_week (the weekday, 0 = Sunday)")
+    elif cadence == "monthly" and monthly_dow is not None and monthly_dom is None:
+        raise TimingError("monthly_week", "monthly_week required with monthly_dow (1-5, or -1 for the last)")
     if monthly_dom is None:
-        if "monthly_dom" in REQUIRED_BY_CADENCE[cadence]:
-            raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence")
+        if cadence == "monthly" and monthly_week is None:
+            raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence "
+                                             f"(or monthly_week with monthly_dow)")
     else:
         # -1 (the last day) sits below the range, so the check spans both and refuses what lies between.
         meaning = f"between {_MONTHLY_DOM.low} and {_MONTHLY_DOM.high}, or {LAST_DAY} for the last day"
@@ -457,6 +579,8 @@ def _compile(cadence, weekly_dow, monthly_dom, send_hour, send_minute, cron_expr
         return _Timing(cadence, zone, _cadence_rule(cadence, None, hour, minute))
     if cadence == "weekly":
         return _Timing(cadence, zone, _cadence_rule(cadence, weekly_dow, hour, minute))
+    if cadence == "monthly" and monthly_week is not None:
+        return _Timing(cadence, zone, _nth_weekday_rule(monthly_week, monthly_dow, hour, minute))
     if cadence == "monthly":
         return _Timing(cadence, zone, _cadence_rule(cadence, monthly_dom, hour, minute))
     if cadence == "biweekly":
@@ -483,6 +607,13 @@ def _cadence_rule(cadence: str, day: int | None, hour: int, minute: int) -> _Wal
 
 
 @lru_cache(maxsize=4096)
+def _nth_weekday_rule(week: int, dow: int, hour: int, minute: int) -> _WallRule:
+    """monthly_week and monthly_dow: cron's `d#n`, or `dL` for the last (-1)."""
+    special = ("L", dow) if week == LAST_DAY else ("#", dow, week)
+    return _WallRule([minute], [hour], _CronDays(range(1, 32), range(1, 13), (), False, (), (special,)), wildcard=False)
+
+
+@lru_cache(maxsize=4096)
 def _cron_rule(expression: str) -> _WallRule:
     spec = cron.parse(expression)
     days = _CronDays(spec.days, spec.months, spec.weekdays, spec.day_or, spec.dom_special, spec.dow_special)
@@ -493,8 +624,8 @@ def _timing(fields: Mapping[str, Any]) -> _Timing:
     if not isinstance(fields, Mapping):
         raise TimingError("cadence", "schedule timing must be a mapping of field names to values")
     get = fields.get
-    args = (get("cadence"), get("weekly_dow"), get("monthly_dom"), get("send_hour"),
-            get("send_minute"), get("cron_expression"), get("interval_seconds"), get("timezone"))
+    args = (get("cadence"), get("weekly_dow"), get("monthly_dom"), get("monthly_week"), get("monthly_dow"),
+            get("send_hour"), get("send_minute"), get("cron_expression"), get("interval_seconds"), get("timezone"))
     try:
         hash(args)
     except TypeError:  # a list or dict where a number belongs: validate without the cache
@@ -528,7 +659,29 @@ def _bounds(fields: Mapping[str, Any], timing: _Timing) -> tuple[int | None, int
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise TimingError("end_at", "end_at must be after start_at")
     created_at = _instant(fields, "created_at")
+    _calendar(fields, timing)
     return start_at, end_at, created_at
+
+
+def _calendar(fields: Mapping[str, Any], timing: _Timing) -> tuple[BusinessCalendar, str] | None:
+    """(calendar, on_holiday) when the schedule follows a calendar with a policy other than `run`."""
+    policy = fields.get("on_holiday")
+    calendar = fields.get("calendar")
+    if policy is None and calendar is None:
+        return None
+    if policy is None:
+        policy = DEFAULT_ON_HOLIDAY
+    elif type(policy) is not str or policy not in ON_HOLIDAY_POLICIES:
+        raise TimingError("on_holiday", f"on_holiday must be one of: {', '.join(ON_HOLIDAY_POLICIES)}")
+    if calendar is not None and not isinstance(calendar, BusinessCalendar):
+        raise TimingError("calendar_id", "calendar must be a business calendar")
+    if policy == DEFAULT_ON_HOLIDAY:
+        return None
+    if calendar is None:
+        raise TimingError("on_holiday", f"on_holiday {policy} needs a calendar_id (whose days off it follows)")
+    if timing.rule is None and timing.cadence != "biweekly":
+        raise TimingError("on_holiday", f"on_holiday {policy} applies to wall-clock cadences, not {timing.cadence}")
+    return calendar, policy
 
 
 # --------------------------------------------------------------------------- public interface
@@ -544,7 +697,8 @@ def validate_timing(fields: Mapping[str, Any]) -> None:
 
 # A value each timing field can take without a problem of its own, put in place of a bad one so that
 # timing_problems can go on and find the problems of the fields after it.
-_HARMLESS = {"weekly_dow": 1, "monthly_dom": 1, "send_hour": DEFAULT_SEND_HOUR, "send_minute": DEFAULT_SEND_MINUTE,
+_HARMLESS = {"weekly_dow": 1, "monthly_dom": 1, "monthly_week": None, "monthly_dow": 1, "on_holiday": None,
+             "calendar_id": None, "send_hour": DEFAULT_SEND_HOUR, "send_minute": DEFAULT_SEND_MINUTE,
              "cron_expression": "0 0 * * *", "interval_seconds": 3600, "timezone": DEFAULT_TIMEZONE,
              "start_at": datetime(2000, 1, 1, tzinfo=timezone.utc), "end_at": None}
 
@@ -604,6 +758,7 @@ def next_runs(fields: Mapping[str, Any], after: datetime, count: int) -> list[da
         raise ValueError("after must be a datetime with a time zone")
     if count <= 0:
         return []
+    followed = _calendar(fields, timing)
     # From here on every instant is an integer: microseconds since the epoch.
     since = _micros(after)
     if timing.cadence == "once":
@@ -631,6 +786,8 @@ def next_runs(fields: Mapping[str, Any], after: datetime, count: int) -> list[da
         if rule is None:
             return []
         a = max(a, first_second - 1)
+    if followed is not None:
+        rule = _calendar_rule(rule, *followed)
     runs = []
     while len(runs) < count:
         found = _next_wall_run(rule, timing.zone, a, limit)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.model import CADENCES, REQUIRED_BY_CADENCE
+from core.model import CADENCES, MONTHLY_DAY_FIELDS, REQUIRED_BY_CADENCE
 from core.engine.timing import (
     RANGE_END,
     TIMING_FIELDS,
@@ -356,8 +356,8 @@ class TestValidation:
 
     def test_timing_fields_are_the_column_names(self):
         assert TIMING_FIELDS == (
-            "cadence", "weekly_dow", "monthly_dom", "send_hour", "send_minute",
-            "cron_expression", "interval_seconds", "timezone", "start_at", "end_at",
+            "cadence", "weekly_dow", "monthly_dom", "monthly_week", "monthly_dow", "send_hour", "send_minute",
+            "cron_expression", "interval_seconds", "timezone", "start_at", "end_at", "calendar_id", "on_holiday",
         )
 
 
@@ -481,13 +481,48 @@ def test_required_by_cadence_is_exactly_what_validation_requires(cadence):
     """The OpenAPI document makes REQUIRED_BY_CADENCE required per cadence: it must be the engine's rule."""
     required = REQUIRED_BY_CADENCE[cadence]
     values = {name: _REQUIRED_VALUES[name] for name in required}
-    validate_timing({"cadence": cadence, **values})
+    # monthly needs one of MONTHLY_DAY_FIELDS (tested below), which no single `required` list says.
+    extra = {"monthly_dom": 15} if cadence == "monthly" else {}
+    validate_timing({"cadence": cadence, **values, **extra})
     for name in required:
         with pytest.raises(TimingError) as caught:
-            validate_timing({"cadence": cadence, **{k: v for k, v in values.items() if k != name}})
+            validate_timing({"cadence": cadence, **extra, **{k: v for k, v in values.items() if k != name}})
         assert caught.value.field == name
         assert caught.value.message == f"{name} required for {cadence} cadence"
     assert set(REQUIRED_BY_CADENCE) == set(CADENCES)
+
+
+@pytest.mark.parametrize("fields, field, message", [
+    ({}, "monthly_dom", "monthly_dom required for monthly cadence (or monthly_week with monthly_dow)"),
+    ({"monthly_week": 1}, "monthly_dow", "monthly_dow required with monthly_week (the weekday, 0 = Sunday)"),
+    ({"monthly_dow": 1}, "monthly_week", "monthly_week required with monthly_dow (1-5, or -1 for the last)"),
+    ({"monthly_dom": 1, "monthly_week": 1, "monthly_dow": 1}, "monthly_week",
+     "monthly_week and monthly_dom cannot both be set"),
+    ({"monthly_week": 0, "monthly_dow": 1}, "monthly_week", "monthly_week must be between 1 and 5, or -1"),
+    ({"monthly_week": 6, "monthly_dow": 1}, "monthly_week", "monthly_week must be between 1 and 5, or -1"),
+    ({"monthly_week": -2, "monthly_dow": 1}, "monthly_week", "monthly_week must be between 1 and 5, or -1"),
+    ({"monthly_week": 1, "monthly_dow": 7}, "monthly_dow", "monthly_dow must be between 0 (Sunday) and 6"),
+    ({"monthly_week": True, "monthly_dow": 1}, "monthly_week", "monthly_week must be an integer"),
+])
+def test_a_monthly_schedule_names_its_day_one_way(fields, field, message):
+    """MONTHLY_DAY_FIELDS: a day of the month, or the nth weekday (the OpenAPI document says it in words)."""
+    assert MONTHLY_DAY_FIELDS == (("monthly_dom",), ("monthly_week", "monthly_dow"))
+    with pytest.raises(TimingError) as caught:
+        validate_timing({"cadence": "monthly", **fields})
+    assert caught.value.field == field and caught.value.message.startswith(message)
+
+
+@pytest.mark.parametrize("week, dow, expected", [
+    (1, 1, ["2027-03-01", "2027-04-05", "2027-05-03"]),   # the first Monday
+    (-1, 5, ["2027-02-26", "2027-03-26", "2027-04-30"]),  # the last Friday
+    (5, 0, ["2027-05-30", "2027-08-29", "2027-10-31"]),   # the fifth Sunday: only months that have one
+])
+def test_monthly_nth_weekday(week, dow, expected):
+    fields = {"cadence": "monthly", "monthly_week": week, "monthly_dow": dow, "send_hour": 9,
+              "timezone": "America/New_York"}
+    runs = next_runs(fields, at("2027-02-15T00:00"), 3)
+    assert [r.astimezone(ZoneInfo("America/New_York")).date().isoformat() for r in runs] == expected
+    assert all(r.astimezone(ZoneInfo("America/New_York")).hour == 9 for r in runs)
 
 
 class TestRangeEnd:
