@@ -147,6 +147,9 @@ def dst_note(schedule, run: datetime) -> str | None:
         # `run` is the end of a spring-forward gap: the wall clock jumped from `before` + 1 s to `at`.
         gap_start = (before + _SECOND).replace(tzinfo=None)
         gap_end = at.replace(tzinfo=None)
+        if gap_end - gap_start >= timedelta(days=1):  # a whole day skipped (Pacific/Apia, 30 December 2011)
+            return (f"{_day_month(gap_start)} does not exist (the clocks skipped the whole day); "
+                    f"runs at {at:%H:%M %Z} on {_day_month(at)}")
         for hour, minute in _wanted_times(schedule):
             wall = gap_start.replace(hour=hour, minute=minute, second=0)
             if gap_start <= wall < gap_end:

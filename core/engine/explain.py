@@ -1,6 +1,6 @@
 """Explained previews: a schedule's next runs, each with why it is where it is when that is not a
-plain match of its rule (a spring-forward gap, a repeated hour, a short month, a delivery window,
-start_at/end_at, the end of a pause).
+plain match of its rule (a spring-forward gap, a skipped day, a repeated hour, a short month, a
+business calendar's day off, a delivery window, start_at/end_at, the end of a pause).
 
 Pure, like core/engine/timing.py and core/engine/when.py: UTC instants in and out, no clock, no I/O. The API's
 preview routes and `python -m ticker preview` print what this returns.
@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.engine import cron
-from core.engine.timing import is_wildcard, next_run_after
+from core.engine.timing import calendar_moves, is_wildcard, next_run_after, wall_matches
 from core.engine.when import next_dispatch
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -41,25 +41,53 @@ def _reason(code: str, detail: str) -> dict:
     return {"code": code, "detail": detail}
 
 
+def _long(day) -> str:
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def calendar_reasons(fields: Mapping[str, Any], occurrence: datetime, since: datetime) -> list[dict]:
+    """The business calendar's part (core/engine/business_days.py): the days off whose runs were
+    skipped since `since` (the previous run, or the preview's start), or moved to this run's day."""
+    zone = ZoneInfo(fields.get("timezone") or "UTC")
+    day = occurrence.astimezone(zone).date()
+    found = []
+    for code, off_day, why in calendar_moves(fields, since.astimezone(zone).date(), day, occurrence):
+        if code == "holiday_moved":
+            policy = "next" if off_day < day else "previous"
+            found.append(_reason(code, f"{_long(off_day)} {why}: moved to the {policy} business day, {_long(day)}"))
+        else:
+            found.append(_reason(code, f"{_long(off_day)} {why}"))
+    return found
+
+
 def reasons(fields: Mapping[str, Any], occurrence: datetime, dispatch: datetime, *, first: bool,
-            after: datetime, paused_until: datetime | None = None) -> list[dict]:
+            after: datetime, paused_until: datetime | None = None, since: datetime | None = None) -> list[dict]:
     """Why `occurrence` (dispatched at `dispatch`) is where it is; empty for a plain match.
 
     `first`: it is the first run of the preview (start_at and a pause can only move the first one).
+    `since`: the previous run (default `after`), from which skipped days off are counted.
     """
     zone = ZoneInfo(fields.get("timezone") or "UTC")
     local = occurrence.astimezone(zone)
-    found = []
+    found = calendar_reasons(fields, occurrence, after if since is None else since)
     times = _rule_times(fields)
     if times is not None:
-        minutes, hours = times
-        if local.minute not in minutes or local.hour not in hours:
+        # The whole wall time, date included: a skipped day (Pacific/Apia, 30 December 2011) moves a
+        # run to the same hour and minute on the next day.
+        if not is_wildcard(fields) and not wall_matches(fields, local.replace(tzinfo=None, second=0, microsecond=0),
+                                                        occurrence):
             before = (occurrence - _MICROSECOND).astimezone(zone)
             jumped_from = occurrence.astimezone(timezone(before.utcoffset()))  # the wall clock the jump left
-            found.append(_reason("spring_forward", (
-                f"moved to the end of the spring-forward gap: the clocks jumped from "
-                f"{jumped_from.strftime('%H:%M')} {before.tzname()} to {local.strftime('%H:%M')} {local.tzname()}, "
-                f"so the rule's wall time did not exist that day")))
+            if jumped_from.date() != local.date():
+                found.append(_reason("skipped_day", (
+                    f"moved to the end of a skipped day: the clocks jumped from {_long(jumped_from)} "
+                    f"{jumped_from.strftime('%H:%M')} {before.tzname()} to {_long(local)} {local.strftime('%H:%M')} "
+                    f"{local.tzname()}, so the rule's day did not exist")))
+            else:
+                found.append(_reason("spring_forward", (
+                    f"moved to the end of the spring-forward gap: the clocks jumped from "
+                    f"{jumped_from.strftime('%H:%M')} {before.tzname()} to {local.strftime('%H:%M')} {local.tzname()}, "
+                    f"so the rule's wall time did not exist that day")))
         other = local.replace(fold=1 - local.fold)
         if other.utcoffset() != local.utcoffset():  # this wall time happened twice that night
             if local.fold == 0:
@@ -111,6 +139,6 @@ def explained_runs(fields: Mapping[str, Any], after: datetime, count: int, *,
             break
         runs.append({"at": occurrence, "dispatch_at": dispatch, "local": occurrence.astimezone(zone).isoformat(),
                      "reasons": reasons(fields, occurrence, dispatch, first=not runs, after=start,
-                                        paused_until=paused_until)})
+                                        paused_until=paused_until, since=at)})
         at = occurrence
     return runs

@@ -827,3 +827,54 @@ def _biweekly_rule(dow: int, hour: int, minute: int, zone: str, anchor: int) -> 
     # (Pacific/Apia skipped a whole Friday) still belongs to the day it was due.
     first_ordinal = first[1] // _DAY + _EPOCH_ORDINAL
     return _WallRule([minute], [hour], _BiweeklyDays(first_ordinal), False)
+
+
+# --------------------------------------------------------------------------- for explanations
+
+
+def _rules(fields: Mapping[str, Any], near: datetime) -> tuple[_WallRule | None, _WallRule | None]:
+    """(the rule without its calendar, with it) of a wall-clock schedule; (None, None) otherwise.
+    `near` anchors a biweekly schedule that has neither start_at nor created_at, as next_runs does."""
+    timing = _timing(fields)
+    start_at, _, created_at = _bounds(fields, timing)
+    rule = timing.rule
+    if timing.cadence == "biweekly":
+        anchor = start_at if start_at is not None else created_at if created_at is not None else _micros(near)
+        rule = _biweekly_rule(*timing.weekly, timing.zone, -(-anchor // _MICROS))
+    if rule is None:
+        return None, None
+    followed = _calendar(fields, timing)
+    return rule, (rule if followed is None else _calendar_rule(rule, *followed))
+
+
+def wall_matches(fields: Mapping[str, Any], wall: datetime, near: datetime) -> bool:
+    """Whether the naive local wall time `wall` (a whole minute) is one the rule asks for, its
+    calendar applied; False for a run a daylight-saving gap (or a skipped day) moved."""
+    _, rule = _rules(fields, near)
+    if rule is None:
+        return True
+    mask = rule.days(wall.year, wall.month)
+    return bool(mask >> wall.day & 1) and wall.hour * 60 + wall.minute in rule.times
+
+
+def calendar_moves(fields: Mapping[str, Any], since: date, day: date, near: datetime) -> list[tuple[str, date, str]]:
+    """What the calendar did on the way to a run on local `day`, the previous run (or the preview's
+    start) being on `since`: [(code, day off, why)], code `holiday_skipped` (that day's runs were dropped)
+    or `holiday_moved` (they moved to `day`). Empty without a calendar policy."""
+    raw, rule = _rules(fields, near)
+    if rule is None or rule is raw:
+        return []
+    days: _CalendarDays = rule.days
+    calendar = days.calendar
+    found = []
+    for moved in days.moved_here(day.toordinal()):
+        found.append(("holiday_moved", moved, calendar.day_off(moved) or ""))
+    if not days.step:
+        o = since.toordinal() + 1
+        while o < day.toordinal() and len(found) < 31:
+            off_day = date.fromordinal(o)
+            why = calendar.day_off(off_day)
+            if why is not None and days.matches_itself(off_day):
+                found.append(("holiday_skipped", off_day, why))
+            o += 1
+    return found

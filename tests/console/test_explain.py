@@ -89,3 +89,14 @@ def test_interval_and_ordinary_runs_have_no_note():
                             datetime(2026, 3, 8, 7, 0, tzinfo=UTC)) is None
     assert explain.dst_note({"cadence": "daily", "send_hour": 9, "send_minute": 0, "timezone": NY},
                             datetime(2026, 3, 9, 13, 0, tzinfo=UTC)) is None
+
+
+def test_a_skipped_day_is_noted():
+    """Pacific/Apia skipped 30 December 2011: the console says so, not '00:00 does not exist'."""
+    from datetime import datetime, timezone
+
+    from api.console.explain import dst_note
+    fields = {"cadence": "cron", "cron_expression": "0 0 30 12 *", "timezone": "Pacific/Apia"}
+    run = datetime(2011, 12, 30, 10, tzinfo=timezone.utc)  # 31 December 00:00 +14
+    assert dst_note(fields, run) == ("30 December does not exist (the clocks skipped the whole day); "
+                                     "runs at 00:00 +14 on 31 December")

@@ -65,3 +65,34 @@ def test_start_at_end_at_and_a_pause_bound_the_runs():
     assert codes(runs) == [["start_at"], ["end_at"]]
     paused = explained_runs({"cadence": "daily", "timezone": NY}, utc(2026, 3, 1), 2, paused_until=utc(2026, 3, 10))
     assert paused[0]["at"] == utc(2026, 3, 10, 13) and codes(paused) == [["after_pause"], []]
+
+
+def test_a_skipped_day_is_explained():
+    """Pacific/Apia skipped 30 December 2011: `0 0 30 12 *` runs at 31 December 00:00, and says why."""
+    from datetime import datetime, timezone
+
+    from core.engine.explain import explained_runs
+    fields = {"cadence": "cron", "cron_expression": "0 0 30 12 *", "timezone": "Pacific/Apia"}
+    first, second = explained_runs(fields, datetime(2011, 12, 1, tzinfo=timezone.utc), 2)
+    assert first["local"] == "2011-12-31T00:00:00+14:00"
+    assert [r["code"] for r in first["reasons"]] == ["skipped_day"]
+    assert "30 December 2011" in first["reasons"][0]["detail"]
+    assert second["reasons"] == []
+
+
+def test_calendar_moves_and_skips_are_explained():
+    from datetime import datetime, timezone
+
+    from core.engine.business_days import from_mapping
+    from core.engine.explain import explained_runs
+    fields = {"cadence": "cron", "cron_expression": "0 9 25 * *", "timezone": "America/New_York",
+              "calendar": from_mapping({"country": "US"}), "on_holiday": "next_business_day"}
+    runs = explained_runs(fields, datetime(2027, 12, 1, tzinfo=timezone.utc), 2)
+    assert runs[0]["local"] == "2027-12-27T09:00:00-05:00"
+    assert runs[0]["reasons"] == [{"code": "holiday_moved", "detail": "25 December 2027 is Christmas Day (US): "
+                                   "moved to the next business day, 27 December 2027"}]
+    skip = {**fields, "cron_expression": "0 9 * * *", "on_holiday": "skip"}
+    runs = explained_runs(skip, datetime(2027, 12, 24, 15, tzinfo=timezone.utc), 1)
+    assert runs[0]["local"] == "2027-12-27T09:00:00-05:00"
+    assert {"code": "holiday_skipped", "detail": "25 December 2027 is Christmas Day (US)"} in runs[0]["reasons"]
+    assert {"code": "holiday_skipped", "detail": "26 December 2027 is a Sunday, a weekend day"} in runs[0]["reasons"]
