@@ -20,6 +20,7 @@ ENUMERATIONS = [
     ("schedules", "overlap_policy", model.OVERLAP_POLICIES),
     ("schedules", "catchup", model.CATCHUP_POLICIES),
     ("schedules", "deliver_when", model.DELIVER_WHEN),
+    ("schedules", "on_holiday", model.ON_HOLIDAY_POLICIES),
     ("schedule_runs", "status", model.RUN_STATUSES),
     ("schedule_runs", "trigger", model.TRIGGERS),
     ("deliveries", "status", model.DELIVERY_STATUSES),
