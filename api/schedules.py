@@ -190,6 +190,8 @@ def enable_channel(schedule_id, channel_id):
 def preview(values, args):
     """The next runs of a schedule body, without saving anything (`count` runs after `after`, default
     now), each with its dispatch instant and the reasons it is where it is."""
+    with tenant() as cur:
+        values = schedules.with_calendar(cur, g.account_id, values)
     validate_timing(values)
     after = args.get("after") or utcnow()
     next_runs_in_range(values, after, args["count"])  # past the engine's range: a 400 naming count or after
@@ -205,7 +207,7 @@ def preview_saved(args, schedule_id):
     """The next runs of a saved schedule (after `after`, default now; a paused schedule's from the end of
     its pause, none while it is paused without `until`; none when disabled), explained."""
     with tenant() as cur:
-        row = _found(schedules.get(cur, g.account_id, schedule_id))
+        row = schedules.with_calendar(cur, g.account_id, _found(schedules.get(cur, g.account_id, schedule_id)))
     runs = _upcoming(row, args.get("after") or utcnow(), args["count"])
     return {"timezone": row["timezone"], "count": len(runs), "runs": runs}
 

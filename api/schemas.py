@@ -102,6 +102,18 @@ class ScheduleSchema(Schema):
     monthly_dom = _bounded("monthly_dom", allow_none=True, load_default=None,
                        metadata={"description": "1..31 (past the month's end: its last day), or -1 for the last day",
                                  "not": {"const": 0}})  # the time engine refuses 0
+    monthly_week = _bounded("monthly_week", allow_none=True, load_default=None, metadata={
+        "description": "monthly cadence by weekday: the nth monthly_dow of the month, 1..5 (a month without a "
+                       "5th has no run), or -1 for the last; instead of monthly_dom",
+        "not": {"const": 0}})
+    monthly_dow = _bounded("monthly_dow", allow_none=True, load_default=None, metadata={
+        "description": "with monthly_week: 0 = Sunday .. 6 = Saturday"})
+    calendar_id = fields.UUID(allow_none=True, load_default=None, metadata={
+        "description": "a business calendar of this account (/v1/calendars) whose days off on_holiday follows"})
+    on_holiday = fields.String(load_default=model.DEFAULT_ON_HOLIDAY, validate=validate.OneOf(model.ON_HOLIDAY_POLICIES),
+                               metadata={"description": "an occurrence on a day off of calendar_id: run (as usual), "
+                                                        "skip, next_business_day or previous_business_day (the "
+                                                        "day's runs move there, at the same wall times)"})
     send_hour = _bounded("send_hour", load_default=model.DEFAULT_SEND_HOUR)
     send_minute = _bounded("send_minute", load_default=model.DEFAULT_SEND_MINUTE)
     cron_expression = Text(200, allow_none=True, load_default=None, metadata={
@@ -819,3 +831,39 @@ class BulkAnswerSchema(Schema):
     refused = fields.Integer()
     schedules = fields.List(fields.Nested(BulkEntrySchema), metadata={
         "description": "each schedule picked, in id order, with its outcome"})
+
+
+class CalendarSchema(Schema):
+    """A business calendar: its public holidays come from the pinned `holidays` package."""
+
+    id = fields.UUID(dump_only=True)
+    name = Text(200, min_length=1, required=True)
+    country = Text(3, min_length=2, required=True, metadata={
+        "description": "ISO 3166 alpha-2 code whose public holidays count as days off (US, GB, DE, ...)"})
+    subdivision = Text(20, allow_none=True, load_default=None, metadata={
+        "description": "the country's subdivision code, for its own holidays (GB: ENG, NIR, SCT, WLS; DE: BY, BE, ...)"})
+    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7), strict=True), load_default=lambda: [6, 7],
+                          validate=validate.Length(max=6), metadata={
+                              "description": "ISO weekdays that are days off: 1 = Monday .. 7 = Sunday"})
+    add_dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=366), metadata={
+        "description": "the office's own days off (YYYY-MM-DD)"})
+    remove_dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=366), metadata={
+        "description": "days worked although a holiday or a weekend day (YYYY-MM-DD)"})
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
+
+
+class CalendarPatchSchema(CalendarSchema):
+    """A calendar edit: only the fields it names change."""
+
+    name = Text(200, min_length=1)
+    country = Text(3, min_length=2)
+    subdivision = Text(20, allow_none=True)
+    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7), strict=True), validate=validate.Length(max=6))
+    add_dates = fields.List(fields.Date(), validate=validate.Length(max=366))
+    remove_dates = fields.List(fields.Date(), validate=validate.Length(max=366))
+
+
+class CalendarListSchema(Schema):
+    calendars = fields.List(fields.Nested(CalendarSchema))
+    count = fields.Integer()

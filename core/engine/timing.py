@@ -534,8 +534,8 @@ def _compile(cadence, weekly_dow, monthly_dom, monthly_week, monthly_dow, send_h
         raise TimingError("monthly_week", "monthly_week required with monthly_dow (1-5, or -1 for the last)")
     if monthly_dom is None:
         if cadence == "monthly" and monthly_week is None:
-            raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence "
-                                             f"(or monthly_week with monthly_dow)")
+            # (or monthly_week with monthly_dow: the OpenAPI document and README say so)
+            raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence")
     else:
         # -1 (the last day) sits below the range, so the check spans both and refuses what lies between.
         meaning = f"between {_MONTHLY_DOM.low} and {_MONTHLY_DOM.high}, or {LAST_DAY} for the last day"
@@ -678,6 +678,8 @@ def _calendar(fields: Mapping[str, Any], timing: _Timing) -> tuple[BusinessCalen
     if policy == DEFAULT_ON_HOLIDAY:
         return None
     if calendar is None:
+        if fields.get("calendar_id") is not None:
+            return None  # named but not loaded by this caller (a console form's check): the days alone
         raise TimingError("on_holiday", f"on_holiday {policy} needs a calendar_id (whose days off it follows)")
     if timing.rule is None and timing.cadence != "biweekly":
         raise TimingError("on_holiday", f"on_holiday {policy} applies to wall-clock cadences, not {timing.cadence}")

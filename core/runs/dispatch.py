@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import psycopg2.extensions
 
+from core.engine import business_days
 from core.engine.timing import next_run_after
 from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
@@ -236,7 +237,14 @@ def claim_due(cur, now: datetime, limit: int) -> list[dict]:
     with _tuples(cur) as plain:
         plain.execute(queries["claim_due_schedules"], {"now": now, "limit": limit})
         names = [column.name for column in plain.description]
-        return [dict(zip(names, row)) for row in plain.fetchall()]
+        rows = [dict(zip(names, row)) for row in plain.fetchall()]
+    for row in rows:
+        if row["calendar"] is not None:  # the business calendar the schedule follows, for the time engine
+            try:
+                row["calendar"] = business_days.from_mapping(row["calendar"])
+            except business_days.CalendarError:
+                row["calendar"] = None  # a stored calendar is checked when written; never fail a batch
+    return rows
 
 
 def record_batch(cur, batch: Batch) -> None:

@@ -9,7 +9,12 @@ WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, window_seconds, next_occurrence_at, FALSE AS busy, FALSE AS buffered
+           catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
+           calendar_id, CASE WHEN calendar_id IS NOT NULL THEN (
+               SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
+                                        'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
+                 FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
+           FALSE AS busy, FALSE AS buffered
       FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
@@ -18,7 +23,12 @@ WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, window_seconds, next_occurrence_at, overlap_policy <> 'allow' AND EXISTS (
+           catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
+           calendar_id, CASE WHEN calendar_id IS NOT NULL THEN (
+               SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
+                                        'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
+                 FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
+           overlap_policy <> 'allow' AND EXISTS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
                   AND r.status IN ('pending', 'queued', 'running', 'retrying') AND r.trigger <> 'resend') AS busy,
            overlap_policy = 'buffer_one' AND EXISTS (

@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 
 from psycopg2.extras import Json
 
+from core.calendars import calendars
 from core.deliveries import channels
+from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
@@ -29,12 +31,14 @@ CLIENT_FIELDS = (
     "lookback_days", "filters", "recipients", "include_attachment", "cadence", "weekly_dow",
     "monthly_dom", "send_hour", "send_minute", "cron_expression", "interval_seconds", "timezone",
     "start_at", "end_at", "misfire_grace_seconds", "active", "tags", "overlap_policy",
-    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds", "deliver_when",
+    "pause_after_failures", "catchup", "catchup_window_seconds", "window_seconds",
+    "monthly_week", "monthly_dow", "calendar_id", "on_holiday", "deliver_when",
 )
 # Client fields added after the first version, with their defaults, for callers that build a body by
 # hand (make dev's demo schedule) rather than through the API's schema.
 LATER_FIELD_DEFAULTS = {"pause_after_failures": None, "catchup": "latest", "catchup_window_seconds": None,
-                        "window_seconds": None, "deliver_when": "always"}
+                        "window_seconds": None, "deliver_when": "always",
+                        "monthly_week": None, "monthly_dow": None, "calendar_id": None, "on_holiday": "run"}
 # What the change history compares: every client field and the pause.
 HISTORY_FIELDS = CLIENT_FIELDS + history.PAUSE_FIELDS
 _JSON_FIELDS = ("task_parameters", "filters")
@@ -67,6 +71,18 @@ def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
     raise TimingError("end_at" if end_at is not None else "cadence", "the schedule has no run left")
 
 
+def with_calendar(cur, account_id, fields):
+    """`fields` with the business calendar its calendar_id names loaded as `calendar` (what the time
+    engine follows); TimingError naming calendar_id when this account has no such calendar."""
+    calendar_id = fields.get("calendar_id")
+    if calendar_id is None:
+        return fields
+    try:
+        return {**fields, "calendar": calendars.business_calendar(cur, account_id, calendar_id)}
+    except CalendarError as error:
+        raise TimingError("calendar_id", error.message) from None
+
+
 def _params(values, account_id, **extra) -> dict:
     params = {name: values[name] if name in values else LATER_FIELD_DEFAULTS[name] for name in CLIENT_FIELDS}
     for name in _JSON_FIELDS:
@@ -77,7 +93,8 @@ def _params(values, account_id, **extra) -> dict:
 def create(cur, account_id, values, now: datetime, actor: str = "api"):
     """Insert a schedule from a full, validated body (defaults filled in); returns the row."""
     schedule_id = uuid.uuid4()  # chosen here: a delivery window's offsets derive from it
-    occurrence, next_run = first_dispatch({**values, "created_at": now, "id": schedule_id}, now)
+    occurrence, next_run = first_dispatch({**with_calendar(cur, account_id, values), "created_at": now,
+                                           "id": schedule_id}, now)
     cur.execute(queries["insert_schedule"], _params(values, account_id, id=schedule_id, next_run_at=next_run,
                                                     next_occurrence_at=_windowed(values, occurrence), now=now))
     row = cur.fetchone()
@@ -119,7 +136,7 @@ def patch(cur, account_id, schedule_id, changes, now: datetime, actor: str = "ap
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None:
         return None
-    merged, occurrence, next_run = merge(row, changes, now)
+    merged, occurrence, next_run = merge(row, changes, now, lambda fields: with_calendar(cur, account_id, fields))
     changed = history.diff(row, merged, HISTORY_FIELDS)
     if not changed:
         return _save_channels(cur, account_id, schedule_id, changes, row)
@@ -151,7 +168,7 @@ def patch_dry_run(cur, account_id, schedule_id, changes, now: datetime):
     row = get(cur, account_id, schedule_id)
     if row is None:
         return None
-    merged, occurrence, next_run = merge(row, changes, now)
+    merged, occurrence, next_run = merge(row, changes, now, lambda fields: with_calendar(cur, account_id, fields))
     changed = history.diff(row, merged, HISTORY_FIELDS)
     if not changed:
         return row, dict(row), changed
@@ -168,7 +185,7 @@ def _save_channels(cur, account_id, schedule_id, changes, row):
     return channels.attach(cur, account_id, row)
 
 
-def merge(row, changes, now: datetime):
+def merge(row, changes, now: datetime, resolve=lambda fields: fields):
     """(the row's client fields and pause with `changes` applied, the occurrence its next_run_at is
     for, its next_run_at): what a PATCH writes."""
     merged = {**{name: row[name] for name in HISTORY_FIELDS}, **changes}
@@ -176,7 +193,7 @@ def merge(row, changes, now: datetime):
         merged.update(dict.fromkeys(history.PAUSE_FIELDS))
     occurrence, next_run = row["next_occurrence_at"] or row["next_run_at"], row["next_run_at"]
     if needs_new_next_run(row, merged):
-        occurrence, next_run = first_dispatch({**merged, "created_at": row["created_at"], "id": row["id"]}, now)
+        occurrence, next_run = first_dispatch(resolve({**merged, "created_at": row["created_at"], "id": row["id"]}), now)
     return merged, occurrence, next_run
 
 
@@ -191,7 +208,7 @@ def enable(cur, account_id, schedule_id, now: datetime, actor: str = "api", note
     row = get(cur, account_id, schedule_id, for_update=True)
     if row is None or row["active"]:
         return row
-    occurrence, next_run = first_dispatch(row, now)
+    occurrence, next_run = first_dispatch(with_calendar(cur, account_id, row), now)
     cur.execute(queries["enable_schedule"], {"id": schedule_id, "next_run_at": next_run, "now": now,
                                              "next_occurrence_at": _windowed(row, occurrence)})
     written = cur.fetchone()

@@ -9,15 +9,16 @@ INSERT INTO schedules (
     id, account_id, name, description, task, task_parameters, report_type, city, zip_codes, lookback_days,
     filters, recipients, include_attachment, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
     cron_expression, interval_seconds, timezone, start_at, end_at, misfire_grace_seconds, active, tags,
-    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, deliver_when,
-    next_run_at, next_occurrence_at, created_at, updated_at
+    overlap_policy, pause_after_failures, catchup, catchup_window_seconds, window_seconds, deliver_when, next_run_at,
+    next_occurrence_at, monthly_week, monthly_dow, calendar_id, on_holiday, created_at, updated_at
 ) VALUES (
     %(id)s, %(account_id)s, %(name)s, %(description)s, %(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
     %(zip_codes)s, %(lookback_days)s, %(filters)s, %(recipients)s, %(include_attachment)s, %(cadence)s,
     %(weekly_dow)s, %(monthly_dom)s, %(send_hour)s, %(send_minute)s, %(cron_expression)s,
     %(interval_seconds)s, %(timezone)s, %(start_at)s, %(end_at)s, %(misfire_grace_seconds)s, %(active)s,
     %(tags)s, %(overlap_policy)s, %(pause_after_failures)s, %(catchup)s, %(catchup_window_seconds)s,
-    %(window_seconds)s, %(deliver_when)s, %(next_run_at)s, %(next_occurrence_at)s, %(now)s, %(now)s
+    %(window_seconds)s, %(deliver_when)s, %(next_run_at)s, %(next_occurrence_at)s, %(monthly_week)s, %(monthly_dow)s,
+    %(calendar_id)s, %(on_holiday)s, %(now)s, %(now)s
 )
 RETURNING *;
 
@@ -46,6 +47,8 @@ UPDATE schedules SET
     overlap_policy = %(overlap_policy)s, pause_after_failures = %(pause_after_failures)s,
     catchup = %(catchup)s, catchup_window_seconds = %(catchup_window_seconds)s,
     window_seconds = %(window_seconds)s, deliver_when = %(deliver_when)s, next_occurrence_at = %(next_occurrence_at)s,
+    monthly_week = %(monthly_week)s, monthly_dow = %(monthly_dow)s, calendar_id = %(calendar_id)s,
+    on_holiday = %(on_holiday)s,
     paused_at = %(paused_at)s, paused_until = %(paused_until)s, paused_by = %(paused_by)s,
     pause_note = %(pause_note)s,
     next_run_at = %(next_run_at)s, updated_at = %(now)s, version = version + 1

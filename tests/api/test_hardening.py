@@ -28,6 +28,7 @@ def test_json_nested_5000_deep_is_a_400_at_every_route_that_takes_a_body(client,
     assert ("POST", "/v1/email/unsubscribe") in routes and ("POST", "/v1/schedules") in routes
     for method, path in routes:
         url = path.replace("{schedule_id}", schedule_id).replace("{id}", schedule_id)
+        url = url.replace("{calendar_id}", schedule_id)
         url = url.replace("{run_id}", "0190f3a0-0000-7000-8000-000000000000")  # the body is read before the run
         response = client.open(url, method=method, data=DEEP, headers={**auth, "Content-Type": "application/json"})
         assert response.status_code == 400, (method, path, response.status_code, response.get_data(as_text=True))

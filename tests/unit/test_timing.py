@@ -493,7 +493,7 @@ def test_required_by_cadence_is_exactly_what_validation_requires(cadence):
 
 
 @pytest.mark.parametrize("fields, field, message", [
-    ({}, "monthly_dom", "monthly_dom required for monthly cadence (or monthly_week with monthly_dow)"),
+    ({}, "monthly_dom", "monthly_dom required for monthly cadence"),
     ({"monthly_week": 1}, "monthly_dow", "monthly_dow required with monthly_week (the weekday, 0 = Sunday)"),
     ({"monthly_dow": 1}, "monthly_week", "monthly_week required with monthly_dow (1-5, or -1 for the last)"),
     ({"monthly_dom": 1, "monthly_week": 1, "monthly_dow": 1}, "monthly_week",

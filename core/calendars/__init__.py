@@ -1,0 +1,1 @@
+"""Business calendars as accounts keep them (core/engine/business_days.py gives them their meaning)."""
