@@ -323,6 +323,10 @@ class RunSchema(Schema):
     duration_ms = fields.Integer(dump_only=True, allow_none=True)
     not_before = UtcDateTime(dump_only=True, allow_none=True,
                              metadata={"description": "retrying: when the next attempt is due"})
+    reasons = fields.Function(lambda run: run.get("reasons") or [], dump_only=True, metadata={
+        "description": "why a business calendar moved this run, or which days off it skipped before it: "
+                       "[{code: holiday_moved|holiday_skipped, detail}]",
+        "type": "array", "items": {"type": "object"}})
     queued_at = UtcDateTime(dump_only=True, allow_none=True)
     started_at = UtcDateTime(dump_only=True, allow_none=True)
     finished_at = UtcDateTime(dump_only=True, allow_none=True)

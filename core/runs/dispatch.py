@@ -29,6 +29,7 @@ from typing import NamedTuple
 import psycopg2.extensions
 
 from core.engine import business_days
+from core.engine.explain import calendar_reasons
 from core.engine.timing import next_run_after
 from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
@@ -74,6 +75,7 @@ class RunRow(NamedTuple):
     error: str | None
     finished_at: datetime | None  # set for the runs that end as they are made (missed, skipped_overlap)
     schedule_version: int
+    reasons: str | None = None  # JSON [{code, detail}]: a business calendar's moves and skips before it
 
 
 class Advance(NamedTuple):
@@ -182,7 +184,25 @@ def plan_batch(rows, now: datetime) -> Batch:
             kind = "run"
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=late, grace_seconds=grace))
+    if any(row.get("calendar") is not None for row in rows):
+        _add_calendar_reasons(batch, rows)
     return batch
+
+
+def _add_calendar_reasons(batch: Batch, rows) -> None:
+    """Record on each run of a schedule that follows a calendar why the calendar moved it, or which
+    days off it skipped since the schedule's last run (core.engine.explain's holiday reasons)."""
+    followed = {row["id"]: row for row in rows if row.get("calendar") is not None}
+    for index, run in enumerate(batch.runs):
+        row = followed.get(run.schedule_id)
+        if row is None:
+            continue
+        try:
+            found = calendar_reasons(row, run.scheduled_for, row.get("last_run_at") or run.scheduled_for)
+        except Exception:  # an explanation never stops a run
+            found = []
+        if found:
+            batch.runs[index] = run._replace(reasons=json.dumps(found))
 
 
 def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, active: bool, now: datetime) -> None:

@@ -10,7 +10,7 @@ WITH unset AS (
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
            catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
-           calendar_id, CASE WHEN calendar_id IS NOT NULL THEN (
+           calendar_id, last_run_at, CASE WHEN calendar_id IS NOT NULL THEN (
                SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
                                         'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
                  FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
@@ -24,7 +24,7 @@ WITH unset AS (
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
            misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
            catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
-           calendar_id, CASE WHEN calendar_id IS NOT NULL THEN (
+           calendar_id, last_run_at, CASE WHEN calendar_id IS NOT NULL THEN (
                SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
                                         'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
                  FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
@@ -46,12 +46,12 @@ SELECT * FROM due;
 -- insert_scheduled_runs --
 -- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
 INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
-                           schedule_version)
-SELECT id, schedule_id, account_id, status, 'schedule', scheduled_for, error, finished_at, schedule_version
+                           schedule_version, reasons)
+SELECT id, schedule_id, account_id, status, 'schedule', scheduled_for, error, finished_at, schedule_version, reasons
   FROM unnest(%(id)s::uuid[], %(schedule_id)s::uuid[], %(account_id)s::uuid[], %(status)s::text[],
               %(scheduled_for)s::timestamptz[], %(error)s::text[], %(finished_at)s::timestamptz[],
-              %(schedule_version)s::int[])
-       AS r (id, schedule_id, account_id, status, scheduled_for, error, finished_at, schedule_version)
+              %(schedule_version)s::int[], %(reasons)s::jsonb[])
+       AS r (id, schedule_id, account_id, status, scheduled_for, error, finished_at, schedule_version, reasons)
 ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
 RETURNING id::text;
 

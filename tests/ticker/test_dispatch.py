@@ -289,3 +289,38 @@ def test_a_ticker_alone_uses_two_lanes_and_one_beside_other_live_tickers(conn, a
     fetch(conn, "UPDATE ticker_heartbeats SET last_tick_at = now() - interval '92 seconds' WHERE instance_id = 'other'")
     ticker.beat(force=True)
     assert ticker.live_tickers == 1 and ticker.lanes_in_use == 2
+
+
+def test_a_run_records_the_calendar_move_that_put_it_there(conn):
+    """A schedule following a calendar: the ticker's run carries the holiday_moved reason."""
+    import json
+    import uuid
+    from datetime import datetime, timezone
+
+    from core.ops import db as dbmod
+    from core.runs import dispatch
+    account = uuid.uuid4()
+    calendar = uuid.uuid4()
+    schedule = uuid.uuid4()
+    due = datetime(2027, 12, 27, 14, tzinfo=timezone.utc)  # 25 December 2027 09:00 New York, moved to Monday
+    with dbmod.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO accounts (id, name) VALUES (%s, 'cal')", (account,))
+        cur.execute("INSERT INTO calendars (id, account_id, name, country, created_at, updated_at)"
+                    " VALUES (%s, %s, 'US', 'US', now(), now())", (calendar, account))
+        cur.execute("INSERT INTO schedules (id, account_id, name, cadence, cron_expression, timezone, calendar_id,"
+                    " on_holiday, next_run_at, active) VALUES (%s, %s, 'xmas', 'cron', '0 9 25 * *',"
+                    " 'America/New_York', %s, 'next_business_day', %s, true)", (schedule, account, calendar, due))
+    with dbmod.service_transaction(conn) as cur:
+        rows = dispatch.claim_due(cur, due, 10)
+        batch = dispatch.plan_batch(rows, due)
+        dispatch.record_batch(cur, batch)
+    with dbmod.service_transaction(conn) as cur:
+        cur.execute("SELECT reasons, scheduled_for FROM schedule_runs WHERE schedule_id = %s", (schedule,))
+        run = cur.fetchone()
+        cur.execute("SELECT next_run_at FROM schedules WHERE id = %s", (schedule,))
+        following = cur.fetchone()["next_run_at"]
+    assert run["scheduled_for"] == due
+    assert run["reasons"] == [{"code": "holiday_moved", "detail": "25 December 2027 is Christmas Day (US): "
+                               "moved to the next business day, 27 December 2027"}]
+    assert following == datetime(2028, 1, 25, 14, tzinfo=timezone.utc)
+    json.dumps(run["reasons"])
