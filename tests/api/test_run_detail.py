@@ -14,7 +14,7 @@ from core.ops import db
 
 RUN_FIELDS = {"id", "schedule_id", "status", "trigger", "scheduled_for", "attempt", "error", "job_id",
               "queued_at", "started_at", "finished_at", "created_at", "duration_ms", "not_before", "result",
-              "schedule_version", "skip_reason", "resend_of", "requested_by"}
+              "schedule_version", "skip_reason", "reasons", "resend_of", "requested_by"}
 DELIVERY_FIELDS = {"channel", "target", "status", "attempts", "unknown_outcomes", "last_error", "message_id",
                    "sent_at", "created_at", "updated_at", "skip_reason", "resend_id", "requested_by"}
 
