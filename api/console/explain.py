@@ -87,6 +87,9 @@ def describe(schedule) -> str:
     elif cadence == "monthly":
         dom = schedule.get("monthly_dom")
         which = "the last day" if dom == -1 else f"the {_ordinal(dom)}" if isinstance(dom, int) else "?"
+        week, weekday = schedule.get("monthly_week"), schedule.get("monthly_dow")
+        if dom is None and isinstance(week, int) and isinstance(weekday, int) and 0 <= weekday <= 6:
+            which = f"the {'last' if week == -1 else _ordinal(week)} {DAYS[weekday]}"
         words = f"Monthly on {which} at {at}"
     elif cadence == "cron":
         words = _describe_cron(schedule.get("cron_expression") or "")

@@ -28,11 +28,11 @@ from api.schemas import schedule_patch_schema, schedule_preview_schema, schedule
 from core.engine.timing import TIMING_FIELDS
 from core.schedule import schedules
 
-INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "send_hour", "send_minute",
+INTEGER_FIELDS = ("lookback_days", "weekly_dow", "monthly_dom", "monthly_week", "monthly_dow", "send_hour", "send_minute",
                   "interval_seconds", "misfire_grace_seconds", "window_seconds", "catchup_window_seconds",
                   "pause_after_failures")
 TEXT_FIELDS = ("name", "description", "task", "report_type", "city", "cadence", "cron_expression",
-               "timezone", "overlap_policy", "catchup", "deliver_when")
+               "timezone", "overlap_policy", "catchup", "deliver_when", "calendar_id", "on_holiday")
 LIST_FIELDS = ("zip_codes", "recipients", "tags")
 JSON_FIELDS = ("task_parameters", "filters")
 TIME_FIELDS = ("start_at", "end_at")
@@ -41,6 +41,7 @@ BOOLEAN_FIELDS = ("include_attachment", "active")
 SINGLE_LINE = tuple(name for name in TEXT_FIELDS if name != "description")
 # Nullable fields: left empty, they are sent as null (so clearing one on edit clears it).
 NULLABLE = ("description", "report_type", "city", "zip_codes", "lookback_days", "weekly_dow", "monthly_dom",
+            "monthly_week", "monthly_dow", "calendar_id",
             "cron_expression", "interval_seconds", "start_at", "end_at", "misfire_grace_seconds",
             "window_seconds", "catchup_window_seconds", "pause_after_failures")
 # Beside the timing, the fields whose fit together the time engine judges (core.engine.when.validate_controls).

@@ -100,3 +100,11 @@ def test_a_skipped_day_is_noted():
     run = datetime(2011, 12, 30, 10, tzinfo=timezone.utc)  # 31 December 00:00 +14
     assert dst_note(fields, run) == ("30 December does not exist (the clocks skipped the whole day); "
                                      "runs at 00:00 +14 on 31 December")
+
+
+def test_monthly_by_weekday_in_words():
+    from api.console.explain import describe
+    assert describe({"cadence": "monthly", "monthly_week": 1, "monthly_dow": 1, "send_hour": 9, "send_minute": 0,
+                     "timezone": "America/New_York"}) == "Monthly on the 1st Monday at 09:00, America/New_York"
+    assert describe({"cadence": "monthly", "monthly_week": -1, "monthly_dow": 5, "timezone": "UTC"}).startswith(
+        "Monthly on the last Friday")
