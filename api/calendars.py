@@ -73,14 +73,14 @@ class CalendarItem(MethodView):
         return row
 
     @blp.doc(operationId="patch_calendar")
-    @blp.arguments(CalendarPatchSchema)
+    @blp.arguments(CalendarPatchSchema, required=False)  # no body changes nothing, as {} does
     @blp.response(200, CalendarSchema)
     @blp.alt_response(404, schema=error_schema, description="No such calendar in this account")
     def patch(self, changes, calendar_id):
         """Change a calendar; the schedules that follow it get their next runs computed again."""
         try:
             with tenant() as cur:
-                row = calendars.patch(cur, g.account_id, calendar_id, _dates(changes), datetime.now(timezone.utc))
+                row = calendars.patch(cur, g.account_id, calendar_id, _dates(changes or {}), datetime.now(timezone.utc))
         except CalendarError as error:
             raise _bad(error) from None
         if row is None:

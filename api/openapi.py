@@ -47,6 +47,7 @@ ID_PRODUCERS = {
     ("post", "/v1/schedules/{schedule_id}/run"): {"schedule_id": "$request.path.schedule_id",
                                                   "run_id": "$response.body#/id"},
     ("post", "/v1/email/suppressions"): {"email": "$response.body#/email"},
+    ("post", "/v1/calendars"): {"calendar_id": "$response.body#/id"},
 }
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}

@@ -846,7 +846,7 @@ class CalendarSchema(Schema):
         "description": "ISO 3166 alpha-2 code whose public holidays count as days off (US, GB, DE, ...)"})
     subdivision = Text(20, allow_none=True, load_default=None, metadata={
         "description": "the country's subdivision code, for its own holidays (GB: ENG, NIR, SCT, WLS; DE: BY, BE, ...)"})
-    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7), strict=True), load_default=lambda: [6, 7],
+    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7)), load_default=lambda: [6, 7],
                           validate=validate.Length(max=6), metadata={
                               "description": "ISO weekdays that are days off: 1 = Monday .. 7 = Sunday"})
     add_dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=366), metadata={
@@ -863,7 +863,7 @@ class CalendarPatchSchema(CalendarSchema):
     name = Text(200, min_length=1)
     country = Text(3, min_length=2)
     subdivision = Text(20, allow_none=True)
-    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7), strict=True), validate=validate.Length(max=6))
+    weekend = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(max=6))
     add_dates = fields.List(fields.Date(), validate=validate.Length(max=366))
     remove_dates = fields.List(fields.Date(), validate=validate.Length(max=366))
 
