@@ -40,7 +40,7 @@ ALTER TABLE deliveries ADD COLUMN skip_reason TEXT;
 -- tenant_isolation policy checks the account of each row).
 GRANT INSERT ON deliveries TO app_tenant;
 
--- schedules_with_stats (0011) lists its columns: deliver_when joins them, at the end.
+-- schedules_with_stats (0011) lists its columns: deliver_when joins them, at the end (after 0018's).
 CREATE OR REPLACE VIEW schedules_with_stats WITH (security_invoker = true) AS
 SELECT s.id, s.account_id, s.name, s.description, s.task, s.task_parameters, s.report_type, s.city,
        s.zip_codes, s.lookback_days, s.filters, s.recipients, s.include_attachment, s.cadence, s.weekly_dow,
@@ -58,6 +58,7 @@ SELECT s.id, s.account_id, s.name, s.description, s.task, s.task_parameters, s.r
        CASE WHEN st.last_error_at IS NULL OR s.dispatch_error_at > st.last_error_at
             THEN s.dispatch_error ELSE st.last_error END AS last_error,
        GREATEST(s.updated_at, st.updated_at) AS updated_at,
+       s.monthly_week, s.monthly_dow, s.calendar_id, s.on_holiday,
        s.deliver_when
   FROM schedules AS s
   LEFT JOIN schedule_stats AS st ON st.schedule_id = s.id;
