@@ -2,9 +2,14 @@
 
     preview --schedule '{"cadence": "weekly", "weekly_dow": 1, "timezone": "America/New_York"}'
     preview --cron '30 2 * * *' --tz America/New_York --after 2026-03-07T00:00:00Z --count 3
+    preview --schedule '{"cadence": "monthly", "monthly_dom": 1, "on_holiday": "next_business_day"}' \
+            --calendar '{"country": "US", "add_dates": ["2027-03-01"]}'
 
 The schedule JSON is what the API takes; fields other than the timing ones (and `window_seconds`,
-with `id` for its offsets) are ignored. A run that is not a plain match of the rule says why after
+with `id` for its offsets) are ignored. A business calendar is given whole with --calendar (a
+calendar as `GET /v1/calendars/{id}` answers it: country, subdivision, weekend, add_dates,
+remove_dates): this CLI reads no database, so a schedule whose `on_holiday` is not `run` without
+--calendar is an error rather than a preview that ignores its days off. A run that is not a plain match of the rule says why after
 a `#`: moved to the end of a spring-forward gap, first or second of a repeated hour, clamped to the
 month's last day, dispatched later inside its delivery window, bounded by start_at/end_at. Bad input
 gives one line on stderr and exit code 2, never a traceback. Runs are computed up to
@@ -21,6 +26,7 @@ import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from core.engine.business_days import CalendarError, from_mapping
 from core.engine.explain import explained_runs
 from core.engine.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
 
@@ -46,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--schedule", metavar="JSON", help="the schedule as the API takes it")
     source.add_argument("--cron", metavar="EXPR", help="shortcut for a cron schedule")
+    parser.add_argument("--calendar", metavar="JSON",
+                        help="the business calendar the schedule follows, as GET /v1/calendars/{id} answers it")
     parser.add_argument("--tz", metavar="ZONE", help="IANA time zone for --cron (default UTC)")
     parser.add_argument("--after", metavar="RFC3339", help="count runs after this instant (default now)")
     parser.add_argument("--count", metavar="N", type=int, default=5, help=f"how many runs, 1..{MAX_COUNT} (default 5)")
@@ -119,6 +127,32 @@ def _offset_text(local: datetime) -> str:
 
 
 def _fields(args: argparse.Namespace) -> dict:
+    fields = _schedule_fields(args)
+    if args.calendar is not None:
+        if args.cron is not None:
+            raise _UsageError('--calendar applies to --schedule, whose "on_holiday" says what a day off does')
+        fields["calendar"] = _calendar(args.calendar)
+    elif fields.get("on_holiday") not in (None, "run"):
+        raise _UsageError(f"on_holiday {fields['on_holiday']} follows a business calendar's days off: give the "
+                          "calendar with --calendar '{\"country\": \"US\", ...}' (as GET /v1/calendars/{id} "
+                          "answers it), or preview the saved schedule with GET /v1/schedules/{id}/preview")
+    return fields
+
+
+def _calendar(text: str):
+    try:
+        values = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise _UsageError(f"--calendar is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise _UsageError("--calendar must be a JSON object")
+    try:
+        return from_mapping(values)
+    except CalendarError as e:
+        raise _UsageError(f"--calendar: {e.field}: {e.message}") from None
+
+
+def _schedule_fields(args: argparse.Namespace) -> dict:
     if args.cron is not None:
         return {"cadence": "cron", "cron_expression": args.cron, "timezone": args.tz or "UTC"}
     if args.tz is not None:

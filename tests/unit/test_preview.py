@@ -181,3 +181,36 @@ def test_a_schedule_that_ends_by_itself_prints_its_last_runs_without_an_error(ca
     code, out, err = preview(capsys, "--schedule", json.dumps(schedule), "--after", "2026-01-01T12:00:00Z",
                              "--count", "5")
     assert (code, len(out), err) == (0, 2, [])
+
+
+FIRST_OF_MONTH = {"cadence": "monthly", "monthly_dom": 1, "send_hour": 9, "timezone": "America/New_York",
+                  "on_holiday": "next_business_day"}
+
+
+def test_a_business_calendar_given_whole_moves_its_days_off(capsys):
+    code, out, err = preview(capsys, "--schedule", json.dumps(FIRST_OF_MONTH), "--calendar",
+                             json.dumps({"country": "US", "add_dates": ["2027-02-01"]}),
+                             "--after", "2026-12-06T00:00:00Z", "--count", "3")
+    assert (code, err) == (0, [])
+    assert out == [
+        "2027-01-04T14:00:00Z  2027-01-04 09:00:00 EST (-05:00)  # 1 January 2027 is New Year's Day (US): "
+        "moved to the next business day, 4 January 2027",
+        "2027-02-02T14:00:00Z  2027-02-02 09:00:00 EST (-05:00)  # 1 February 2027 is a day off of this calendar "
+        "(add_dates): moved to the next business day, 2 February 2027",
+        "2027-03-01T14:00:00Z  2027-03-01 09:00:00 EST (-05:00)",
+    ]
+
+
+@pytest.mark.parametrize("argv, message", [
+    # A stored calendar cannot be read here: a preview ignoring its days off would be wrong.
+    (["--schedule", json.dumps({**FIRST_OF_MONTH, "calendar_id": "0190f3a0-0000-7000-8000-000000000000"})],
+     "error: on_holiday next_business_day follows a business calendar's days off: give the calendar with --calendar"),
+    (["--schedule", json.dumps(FIRST_OF_MONTH), "--calendar", json.dumps({"country": "XX"})],
+     "error: --calendar: country: unknown country 'XX'"),
+    (["--schedule", json.dumps(FIRST_OF_MONTH), "--calendar", "[1]"], "error: --calendar must be a JSON object"),
+    (["--cron", "0 9 1 * *", "--calendar", json.dumps({"country": "US"})], "error: --calendar applies to --schedule"),
+])
+def test_a_calendar_that_cannot_be_used_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = preview(capsys, *argv)
+    assert (code, out, len(err)) == (2, [], 1)
+    assert err[0].startswith(message), err
