@@ -128,7 +128,9 @@ def redis_url(redis_server_url):
     return redis_server_url
 
 
-def make_account(conn, name: str = "Acme", plan: str = "pro") -> uuid.UUID:
+def make_account(conn, name: str = "Acme", plan: str = "unlimited") -> uuid.UUID:
+    """An account; on the plan without a cap on runs in flight unless a test asks for one (bursts of
+    thousands of runs in one account test dispatch, not the fair shares of tests/*/test_fair_shares.py)."""
     from core.ops import db
 
     with db.service_transaction(conn) as cur:

@@ -8,6 +8,8 @@ on through core.runs.lifecycle, and returns how many it found (a full batch mean
   next attempt, or end `failed` saying the worker was lost.
 - `release_buffered`: buffered occurrences whose schedule has no run in flight any more (a safety
   net: ending a run releases its schedule's buffered one in the same transaction).
+- `release_held`: held runs (over their account's cap on runs in flight, migration 0023) get the
+  slots their account has free, when the release as runs leave flight missed one.
 - `push_pending`: pending runs ready to push (manual runs, released runs, runs a crash or a Redis
   outage left pending).
 - `push_due_retries`: retries whose time has come get their next attempt's job.
@@ -50,7 +52,7 @@ class Recovery:
     def run_all(self, conn, redis_conn, figures: TickFigures, should_stop) -> None:
         """Drain every unit, in an order where each feeds the next: recovered and released runs are
         pushed in the same tick."""
-        for unit in (self.resume_paused, self.recover_lost_workers, self.release_buffered):
+        for unit in (self.resume_paused, self.recover_lost_workers, self.release_buffered, self.release_held):
             while unit(conn, figures) == self.batch_size and not should_stop():
                 pass
         for unit in (self.push_pending, self.push_due_retries, self.push_lost_queued):
@@ -82,6 +84,13 @@ class Recovery:
         if released:
             logger.info("Released %d buffered run(s) whose schedule has no run in flight any more", len(released))
         self._count(figures, "released", len(released))
+        return len(released)
+
+    def release_held(self, conn, figures: TickFigures) -> int:
+        with stage("release held runs"), db.service_transaction(conn) as cur:
+            released = lifecycle.release_held(cur, limit=self.batch_size)
+        if released:
+            logger.info("Released %d held run(s) into free slots of their accounts' caps", len(released))
         return len(released)
 
     def push_pending(self, conn, redis_conn, figures: TickFigures) -> int:

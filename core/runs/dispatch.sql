@@ -81,12 +81,12 @@ UPDATE schedules AS s
    AND s.id = ANY(ARRAY(SELECT id FROM v));
 
 -- next_wake_at --
--- When the ticker has work next: the earliest next_run_at of an active schedule, a pause ending, a pending run ready to push (at once for manual and released runs, else after the grace), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs are few: only those between a commit and a push).
+-- When the ticker has work next: the earliest next_run_at of an active schedule, a pause ending, a pending run ready to push (at once for manual and released runs, else after the grace; not a held one, which waits for a slot), a retry coming due, or a lease running out. Each part reads one end of a partial index (the pending runs not held are few: only those between a commit and a push).
 SELECT LEAST(
     (SELECT min(next_run_at) FROM schedules WHERE active),
     (SELECT min(paused_until) FROM schedules WHERE paused_until IS NOT NULL),
     (SELECT min(COALESCE(not_before, created_at + make_interval(secs => %(grace)s)))
-       FROM schedule_runs WHERE status = 'pending'),
+       FROM schedule_runs WHERE status = 'pending' AND NOT held),
     (SELECT min(not_before) FROM schedule_runs WHERE status = 'retrying'),
     (SELECT min(lease_expires_at) FROM schedule_runs WHERE status = 'running')
 ) AS wake_at;

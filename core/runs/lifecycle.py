@@ -82,12 +82,26 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
     if not run_ids:
         return []
     with db.service_transaction(conn) as cur, _plain(cur) as plain:
+        plain.execute(queries["hold_runs_over_the_cap"], {"run_ids": run_ids})
+        held = {run_id for run_id, in plain.fetchall()}
+        if held:
+            logger.info("Held %d run(s) over their account's cap on runs in flight: each is pushed when a run "
+                        "of its account leaves flight", len(held))
+            run_ids = [run_id for run_id in run_ids if run_id not in held]
         plain.execute(queries["mark_runs_queued"], {"run_ids": run_ids, "job_id_prefix": JOB_ID_PREFIX})
         # In id order (time ordered): the order RETURNING gives is the table's, not the batch's, and a
         # catch-up's runs must be queued oldest first.
         queued = sorted(run_id for run_id, in plain.fetchall())
         push_runs(redis_conn, queue_name, queued, job_timeout=job_timeout, skip_existing=skip_existing)
     return queued
+
+
+def release_held(cur, *, limit: int) -> list[str]:
+    """Release held runs into the free slots of their accounts' caps (the trigger that does it as runs
+    leave flight can miss a slot freed while a hold was committed); returns the runs released, which
+    push_pending then pushes."""
+    cur.execute(queries["release_held_runs"], {"limit": limit})
+    return [row["id"] for row in cur.fetchall()]
 
 
 def push_pending(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,

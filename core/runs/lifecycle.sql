@@ -125,14 +125,64 @@ UPDATE schedule_runs AS r
 RETURNING r.id::text;
 
 -- claim_pushable_pending_runs --
--- Lock pending runs ready to push, oldest first: manual runs and released buffered ones at once (not_before), runs the ticker recorded only after the grace (a ticker between its commit and its push owns them; older ones were left by a crash or a Redis outage). Served by schedule_runs_pending_idx.
+-- Lock pending runs ready to push, oldest first: manual runs, released buffered and released held ones at once (not_before), runs the ticker recorded only after the grace (a ticker between its commit and its push owns them; older ones were left by a crash or a Redis outage). Held runs wait for a slot of their account. Served by schedule_runs_pending_idx.
 SELECT id::text
   FROM schedule_runs
- WHERE status = 'pending'
+ WHERE status = 'pending' AND NOT held
    AND COALESCE(not_before, created_at + make_interval(secs => %(grace)s)) <= now()
  ORDER BY created_at
  LIMIT %(limit)s
    FOR UPDATE SKIP LOCKED;
+
+-- hold_runs_over_the_cap --
+-- Of a batch about to be pushed, hold (leave pending, not pushed) each account's runs beyond the free slots of its plan's cap on runs in flight (max_runs_in_flight minus its queued, running and other unheld pending runs), oldest kept first; all of them while the account has older runs held, which go first. Returns the runs held. Served by schedule_runs_in_flight_idx and schedule_runs_held_idx.
+WITH batch AS (
+    SELECT r.id, r.account_id, row_number() OVER (PARTITION BY r.account_id ORDER BY r.created_at, r.id) AS nth
+      FROM schedule_runs r
+     WHERE r.id = ANY(%(run_ids)s::uuid[]) AND r.status = 'pending' AND NOT r.held
+), free AS (
+    SELECT b.account_id,
+           CASE WHEN EXISTS (SELECT 1 FROM schedule_runs h
+                              WHERE h.account_id = b.account_id AND h.status = 'pending' AND h.held) THEN 0
+                ELSE p.max_runs_in_flight - (SELECT count(*) FROM schedule_runs f
+                                              WHERE f.account_id = b.account_id AND NOT f.held
+                                                AND f.status IN ('pending', 'queued', 'running')
+                                                AND f.id <> ALL(%(run_ids)s::uuid[]))
+           END AS slots
+      FROM (SELECT DISTINCT account_id FROM batch) AS b
+      JOIN accounts a ON a.id = b.account_id
+      JOIN plans p ON p.id = a.plan
+     WHERE p.max_runs_in_flight IS NOT NULL
+)
+UPDATE schedule_runs AS r
+   SET held = TRUE
+  FROM batch b JOIN free USING (account_id)
+ WHERE r.id = b.id AND b.nth > free.slots
+RETURNING r.id::text;
+
+-- release_held_runs --
+-- The safety net under the trigger release_held_run (0023): for each account with held runs, release its oldest ones into the slots its cap leaves free (a slot freed while a hold was being committed). Returns the runs released, which are then pushed like any pending run. Served by schedule_runs_held_idx and schedule_runs_in_flight_idx.
+WITH accounts_holding AS (
+    SELECT DISTINCT account_id FROM schedule_runs WHERE status = 'pending' AND held
+), free AS (
+    SELECT h.account_id,
+           COALESCE(p.max_runs_in_flight, %(limit)s) - (SELECT count(*) FROM schedule_runs f
+                                                        WHERE f.account_id = h.account_id AND NOT f.held
+                                                          AND f.status IN ('pending', 'queued', 'running')
+                                                       ) AS slots
+      FROM accounts_holding h
+      JOIN accounts a ON a.id = h.account_id
+      JOIN plans p ON p.id = a.plan
+)
+UPDATE schedule_runs AS r
+   SET held = FALSE, not_before = now()
+  FROM free, LATERAL (SELECT id FROM schedule_runs n
+                       WHERE n.account_id = free.account_id AND n.status = 'pending' AND n.held
+                       ORDER BY n.created_at
+                       LIMIT GREATEST(LEAST(free.slots, %(limit)s), 0)
+                         FOR UPDATE SKIP LOCKED) AS released
+ WHERE r.id = released.id
+RETURNING r.id::text;
 
 -- claim_due_retries --
 -- Lock runs whose retry is due, oldest first; `crashes` > 0: the run was in flight when a worker process died, and runs in quarantine. Served by schedule_runs_retry_idx.
