@@ -53,10 +53,15 @@ class ScheduleCollection(MethodView):
     @blp.response(200, ScheduleListSchema)
     def get(self, args):
         """List schedules (active only unless active_only=false), newest first, a page at a time."""
-        with tenant() as cur:
-            rows, total = schedules.list_page(cur, g.account_id, **args)
-        return {"schedules": rows, "count": len(rows), "total": total, "page": args["page"],
-                "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"])}
+        try:
+            with tenant() as cur:
+                rows, total = schedules.list_page(cur, g.account_id, **args)
+        except schedules.BadCursor as error:
+            raise ApiError(400, "validation_error", "Invalid input", fields={"cursor": [str(error)]}) from None
+        counted = total is not None
+        return {"schedules": rows, "count": len(rows), "total": total, "page": args["page"] if counted else None,
+                "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"]) if counted else None,
+                "next_cursor": schedules.next_cursor(rows, args["page_size"])}
 
     @blp.doc(operationId="create_schedule")
     @blp.arguments(schedule_schema)

@@ -245,17 +245,28 @@ class ScheduleListArgsSchema(Schema):
     cadence = fields.String(validate=validate.OneOf(CADENCES))
     task = Text(100)
     tag = Text(50)
-    page = _int(1, 1_000_000, strict=False, load_default=1)
+    page = _int(1, 1_000_000, strict=False, load_default=1, metadata={
+        "description": "a page number (counts every matching schedule: prefer `cursor` past the first page)"})
     page_size = _int(1, 100, strict=False, load_default=50)
+    cursor = Text(100, min_length=1, metadata={
+        "description": "the previous page's `next_cursor`: the page after it, however deep, at the cost of the "
+                       "first (keyset); `total`, `page` and `pages` are then null. Not with `page`"})
+
+    @validates_schema
+    def _one_way_to_page(self, data, **kwargs):
+        if data.get("cursor") and data.get("page", 1) != 1:
+            raise ValidationError({"cursor": ["give either cursor or page, not both"]})
 
 
 class ScheduleListSchema(Schema):
     schedules = fields.List(fields.Nested(ScheduleSchema))
     count = fields.Integer(metadata={"description": "schedules on this page"})
-    total = fields.Integer(metadata={"description": "schedules on all pages"})
-    page = fields.Integer()
+    total = fields.Integer(allow_none=True, metadata={"description": "schedules on all pages (null after a cursor)"})
+    page = fields.Integer(allow_none=True)
     page_size = fields.Integer()
-    pages = fields.Integer()
+    pages = fields.Integer(allow_none=True)
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as `cursor` for the next page; null on the last page"})
 
 
 class DueArgsSchema(Schema):

@@ -4,7 +4,8 @@
     python -m bench --quick          # smaller N, for a first look (about 6 minutes)
     python -m bench --only dispatch,lag
     python -m bench --only e2e       # ticker + 2 workers + SMTP, N due at once (about 5 minutes)
-    python -m bench --only scale     # 1,000,000 schedules, 200,000 due at once, idle at 10,000,000
+    python -m bench --only scale     # 1,000,000 schedules, 200,000 due at once, idle at 10,000,000, fairness
+    python -m bench --only fairness  # a big account's backlog and small accounts due at once, caps on and off
                                      # (not in the default run: about 30 minutes and 15 GB of disk)
 
 Sets itself up like make dev / make test: embedded PostgreSQL and Redis unless DATABASE_URL /
@@ -22,12 +23,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import api_load, bench_timing, dispatch, e2e, idle, lag, scale
+from bench import api_load, bench_timing, dispatch, e2e, fairness, idle, lag, scale
 from bench.common import servers
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("timing", "dispatch", "lag", "idle", "api", "e2e", "scale")
-DEFAULT_SECTIONS = SECTIONS[:-1]  # scale only when asked for
+SECTIONS = ("timing", "dispatch", "lag", "idle", "api", "e2e", "scale", "fairness")
+DEFAULT_SECTIONS = SECTIONS[:-2]  # scale (which includes fairness) and fairness only when asked for
 
 
 def main(argv: list[str]) -> int:
@@ -79,6 +80,11 @@ def main(argv: list[str]) -> int:
             results["scale"] = scale.measure(running, logs, quick=args.quick)
             _section("Scale: a million schedules, 200,000 due at once (issue 30's targets)")
             scale.report(results["scale"])
+        if "scale" in chosen or "fairness" in chosen:
+            results["fairness"] = fairness.measure(running, logs, quick=args.quick)
+            _section("Fair shares at the spike: a big account's backlog and small accounts due at once, "
+                     "with and without the plans' caps on runs in flight")
+            fairness.report(results["fairness"])
 
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"

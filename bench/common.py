@@ -87,9 +87,9 @@ def insert_schedules(url: str, n: int, *, due: bool = True, spread_seconds: floa
                     " FROM generate_series(1, %s) i", (accounts,))
         cur.execute(
             """
-            INSERT INTO schedules (account_id, name, report_type, city, recipients, cadence, weekly_dow,
+            INSERT INTO schedules (account_id, account_seq, name, report_type, city, recipients, cadence, weekly_dow,
                                    monthly_dom, send_hour, send_minute, cron_expression, timezone, next_run_at)
-            SELECT a.ids[1 + i %% array_length(a.ids, 1)],
+            SELECT a.ids[1 + i %% array_length(a.ids, 1)], 1 + i / array_length(a.ids, 1),
                    'bench schedule ' || i, 'market_snapshot', 'San Diego', ARRAY['bench@example.com'],
                    (ARRAY['daily','weekly','monthly','hourly','cron'])[1 + i %% 5],
                    CASE WHEN i %% 5 = 1 THEN i %% 7 END,

@@ -145,9 +145,9 @@ def _insert_due(url: str, n: int, task: str, due_in: float) -> float:
                     " SELECT 'bench ' || i, 'unlimited' FROM generate_series(1, 100) i")
         cur.execute(
             """
-            INSERT INTO schedules (account_id, name, task, report_type, city, zip_codes, recipients, cadence,
-                                   weekly_dow, send_hour, send_minute, next_run_at)
-            SELECT a.ids[1 + i %% 100], 'Weekly report ' || i, %(task)s, 'market_snapshot', 'San Diego',
+            INSERT INTO schedules (account_id, account_seq, name, task, report_type, city, zip_codes, recipients,
+                                   cadence, weekly_dow, send_hour, send_minute, next_run_at)
+            SELECT a.ids[1 + i %% 100], 1 + i / 100, 'Weekly report ' || i, %(task)s, 'market_snapshot', 'San Diego',
                    ARRAY['92101', '92102'], ARRAY['client' || i || '@example.com'], 'weekly',
                    extract(dow FROM now())::int, 9, 0,
                    date_trunc('second', now()) + make_interval(secs => %(due_in)s)

@@ -73,11 +73,15 @@ def build(url: str, sizes: Sizes) -> dict:
         quiet = [row["id"] for row in cur.fetchall()]
         cur.execute(
             """
-            INSERT INTO schedules (account_id, name, report_type, city, recipients, cadence, weekly_dow,
-                                   send_hour, send_minute, timezone, next_run_at)
+            INSERT INTO schedules (account_id, account_seq, name, report_type, city, recipients, cadence,
+                                   weekly_dow, send_hour, send_minute, timezone, next_run_at)
             SELECT CASE WHEN i <= %(big_n)s THEN %(big)s::uuid
                         WHEN i <= %(due_n)s THEN (%(small)s::uuid[])[1 + (i - %(big_n)s - 1) / %(small_each)s]
                         ELSE (%(quiet)s::uuid[])[1 + (i - %(due_n)s - 1) %% %(quiet_n)s] END,
+                   -- Each schedule's number within its account (the trigger would count them one by one).
+                   CASE WHEN i <= %(big_n)s THEN i
+                        WHEN i <= %(due_n)s THEN 1 + (i - %(big_n)s - 1) %% %(small_each)s
+                        ELSE 1 + (i - %(due_n)s - 1) / %(quiet_n)s END,
                    'Weekly market snapshot ' || i, 'market_snapshot', 'San Diego', ARRAY['bench@example.com'],
                    'weekly', 1, 9, 0, (%(zones)s::text[])[1 + i %% array_length(%(zones)s::text[], 1)],
                    CASE WHEN i <= %(due_n)s THEN date_trunc('second', now()) - interval '1 minute'

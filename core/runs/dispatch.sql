@@ -4,7 +4,7 @@
 -- column (core.runs.dispatch.RunRow and Advance, transposed), unnested into rows: one statement per batch.
 
 -- claim_due_schedules --
--- Lock a batch of due schedules, most overdue first, plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy, served by schedule_runs_unfinished_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
+-- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy, served by schedule_runs_unfinished_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
@@ -35,7 +35,7 @@ WITH unset AS (
                SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered') AS buffered
       FROM schedules
      WHERE active AND next_run_at <= %(now)s
-     ORDER BY next_run_at
+     ORDER BY next_run_at, account_seq
      LIMIT %(limit)s
        FOR UPDATE SKIP LOCKED
 )

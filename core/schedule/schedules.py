@@ -247,20 +247,56 @@ def state_of(row) -> str:
 
 
 def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
-              state=None, name=None, q=None, page=1, page_size=50):
-    """One page of schedules and the total over all pages.
+              state=None, name=None, q=None, page=1, page_size=50, cursor=None):
+    """One page of schedules and the total over all pages (None after a cursor: not counted).
 
     `state` (active, paused, disabled) keeps only schedules in it; `active` (True/False) those that
     are on/off; `name` (the console's search) or `q` (the API's) those whose name contains it, in
-    any case.
+    any case. `cursor` (a previous page's `next_cursor(rows)`): the page after that one, read from
+    its last row on (keyset), instead of `page`.
     """
+    after_created_at, after_id = parse_cursor(cursor) if cursor else (None, None)
+    text = name or q or None
     params = {"account_id": account_id, "active_only": active_only and state is None, "cadence": cadence,
-              "task": task, "tag": tag, "active": active, "state": state, "name": name or q or None,
-              "limit": page_size, "offset": (page - 1) * page_size}
-    cur.execute(queries["count_schedules"], params)
-    total = cur.fetchone()["total"]
+              "task": task, "tag": tag, "active": active, "state": state, "name": text,
+              "name_pattern": f"%{_like_escaped(text)}%" if text else None, "limit": page_size,
+              "offset": 0 if cursor else (page - 1) * page_size,
+              "after_created_at": after_created_at, "after_id": after_id}
+    total = None
+    if not cursor:
+        cur.execute(queries["count_schedules"], params)
+        total = cur.fetchone()["total"]
     cur.execute(queries["list_schedules"], params)
     return channels.attach(cur, account_id, cur.fetchall()), total
+
+
+class BadCursor(ValueError):
+    """A `cursor` that no page of schedules answered."""
+
+
+def next_cursor(rows: list[dict], page_size: int) -> str | None:
+    """The cursor of the page after `rows` (its last row's created_at and id), None when it was the last."""
+    if len(rows) < page_size:
+        return None
+    last = rows[-1]
+    # UTC with a Z: nothing in it a query string would change (a '+' reads as a space).
+    return f"{last['created_at'].astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ}_{last['id']}"
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    created_at, _, row_id = cursor.rpartition("_")
+    try:
+        at = datetime.fromisoformat(created_at)
+        if at.tzinfo is None:
+            raise ValueError("no offset")
+        return at, uuid.UUID(row_id)
+    except ValueError:
+        raise BadCursor("cursor is not a next_cursor this API gave: start again without it") from None
+
+
+def _like_escaped(text: str) -> str:
+    """`text` with ILIKE's wildcards and escape character taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def due(cur, account_id, now: datetime, limit: int):

@@ -118,12 +118,15 @@ WHERE account_id = %(account_id)s
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
   AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
                                                   WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0);
+  AND (%(name)s::text IS NULL OR name ILIKE %(name_pattern)s);
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
 -- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
--- core.schedule.schedules.state_of names them; `name`: a part of the name, any case).
+-- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as an ILIKE
+-- pattern with its wildcards escaped, which schedules_name_trgm_idx serves where pg_trgm exists).
+-- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
+-- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s
   AND (NOT %(active_only)s OR active)
@@ -133,7 +136,9 @@ WHERE account_id = %(account_id)s
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
   AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
                                                   WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-  AND (%(name)s::text IS NULL OR strpos(lower(name), lower(%(name)s)) > 0)
+  AND (%(name)s::text IS NULL OR name ILIKE %(name_pattern)s)
+  AND (%(after_created_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 
@@ -153,7 +158,7 @@ GROUP BY cadence
 ORDER BY cadence;
 
 -- find_same_work_schedules --
--- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Served by schedules_account_created_idx.
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Served by schedules_account_keyset_idx.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active
   AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)

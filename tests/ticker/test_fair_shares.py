@@ -4,6 +4,9 @@ PostgreSQL; each run of the account that leaves flight releases the account's ol
 a ticker pushes; a pass over held runs fills slots the release missed. Exactly once throughout."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from core.ops import db
 from core.runs import dispatch
 from tests.conftest import make_account
 from tests.ticker.conftest import assert_exactly_once, fetch, insert_due_schedules, redis_jobs, scalar
@@ -89,3 +92,28 @@ def test_an_unlimited_account_is_never_held(conn, make_ticker, redis_client):
     insert_due_schedules(conn, unlimited, 300, name="Big")
     make_ticker().tick()
     assert_exactly_once(conn, redis_client, 300)
+
+
+def test_schedules_due_at_one_instant_are_dispatched_accounts_in_turn(conn, make_ticker, redis_client):
+    """Each account's first schedule, then each one's second...: not one account's whole batch first."""
+    big, small, other = (make_account(conn, name) for name in ("Big", "Small", "Other"))
+    insert_due_schedules(conn, big, 30, name="Big")  # made first, due at the same instant
+    insert_due_schedules(conn, small, 3, name="Small")
+    insert_due_schedules(conn, other, 3, name="Other")
+    fetch(conn, "UPDATE schedules SET next_run_at = date_trunc('minute', now()) - interval '1 minute' RETURNING id")
+    with db.service_transaction(conn) as cur:
+        claimed = dispatch.claim_due(cur, datetime.now(timezone.utc), 9)
+    assert sorted(str(r["account_id"]) for r in claimed) == sorted(str(a) for a in (big, small, other) * 3)
+    with db.service_transaction(conn) as cur:  # the locks went with that transaction: claim them for real
+        first = dispatch.claim_due(cur, datetime.now(timezone.utc), 3)
+    assert {str(r["account_id"]) for r in first} == {str(big), str(small), str(other)}
+    make_ticker(tick_batch_size=4).tick()
+    assert_exactly_once(conn, redis_client, 36)
+
+
+def test_a_new_schedule_takes_its_accounts_next_number(conn, account_id, other_account_id):
+    from tests.ticker.conftest import make_schedule
+    first, second = make_schedule(conn, account_id), make_schedule(conn, account_id)
+    theirs = make_schedule(conn, other_account_id)
+    seqs = {r["id"]: r["account_seq"] for r in fetch(conn, "SELECT id, account_seq FROM schedules")}
+    assert (seqs[first], seqs[second], seqs[theirs]) == (1, 2, 1)

@@ -1,0 +1,84 @@
+"""GET /v1/schedules a page at a time by cursor (keyset on newest first), and name search with
+ILIKE's wildcards taken literally."""
+from __future__ import annotations
+
+from core.ops import db
+
+
+def walk(client, auth, query: str = "") -> list[dict]:
+    """Every page by cursor; returns the pages' bodies."""
+    pages, cursor = [], None
+    while True:
+        url = f"/v1/schedules?page_size=3&active_only=false{query}" + (f"&cursor={cursor}" if cursor else "")
+        response = client.get(url, headers=auth)
+        assert response.status_code == 200, response.get_json()
+        pages.append(response.get_json())
+        cursor = pages[-1]["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 50
+
+
+def test_cursor_pages_walk_every_schedule_once_newest_first(client, auth, create):
+    made = [create(name=f"s{i}")["id"] for i in range(8)]
+    pages = walk(client, auth)
+    assert [page["count"] for page in pages] == [3, 3, 2]
+    assert [s["id"] for page in pages for s in page["schedules"]] == made[::-1]
+    first, *rest = pages
+    assert (first["total"], first["page"], first["pages"]) == (8, 1, 3)
+    assert all((p["total"], p["page"], p["pages"]) == (None, None, None) for p in rest)  # not counted
+    # The same order as the numbered pages.
+    numbered = [client.get(f"/v1/schedules?page_size=3&page={n}", headers=auth).get_json() for n in (1, 2, 3)]
+    assert [s["id"] for p in numbered for s in p["schedules"]] == made[::-1]
+
+
+def test_schedules_made_in_the_same_instant_are_neither_skipped_nor_repeated(client, auth, create, conn,
+                                                                              account_id):
+    made = {create(name=f"t{i}")["id"] for i in range(7)}
+    with db.tenant_transaction(conn, account_id) as cur:
+        cur.execute("UPDATE schedules SET created_at = '2026-01-01T00:00:00Z'")
+    ids = [s["id"] for page in walk(client, auth) for s in page["schedules"]]
+    assert sorted(ids) == sorted(made) and len(ids) == 7
+    assert ids == sorted(ids, reverse=True)  # id breaks the tie, descending
+
+
+def test_a_schedule_made_between_pages_does_not_shift_the_next_page(client, auth, create):
+    made = [create(name=f"u{i}")["id"] for i in range(6)]
+    first = client.get("/v1/schedules?page_size=3", headers=auth).get_json()
+    create(name="newer")
+    second = client.get(f"/v1/schedules?page_size=3&cursor={first['next_cursor']}", headers=auth).get_json()
+    assert [s["id"] for s in second["schedules"]] == made[2::-1]
+
+
+def test_filters_hold_across_cursor_pages(client, auth, create):
+    for i in range(7):
+        create(name=f"{'keep' if i % 2 else 'drop'} {i}")
+    names = [s["name"] for page in walk(client, auth, "&q=KEEP") for s in page["schedules"]]
+    assert names == ["keep 5", "keep 3", "keep 1"]
+
+
+def test_a_bad_cursor_or_a_cursor_with_a_page_is_a_400_naming_cursor(client, auth, create):
+    create(name="x")
+    for query in ("cursor=nonsense", "cursor=2026-01-01T00:00:00_not-a-uuid",
+                  "cursor=2026-01-01T00:00:00_0190f3a0-0000-7000-8000-000000000000",  # no offset
+                  "cursor=2026-01-01T00:00:00%2B00:00_0190f3a0-0000-7000-8000-000000000000&page=2"):
+        response = client.get(f"/v1/schedules?{query}", headers=auth)
+        assert response.status_code == 400, (query, response.get_json())
+        assert list(response.get_json()["fields"]) == ["cursor"], query
+
+
+def test_another_accounts_cursor_shows_only_the_callers_schedules(client, auth, other_auth, create):
+    mine = {create(name=f"mine {i}")["id"] for i in range(4)}
+    theirs = [create(headers=other_auth, name=f"theirs {i}") for i in range(4)]
+    cursor = client.get("/v1/schedules?page_size=3", headers=other_auth).get_json()["next_cursor"]
+    assert cursor is not None
+    seen = client.get(f"/v1/schedules?page_size=50&cursor={cursor}", headers=auth).get_json()["schedules"]
+    assert {s["id"] for s in seen} <= mine and not {s["id"] for s in seen} & {t["id"] for t in theirs}
+
+
+def test_search_takes_percent_and_underscore_literally(client, auth, create):
+    for name in ("100% done", "a_b", "axb", "back\\slash"):
+        create(name=name)
+    for q, expected in (("%", ["100% done"]), ("_", ["a_b"]), ("\\", ["back\\slash"]), ("X", ["axb"])):
+        body = client.get("/v1/schedules", query_string={"q": q}, headers=auth).get_json()
+        assert [s["name"] for s in body["schedules"]] == expected, q
