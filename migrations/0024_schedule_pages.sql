@@ -1,4 +1,4 @@
--- 0024: GET /v1/schedules at a million rows. Pages after a cursor are keyset pages: newest first is
+-- 0024: GET /v1/schedules and /due at a million rows. Pages after a cursor are keyset pages: newest first is
 -- (created_at, id) descending, which this index serves read backwards from the cursor's row, however
 -- deep (the index it replaces had id ascending, so the order needed a sort). Name search
 -- (`q`, the console's search) is an ILIKE '%...%', which a trigram index serves where the pg_trgm
@@ -7,6 +7,9 @@
 
 CREATE INDEX schedules_account_keyset_idx ON schedules (account_id, created_at, id);
 DROP INDEX schedules_account_created_idx;
+-- GET /v1/schedules/due: an account's due schedules, most overdue first, without reading the rest
+-- of its schedules (the ticker's schedules_due_idx spans every account).
+CREATE INDEX schedules_account_due_idx ON schedules (account_id, next_run_at, id) WHERE active;
 
 DO $$
 BEGIN

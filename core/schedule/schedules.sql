@@ -143,7 +143,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
 
 -- list_due_schedules --
--- The tenant's active schedules whose next run is at or before now, most overdue first.
+-- The tenant's active schedules whose next run is at or before now, most overdue first. Served by schedules_account_due_idx.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active AND next_run_at <= %(now)s
 ORDER BY next_run_at, id
