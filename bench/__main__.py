@@ -70,8 +70,12 @@ def main(argv: list[str]) -> int:
             results["api"] = api_load.measure(running, logs, seconds=5 if args.quick else 10)
             _section(f"API under gunicorn ({results['api']['gunicorn']}), {results['api']['threads']} client threads")
             for route, r in results["api"]["routes"].items():
+                floor = results["api"]["minimal"][route]
+                ratio = r["requests_per_second"] / floor["requests_per_second"]
                 print(f"{route:<26}{r['requests_per_second']:>9,.0f} req/s   p50 {r['p50_ms']:6.1f} ms   "
-                      f"p99 {r['p99_ms']:6.1f} ms   errors {r['errors']}")
+                      f"p99 {r['p99_ms']:6.1f} ms   errors {r['errors']}   minimal Flask + psycopg2, same SQL: "
+                      f"{floor['requests_per_second']:,.0f} req/s (ratio {ratio:.2f}, target >= 0.7"
+                      f"{'' if ratio >= 0.7 else ': MISSES'})")
         if "e2e" in chosen:
             results["e2e"] = e2e.measure(running, logs, quick=args.quick)
             _section("End to end: N due at once -> ticker -> 2 workers -> SMTP on loopback, counts verified")

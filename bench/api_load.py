@@ -1,6 +1,8 @@
 """API throughput: requests/second and p99 latency under gunicorn on loopback, from a Python load
 generator (keep-alive connections, one per thread) running on the same 2-core machine, so the
-figures are a floor: the generator takes CPU from the server."""
+figures are a floor: the generator takes CPU from the server. Beside it, in the same run, the same
+routes of bench/minimal_api.py (a minimal Flask + psycopg2 app with the same SQL under the same
+gunicorn workers and threads): the API's throughput as a share of that floor."""
 from __future__ import annotations
 
 import http.client
@@ -86,17 +88,33 @@ def measure(servers, log_dir: Path, seconds: float = 10.0, threads: int = 8) -> 
         _wait_until_serving(port)
         # 1,000 schedules for the tenant, made through the API itself (this also warms it up).
         created = _load_count(port, headers, 1000)
-        results = {
-            "POST /v1/schedules": _load(port, "POST", "/v1/schedules", headers, CREATE_BODY, seconds, threads),
-            "GET /v1/schedules/{id}": _load(port, "GET", f"/v1/schedules/{created}", headers, None, seconds, threads),
-            "GET /v1/schedules": _load(port, "GET", "/v1/schedules?page_size=50", headers, None, seconds, threads),
-        }
-        return {"threads": threads, "seconds": seconds, "gunicorn": "2 workers x 4 threads", "routes": results}
+        results = _routes(port, headers, created, seconds, threads)
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+        # The floor: a minimal Flask + psycopg2 app with the same SQL, same gunicorn workers and threads.
+        port = _free_port()
+        minimal_log = open(log_dir / "gunicorn-minimal.log", "w")
+        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.minimal_api:create_app()",
+                                     "-k", "gthread", "--workers", "2", "--threads", "4",
+                                     "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],
+                                    cwd=ROOT, env=env, stdout=minimal_log, stderr=subprocess.STDOUT)
+        _wait_until_serving(port)
+        minimal = _routes(port, headers, created, seconds, threads)
+        return {"threads": threads, "seconds": seconds, "gunicorn": "2 workers x 4 threads", "routes": results,
+                "minimal": minimal}
     finally:
         if gunicorn is not None:
             gunicorn.terminate()
             gunicorn.wait(timeout=30)
         dbs.drop_all()
+
+
+def _routes(port: int, headers: dict, schedule_id: str, seconds: float, threads: int) -> dict:
+    return {
+        "POST /v1/schedules": _load(port, "POST", "/v1/schedules", headers, CREATE_BODY, seconds, threads),
+        "GET /v1/schedules/{id}": _load(port, "GET", f"/v1/schedules/{schedule_id}", headers, None, seconds, threads),
+        "GET /v1/schedules": _load(port, "GET", "/v1/schedules?page_size=50", headers, None, seconds, threads),
+    }
 
 
 def _wait_until_serving(port: int) -> None:
