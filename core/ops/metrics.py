@@ -107,6 +107,9 @@ class SqlCollector:
         yield GaugeMetricFamily("schedules_runs_pending",
                                 "Runs recorded but not yet pushed to Redis (the ticker re-pushes them).",
                                 value=backlog["pending"])
+        yield GaugeMetricFamily("schedules_runs_held",
+                                "Runs waiting in PostgreSQL for a slot of their account's plan cap on runs in flight "
+                                "(pushed as the account's runs finish).", value=backlog["held"])
         yield GaugeMetricFamily("schedules_runs_retrying",
                                 "Runs waiting in PostgreSQL for their next attempt (task or delivery retries).",
                                 value=backlog["retrying"])

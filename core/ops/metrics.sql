@@ -3,12 +3,13 @@
 -- every few seconds; the others read more and are cached for a minute.
 
 -- metrics_backlog --
--- Due schedules as seed 000 counts them (active, next_run_at past or never computed) and how late the most overdue is, runs left pending, retries waiting, runs whose lease ran out (not yet recovered), the oldest queued run's age (how far the workers are behind), and the freshest ticker heartbeat's age. Served by schedules_due_idx and the partial indexes of schedule_runs (pending, retry, lease, queued); the heartbeat table has a row per ticker.
+-- Due schedules as seed 000 counts them (active, next_run_at past or never computed) and how late the most overdue is, runs left pending, runs held over their account's cap on runs in flight, retries waiting, runs whose lease ran out (not yet recovered), the oldest queued run's age (how far the workers are behind), and the freshest ticker heartbeat's age. Served by schedules_due_idx and the partial indexes of schedule_runs (pending, held, retry, lease, queued); the heartbeat table has a row per ticker.
 SELECT (SELECT count(*) FROM schedules WHERE active AND next_run_at <= now())
      + (SELECT count(*) FROM schedules WHERE active AND next_run_at IS NULL) AS due,
        (SELECT COALESCE(extract(epoch FROM now() - min(next_run_at)), 0)::float
           FROM schedules WHERE active AND next_run_at <= now()) AS oldest_due_seconds,
-       (SELECT count(*) FROM schedule_runs WHERE status = 'pending') AS pending,
+       (SELECT count(*) FROM schedule_runs WHERE status = 'pending' AND NOT held) AS pending,
+       (SELECT count(*) FROM schedule_runs WHERE status = 'pending' AND held) AS held,
        (SELECT count(*) FROM schedule_runs WHERE status = 'retrying') AS retrying,
        (SELECT count(*) FROM schedule_runs WHERE status = 'running' AND lease_expires_at < now()) AS lease_expired,
        (SELECT COALESCE(extract(epoch FROM now() - min(queued_at)), 0)::float

@@ -106,8 +106,14 @@ def test_gauges_follow_the_database(client, auth, create, conn, account_id):
     [run] = sql(conn, "INSERT INTO schedule_runs (schedule_id, status) VALUES (%s, 'pending') RETURNING id",
                 (due["id"],))
     samples = scrape(client)
-    assert value(samples, "schedules_runs_pending") == 1
+    assert value(samples, "schedules_runs_pending") == 1 and value(samples, "schedules_runs_held") == 0
     assert value(samples, "schedules_runs_by_status", status="pending") == 1
+    # Held over its account's cap: waiting for a slot, not left pending (that alert stays quiet).
+    [held] = sql(conn, "INSERT INTO schedule_runs (schedule_id, status, held, scheduled_for) VALUES"
+                       " (%s, 'pending', true, now() - interval '1 day') RETURNING id", (due["id"],))
+    samples = scrape(client)
+    assert value(samples, "schedules_runs_pending") == 1 and value(samples, "schedules_runs_held") == 1
+    sql(conn, "DELETE FROM schedule_runs WHERE id = %s", (held["id"],))
     assert value(samples, "schedules_runs_retrying") == 0 and value(samples, "schedules_runs_lease_expired") == 0
     assert value(samples, "schedules_queued_oldest_seconds") == 0
 
