@@ -1,6 +1,6 @@
 """Business calendars in a real browser: a person signs in, opens Calendars, creates a US calendar with
 an own day off, reads its days off of the coming 12 months (Christmas Day and the own day among them),
-then picks it in a schedule's form and saves. Screenshots of the list and the calendar's page go to
+then picks it in a schedule's form and saves; a bad date is shown beside its field first. Screenshots of the list and the calendar's page go to
 $CONSOLE_SCREENSHOTS (default: the test's tmp_path), at 1280 px and at 375 px."""
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ def test_create_a_us_calendar_read_its_days_off_and_pick_it_in_a_schedule(browse
     weekend = [box.get_attribute("value") for box in browser.find_elements(By.CSS_SELECTOR, "input[name=weekend]")
                if box.is_selected()]
     assert weekend == ["6", "7"]
+    _fill(browser, "f-add_dates", f"{own.isoformat()}\n2027-02-30")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Create calendar']").click()
+    _wait_for_text(browser, "“2027-02-30” is not a date: write YYYY-MM-DD.")
+    assert "is not a date" in browser.find_element("id", "add_dates-error").text
+    assert browser.find_element("id", "f-name").get_attribute("value") == "New York office"
+    _shoot(browser, tmp_path, "calendars-list-error")
+    _at_width(browser, 1280)
     _fill(browser, "f-add_dates", own.isoformat())
     browser.find_element(By.XPATH, "//button[normalize-space()='Create calendar']").click()
     _wait_for_text(browser, "Created the calendar “New York office”.")
