@@ -182,7 +182,9 @@ def test_an_edit_meeting_the_stored_dates_is_a_400_beside_the_field(signed_in, c
 def test_another_tenants_calendar_is_a_404(signed_in, conn, account_id, other_account_id):
     theirs = _create(conn, other_account_id, name="Theirs")
     token = csrf_of(signed_in)
-    assert signed_in.get(f"/console/calendars/{theirs['id']}").status_code == 404
+    response = signed_in.get(f"/console/calendars/{theirs['id']}")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True) and "Theirs" not in response.get_data(as_text=True)
     assert signed_in.get(f"/console/calendars/{uuid.uuid4()}").status_code == 404
     assert signed_in.post(f"/console/calendars/{theirs['id']}", data={**NEW, "csrf_token": token}).status_code == 404
     assert signed_in.post(f"/console/calendars/{theirs['id']}/delete", data={"csrf_token": token}).status_code == 404
