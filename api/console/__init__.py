@@ -17,6 +17,8 @@ core.deliveries.suppressions) and validates with the API's schemas.
     edit.py           create and edit, and the live preview endpoint
     suppressions.py   unsubscribed addresses and resubscribe
     alerts.py         alert settings, the alerts and their messages, a schedule's alert switch
+    calendars.py      business calendars: the list, a new one, a calendar's page (its days off in the
+                      coming 12 months, the schedules that follow it), save (changes only), delete
     docs.py           `/` and `/docs` (Swagger UI from the pinned swagger-ui-bundle package)
     headers.py        Content-Security-Policy (no inline scripts) and the other security headers
 """
@@ -45,8 +47,8 @@ def init_app(app, settings) -> None:
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
     )
-    from api.console import (actions, alerts, bulk, docs, edit, headers, schedules, session,  # noqa: F401 (routes)
-                             suppressions)
+    from api.console import (actions, alerts, bulk, calendars, docs, edit, headers, schedules,  # noqa: F401 (routes)
+                             session, suppressions)
 
     app.register_blueprint(bp)
     app.register_blueprint(docs.bp)

@@ -21,6 +21,7 @@ from api.console.schedules import utcnow
 from api.console.who import actor
 from api.db import tenant
 from core import model
+from core.calendars import calendars
 from core.deliveries import channels
 from core.engine.timing import TIMING_FIELDS, TimingError, next_runs
 from core.schedule import schedules
@@ -36,12 +37,24 @@ def zones() -> list[str]:
     return _ZONES
 
 
+def _calendar_options(chosen) -> list[tuple[str, str]]:
+    """The calendar select's options: none, then the account's calendars by name (and an id the form
+    holds that is none of them, so the error beside it names what was sent)."""
+    with tenant() as cur:
+        rows = calendars.list_all(cur, g.account_id)
+    options = [("", "None")] + [(str(row["id"]), row["name"]) for row in rows]
+    if chosen and str(chosen) not in {value for value, _ in options}:
+        options.append((str(chosen), f"{chosen} (not a calendar of this account)"))
+    return options
+
+
 def _render(values, errors, *, schedule=None, status=200):
     now = utcnow()
     form = request.form if request.method == "POST" else forms.as_form(values)
     preview, preview_errors, state = _preview(form, schedule, now)
     return render_template(
         "console/edit.html", v=values, errors=errors, s=schedule, cadences=list(model.CADENCE_LABELS.items()),
+        calendars=_calendar_options(values.get("calendar_id")),
         zones=zones(), tasks=sorted(current_app.config["SETTINGS"].tasks), overlap_policies=model.OVERLAP_POLICIES,
         catchup_policies=model.CATCHUP_POLICIES, channel_types=channels.TYPES, days=explain.DAYS, explain=explain,
         preview=preview, preview_errors=preview_errors, preview_state=state), status

@@ -216,7 +216,7 @@ def from_row(row) -> dict:
     zone = ZoneInfo(row.get("timezone") or "UTC")
     values: dict = {}
     for name in TEXT_FIELDS:
-        values[name] = row.get(name) or ""
+        values[name] = str(row[name]) if row.get(name) else ""  # calendar_id is a UUID
     for name in INTEGER_FIELDS:
         values[name] = "" if row.get(name) is None else str(row[name])
     for name in LIST_FIELDS:

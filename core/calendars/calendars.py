@@ -76,6 +76,18 @@ def delete(cur, account_id, calendar_id) -> bool:
     return cur.fetchone() is not None
 
 
+def followers(cur, account_id, calendar_id) -> list[dict]:
+    """The schedules that follow a calendar [{id, name}], by name (no lock: for showing them)."""
+    cur.execute(queries["calendar_followers"], {"id": calendar_id, "account_id": account_id})
+    return cur.fetchall()
+
+
+def follower_counts(cur, account_id) -> dict:
+    """{calendar id: how many schedules follow it}; a calendar none follows is absent."""
+    cur.execute(queries["calendar_follower_counts"], {"account_id": account_id})
+    return {row["calendar_id"]: row["schedules"] for row in cur.fetchall()}
+
+
 def business_calendar(cur, account_id, calendar_id) -> BusinessCalendar:
     """The calendar a schedule names, for the time engine; CalendarError on calendar_id when this
     account has no such calendar."""

@@ -38,3 +38,15 @@ DELETE FROM calendars WHERE id = %(id)s AND account_id = %(account_id)s RETURNIN
 -- After a calendar changed: its active schedules' next runs are computed again by the ticker (as for a new row).
 UPDATE schedules SET next_run_at = NULL, next_occurrence_at = NULL
  WHERE calendar_id = %(id)s AND account_id = %(account_id)s AND active;
+
+-- calendar_followers --
+-- The schedules that follow a calendar (id and name), for reading: the console's calendar page.
+SELECT id, name FROM schedules
+ WHERE calendar_id = %(id)s AND account_id = %(account_id)s
+ ORDER BY name, id;
+
+-- calendar_follower_counts --
+-- How many schedules follow each of the account's calendars (calendars none follows are absent).
+SELECT calendar_id, count(*) AS schedules FROM schedules
+ WHERE account_id = %(account_id)s AND calendar_id IS NOT NULL
+ GROUP BY calendar_id;

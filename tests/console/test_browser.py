@@ -220,11 +220,17 @@ return Array.from(document.querySelectorAll('a[href], button, input:not([type=hi
 
 
 def _pages(live, conn, account_id):
+    from core.calendars import calendars
+
     mine = make_schedule(conn, account_id, tags=["reports", "weekly"])
     suppress(conn, account_id, "carol@example.com")
+    with db.tenant_transaction(conn, account_id) as cur:
+        calendar = calendars.create(cur, account_id, {"name": "London office", "country": "GB", "subdivision": "ENG",
+                                                      "add_dates": ["2027-08-02"], "remove_dates": ["2027-12-28"]},
+                                    datetime.now(timezone.utc))
     return ["/console/", "/console/schedules/new", f"/console/schedules/{mine['id']}",
             f"/console/schedules/{mine['id']}/edit", f"/console/schedules/{mine['id']}/delete",
-            "/console/suppressions"]
+            "/console/suppressions", "/console/calendars", f"/console/calendars/{calendar['id']}"]
 
 
 def test_every_control_is_labelled_and_reachable_by_keyboard(browser, live, conn, account_id):
