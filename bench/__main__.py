@@ -6,6 +6,7 @@
     python -m bench --only e2e       # ticker + 2 workers + SMTP, N due at once (about 5 minutes)
     python -m bench --only scale     # 1,000,000 schedules, 200,000 due at once, idle at 10,000,000, fairness
     python -m bench --only fairness  # a big account's backlog and small accounts due at once, caps on and off
+    python -m bench --only retention # the retention sweep's rate, and a day of 10,000,000 runs in DB time
                                      # (not in the default run: about 30 minutes and 15 GB of disk)
 
 Sets itself up like make dev / make test: embedded PostgreSQL and Redis unless DATABASE_URL /
@@ -23,12 +24,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import api_load, bench_timing, dispatch, e2e, fairness, idle, lag, scale
+from bench import api_load, bench_timing, dispatch, e2e, fairness, idle, lag, retention, scale
 from bench.common import servers
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("timing", "dispatch", "lag", "idle", "api", "e2e", "scale", "fairness")
-DEFAULT_SECTIONS = SECTIONS[:-2]  # scale (which includes fairness) and fairness only when asked for
+SECTIONS = ("timing", "dispatch", "lag", "idle", "api", "e2e", "scale", "fairness", "retention")
+DEFAULT_SECTIONS = SECTIONS[:-3]  # scale (which includes the last two), fairness, retention only when asked for
 
 
 def main(argv: list[str]) -> int:
@@ -89,6 +90,10 @@ def main(argv: list[str]) -> int:
             _section("Fair shares at the spike: a big account's backlog and small accounts due at once, "
                      "with and without the plans' caps on runs in flight")
             fairness.report(results["fairness"])
+        if "scale" in chosen or "retention" in chosen:
+            results["retention"] = retention.measure(running, logs, quick=args.quick)
+            _section("Retention at a year of runs: the ticker's sweep, statement by statement")
+            retention.report(results["retention"])
 
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"

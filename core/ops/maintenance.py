@@ -1,8 +1,10 @@
 """Retention: runs and email_log rows older than RUN_RETENTION_DAYS go, a little at a time.
 
-The ticker runs one pass every few minutes (ticker/loop.py). A pass is a few statements, each
-deleting at most BATCH_ROWS rows in its own short transaction, so no lock is held long and a pass
-costs moments however large the backlog; a backlog goes down pass by pass.
+The ticker runs one pass every few minutes (ticker/chores.py). A pass is statements each deleting at
+most BATCH_ROWS rows in its own short transaction, so no lock is held long; it goes on while there is
+more to delete, for at most PASS_SECONDS, so a backlog goes down pass by pass. At the rate bench
+"retention" measures, PASS_SECONDS of every RETENTION_EVERY_SECONDS deletes far more than a day's
+10,000,000 runs (README "Benchmarks").
 
 Runs: the newest KEEP_RUNS of each schedule are never deleted, whatever their age, so a monthly
 schedule keeps its history. Finding "old but not among the newest 20" from the oldest rows of the
@@ -15,6 +17,7 @@ email_log: rows older than the cutoff, oldest first (a send log, not the audit t
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,8 +28,9 @@ from core.schedule import idempotency
 KEEP_RUNS = 20
 BATCH_ROWS = 1000
 SCHEDULES_PER_STATEMENT = 1000
-RUN_STATEMENTS_PER_PASS = 4
-EMAIL_STATEMENTS_PER_PASS = 2
+# A pass deletes for at most this long (each statement a short transaction of its own): runs for up to
+# 60% of it, then email_log rows with what is left.
+PASS_SECONDS = 20.0
 
 
 @dataclass
@@ -39,21 +43,27 @@ class RetentionSweep:
     """Where the sweep over schedules got to, and one pass of it."""
 
     def __init__(self, *, keep: int = KEEP_RUNS, batch_rows: int = BATCH_ROWS,
-                 schedules_per_statement: int = SCHEDULES_PER_STATEMENT,
-                 run_statements: int = RUN_STATEMENTS_PER_PASS, email_statements: int = EMAIL_STATEMENTS_PER_PASS):
+                 schedules_per_statement: int = SCHEDULES_PER_STATEMENT, seconds: float = PASS_SECONDS,
+                 run_statements: int | None = None, email_statements: int | None = None, clock=time.monotonic):
+        """`seconds` bounds a pass; `run_statements` / `email_statements` (tests) bound it by count too."""
         assert keep >= 1 and batch_rows >= 1 and schedules_per_statement >= 1
         self.keep = keep
         self.batch_rows = batch_rows
         self.schedules_per_statement = schedules_per_statement
+        self.seconds = seconds
         self.run_statements = run_statements
         self.email_statements = email_statements
+        self.clock = clock
         self.after = None  # the last schedule id fully swept; None: start from the first
 
     def run_pass(self, conn, now: datetime, retention_days: int) -> Pruned:
         """Delete what is older than `retention_days` before `now`, within this pass's budget."""
         cutoff = now - timedelta(days=retention_days)
         pruned = Pruned()
-        for _ in range(self.run_statements):
+        started = self.clock()
+        ends_at = started + self.seconds
+        # Runs get most of the pass; email_log (a row per message) what is left, at least 40% of it.
+        for _ in _budget(self.run_statements, started + 0.6 * self.seconds, self.clock):
             with db.service_transaction(conn) as cur:
                 cur.execute(queries["prune_runs"], {
                     "after": self.after, "cutoff": cutoff, "keep": self.keep, "limit": self.batch_rows,
@@ -66,7 +76,7 @@ class RetentionSweep:
                 self.after = None  # the end of the table: the next pass starts over
                 break
             self.after = step["last_schedule_id"]
-        for _ in range(self.email_statements):
+        for _ in _budget(self.email_statements, ends_at, self.clock):
             with db.service_transaction(conn) as cur:
                 cur.execute(queries["prune_email_log"], {"cutoff": cutoff, "limit": self.batch_rows})
                 deleted = cur.fetchone()["deleted"]
@@ -77,3 +87,11 @@ class RetentionSweep:
         with db.service_transaction(conn) as cur:
             idempotency.delete_expired(cur, now, limit=self.batch_rows)
         return pruned
+
+
+def _budget(statements: int | None, ends_at: float, clock):
+    """Yield while the pass has time left (and, with `statements`, that many times at most)."""
+    done = 0
+    while clock() < ends_at and (statements is None or done < statements):
+        yield done
+        done += 1

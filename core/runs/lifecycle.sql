@@ -22,7 +22,7 @@ WITH run AS (
     RETURNING runs
 ), started AS (
     UPDATE schedule_runs AS r
-       SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL,
+       SET status = 'running', attempt = %(attempt)s, started_at = now(), not_before = NULL, held = FALSE,
            lease_expires_at = now() + make_interval(secs => %(lease)s), worker = %(worker)s,
            usage_counted = run.usage_counted OR EXISTS (SELECT 1 FROM slot)
       FROM run

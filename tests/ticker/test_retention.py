@@ -137,3 +137,36 @@ def test_the_daemon_prunes_after_its_first_tick(conn, account_id, start_ticker):
     process.wait_for("Retention: deleted 1 run(s) and 0 email log row(s) older than 90 days")
     assert process.stop() == 0
     assert len(run_ages(conn, schedule)) == 20
+
+
+class StepClock:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_pass_goes_on_while_there_is_more_until_its_time_is_out(conn, account_id):
+    """No statement count: a backlog goes in as many statements as the pass's seconds allow, runs first
+    (60% of the time), then email_log, and the next pass goes on where this one stopped."""
+    schedules = [make_schedule(conn, account_id, name=f"S{i}") for i in range(4)]
+    for schedule in schedules:
+        add_runs(conn, schedule, range(100, 130))  # 10 to delete in each: 40
+    add_emails(conn, account_id, range(100, 120))  # 20
+    sweep = RetentionSweep(batch_rows=3, schedules_per_statement=1, seconds=10, clock=StepClock())
+    first = sweep.run_pass(conn, NOW, 90)
+    # The clock moves a second per read: runs get the reads before 6 s, email_log those before 10 s.
+    assert 0 < first.runs < 40 and 0 < first.emails < 20
+    passes = [(first.runs, first.emails)]
+    while passes[-1] != (0, 0):
+        pruned = sweep.run_pass(conn, NOW, 90)
+        passes.append((pruned.runs, pruned.emails))
+        assert len(passes) < 60
+    assert sum(r for r, _ in passes) == 40 and sum(e for _, e in passes) == 20
+    big = RetentionSweep(batch_rows=1000, seconds=60)
+    add_runs(conn, schedules[0], range(200, 260))
+    assert big.run_pass(conn, NOW, 90).runs == 60  # one pass, when its time allows
