@@ -13,11 +13,12 @@ from ticker.report import describe, stage, stage_of
 
 logger = logging.getLogger("ticker")
 
-# The health check logs each problem schedule at most this often (per ticker), retention deletes a
-# few batches of old rows at most this often.
+# The health check logs each problem schedule at most this often (per ticker). Retention runs a pass
+# (at most core.ops.maintenance.PASS_SECONDS) this often, and more often while a backlog remains.
 HEALTH_CHECK_EVERY_SECONDS = 3600
 HEALTH_LOG_LIMIT = 100
-RETENTION_EVERY_SECONDS = 300
+RETENTION_EVERY_SECONDS = 60
+RETENTION_BACKLOG_EVERY_SECONDS = 5
 
 
 class Chores:
@@ -34,7 +35,9 @@ class Chores:
             self._chore(self.check_health, conn, HEALTH_CHECK_EVERY_SECONDS)
         if now >= self.next_retention and not should_stop():
             self.next_retention = now + RETENTION_EVERY_SECONDS
-            self._chore(self.prune_history, conn, RETENTION_EVERY_SECONDS)
+            pruned = self._chore(self.prune_history, conn, RETENTION_EVERY_SECONDS)
+            if pruned is not None and pruned.more:
+                self.next_retention = now + RETENTION_BACKLOG_EVERY_SECONDS
 
     def check_health(self, conn) -> list[dict]:
         """Log one WARNING per problem schedule (core/ops/health.py's rules); returns them.
@@ -65,9 +68,9 @@ class Chores:
                         pruned.runs, pruned.emails, days)
         return pruned
 
-    def _chore(self, chore, conn, period: int) -> None:
+    def _chore(self, chore, conn, period: int):
         try:
-            chore(conn)
+            return chore(conn)
         except Exception as exc:
             logger.error("Failed to %s: %s (next attempt in %ds)", stage_of(exc), describe(exc), period,
                          exc_info=not isinstance(exc, psycopg2.Error))

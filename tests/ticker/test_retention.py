@@ -160,13 +160,34 @@ def test_a_pass_goes_on_while_there_is_more_until_its_time_is_out(conn, account_
     sweep = RetentionSweep(batch_rows=3, schedules_per_statement=1, seconds=10, clock=StepClock())
     first = sweep.run_pass(conn, NOW, 90)
     # The clock moves a second per read: runs get the reads before 6 s, email_log those before 10 s.
-    assert 0 < first.runs < 40 and 0 < first.emails < 20
+    assert 0 < first.runs < 40 and 0 < first.emails < 20 and first.more
     passes = [(first.runs, first.emails)]
     while passes[-1] != (0, 0):
         pruned = sweep.run_pass(conn, NOW, 90)
         passes.append((pruned.runs, pruned.emails))
         assert len(passes) < 60
+    assert not pruned.more
     assert sum(r for r, _ in passes) == 40 and sum(e for _, e in passes) == 20
     big = RetentionSweep(batch_rows=1000, seconds=60)
     add_runs(conn, schedules[0], range(200, 260))
     assert big.run_pass(conn, NOW, 90).runs == 60  # one pass, when its time allows
+
+
+def test_the_ticker_comes_back_soon_while_a_backlog_remains(conn, account_id, make_ticker, monkeypatch):
+    from ticker import chores
+    schedule = make_schedule(conn, account_id)
+    add_runs(conn, schedule, range(100, 150))  # 30 to delete
+    ticker = make_ticker(clock=lambda: NOW)
+    sweep = ticker.housekeeping.retention
+    monkeypatch.setattr(sweep, "batch_rows", 10)
+    monkeypatch.setattr(sweep, "run_statements", 1)  # one statement a pass: 10 of the 30
+    ticker.housekeeping.next_health_check = float("inf")
+    started = chores.time.monotonic()
+    ticker.chores()
+    assert len(run_ages(conn, schedule)) == 40
+    assert ticker.housekeeping.next_retention <= started + chores.RETENTION_BACKLOG_EVERY_SECONDS + 1
+    monkeypatch.setattr(sweep, "run_statements", None)  # the rest, then nothing left: back to a minute
+    ticker.housekeeping.next_retention = 0.0
+    ticker.chores()
+    assert len(run_ages(conn, schedule)) == 20
+    assert ticker.housekeeping.next_retention >= started + chores.RETENTION_EVERY_SECONDS
