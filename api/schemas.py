@@ -236,6 +236,10 @@ class SchedulePreviewSchema(ScheduleSchema):
     name = Text(200, min_length=1)
 
 
+# A page's next_cursor: its last row's created_at (UTC, microseconds) and id (core.schedule.schedules).
+CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
 class ScheduleListArgsSchema(Schema):
     active_only = fields.Boolean(load_default=True, metadata={"description": "ignored when `state` is given"})
     state = fields.String(validate=validate.OneOf(model.SCHEDULE_STATES), metadata={
@@ -248,7 +252,8 @@ class ScheduleListArgsSchema(Schema):
     page = _int(1, 1_000_000, strict=False, load_default=1, metadata={
         "description": "a page number (counts every matching schedule: prefer `cursor` past the first page)"})
     page_size = _int(1, 100, strict=False, load_default=50)
-    cursor = Text(100, min_length=1, metadata={
+    cursor = fields.String(validate=validate.Regexp(CURSOR_PATTERN, error="cursor is not a next_cursor this API "
+                                                                          "gave: start again without it"), metadata={
         "description": "the previous page's `next_cursor`: the page after it, however deep, at the cost of the "
                        "first (keyset); `total`, `page` and `pages` are then null. Not with `page`"})
 

@@ -77,3 +77,27 @@ CREATE TRIGGER schedules_number_in_account BEFORE INSERT ON schedules
 -- this index by its first column (the wake-up time, the metrics).
 DROP INDEX schedules_due_idx;
 CREATE INDEX schedules_due_idx ON schedules (next_run_at, account_seq) WHERE active;
+
+-- schedules_with_stats lists schedules' columns (0011, 0020): account_seq joins them, at the end.
+CREATE OR REPLACE VIEW schedules_with_stats WITH (security_invoker = true) AS
+SELECT s.id, s.account_id, s.name, s.description, s.task, s.task_parameters, s.report_type, s.city,
+       s.zip_codes, s.lookback_days, s.filters, s.recipients, s.include_attachment, s.cadence, s.weekly_dow,
+       s.monthly_dom, s.send_hour, s.send_minute, s.cron_expression, s.interval_seconds, s.timezone,
+       s.start_at, s.end_at, s.misfire_grace_seconds, s.active, s.tags, s.last_run_at, s.next_run_at,
+       s.dispatch_errors, s.created_at, s.overlap_policy, s.paused_at, s.paused_until, s.paused_by,
+       s.pause_note, s.pause_after_failures, s.version, s.catchup, s.catchup_window_seconds,
+       s.window_seconds, s.next_occurrence_at,
+       COALESCE(st.run_count, 0) AS run_count,
+       COALESCE(st.success_count, 0) AS success_count,
+       COALESCE(st.failure_count, 0) AS failure_count,
+       COALESCE(st.consecutive_failures, 0) AS consecutive_failures,
+       CASE WHEN st.last_status_at IS NULL OR s.dispatch_status_at > st.last_status_at
+            THEN s.dispatch_status ELSE st.last_status END AS last_status,
+       CASE WHEN st.last_error_at IS NULL OR s.dispatch_error_at > st.last_error_at
+            THEN s.dispatch_error ELSE st.last_error END AS last_error,
+       GREATEST(s.updated_at, st.updated_at) AS updated_at,
+       s.monthly_week, s.monthly_dow, s.calendar_id, s.on_holiday,
+       s.deliver_when, s.account_seq
+  FROM schedules AS s
+  LEFT JOIN schedule_stats AS st ON st.schedule_id = s.id;
+
