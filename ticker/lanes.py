@@ -91,7 +91,7 @@ class Dispatcher:
         report_recorded(batch, lane.figures, self.metrics)
         with stage("push jobs to Redis"):
             queued = set(lifecycle.queue_runs(lane.conn, self.redis, self.settings.queue_name, batch.to_push,
-                                              job_timeout=self.settings.job_timeout))
+                                              job_timeout=self.settings.job_timeout, accounts=batch.accounts))
         report_queued(batch, queued, self.clock(), lane.figures, self.metrics)
         return batch.claimed
 

@@ -110,6 +110,11 @@ class Batch:
     def to_push(self) -> list[str]:
         return [o.run_id for o in self.outcomes if o.kind == "run"]
 
+    @property
+    def accounts(self) -> dict[str, str]:
+        """{run id: account id} of the batch's runs (the cap on runs in flight is per account)."""
+        return {run.id: run.account_id for run in self.runs}
+
 
 def backoff_seconds(dispatch_errors: int) -> int:
     """Delay before retrying a row that has failed `dispatch_errors` times in a row already."""

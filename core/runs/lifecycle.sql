@@ -134,6 +134,13 @@ SELECT id::text
  LIMIT %(limit)s
    FOR UPDATE SKIP LOCKED;
 
+-- capped_accounts --
+-- Which of these accounts have a plan with a cap on runs in flight (as text, as the batch carries them).
+SELECT a.id::text
+  FROM accounts a
+  JOIN plans p ON p.id = a.plan
+ WHERE a.id = ANY(%(account_ids)s::uuid[]) AND p.max_runs_in_flight IS NOT NULL;
+
 -- hold_runs_over_the_cap --
 -- Of a batch about to be pushed, hold (leave pending, not pushed) each account's runs beyond the free slots of its plan's cap on runs in flight (max_runs_in_flight minus its queued, running and other unheld pending runs), oldest kept first; all of them while the account has older runs held, which go first. Returns the runs held. Served by schedule_runs_in_flight_idx and schedule_runs_held_idx.
 WITH batch AS (
