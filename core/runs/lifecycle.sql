@@ -142,21 +142,20 @@ SELECT a.id::text
  WHERE a.id = ANY(%(account_ids)s::uuid[]) AND p.max_runs_in_flight IS NOT NULL;
 
 -- hold_runs_over_the_cap --
--- Of a batch about to be pushed, hold (leave pending, not pushed) each account's runs beyond the free slots of its plan's cap on runs in flight (max_runs_in_flight minus its queued, running and other unheld pending runs), oldest kept first; all of them while the account has older runs held, which go first. Returns the runs held. Served by schedule_runs_in_flight_idx and schedule_runs_held_idx.
-WITH batch AS (
+-- Of a batch about to be pushed, hold (leave pending, not pushed) each account's runs beyond the free slots of its plan's cap on runs in flight (max_runs_in_flight minus its queued, running and other unheld pending runs), oldest kept first; all of them while the account has older runs held, which go first. Returns the runs held. The slots are worked out once per account (MATERIALIZED), from one count of the account's runs in flight less the batch's own. Served by schedule_runs_in_flight_idx and schedule_runs_held_idx.
+WITH batch AS MATERIALIZED (
     SELECT r.id, r.account_id, row_number() OVER (PARTITION BY r.account_id ORDER BY r.created_at, r.id) AS nth
       FROM schedule_runs r
      WHERE r.id = ANY(%(run_ids)s::uuid[]) AND r.status = 'pending' AND NOT r.held
-), free AS (
+), free AS MATERIALIZED (
     SELECT b.account_id,
            CASE WHEN EXISTS (SELECT 1 FROM schedule_runs h
                               WHERE h.account_id = b.account_id AND h.status = 'pending' AND h.held) THEN 0
-                ELSE p.max_runs_in_flight - (SELECT count(*) FROM schedule_runs f
-                                              WHERE f.account_id = b.account_id AND NOT f.held
-                                                AND f.status IN ('pending', 'queued', 'running')
-                                                AND f.id <> ALL(%(run_ids)s::uuid[]))
+                ELSE p.max_runs_in_flight - ((SELECT count(*) FROM schedule_runs f
+                                               WHERE f.account_id = b.account_id AND NOT f.held
+                                                 AND f.status IN ('pending', 'queued', 'running')) - b.in_batch)
            END AS slots
-      FROM (SELECT DISTINCT account_id FROM batch) AS b
+      FROM (SELECT account_id, count(*) AS in_batch FROM batch GROUP BY account_id) AS b
       JOIN accounts a ON a.id = b.account_id
       JOIN plans p ON p.id = a.plan
      WHERE p.max_runs_in_flight IS NOT NULL
