@@ -137,7 +137,9 @@ def plan_batch(rows, now: datetime) -> Batch:
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
-    run_ids = iter(time_ordered_ids(len(rows)))
+    # Sorted: ids made in one millisecond differ only in their random part, and the jobs are pushed in
+    # id order, so the claim's order (most overdue first, accounts in turn) is the queue's.
+    run_ids = iter(sorted(time_ordered_ids(len(rows))))
     for row in rows:
         sid, name, due = row["id"], row["name"], row["next_run_at"]
         # With a delivery window next_run_at is the dispatch instant; the run is for the occurrence.

@@ -107,8 +107,13 @@ def test_schedules_due_at_one_instant_are_dispatched_accounts_in_turn(conn, make
     with db.service_transaction(conn) as cur:  # the locks went with that transaction: claim them for real
         first = dispatch.claim_due(cur, datetime.now(timezone.utc), 3)
     assert {str(r["account_id"]) for r in first} == {str(big), str(small), str(other)}
-    make_ticker(tick_batch_size=4).tick()
+    make_ticker(tick_batch_size=9).tick()
     assert_exactly_once(conn, redis_client, 36)
+    # The queue's order is the claim's: the workers take each account's first run first.
+    account_of = {f"run-{r['id']}": str(r["account_id"]) for r in fetch(conn, "SELECT id, account_id FROM schedule_runs")}
+    _, entries = redis_jobs(redis_client)
+    for turn in range(3):
+        assert {account_of[entry] for entry in entries[3 * turn:3 * turn + 3]} == {str(big), str(small), str(other)}
 
 
 def test_a_new_schedule_takes_its_accounts_next_number(conn, account_id, other_account_id):
