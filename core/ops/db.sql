@@ -24,6 +24,10 @@ SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name =
 -- This session keeps one generic plan per prepared statement (the worker's pool: every statement it runs finds rows by id).
 SET plan_cache_mode = force_generic_plan;
 
+-- plan_every_run --
+-- This session plans each run of a prepared statement for its parameters (the API's pool: optional filters a generic plan cannot drop).
+SET plan_cache_mode = force_custom_plan;
+
 -- ping --
 -- Does the server answer? (a worker backing off while PostgreSQL is away asks this before it takes jobs again)
 SELECT 1 AS answered;

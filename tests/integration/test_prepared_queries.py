@@ -7,7 +7,7 @@ from core.ops.sql import Query, queries
 
 PREPARABLE = sorted(name for name, query in queries.items() if query.prepare is not None)
 # Utility statements (SET, LISTEN, two statements in one), and execute_values' VALUES lists.
-NOT_PREPARABLE = {"become_tenant", "set_statement_timeout", "listen_for_schedule_changes", "keep_generic_plans",
+NOT_PREPARABLE = {"become_tenant", "set_statement_timeout", "listen_for_schedule_changes", "keep_generic_plans", "plan_every_run",
                   "advance_schedules", "insert_scheduled_runs"}
 
 

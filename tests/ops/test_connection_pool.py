@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from core.ops import db
+from tests.api.conftest import app, app_config  # noqa: F401 (fixtures: the API as create_app makes it)
 
 
 @pytest.fixture
@@ -87,3 +88,25 @@ def test_close_closes_the_idle_connections_and_the_pool_still_lends(pool):
     assert conn.closed
     with pool.connection() as fresh:
         assert _backend_pid(fresh) > 0
+
+
+def test_the_apis_pool_plans_each_run_and_the_workers_keeps_generic_plans(app, database_url):
+    """The API's optional filters need a plan for each request's parameters; the worker's by-id
+    statements one plan for all (core.ops.db.ConnectionPool)."""
+    def mode(pool) -> str:
+        conn = pool.getconn()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW plan_cache_mode")
+                return cur.fetchone()["plan_cache_mode"]
+        finally:
+            pool.putconn(conn)
+
+    assert mode(app.extensions["db_pool"]) == "force_custom_plan"
+    worker = db.ConnectionPool(database_url, 1, generic_plans=True)
+    plain = db.ConnectionPool(database_url, 1)
+    try:
+        assert (mode(worker), mode(plain)) == ("force_generic_plan", "auto")
+    finally:
+        worker.close()
+        plain.close()
