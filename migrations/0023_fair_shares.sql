@@ -1,7 +1,8 @@
 -- 0023: fair shares between accounts. Each plan caps the runs an account has in flight (queued or
--- running): runs dispatched over the cap are recorded `pending` and `held` in PostgreSQL instead of
--- being pushed to Redis (pending ones not held count as in flight: they are about to be), and each run of the account that leaves flight releases the account's oldest
--- held run, which the ticker pushes at once (it is woken). So the Redis queue holds at most about the
+-- running, and pending ones not held: they are about to be pushed): runs dispatched over the cap are
+-- recorded `pending` and `held` in PostgreSQL instead of being pushed to Redis, and each run of the
+-- account that leaves flight releases the account's oldest held run, which the ticker pushes at once
+-- (it is woken). So the Redis queue holds at most about the
 -- cap of each account, and a small account's run waits behind the caps of the accounts busy at that
 -- moment, never behind a big account's whole backlog. NULL: no cap.
 --
