@@ -137,9 +137,9 @@ def plan_batch(rows, now: datetime) -> Batch:
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
-    # Sorted: ids made in one millisecond differ only in their random part, and the jobs are pushed in
-    # id order, so the claim's order (most overdue first, accounts in turn) is the queue's.
-    run_ids = iter(sorted(time_ordered_ids(len(rows))))
+    # Ascending (core.runs.ids), and the jobs are pushed in id order: the claim's order (most overdue
+    # first, accounts in turn) is the queue's.
+    run_ids = iter(time_ordered_ids(len(rows)))
     for row in rows:
         sid, name, due = row["id"], row["name"], row["next_run_at"]
         # With a delivery window next_run_at is the dispatch instant; the run is for the occurrence.
@@ -220,7 +220,7 @@ def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, ac
     applies to each, as to an occurrence coming due alone."""
     sid, name = row["id"], row["name"]
     buffered, ran = row["buffered"], False
-    for run_id, occurrence in zip(sorted(time_ordered_ids(len(occurrences))), occurrences):
+    for run_id, occurrence in zip(time_ordered_ids(len(occurrences)), occurrences):
         status, error, kind = "pending", None, "run"
         if row["busy"] and row["overlap_policy"] == "buffer_one" and not buffered:
             status, kind, buffered = "buffered", "buffered", True

@@ -28,3 +28,8 @@ def test_ids_made_in_one_millisecond_are_distinct_and_random():
     for value in bits:
         varying |= value ^ bits[0]
     assert varying & random_mask == random_mask
+
+
+def test_ids_come_in_ascending_order_so_the_first_handed_out_sorts_first():
+    ids = time_ordered_ids(1000, unix_ms=1_790_000_000_000)
+    assert ids == sorted(ids)
