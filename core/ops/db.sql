@@ -25,8 +25,9 @@ SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name =
 SET plan_cache_mode = force_generic_plan;
 
 -- plan_every_run --
--- This session plans each run of a prepared statement for its parameters (the API's pool: optional filters a generic plan cannot drop).
+-- This session plans each run of a prepared statement for its parameters (the API's pool: optional filters a generic plan cannot drop), and never JIT-compiles one: a request reads a page of rows, and a plan over a big account can cross jit_above_cost, where compiling costs tens of milliseconds more than it saves.
 SET plan_cache_mode = force_custom_plan;
+SET jit = off;
 
 -- ping --
 -- Does the server answer? (a worker backing off while PostgreSQL is away asks this before it takes jobs again)

@@ -13,22 +13,39 @@
 -- function (tests/api/test_health_issues.py checks they agree).
 
 -- schedule_health_issues --
--- One row per (problem schedule, kind), of one tenant or of every tenant when account_id is NULL, by kind then name; total_issues counts them all, past the LIMIT too (NULL limit: no limit). One pass over the tenant's schedules (or the table).
-SELECT s.id AS schedule_id, s.account_id, s.name, k.kind, s.cadence, s.run_count, s.success_count,
+-- One row per (problem schedule, kind), of one tenant or of every tenant when account_id is NULL, by kind then name; total_issues counts them all, past the LIMIT too (NULL limit: no limit). Each kind is read from its own index (migration 0025), so a tenant's healthy schedules are never read: schedule_stats_failing_idx, schedule_stats_failures_idx, schedules_stale_idx (a candidate has had no run for the shortest stale period; schedule_is_stale judges it) and schedules_paused_by_system_idx.
+WITH problems (id, kind) AS (
+    SELECT st.schedule_id, 'failing'
+      FROM schedule_stats AS st
+     WHERE st.success_count * 2 < st.run_count AND st.run_count >= %(failing_min_runs)s
+       AND (%(account_id)s::uuid IS NULL OR st.account_id = %(account_id)s::uuid)
+    UNION ALL
+    SELECT st.schedule_id, 'consecutive_failures'
+      FROM schedule_stats AS st
+     WHERE st.consecutive_failures > 0 AND st.consecutive_failures >= %(consecutive_failures)s
+       AND (%(account_id)s::uuid IS NULL OR st.account_id = %(account_id)s::uuid)
+    UNION ALL
+    SELECT s.id, 'stale'
+      FROM schedules AS s
+     WHERE s.active AND s.cadence <> 'once'
+       AND COALESCE(s.last_run_at, GREATEST(s.created_at, s.start_at))
+           < %(now)s::timestamptz - make_interval(days => %(stale_after_days)s)
+       AND schedule_is_stale(s.cadence, s.created_at, s.start_at, s.last_run_at, s.interval_seconds,
+                             %(now)s::timestamptz, %(stale_after_days)s)
+       AND (%(account_id)s::uuid IS NULL OR s.account_id = %(account_id)s::uuid)
+    UNION ALL
+    SELECT s.id, 'paused_after_failures'
+      FROM schedules AS s
+     WHERE s.paused_at IS NOT NULL AND s.paused_by = 'system'
+       AND (%(account_id)s::uuid IS NULL OR s.account_id = %(account_id)s::uuid)
+)
+SELECT s.id AS schedule_id, s.account_id, s.name, p.kind, s.cadence, s.run_count, s.success_count,
        s.consecutive_failures, s.last_error, s.last_run_at, s.created_at, s.pause_note,
        count(*) OVER () AS total_issues
-  FROM schedules_with_stats AS s
- CROSS JOIN LATERAL (VALUES
-        ('failing', s.run_count >= %(failing_min_runs)s AND s.success_count * 2 < s.run_count),
-        ('stale', schedule_is_stale(s.cadence, s.created_at, s.start_at, s.last_run_at, s.interval_seconds,
-                                     %(now)s::timestamptz, %(stale_after_days)s)),
-        ('consecutive_failures', s.consecutive_failures >= %(consecutive_failures)s),
-        ('paused_after_failures', s.paused_at IS NOT NULL AND s.paused_by = 'system')
-       ) AS k (kind, found)
- WHERE (s.active OR k.kind = 'paused_after_failures')
-   AND k.found
-   AND (%(account_id)s::uuid IS NULL OR s.account_id = %(account_id)s::uuid)
- ORDER BY k.kind, s.name, s.id
+  FROM problems AS p
+  JOIN schedules_with_stats AS s ON s.id = p.id
+ WHERE s.active OR p.kind = 'paused_after_failures'
+ ORDER BY p.kind, s.name, s.id
  LIMIT %(limit)s;
 
 -- ticker_heartbeat_age --

@@ -262,12 +262,16 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
               "name_pattern": f"%{_like_escaped(text)}%" if text else None, "limit": page_size,
               "offset": 0 if cursor else (page - 1) * page_size,
               "after_created_at": after_created_at, "after_id": after_id}
+    cur.execute(queries["list_schedules"], params)
+    rows = cur.fetchall()
     total = None
     if not cursor:
-        cur.execute(queries["count_schedules"], params)
-        total = cur.fetchone()["total"]
-    cur.execute(queries["list_schedules"], params)
-    return channels.attach(cur, account_id, cur.fetchall()), total
+        if params["offset"] == 0 and len(rows) < page_size:
+            total = len(rows)  # the first page holds them all (a search that found a few): nothing to count
+        else:
+            cur.execute(queries["count_schedules"], params)
+            total = cur.fetchone()["total"]
+    return channels.attach(cur, account_id, rows), total
 
 
 class BadCursor(ValueError):

@@ -118,29 +118,36 @@ WHERE account_id = %(account_id)s
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
   AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
                                                   WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-  AND (%(name)s::text IS NULL OR name ILIKE %(name_pattern)s);
+  AND (%(name)s::text IS NULL OR id IN (SELECT schedule_ids_named(%(name_pattern)s)));
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
 -- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
 -- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as an ILIKE
--- pattern with its wildcards escaped, which schedules_name_trgm_idx serves where pg_trgm exists).
+-- pattern with its wildcards escaped, matched by schedule_ids_named (migration 0025), which
+-- schedule_names_trgm_idx serves where pg_trgm exists).
 -- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
--- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0.
-SELECT * FROM schedules_with_stats
-WHERE account_id = %(account_id)s
-  AND (NOT %(active_only)s OR active)
-  AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
-  AND (%(task)s::text IS NULL OR task = %(task)s)
-  AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
-  AND (%(active)s::boolean IS NULL OR active = %(active)s)
-  AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
-                                                  WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-  AND (%(name)s::text IS NULL OR name ILIKE %(name_pattern)s)
-  AND (%(after_created_at)s::timestamptz IS NULL
-       OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s OFFSET %(offset)s;
+-- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0. A page by number
+-- finds its rows' ids first, in that index alone (it holds `active`, migration 0025), and only then
+-- reads those rows with their counters, so the rows it skips cost an index entry each.
+WITH page AS (
+    SELECT id, created_at FROM schedules
+    WHERE account_id = %(account_id)s
+      AND (NOT %(active_only)s OR active)
+      AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
+      AND (%(task)s::text IS NULL OR task = %(task)s)
+      AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
+      AND (%(active)s::boolean IS NULL OR active = %(active)s)
+      AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
+                                                      WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
+      AND (%(name)s::text IS NULL OR id IN (SELECT schedule_ids_named(%(name_pattern)s)))
+      AND (%(after_created_at)s::timestamptz IS NULL
+           OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+    ORDER BY created_at DESC, id DESC
+    LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT s.* FROM page JOIN schedules_with_stats AS s ON s.id = page.id
+ORDER BY page.created_at DESC, page.id DESC;
 
 -- list_due_schedules --
 -- The tenant's active schedules whose next run is at or before now, most overdue first. Served by schedules_account_due_idx.
@@ -150,7 +157,7 @@ ORDER BY next_run_at, id
 LIMIT %(limit)s;
 
 -- schedule_stats --
--- Schedules per cadence and state, for GET /v1/schedules/stats.
+-- Schedules per cadence and state, for GET /v1/schedules/stats. Read from schedules_account_keyset_idx alone (it holds both, migration 0025).
 SELECT cadence, count(*) AS total, count(*) FILTER (WHERE active) AS enabled
 FROM schedules
 WHERE account_id = %(account_id)s
@@ -158,9 +165,13 @@ GROUP BY cadence
 ORDER BY cadence;
 
 -- find_same_work_schedules --
--- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Served by schedules_account_keyset_idx.
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Its candidates are the first of the account's schedules with the same work key (same_work_schedule_ids, by schedules_same_work_idx, migration 0025), which the fields below then confirm; one more than the limit, as the schedule being edited may be one.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active
+  AND id IN (SELECT same_work_schedule_ids(
+                      schedule_work_key(%(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+                                        %(zip_codes)s::text[], %(lookback_days)s::int, %(filters)s),
+                      %(limit)s + 1))
   AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
   AND task = %(task)s AND task_parameters = %(task_parameters)s
   AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s

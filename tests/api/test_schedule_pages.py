@@ -82,3 +82,39 @@ def test_search_takes_percent_and_underscore_literally(client, auth, create):
     for q, expected in (("%", ["100% done"]), ("_", ["a_b"]), ("\\", ["back\\slash"]), ("X", ["axb"])):
         body = client.get("/v1/schedules", query_string={"q": q}, headers=auth).get_json()
         assert [s["name"] for s in body["schedules"]] == expected, q
+
+
+def test_search_finds_only_the_callers_schedules_though_its_lookup_runs_as_the_owner(client, auth, other_auth,
+                                                                                    create):
+    """schedule_ids_named reads schedule_names as the tables' owner (migration 0025): the account it
+    answers for is the one the request's tenant transaction named, never another with the same name."""
+    mine = create(name="Quarterly revenue")
+    theirs = create(headers=other_auth, name="Quarterly revenue")
+    for headers, expected in ((auth, mine), (other_auth, theirs)):
+        body = client.get("/v1/schedules?q=quarterly", headers=headers).get_json()
+        assert [s["id"] for s in body["schedules"]] == [expected["id"]] and body["total"] == 1
+
+
+def test_search_follows_a_rename_and_forgets_a_deleted_schedule(client, auth, create):
+    kept = create(name="Old name")
+    gone = create(name="Old name too")
+    assert client.patch(f"/v1/schedules/{kept['id']}", json={"name": "Fresh title"}, headers=auth).status_code == 200
+    assert client.delete(f"/v1/schedules/{gone['id']}", headers=auth).status_code == 204
+
+    def found(q):
+        return [s["id"] for s in client.get("/v1/schedules", query_string={"q": q, "active_only": "false"},
+                                            headers=auth).get_json()["schedules"]]
+    assert found("fresh") == [kept["id"]]
+    assert found("old name") == []
+
+
+def test_a_numbered_page_past_the_first_counts_every_match(client, auth, create):
+    """The first page that holds every match answers its own total; any other page counts them."""
+    for i in range(5):
+        create(name=f"n{i}")
+    first = client.get("/v1/schedules?page_size=10", headers=auth).get_json()
+    assert (first["total"], first["pages"], first["count"]) == (5, 1, 5)
+    second = client.get("/v1/schedules?page_size=2&page=3", headers=auth).get_json()
+    assert (second["total"], second["pages"], second["count"]) == (5, 3, 1)
+    past = client.get("/v1/schedules?page_size=2&page=9", headers=auth).get_json()
+    assert (past["total"], past["count"]) == (5, 0)
