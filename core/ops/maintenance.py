@@ -15,6 +15,8 @@ visits schedules in id order, SCHEDULES_PER_STATEMENT at a time, and asks each o
 end of the table it starts over. Unfinished runs (pending, queued, running) are never deleted.
 
 email_log: rows older than the cutoff, oldest first (a send log, not the audit trail).
+
+Each pass also folds the schedule counts' deltas into their counts (core/schedule/counts.py).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 
 from core.ops import db
 from core.ops.sql import queries
-from core.schedule import idempotency
+from core.schedule import counts, idempotency
 
 KEEP_RUNS = 20
 BATCH_ROWS = 1000
@@ -95,6 +97,11 @@ class RetentionSweep:
         # Idempotency keys are answered for a day only (core/schedule/idempotency.py): expired ones go too.
         with db.service_transaction(conn) as cur:
             idempotency.delete_expired(cur, now, limit=self.batch_rows)
+        # The schedule counts' deltas (core/schedule/counts.py) fold into their counts, a batch a pass,
+        # more passes while more are left.
+        with db.service_transaction(conn) as cur:
+            if counts.fold(cur, limit=self.batch_rows) >= self.batch_rows:
+                pruned.more = True
         return pruned
 
 

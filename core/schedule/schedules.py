@@ -21,7 +21,7 @@ from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import next_dispatch, shared_occurrence, validate_controls
 from core.ops.sql import queries
-from core.schedule import history
+from core.schedule import counts, history
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +268,8 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
     if not cursor:
         if params["offset"] == 0 and len(rows) < page_size:
             total = len(rows)  # the first page holds them all (a search that found a few): nothing to count
+        elif not any((cadence, task, tag, active is not None, state, text)):
+            total = counts.total(cur, account_id, active_only=params["active_only"])
         else:
             cur.execute(queries["count_schedules"], params)
             total = cur.fetchone()["total"]
@@ -310,8 +312,7 @@ def due(cur, account_id, now: datetime, limit: int):
 
 def stats(cur, account_id) -> dict:
     """Seed 003's summary; success_rate is the percent of finished (succeeded or failed) runs."""
-    cur.execute(queries["schedule_stats"], {"account_id": account_id})
-    by_cadence = cur.fetchall()
+    by_cadence = counts.by_cadence(cur, account_id)
     cur.execute(queries["run_stats"], {"account_id": account_id})
     runs = cur.fetchone()
     total = sum(row["total"] for row in by_cadence)

@@ -125,7 +125,7 @@ WHERE account_id = %(account_id)s
 -- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
 -- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as an ILIKE
 -- pattern with its wildcards escaped, matched by schedule_ids_named (migration 0025), which
--- schedule_names_trgm_idx serves where pg_trgm exists).
+-- schedule_lookups_name_trgm_idx serves where pg_trgm exists).
 -- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
 -- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0. A page by number
 -- finds its rows' ids first, in that index alone (it holds `active`, migration 0025), and only then
@@ -156,16 +156,8 @@ WHERE account_id = %(account_id)s AND active AND next_run_at <= %(now)s
 ORDER BY next_run_at, id
 LIMIT %(limit)s;
 
--- schedule_stats --
--- Schedules per cadence and state, for GET /v1/schedules/stats. Read from schedules_account_keyset_idx alone (it holds both, migration 0025).
-SELECT cadence, count(*) AS total, count(*) FILTER (WHERE active) AS enabled
-FROM schedules
-WHERE account_id = %(account_id)s
-GROUP BY cadence
-ORDER BY cadence;
-
 -- find_same_work_schedules --
--- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Its candidates are the first of the account's schedules with the same work key (same_work_schedule_ids, by schedules_same_work_idx, migration 0025), which the fields below then confirm; one more than the limit, as the schedule being edited may be one.
+-- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Its candidates are the first of the account's schedules with the same work key (same_work_schedule_ids, by schedule_lookups_work_idx, migration 0025), which the fields below then confirm; one more than the limit, as the schedule being edited may be one.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active
   AND id IN (SELECT same_work_schedule_ids(
