@@ -30,25 +30,20 @@ CREATE TABLE schedule_count_deltas (
 );
 CREATE INDEX schedule_count_deltas_account_idx ON schedule_count_deltas (account_id);
 
-CREATE FUNCTION count_schedules_added() RETURNS trigger
+-- A statement's new schedules (INSERT: +1) or removed ones (DELETE: -1), in its transition table.
+CREATE FUNCTION count_schedules_made_or_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    direction int := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
     INSERT INTO schedule_count_deltas (account_id, cadence, schedules, enabled)
-    SELECT account_id, cadence, count(*), count(*) FILTER (WHERE active) FROM added GROUP BY 1, 2;
+    SELECT account_id, cadence, direction * count(*), direction * count(*) FILTER (WHERE active) FROM changed GROUP BY 1, 2;
     RETURN NULL;
 END $$;
-CREATE TRIGGER count_schedules_added AFTER INSERT ON schedules REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION count_schedules_added();
-
-CREATE FUNCTION count_schedules_removed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
-BEGIN
-    INSERT INTO schedule_count_deltas (account_id, cadence, schedules, enabled)
-    SELECT account_id, cadence, -count(*), -count(*) FILTER (WHERE active) FROM removed GROUP BY 1, 2;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER count_schedules_removed AFTER DELETE ON schedules REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION count_schedules_removed();
+CREATE TRIGGER count_schedules_made AFTER INSERT ON schedules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION count_schedules_made_or_removed();
+CREATE TRIGGER count_schedules_removed AFTER DELETE ON schedules REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION count_schedules_made_or_removed();
 
 CREATE FUNCTION count_schedule_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$

@@ -103,20 +103,49 @@ def catchup_occurrences(fields: Mapping[str, Any], due: datetime, now: datetime)
 SHARED_OCCURRENCE_PROBES = 10
 
 
-def shared_occurrence(a: Mapping[str, Any], b: Mapping[str, Any], after: datetime) -> datetime | None:
-    """An instant at which both schedules run, looking at each one's next SHARED_OCCURRENCE_PROBES
-    occurrences after `after` and asking whether the other runs then too; None when none is shared
-    (or a timing cannot be computed). Checking both ways finds a weekly rule inside a daily one,
-    whichever is which."""
-    try:
-        for one, other in ((a, b), (b, a)):
-            at = after
-            for _ in range(SHARED_OCCURRENCE_PROBES):
-                at = next_run_after(one, at)
-                if at is None:
-                    break
-                if next_run_after(other, at - _MICROSECOND) == at:
+class SharedOccurrences:
+    """An instant at which schedule `a` and another both run, for many others (a create compares
+    itself with up to 50): `with_(b)` looks at each one's next SHARED_OCCURRENCE_PROBES occurrences
+    after `after` and asks whether the other runs then too; None when none is shared (or a timing
+    cannot be computed). Checking both ways finds a weekly rule inside a daily one, whichever is
+    which. a's own probes, and whether a runs at an instant, are computed once for all of them."""
+
+    def __init__(self, a: Mapping[str, Any], after: datetime):
+        self.a, self.after = a, after
+        self._runs_at: dict[datetime, bool] = {}
+        try:
+            self.probes: list[datetime] | None = _probes(a, after)
+        except (ValueError, TypeError):
+            self.probes = None  # a's timing cannot be computed: it shares nothing
+
+    def with_(self, b: Mapping[str, Any]) -> datetime | None:
+        if self.probes is None:
+            return None
+        try:
+            for at in self.probes:
+                if _runs_at(b, at):
                     return at
-    except (ValueError, TypeError):
+            for at in _probes(b, self.after):
+                if at not in self._runs_at:
+                    self._runs_at[at] = _runs_at(self.a, at)
+                if self._runs_at[at]:
+                    return at
+        except (ValueError, TypeError):
+            return None
         return None
+
+
+def _probes(fields: Mapping[str, Any], after: datetime) -> list[datetime]:
+    """The schedule's next SHARED_OCCURRENCE_PROBES occurrences after `after` (fewer when it ends)."""
+    found, at = [], after
+    for _ in range(SHARED_OCCURRENCE_PROBES):
+        at = next_run_after(fields, at)
+        if at is None:
+            break
+        found.append(at)
+    return found
+
+
+def _runs_at(fields: Mapping[str, Any], at: datetime) -> bool:
+    return next_run_after(fields, at - _MICROSECOND) == at
     return None

@@ -19,7 +19,7 @@ from core.calendars import calendars
 from core.deliveries import channels
 from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
-from core.engine.when import next_dispatch, shared_occurrence, validate_controls
+from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
 from core.ops.sql import queries
 from core.schedule import counts, history
 
@@ -388,12 +388,13 @@ def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | N
     cur.execute(queries["find_same_work_schedules"],
                 {**params, "account_id": account_id, "id": row.get("id"), "limit": SAME_WORK_CANDIDATES})
     after = now or row.get("created_at") or datetime.now(timezone.utc)
+    shared_with = SharedOccurrences(row, after)
     warnings = []
     for other in cur.fetchall():
         if all(row.get(name) == other[name] for name in TIMING_FIELDS):
             warnings.append(f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing")
         else:
-            shared = shared_occurrence(row, other, after)
+            shared = shared_with.with_(other)
             if shared is None:
                 continue
             warnings.append(f"shares occurrences with schedule {other['id']} ('{other['name']}'): same task and "

@@ -118,14 +118,15 @@ WHERE account_id = %(account_id)s
   AND (%(active)s::boolean IS NULL OR active = %(active)s)
   AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
                                                   WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-  AND (%(name)s::text IS NULL OR id IN (SELECT schedule_ids_named(%(name_pattern)s)));
+  AND (%(name)s::text IS NULL OR id = ANY(ARRAY(SELECT schedule_ids_named(%(name_pattern)s))));
 
 -- list_schedules --
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
 -- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
 -- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as an ILIKE
 -- pattern with its wildcards escaped, matched by schedule_ids_named (migration 0025), which
--- schedule_lookups_name_trgm_idx serves where pg_trgm exists).
+-- schedule_lookups_name_trgm_idx serves where pg_trgm exists; in ARRAY(...), an InitPlan: the
+-- function runs once per statement, never once per row a plan passes).
 -- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
 -- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0. A page by number
 -- finds its rows' ids first, in that index alone (it holds `active`, migration 0025), and only then
@@ -140,7 +141,7 @@ WITH page AS (
       AND (%(active)s::boolean IS NULL OR active = %(active)s)
       AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
                                                       WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-      AND (%(name)s::text IS NULL OR id IN (SELECT schedule_ids_named(%(name_pattern)s)))
+      AND (%(name)s::text IS NULL OR id = ANY(ARRAY(SELECT schedule_ids_named(%(name_pattern)s))))
       AND (%(after_created_at)s::timestamptz IS NULL
            OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
     ORDER BY created_at DESC, id DESC
@@ -160,10 +161,10 @@ LIMIT %(limit)s;
 -- Other ACTIVE schedules of the tenant that do the same work (same task, task_parameters and report fields), whatever their timing, oldest first: core.schedule.schedules.conflict_warnings compares their occurrences. Its candidates are the first of the account's schedules with the same work key (same_work_schedule_ids, by schedule_lookups_work_idx, migration 0025), which the fields below then confirm; one more than the limit, as the schedule being edited may be one.
 SELECT * FROM schedules_with_stats
 WHERE account_id = %(account_id)s AND active
-  AND id IN (SELECT same_work_schedule_ids(
-                      schedule_work_key(%(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
-                                        %(zip_codes)s::text[], %(lookback_days)s::int, %(filters)s),
-                      %(limit)s + 1))
+  AND id = ANY(ARRAY(SELECT same_work_schedule_ids(
+                          schedule_work_key(%(task)s, %(task_parameters)s, %(report_type)s, %(city)s,
+                                            %(zip_codes)s::text[], %(lookback_days)s::int, %(filters)s),
+                          %(limit)s + 1)))
   AND (%(id)s::uuid IS NULL OR id <> %(id)s::uuid)
   AND task = %(task)s AND task_parameters = %(task_parameters)s
   AND report_type IS NOT DISTINCT FROM %(report_type)s AND city IS NOT DISTINCT FROM %(city)s
