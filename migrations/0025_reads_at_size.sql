@@ -96,10 +96,13 @@ SELECT id, account_id, created_at, name,
        schedule_work_key(task, task_parameters, report_type, city, zip_codes, lookback_days, filters)
   FROM schedules;
 CREATE INDEX schedule_lookups_work_idx ON schedule_lookups (account_id, work_key, created_at, schedule_id);
+-- Without pg_trgm, a search tests the account's names in this index alone, not in the table's rows.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         CREATE INDEX schedule_lookups_name_trgm_idx ON schedule_lookups USING gin (name gin_trgm_ops);
+    ELSE
+        CREATE INDEX schedule_lookups_name_idx ON schedule_lookups (account_id) INCLUDE (name, schedule_id);
     END IF;
 END $$;
 ANALYZE schedule_lookups;
