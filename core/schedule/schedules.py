@@ -390,7 +390,7 @@ def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | N
     after = now or row.get("created_at") or datetime.now(timezone.utc)
     shared_with = SharedOccurrences(row, after)
     warnings = []
-    for other in cur.fetchall():
+    for other in cur:  # rows are built as read: the loop often stops at `limit` warnings
         if all(row.get(name) == other[name] for name in TIMING_FIELDS):
             warnings.append(f"duplicates schedule {other['id']} ('{other['name']}'): same task, parameters and timing")
         else:
