@@ -42,5 +42,5 @@ def return_db(exc=None) -> None:
 
 def init_app(app, settings) -> None:
     app.extensions["db_pool"] = ConnectionPool(settings.database_url, settings.db_pool_size,
-                                                 application_name="schedules-api", custom_plans=True)
+                                                 application_name="schedules-api", plans="custom")
     app.teardown_appcontext(return_db)

@@ -45,7 +45,7 @@ class WorkerContext:
     def build(cls, settings: Settings, registry: TaskRegistry | None = None) -> "WorkerContext":
         return cls(settings, registry or TaskRegistry(settings.tasks),
                    db.ConnectionPool(settings.database_url, settings.worker_db_connections,
-                                     wait_seconds=60, application_name="worker", generic_plans=True),
+                                     wait_seconds=60, application_name="worker", plans="generic"),
                    LeaseKeeper(settings.database_url, settings.run_lease_seconds),
                    MailerPool(settings, settings.smtp_connections))
 

@@ -148,4 +148,3 @@ def _probes(fields: Mapping[str, Any], after: datetime) -> list[datetime]:
 
 def _runs_at(fields: Mapping[str, Any], at: datetime) -> bool:
     return next_run_after(fields, at - _MICROSECOND) == at
-    return None

@@ -165,6 +165,10 @@ class PoolTimeout(Exception):
     """Every connection stayed busy for the whole wait (the API answers 503)."""
 
 
+# ConnectionPool's `plans`: the session settings its connections start with (core/ops/db.sql).
+_PLAN_SETTINGS = {None: None, "generic": "keep_generic_plans", "custom": "plan_every_run"}
+
+
 class ConnectionPool:
     """A process-wide pool of at most `size` connections, shared by threads (the web app's requests,
     the worker's runs in flight). A caller waits up to `wait_seconds` for a free one; a connection
@@ -172,23 +176,21 @@ class ConnectionPool:
     closed, not reused. Opens nothing until first used, so a process that forks after building it
     shares no socket with its children.
 
-    `generic_plans`: its connections keep one plan per prepared statement from the first run on,
+    `plans="generic"`: its connections keep one plan per prepared statement from the first run on,
     instead of planning the first five runs anew and then only the statements whose generic plan
     looks dearer (PostgreSQL's default). For a pool whose every statement finds rows by id (the
     worker's), a generic plan is as good as a custom one, and planning was a tenth of each run's
     database time.
 
-    `custom_plans`: the opposite, a plan for each run's parameters: for a pool whose statements are
+    `plans="custom"`: the opposite, a plan for each run's parameters: for a pool whose statements are
     the API's, whose optional filters (`%(x)s IS NULL OR column = %(x)s`) a generic plan cannot
     leave out, so it reads a big account's rows instead of its index range (at 10,000 schedules in
     one account: a page's count 16 ms generic, 3.9 ms custom; the list 10.3 ms, 3.4 ms)."""
 
     def __init__(self, dsn: str, size: int, *, wait_seconds: float = 10.0, application_name: str = "schedules",
-                 generic_plans: bool = False, custom_plans: bool = False):
-        assert not (generic_plans and custom_plans)
+                 plans: str | None = None):
         self._dsn = dsn
-        self._generic_plans = generic_plans
-        self._custom_plans = custom_plans
+        self._plan_settings = _PLAN_SETTINGS[plans]
         self._wait = wait_seconds
         self._name = application_name
         self._free: FreeList = FreeList([None] * size)  # a connection, or None: a slot not yet connected
@@ -201,9 +203,9 @@ class ConnectionPool:
         try:
             if conn is None or conn.closed:
                 conn = connect(self._dsn, application_name=self._name)
-                if self._generic_plans or self._custom_plans:
+                if self._plan_settings is not None:
                     with conn.cursor() as cur:
-                        cur.execute(queries["keep_generic_plans" if self._generic_plans else "plan_every_run"])
+                        cur.execute(queries[self._plan_settings])
                     conn.commit()
             return conn
         except BaseException:

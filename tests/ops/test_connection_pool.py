@@ -103,7 +103,7 @@ def test_the_apis_pool_plans_each_run_and_the_workers_keeps_generic_plans(app, d
             pool.putconn(conn)
 
     assert mode(app.extensions["db_pool"]) == "force_custom_plan"
-    worker = db.ConnectionPool(database_url, 1, generic_plans=True)
+    worker = db.ConnectionPool(database_url, 1, plans="generic")
     plain = db.ConnectionPool(database_url, 1)
     try:
         assert (mode(worker), mode(plain)) == ("force_generic_plan", "auto")
