@@ -4,7 +4,7 @@
 -- column (core.runs.dispatch.RunRow and Advance, transposed), unnested into rows: one statement per batch.
 
 -- claim_due_schedules --
--- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy, served by schedule_runs_unfinished_idx. Ids come back as text: they only go back into SQL, job ids and log lines.
+-- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy: each a scalar sub-select, one probe of schedule_runs_unfinished_idx per claimed row (as EXISTS, PostgreSQL plans them as a hash of every run in flight, built anew for each batch: during a spike's backlog of queued runs the claim grew from 44 ms to 187 ms a batch). Ids come back as text: they only go back into SQL, job ids and log lines.
 WITH unset AS (
     SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
            cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
@@ -28,11 +28,12 @@ WITH unset AS (
                SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
                                         'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
                  FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
-           overlap_policy <> 'allow' AND EXISTS (
-               SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id
-                  AND r.status IN ('pending', 'queued', 'running', 'retrying') AND r.trigger <> 'resend') AS busy,
-           overlap_policy = 'buffer_one' AND EXISTS (
-               SELECT 1 FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered') AS buffered
+           overlap_policy <> 'allow' AND COALESCE((
+               SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id
+                  AND r.status IN ('pending', 'queued', 'running', 'retrying') AND r.trigger <> 'resend' LIMIT 1), FALSE) AS busy,
+           overlap_policy = 'buffer_one' AND COALESCE((
+               SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered' LIMIT 1),
+               FALSE) AS buffered
       FROM schedules
      WHERE active AND next_run_at <= %(now)s
      ORDER BY next_run_at, account_seq

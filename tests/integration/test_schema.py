@@ -3,6 +3,7 @@ import psycopg2
 import pytest
 
 from core.ops import db
+from core.ops.sql import queries
 from tests.seeds import SEED_000_TEST_SCHEDULE
 
 
@@ -100,3 +101,32 @@ def test_runs_have_no_report_run_id_column_since_0012(conn):
         cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'schedule_runs'")
         columns = {row["column_name"] for row in cur.fetchall()}
     assert "report_run_id" not in columns and {"id", "schedule_id", "status", "result"} <= columns
+
+
+def _scans_of(node, found=None):
+    """Every (node type, relation, index condition) in a JSON plan, sub-plans included."""
+    found = [] if found is None else found
+    found.append((node["Node Type"], node.get("Relation Name"), node.get("Index Cond", "")))
+    for child in node.get("Plans", []):
+        _scans_of(child, found)
+    return found
+
+
+def test_the_claims_overlap_check_probes_each_claimed_schedules_runs(conn, account_id):
+    """With thousands of runs in flight (a spike's backlog in the queue), the claim looks up each claimed
+    row's unfinished runs by its schedule id, never by reading every run in flight (as a hashed EXISTS
+    would, anew for every batch of the spike)."""
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedules (account_id, name, weekly_dow, next_run_at)"
+                    " SELECT %s, 'due ' || i, 1, now() - interval '1 minute' FROM generate_series(1, 3000) i",
+                    (account_id,))
+        cur.execute("INSERT INTO schedule_runs (schedule_id, status, scheduled_for)"
+                    " SELECT id, 'queued', now() - interval '1 week' FROM schedules")
+        cur.execute("ANALYZE schedules")
+        cur.execute("ANALYZE schedule_runs")
+        cur.execute("EXPLAIN (FORMAT JSON) " + queries["claim_due_schedules"], {"now": "now", "limit": 1000})
+        plan = cur.fetchone()["QUERY PLAN"][0]["Plan"]
+    runs_scans = [scan for scan in _scans_of(plan) if scan[1] == "schedule_runs"]
+    assert runs_scans, plan
+    for kind, _, condition in runs_scans:
+        assert kind in ("Index Scan", "Index Only Scan") and "schedule_id" in condition, runs_scans
