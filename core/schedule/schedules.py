@@ -99,7 +99,10 @@ def create(cur, account_id, values, now: datetime, actor: str = "api"):
                                                     next_occurrence_at=_windowed(values, occurrence), now=now))
     row = cur.fetchone()
     history.record(cur, row, action="create", actor=actor, changes=history.diff(None, row, CLIENT_FIELDS), now=now)
-    channels.save(cur, account_id, row["id"], values.get("channels") or [])
+    entries = values.get("channels") or []
+    if not entries:  # a schedule made without channels has none: nothing to write or read back
+        return {**as_read(cur, account_id, row), "channels": []}
+    channels.save(cur, account_id, row["id"], entries)
     return channels.attach(cur, account_id, as_read(cur, account_id, row))
 
 
