@@ -1,7 +1,10 @@
 """The floor the API's throughput is compared with: a minimal Flask + psycopg2 app serving the same
 three routes with the same SQL (core's queries, in the same tenant transactions, through a plain
-psycopg2 pool) and nothing else: no schema validation, no OpenAPI layer, no history, channels or
-idempotency, no metrics, no request buffering. Run by bench/api_load.py under gunicorn with the
+psycopg2 pool) and nothing else: no schema validation, no OpenAPI layer, no idempotency, no metrics,
+no request buffering. A create runs the statements the API's create runs for a body without channels
+or an Idempotency-Key: the insert, its history row, the read back, and the look-up of schedules doing
+the same work (its first five rows read, as the API's duplicate check usually stops at five
+warnings), without working out which of them share occurrences. Run by bench/api_load.py under gunicorn with the
 same workers and threads (gthread), in the same run. Never part of the service.
 
     gunicorn 'bench.minimal_api:create_app()' -k gthread --workers 2 --threads 4
@@ -20,7 +23,7 @@ from psycopg2.pool import ThreadedConnectionPool
 from core.deliveries.tokens import account_from_access_token
 from core.ops import db
 from core.ops.sql import queries
-from core.schedule.schedules import CLIENT_FIELDS, LATER_FIELD_DEFAULTS, first_dispatch
+from core.schedule.schedules import CLIENT_FIELDS, LATER_FIELD_DEFAULTS, SAME_WORK_CANDIDATES, first_dispatch
 
 DEFAULTS = {"description": None, "task": "generate_report", "task_parameters": {}, "zip_codes": [],
             "lookback_days": 7, "filters": {}, "include_attachment": False, "monthly_dom": None,
@@ -35,6 +38,9 @@ def create_app() -> Flask:
     secret = os.environ["JWT_SECRET"]
     pool = ThreadedConnectionPool(1, 8, os.environ["DATABASE_URL"], connection_factory=db.Connection,
                                   cursor_factory=db.Cursor)
+
+    def dumps(value) -> str:
+        return json.dumps(value, default=str)
 
     def answer(body, status=200) -> Response:
         return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
@@ -85,8 +91,16 @@ def create_app() -> Flask:
                           account_id=account_id, id=schedule_id, next_run_at=next_run, next_occurrence_at=None,
                           now=now)
             cur.execute(queries["insert_schedule"], params)
+            written = cur.fetchone()
+            cur.execute(queries["insert_schedule_change"], {
+                "schedule_id": schedule_id, "account_id": account_id, "version": written["version"],
+                "action": "create", "actor": "api", "now": now, "note": None,
+                "changes": Json({name: {"old": None, "new": values.get(name)} for name in CLIENT_FIELDS}, dumps=dumps)})
             cur.execute(queries["get_schedule"], {"id": schedule_id, "account_id": account_id})
-            return answer(cur.fetchone(), 201)
+            row = cur.fetchone()
+            cur.execute(queries["find_same_work_schedules"], {**params, "limit": SAME_WORK_CANDIDATES})
+            row["same_work"] = [other["id"] for other in cur.fetchmany(5)]
+            return answer(row, 201)
         return in_tenant(work)
 
     return app
