@@ -1,7 +1,7 @@
 """The worker's lease on the runs it holds: renewed while it works, so the ticker can tell a slow run
 from a lost worker.
 
-A run's lease is set when the worker takes it (core.runs.lifecycle.start) and must be renewed before it
+A run's lease is set when the worker takes it (core.runs.lifecycle.take) and must be renewed before it
 runs out; a thread of the worker process renews every held run in one statement every third of a
 lease, on a connection of its own (the task may hold the main thread for minutes). If the process
 dies, renewals stop and the ticker recovers the run once the lease has run out. A renewal that no

@@ -46,18 +46,13 @@ _JSON_FIELDS = ("task_parameters", "filters")
 SAME_WORK_CANDIDATES = 50
 
 
-def first_run(fields, now: datetime) -> datetime:
-    """The next run after `now` of a schedule about to be written; TimingError if it has none.
+def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
+    """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window) of a
+    schedule about to be written; TimingError if it has none.
 
     A schedule that would never run (a `once` in the past, an `end_at` already gone) is refused
     rather than stored as a row the ticker can never pick up.
     """
-    return first_dispatch(fields, now)[0]
-
-
-def first_dispatch(fields, now: datetime) -> tuple[datetime, datetime]:
-    """(next occurrence after `now`, the instant it is dispatched: later inside a delivery window);
-    TimingError like first_run."""
     check_timing(fields)  # every timing problem at once, each field named
     validate_controls(fields)
     occurrence, dispatch = next_dispatch(fields, now)
