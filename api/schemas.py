@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, pre_dump, validate, val
 from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
                         known_timezone, outbound_url, recipients_limit, storable)
 from core.alerts import EVENTS as ALERT_EVENTS, MESSAGE_EVENTS as ALERT_MESSAGE_EVENTS
-from core.deliveries import channels
+from core.deliveries import channels, signing
 from core.engine import cron
 from core.engine.timing import TimingError, timing_problems
 from core.engine.when import validate_controls
@@ -769,7 +769,7 @@ class SigningSecretsSchema(Schema):
 
 
 class RotateArgsSchema(Schema):
-    grace_seconds = _int(0, 30 * 24 * 3600, load_default=24 * 3600, metadata={
+    grace_seconds = _int(0, signing.MAX_GRACE_SECONDS, load_default=signing.DEFAULT_GRACE_SECONDS, metadata={
         "description": "how long the previous secret keeps signing (default a day)"})
 
 

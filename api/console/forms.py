@@ -241,10 +241,15 @@ def as_form(values) -> dict:
     return form
 
 
+# The fields a new schedule's form fills in with the API's defaults (the create schema's load_default).
+_DEFAULTED = ("task", "send_hour", "send_minute", "timezone", "lookback_days", "overlap_policy", "catchup",
+              "deliver_when", "include_attachment", "active")
+
+
 def defaults() -> dict:
-    """The form of a new schedule: the API's defaults."""
-    return {**{name: "" for name in TEXT_FIELDS + INTEGER_FIELDS + LIST_FIELDS + JSON_FIELDS + TIME_FIELDS},
-            "task": "generate_report", "cadence": "daily", "send_hour": "9", "send_minute": "0",
-            "timezone": "UTC", "lookback_days": "30", "overlap_policy": "skip", "catchup": "latest", "deliver_when": "always",
-            "include_attachment": False, "active": True, "channel_keep": [], "new_channel_type": "webhook",
-            "new_channel_url": ""}
+    """The form of a new schedule: the API's defaults, and a daily cadence (the API has no default one)."""
+    form = {name: "" for name in TEXT_FIELDS + INTEGER_FIELDS + LIST_FIELDS + JSON_FIELDS + TIME_FIELDS}
+    for name in _DEFAULTED:
+        value = schedule_schema.fields[name].load_default
+        form[name] = value if isinstance(value, bool) else str(value)
+    return {**form, "cadence": "daily", "channel_keep": [], "new_channel_type": "webhook", "new_channel_url": ""}

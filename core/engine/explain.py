@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import model
 from core.engine import cron
 from core.engine.timing import calendar_moves, is_wildcard, next_run_after, wall_matches
 from core.engine.when import next_dispatch
@@ -24,9 +25,9 @@ def _rule_times(fields: Mapping[str, Any]) -> tuple[frozenset[int], frozenset[in
     """(minutes, hours) a wall-clock rule matches; None for interval and once (no wall clock)."""
     cadence = fields.get("cadence")
     minute = fields.get("send_minute")
-    minute = 0 if minute is None else minute
+    minute = model.DEFAULT_SEND_MINUTE if minute is None else minute
     hour = fields.get("send_hour")
-    hour = 9 if hour is None else hour
+    hour = model.DEFAULT_SEND_HOUR if hour is None else hour
     if cadence == "cron":
         spec = cron.parse(fields["cron_expression"])
         return spec.minutes, spec.hours

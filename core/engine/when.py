@@ -13,15 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.engine.timing import TimingError, next_run_after
+from core.model import CATCHUP_POLICIES, DEFAULT_CATCHUP
 
-CATCHUP_POLICIES = ("latest", "all")
-DEFAULT_CATCHUP = "latest"
-MIN_CATCHUP_WINDOW_SECONDS = 60
-MAX_CATCHUP_WINDOW_SECONDS = 31 * 86400
 # At most this many runs for one schedule in one catch-up, and in one backfill request.
 MAX_CATCHUP_RUNS = 1000
 MAX_BACKFILL_RUNS = 1000
-MAX_WINDOW_SECONDS = 86400
 
 _MICROSECOND = timedelta(microseconds=1)
 

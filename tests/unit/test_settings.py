@@ -130,3 +130,14 @@ def test_the_web_process_settings_default_to_what_render_needs():
 def test_the_web_process_settings_are_parsed_strictly(env, name):
     with pytest.raises(SettingsError, match=name):
         load_settings(env)
+
+
+def test_an_empty_environment_gives_every_settings_default():
+    """load_settings takes each default from the Settings dataclass: the two can never disagree."""
+    from dataclasses import fields
+
+    from core.ops.settings import Settings
+
+    loaded, defaults = load_settings({}), Settings()
+    assert {f.name: getattr(loaded, f.name) for f in fields(Settings)} == {
+        f.name: getattr(defaults, f.name) for f in fields(Settings)}
