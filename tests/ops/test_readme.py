@@ -1,5 +1,7 @@
-"""The README stands alone and its examples are true: no references to documents a reader of the
-repository does not have, and the preview example prints what the README shows."""
+"""The README and the docs pages it links stand alone and their examples are true: no references to
+documents a reader of the repository does not have, and the examples print what the pages show. Each
+check reads the page where its text lives: the quick start and the banner in README.md, the reference
+in docs/*.md."""
 from __future__ import annotations
 
 import json
@@ -10,19 +12,32 @@ from pathlib import Path
 from tests.api.conftest import app, app_config, auth, client  # noqa: F401 (fixtures)
 from ticker.preview import main as preview_main
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+README = (ROOT / "README.md").read_text()
+API = (DOCS / "api.md").read_text()          # the routes, the webhook receiver, the client, the command line
+TESTING = (DOCS / "testing.md").read_text()  # the test count
 
 
-def test_the_readme_refers_to_no_document_a_reader_does_not_have():
-    assert "DESIGN.md" not in README
-    assert re.findall(r"(?i)\bseeds?\b", README) == []
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
 
 
-def test_the_preview_example_prints_what_the_readme_shows(capsys):
-    [command] = [line for line in README.splitlines() if line.startswith("python -m ticker preview --cron")]
+def _every_page() -> str:
+    return "\n".join(path.read_text() for path in PAGES)
+
+
+def test_no_page_refers_to_a_document_a_reader_does_not_have():
+    found = {_name(page): re.findall(r"DESIGN\.md|(?i:\bseeds?\b)", page.read_text()) for page in PAGES}
+    assert {page: words for page, words in found.items() if words} == {}
+
+
+def test_the_preview_example_prints_what_the_docs_show(capsys):
+    [command] = [line for line in API.splitlines() if line.startswith("python -m ticker preview --cron")]
     argv = shlex.split(command)[4:]
     assert "--after" in argv  # without it the output would depend on today's date
-    shown = README.split("`preview` prints one run a line", 1)[1].split("```", 2)[1].strip().splitlines()
+    shown = API.split("`preview` prints one run a line", 1)[1].split("```", 2)[1].strip().splitlines()
     assert preview_main(argv) == 0
     assert capsys.readouterr().out.splitlines() == shown
 
@@ -51,19 +66,19 @@ def test_the_banner_shown_is_the_banner_make_dev_prints():
     assert dev.PORT == 8000 and shown == printed
 
 
-def test_no_route_is_described_twice():
-    rows = re.findall(r"^\| `((?:GET|POST|PATCH|DELETE|PUT)[^`]*)` \|", README, flags=re.MULTILINE)
+def test_no_route_is_described_twice_in_the_readme_and_docs():
+    rows = re.findall(r"^\| `((?:GET|POST|PATCH|DELETE|PUT)[^`]*)` \|", _every_page(), flags=re.MULTILINE)
     assert rows and len(rows) == len(set(rows)), [row for row in rows if rows.count(row) > 1]
 
 
 def test_rq_commands_are_shown_with_the_redis_url():
     """rq reads no REDIS_URL: without --url it looks at localhost:6379 and reports 0 queues."""
-    commands = re.findall(r"`(rq (?:info|suspend|resume|requeue|empty)[^`]*)`", README)
+    commands = re.findall(r"`(rq (?:info|suspend|resume|requeue|empty)[^`]*)`", _every_page())
     assert commands and all("--url $REDIS_URL" in command for command in commands if command != "rq info"), commands
 
 
 def test_the_client_generation_command_finds_ruff_and_writes_the_package_the_example_imports():
-    section = README.split("Generate a typed Python client", 1)[1]
+    section = API.split("Generate a typed Python client", 1)[1]
     command = section.split("```sh\n", 1)[1].split("\n```", 1)[0]
     assert command.startswith('PATH="$PWD/.venv/bin:$PATH" openapi-python-client generate ')
     package = shlex.split(command)[shlex.split(command).index("--output-path") + 1]
@@ -71,13 +86,12 @@ def test_the_client_generation_command_finds_ruff_and_writes_the_package_the_exa
     assert f"from {package} import AuthenticatedClient" in example
 
 
-def test_the_test_count_the_readme_gives_is_within_five_percent_of_the_suite():
+def test_the_test_count_the_docs_give_is_within_five_percent_of_the_suite():
     import subprocess
     import sys
 
-    stated = int(re.search(r"runs everything \(about ([0-9,]+) tests", README).group(1).replace(",", ""))
-    root = Path(__file__).resolve().parents[2]
+    stated = int(re.search(r"runs everything \(about ([0-9,]+) tests", TESTING).group(1).replace(",", ""))
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                               cwd=root, capture_output=True, text=True, timeout=300).stdout
+                               cwd=ROOT, capture_output=True, text=True, timeout=300).stdout
     count = int(re.search(r"^([0-9]+) tests? collected", collected, flags=re.MULTILINE).group(1))
-    assert abs(count - stated) <= stated * 0.05, f"the README says about {stated} tests; there are {count}"
+    assert abs(count - stated) <= stated * 0.05, f"docs/testing.md says about {stated} tests; there are {count}"
