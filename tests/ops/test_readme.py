@@ -1,7 +1,8 @@
-"""The README and the docs pages it links stand alone and their examples are true: no references to
-documents a reader of the repository does not have, and the examples print what the pages show. Each
-check reads the page where its text lives: the quick start and the banner in README.md, the reference
-in docs/*.md."""
+"""The README and the docs pages it links stand alone and their examples are true: the README stays
+short and links every page, no references to documents a reader of the repository does not have,
+every relative link leads to a file and heading that exist, and the examples print what the pages
+show. Each check reads the page where its text lives: the quick start and the banner in README.md, the
+reference in docs/*.md."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 README = (ROOT / "README.md").read_text()
 API = (DOCS / "api.md").read_text()          # the routes, the webhook receiver, the client, the command line
 TESTING = (DOCS / "testing.md").read_text()  # the test count
+README_MAX_LINES = 250
 
 
 def _name(path: Path) -> str:
@@ -28,9 +30,71 @@ def _every_page() -> str:
     return "\n".join(path.read_text() for path in PAGES)
 
 
+def test_the_docs_pages_exist_and_the_readme_links_each():
+    assert len(PAGES) > 1, "no docs/*.md page"
+    linked = {ROOT / target for target in re.findall(r"\]\((docs/[^)#\s]+\.md)(?:#[^)\s]*)?\)", README)}
+    assert [_name(page) for page in PAGES[1:] if page not in linked] == []
+
+
+def test_the_readme_is_at_most_250_lines():
+    lines = len(README.splitlines())
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; the reference belongs in docs/*.md"
+
+
 def test_no_page_refers_to_a_document_a_reader_does_not_have():
     found = {_name(page): re.findall(r"DESIGN\.md|(?i:\bseeds?\b)", page.read_text()) for page in PAGES}
     assert {page: words for page, words in found.items() if words} == {}
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: the heading's text in lower case, every character
+    but letters, digits, spaces, hyphens and underscores dropped (backticks, colons, parentheses...),
+    spaces made hyphens; a repeated anchor gets -1, -2, ... Headings inside fenced code are not
+    headings."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for line in _outside_fences(markdown).splitlines():
+        heading = re.match(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", line)
+        if not heading:
+            continue
+        anchor = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+        anchors.add(f"{anchor}-{seen[anchor]}" if anchor in seen else anchor)
+        seen[anchor] = seen.get(anchor, 0) + 1
+    return anchors
+
+
+def _outside_fences(markdown: str) -> str:
+    return re.sub(r"^```.*?^```[^\n]*$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def relative_links(markdown: str) -> list[str]:
+    """The targets of the page's Markdown links that are not absolute URLs (code excluded)."""
+    prose = re.sub(r"`[^`]*`", "", _outside_fences(markdown))
+    targets = re.findall(r"\]\(([^()\s]*)\)", prose)
+    return [target for target in targets if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target)]
+
+
+def test_the_anchor_rules_are_githubs():
+    page = ("# The ticker: exactly once, nothing lost\n## Only when there is news: `deliver_when`\n"
+            "```\n# not a heading\n```\n## Deploy to Render (render.yaml)\n## Cron's day extensions\n"
+            "## Notes\n## Notes\n")
+    assert github_anchors(page) == {"the-ticker-exactly-once-nothing-lost", "only-when-there-is-news-deliver_when",
+                                    "deploy-to-render-renderyaml", "crons-day-extensions", "notes", "notes-1"}
+    assert relative_links("[a](x.md#b) [`c`](#d) `[e](f.md)` [g](https://h/i)\n```\n[j](k.md)\n```\n") == \
+        ["x.md#b", "#d"]
+
+
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist():
+    broken = []
+    for page in PAGES:
+        for target in relative_links(page.read_text()):
+            path, _, anchor = target.partition("#")
+            destination = (page.parent / path).resolve() if path else page
+            if not destination.is_relative_to(ROOT) or not destination.exists():
+                broken.append(f"{_name(page)}: {target}: no such file")
+            elif anchor and destination.suffix == ".md" and anchor not in github_anchors(destination.read_text()):
+                broken.append(f"{_name(page)}: {target}: no heading '#{anchor}' in {_name(destination)}")
+    assert broken == []
 
 
 def test_the_preview_example_prints_what_the_docs_show(capsys):
