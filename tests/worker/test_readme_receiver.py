@@ -1,5 +1,6 @@
-"""The README's webhook receiver example, run as written (with a real secret), served on loopback: it
-accepts a delivered webhook, and refuses one signed with another secret."""
+"""The webhook receiver example of the API docs (docs/api.md, "Delivery channels"), run as written (with
+a real secret), served on loopback: it accepts a delivered webhook, and refuses one signed with another
+secret."""
 from __future__ import annotations
 
 import re
@@ -16,16 +17,16 @@ from tests.worker.conftest import fetch, make_run
 from tests.worker.test_channels import learn_secret, with_channels
 from tests.worker.test_execution import execute
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def readme_receiver(secret: str):
-    text = README.read_text()
+    text = API_DOCS.read_text()
     start = text.index("A receiver that verifies the signature")
     code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
     assert 'Webhook("whsec_...")' in code
     namespace: dict = {"__name__": "readme_receiver"}
-    exec(compile(code.replace('"whsec_..."', repr(secret)), "README.md", "exec"), namespace)
+    exec(compile(code.replace('"whsec_..."', repr(secret)), "docs/api.md", "exec"), namespace)
     return namespace["app"]
 
 
