@@ -48,7 +48,7 @@ bind = f"{_host}:{_settings.port}"
 workers = _settings.web_concurrency
 threads = _settings.web_threads
 # gthread whose event loop reads each request whole, with a deadline, before a thread takes it; and
-# anonymous routes get at most a quarter of the threads (api/buffered_worker.py, README "Slow clients").
+# anonymous routes get at most a quarter of the threads (api/buffered_worker.py, docs/operating.md "Slow clients").
 worker_class = "api.buffered_worker.BufferingWorker"
 # Render's proxy sits in front and its addresses are not fixed: trust its X-Forwarded-* headers
 # (the app's ProxyFix then takes exactly one hop of them).

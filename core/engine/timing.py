@@ -1,7 +1,7 @@
 """When a schedule runs: validation of its timing fields and its next runs, as UTC instants.
 
 A pure module: no database, no clock (callers pass the instant to count from), no Flask. The rules
-are the README's "When a schedule runs"; the ones that need care are cronie's daylight-saving rules.
+are docs/semantics.md's; the ones that need care are cronie's daylight-saving rules.
 Runs are computed up to RANGE_END (9998-12-31T00:00:00Z) and never after it: the ticker simply finds
 no next run there, and `next_runs_in_range` (for previews, where a person asked for N runs) says so
 with a RangeEndError instead of printing fewer.
@@ -534,7 +534,7 @@ def _compile(cadence, weekly_dow, monthly_dom, monthly_week, monthly_dow, send_h
         raise TimingError("monthly_week", "monthly_week required with monthly_dow (1-5, or -1 for the last)")
     if monthly_dom is None:
         if cadence == "monthly" and monthly_week is None:
-            # (or monthly_week with monthly_dow: the OpenAPI document and README say so)
+            # (or monthly_week with monthly_dow: the OpenAPI document and docs/semantics.md say so)
             raise TimingError("monthly_dom", f"monthly_dom required for {cadence} cadence")
     else:
         # -1 (the last day) sits below the range, so the check spans both and refuses what lies between.

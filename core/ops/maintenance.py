@@ -5,7 +5,7 @@ A pass is statements each deleting at most BATCH_ROWS rows in its own short tran
 held long; it goes on while there is more to delete, for at most PASS_SECONDS (dispatch waits that long
 at most), and says whether it stopped with more to do (`more`). At the rate bench "retention" measures,
 that deletes a day of 10,000,000 runs in minutes of statements, and a backlog many times faster than
-runs are made (README "Benchmarks").
+runs are made (docs/benchmarks.md).
 
 Runs: the newest KEEP_RUNS of each schedule are never deleted, whatever their age, so a monthly
 schedule keeps its history. Finding "old but not among the newest 20" from the oldest rows of the

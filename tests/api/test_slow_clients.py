@@ -1,6 +1,6 @@
 """Slow clients cannot starve the web process: 50 of them against a real gunicorn (the buffering worker
 of gunicorn.conf.py, 1 process x 4 threads), over real sockets; and the chunked-body probes of issue 29
-under gunicorn. The figures are printed (`pytest -s`) for the README."""
+under gunicorn. The figures are printed (`pytest -s`) for docs/operating.md."""
 from __future__ import annotations
 
 import os
