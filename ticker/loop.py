@@ -5,14 +5,14 @@ retry, lease expiry or NOTIFY.
 lost jobs) and then every due schedule (ticker/lanes.py), and returns whether it found any work;
 `run()` only ticks, runs the chores (ticker/chores.py) and sleeps, and turns every outage into one
 log line and a capped back-off, never a crash. The units label their own errors
-(ticker/report.py's `stage`). This module owns the connections, the clock, the heartbeat and the
-signals' effect; the domain (SQL, what a row becomes) is core.runs.dispatch and core.runs.lifecycle.
+(ticker/report.py's `stage`). This module owns the clock, the heartbeat and the signals' effect; the
+connections are ticker/connections.py's, the sleep between ticks ticker/waiting.py's, and the domain
+(SQL, what a row becomes) is core.runs.dispatch and core.runs.lifecycle.
 """
 from __future__ import annotations
 
 import logging
 import os
-import select
 import socket
 import time
 import uuid
@@ -21,19 +21,18 @@ from datetime import datetime, timezone
 
 import psycopg2
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from core import model
 from core.engine import tzdb
-from core.ops import db
 from core.runs import dispatch, lifecycle
 from ticker.alerts import AlertUnits
 from ticker.chores import Chores
+from ticker.connections import Connections
 from ticker.lanes import LANES, Dispatcher
 from ticker.metrics import TickerMetrics
 from ticker.recovery import Recovery
 from ticker.report import TickFigures, describe, stage, stage_of
+from ticker.waiting import Sleeper
 
 logger = logging.getLogger("ticker")
 
@@ -44,10 +43,6 @@ HEARTBEAT_EVERY_SECONDS = 1.0
 HEARTBEAT_PRUNE_SECONDS = 24 * 3600
 # When something is due but nothing could be claimed (another ticker holds it), look again soon.
 BUSY_RETRY_SECONDS = 0.05
-# While it sleeps, the ticker looks this often whether work came due that it could not know of when it
-# went to sleep: a lease that a worker took since and that ran out, a retry or a hand-back, Redis
-# emptied. Each look is one indexed query and one Redis EXISTS.
-WATCH_EVERY_SECONDS = 2.0
 
 
 def _utcnow() -> datetime:
@@ -75,86 +70,28 @@ class Ticker:
         self.last_tick = TickFigures()
         self.live_tickers = 1  # this one and the others whose heartbeat is recent, as of the last beat
         self.metrics = TickerMetrics()
+        self.sleeper = Sleeper()
+        self.connections = Connections(settings, lanes=LANES, application_name=application_name)
         self.dispatcher = Dispatcher(settings, self.metrics, clock, lambda: self._stop)
         self.recovery = Recovery(settings, self.metrics, repush_grace=repush_grace, instance_id=self.instance_id,
                                  clock=clock)
         self.housekeeping = Chores(settings, self.metrics, clock)
         self.alerts = AlertUnits(settings, clock)
-        self._lane_conns = []      # one per lane; the first also recovers, heartbeats, computes wake-ups
-        self._listen_conn = None   # LISTEN only, autocommit
-        self._own_pids = set()     # our connections' backend pids, to ignore our own NOTIFYs
-        self._redis = None
-        self._redis_suspect = False
         self._last_heartbeat = 0.0
-        self._stop = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
 
-    # ------------------------------------------------------------------ connections
-
-    def _connect(self) -> None:
-        with stage("connect to PostgreSQL"):
-            if len(self._lane_conns) < LANES or any(conn.closed for conn in self._lane_conns):
-                self._close_lanes()
-                for _ in range(LANES):
-                    conn = db.connect(self.settings.database_url, application_name=self.application_name)
-                    self._lane_conns.append(conn)
-                    self._own_pids.add(conn.get_backend_pid())
-        if self._redis is None:
-            # No client-side retries: a push that ran but whose reply was lost must not be sent again
-            # (its queue entries would be doubled). A failed push leaves its runs pending; the
-            # re-push, which skips jobs already in Redis, is the retry.
-            self._redis = redis.Redis.from_url(
-                self.settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
-                retry=Retry(NoBackoff(), 0))
-
-    def _listen(self) -> None:
-        if self._listen_conn is None or self._listen_conn.closed:
-            with stage("connect to PostgreSQL"):
-                conn = db.connect(self.settings.database_url, application_name=f"{self.application_name}-listen",
-                                  autocommit=True)
-            with stage("listen for schedule changes"):
-                db.listen_for_schedule_changes(conn)
-            self._listen_conn = conn
-
-    def _drop_connections(self, exc: BaseException) -> None:
-        """After a failure: forget whatever may be broken, so the next attempt starts clean."""
-        if isinstance(exc, redis.RedisError):
-            self._redis_suspect = True
-            if self._redis is not None:
-                self._redis.connection_pool.disconnect()
-        else:  # PostgreSQL, or something unforeseen: reconnect rather than trust a connection's state
-            self._close_lanes()
-            if self._listen_conn is not None:
-                self._listen_conn.close()
-            self._listen_conn = None
-
-    def _close_lanes(self) -> None:
-        for conn in self._lane_conns:
-            conn.close()
-        self._lane_conns = []
-        self._own_pids = set()
+    @property
+    def _stop(self) -> bool:
+        return self.sleeper.stopping
 
     @property
     def _conn(self):
-        return self._lane_conns[0] if self._lane_conns else None
+        return self.connections.first
 
     def close(self) -> None:
         """Release connections and the helper thread; the ticker is not used afterwards."""
-        self._close_lanes()
-        if self._listen_conn is not None:
-            self._listen_conn.close()
-        self._listen_conn = None
-        if self._redis is not None:
-            self._redis.close()
-            self._redis = None
+        self.connections.close()
         self.dispatcher.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # closed already
+        self.sleeper.close()
 
     # ------------------------------------------------------------------ one tick
 
@@ -164,18 +101,16 @@ class Ticker:
         started = time.monotonic()
         figures = TickFigures()
         logger.debug("Tick: Checking for due schedules...")
-        self._connect()
+        self.connections.connect()
         if self.heartbeat_enabled:
             self.beat()  # also learns how many tickers run, before choosing how many lanes to dispatch on
-        if self._redis_suspect:
-            with stage("reach Redis"):
-                self._redis.ping()  # after a Redis failure, record no new run until Redis answers
-            self._redis_suspect = False
+        self.connections.ping_redis_if_suspect()
         should_stop = lambda: self._stop  # noqa: E731
-        self.recovery.run_all(self._conn, self._redis, figures, should_stop)
-        self.dispatcher.dispatch_due(self._lane_conns[:self.lanes_in_use], self._redis, figures)
+        redis_conn = self.connections.redis
+        self.recovery.run_all(self._conn, redis_conn, figures, should_stop)
+        self.dispatcher.dispatch_due(self.connections.lane_conns[:self.lanes_in_use], redis_conn, figures)
         # After dispatch: the alerts of the runs it recorded missed are pushed in the same tick.
-        self.alerts.run_all(self._conn, self._redis, should_stop)
+        self.alerts.run_all(self._conn, redis_conn, should_stop)
         if not figures.due:
             logger.debug("No due schedules found")
         elapsed = time.monotonic() - started
@@ -212,26 +147,22 @@ class Ticker:
 
     def chores(self) -> None:
         """Between ticks: the health check (hourly) and a retention pass (every few minutes), when due."""
-        self._connect()
+        self.connections.connect()
         self.housekeeping.run_due(self._conn, lambda: self._stop)
 
     def check_health(self) -> list[dict]:
-        self._connect()
+        self.connections.connect()
         return self.housekeeping.check_health(self._conn)
 
     def prune_history(self):
-        self._connect()
+        self.connections.connect()
         return self.housekeeping.prune_history(self._conn)
 
     # ------------------------------------------------------------------ the loop
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the batch in hand (safe to call from a signal handler)."""
-        self._stop = True
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass  # the pipe is full: a wake-up is pending already
+        self.sleeper.stop()
 
     def run_once(self) -> int:
         """One tick, for `python -m ticker --once`: 0 on success, 1 when PostgreSQL or Redis failed."""
@@ -253,7 +184,7 @@ class Ticker:
         try:
             while not self._stop:
                 try:
-                    self._listen()  # before the tick, so no change made during it goes unheard
+                    self.connections.listen()  # before the tick, so no change made during it goes unheard
                     did_work = self.tick()
                     if not pruned and self.heartbeat_enabled:
                         dispatch.prune_heartbeats(self._conn, HEARTBEAT_PRUNE_SECONDS)
@@ -265,15 +196,16 @@ class Ticker:
                     if not self._stop:
                         with stage("compute the next wake-up"):
                             sleep = self._sleep_seconds(did_work)
-                        self._wait(sleep, listen=True)
+                        self.sleeper.sleep(sleep, listen_conn=self.connections.listen_conn,
+                                           news=self.connections.news, came_due=self._work_came_due)
                 except Exception as exc:
                     delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                     failures += 1
                     self.metrics.tick_failures.inc()
                     logger.error("Failed to %s: %s (retrying in %ss)", stage_of(exc), describe(exc), delay,
                                  exc_info=not isinstance(exc, (psycopg2.Error, redis.RedisError)))
-                    self._drop_connections(exc)
-                    self._wait(delay, listen=False)
+                    self.connections.drop(exc)
+                    self.sleeper.sleep(delay)
         finally:
             self._shutdown()
 
@@ -288,37 +220,6 @@ class Ticker:
             return 0.0 if did_work else BUSY_RETRY_SECONDS
         return seconds + 0.001  # wake just after, so `next_run_at <= now` holds
 
-    def _wait(self, seconds: float, *, listen: bool) -> None:
-        """Sleep up to `seconds`; a stop request, or (when listening) another's NOTIFY or work that came
-        due meanwhile (_work_came_due, every WATCH_EVERY_SECONDS), cuts it short."""
-        deadline = time.monotonic() + seconds
-        next_watch = time.monotonic() + WATCH_EVERY_SECONDS
-        while not self._stop:
-            now = time.monotonic()
-            remaining = deadline - now
-            if remaining <= 0:
-                return
-            waiting_on = [self._wake_r]
-            if listen and self._listen_conn is not None:
-                waiting_on.append(self._listen_conn)
-            ready, _, _ = select.select(waiting_on, [], [], min(remaining, next_watch - now) if listen else remaining)
-            if self._wake_r in ready:
-                try:
-                    os.read(self._wake_r, 512)
-                except BlockingIOError:
-                    pass
-            if listen and self._listen_conn is not None and self._listen_conn in ready:
-                with stage("listen for schedule changes"):
-                    self._listen_conn.poll()
-                notes, self._listen_conn.notifies[:] = list(self._listen_conn.notifies), []
-                # Our own batches notify too; only someone else's change is news.
-                if any(note.pid not in self._own_pids for note in notes):
-                    return
-            if listen and time.monotonic() >= next_watch:
-                next_watch = time.monotonic() + WATCH_EVERY_SECONDS
-                if self._work_came_due():
-                    return
-
     def _work_came_due(self) -> bool:
         """Whether something is due now that was not when the ticker went to sleep: a lease ran out,
         a retry or a handed-back run is due, or Redis lost its data (its queued jobs with it)."""
@@ -328,7 +229,7 @@ class Ticker:
             if wake_at is not None and wake_at <= self.clock():
                 return True
             with stage("reach Redis"):
-                return self.recovery.redis_lost_data(self._redis)
+                return self.recovery.redis_lost_data(self.connections.redis)
         except Exception:  # noqa: BLE001 (the tick it wakes for reports the failure, with its stage)
             return True
 
