@@ -20,7 +20,8 @@ from api.db import PoolTimeout, get_db
 from api.schemas import HealthSchema, ReadySchema
 from core import model
 from core.engine import tzdb
-from core.ops import db, health
+from core.observe import health
+from core.ops import db
 
 blp = Blueprint("health", __name__, description="Liveness and readiness of the service")
 

@@ -31,7 +31,7 @@ from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteS
                          schedule_patch_schema, schedule_preview_schema, schedule_schema,
                          schedule_with_warnings_schema, schedules_schema)
 from core.deliveries import channels
-from core.ops import health
+from core.observe import health
 from core.schedule import schedules
 from core.engine.explain import explained_runs
 from core.engine.timing import TimingError, next_runs_in_range, validate_timing

@@ -1,4 +1,4 @@
-"""Retention at a year of runs: how fast the ticker's sweep (core/ops/maintenance.py) deletes old runs
+"""Retention at a year of runs: how fast the ticker's sweep (core/retention/sweep.py) deletes old runs
 (each with its delivery ledger row, which goes with it) and email_log rows, one statement at a time as
 the ticker runs them, and what a day of 10,000,000 runs costs it in database time.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import BenchDatabases
 from core.ops import db
-from core.ops.maintenance import KEEP_RUNS, PASS_SECONDS, RetentionSweep
+from core.retention.sweep import KEEP_RUNS, PASS_SECONDS, RetentionSweep
 from ticker.chores import RETENTION_BACKLOG_EVERY_SECONDS, RETENTION_EVERY_SECONDS
 
 DAY_OF_RUNS = 10_000_000

@@ -3,7 +3,7 @@ schedule's fields, the statuses a run goes through, and when a schedule or a tic
 
 Pure data and two small functions (no database, no clock, no Flask). Read by the time engine
 (core/engine/timing.py), the API schemas and the OpenAPI document (api/schemas.py, api/openapi.py), the
-metrics (core/ops/metrics.py) and the health checks (core/ops/health.py, /readyz, the ticker). The migrations'
+metrics (core/observe/metrics.py) and the health checks (core/observe/health.py, /readyz, the ticker). The migrations'
 CHECK constraints say the same in SQL; tests/integration/test_model.py reads them from a migrated
 database and fails when the two disagree.
 

@@ -7,14 +7,15 @@ import time
 
 import psycopg2
 
-from core.ops import db, health
-from core.ops.maintenance import Pruned, RetentionSweep
+from core.observe import health
+from core.ops import db
+from core.retention.sweep import Pruned, RetentionSweep
 from ticker.report import describe, stage, stage_of
 
 logger = logging.getLogger("ticker")
 
 # The health check logs each problem schedule at most this often (per ticker). Retention runs a pass
-# (at most core.ops.maintenance.PASS_SECONDS) this often, and more often while a backlog remains.
+# (at most core.retention.sweep.PASS_SECONDS) this often, and more often while a backlog remains.
 HEALTH_CHECK_EVERY_SECONDS = 3600
 HEALTH_LOG_LIMIT = 100
 RETENTION_EVERY_SECONDS = 60
@@ -40,7 +41,7 @@ class Chores:
                 self.next_retention = now + RETENTION_BACKLOG_EVERY_SECONDS
 
     def check_health(self, conn) -> list[dict]:
-        """Log one WARNING per problem schedule (core/ops/health.py's rules); returns them.
+        """Log one WARNING per problem schedule (core/observe/health.py's rules); returns them.
 
         At most HEALTH_LOG_LIMIT lines, then one saying how many more there are.
         """
@@ -57,7 +58,7 @@ class Chores:
         return issues
 
     def prune_history(self, conn) -> Pruned:
-        """One retention pass (core/ops/maintenance.py): runs and email_log rows past RUN_RETENTION_DAYS."""
+        """One retention pass (core/retention/sweep.py): runs and email_log rows past RUN_RETENTION_DAYS."""
         days = self.settings.run_retention_days
         with stage("delete old runs"):
             pruned = self.retention.run_pass(conn, self.clock(), days)

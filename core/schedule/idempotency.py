@@ -65,6 +65,6 @@ def save(cur, account_id, route: str, key: str, *, status: int, response: str, l
 
 
 def delete_expired(cur, now: datetime, *, limit: int) -> int:
-    """Forget up to `limit` keys older than KEY_LIFETIME (retention, core/ops/maintenance.py)."""
+    """Forget up to `limit` keys older than KEY_LIFETIME (retention, core/retention/sweep.py)."""
     cur.execute(queries["delete_expired_idempotency_keys"], {"before": now - KEY_LIFETIME, "limit": limit})
     return cur.rowcount

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from core.ops import db
-from core.ops.maintenance import RetentionSweep
+from core.retention.sweep import RetentionSweep
 from core.ops.sql import queries
 from tests.ticker.conftest import fetch, make_schedule, scalar
 

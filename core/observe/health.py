@@ -1,7 +1,7 @@
 """Health of schedules (seed 003's monitoring) and of the ticker, for the API, the ticker and /metrics.
 
 A schedule's problems (kinds) are core/model.py's health rules, found in SQL over active schedules
-only (core/ops/health.sql, with model.health_parameters()); this module runs the query and says in a
+only (core/observe/health.sql, with model.health_parameters()); this module runs the query and says in a
 few words what is wrong. A schedule with two problems is listed once per kind. A ticker is alive while
 its heartbeat is younger than model.ticker_alive_within(TICK_INTERVAL).
 """

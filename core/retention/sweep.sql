@@ -1,4 +1,4 @@
--- Maintenance the ticker does now and then (core/ops/maintenance.py): retention of the audit trail and of
+-- Retention, the ticker's sweep (core/retention/sweep.py): retention of the audit trail and of
 -- the email log, in small statements so no lock is held long and no pass takes more than moments.
 -- The doomed rows are deleted through `id = ANY(ARRAY(...))`, so they are found by primary key: with
 -- `IN (SELECT ...)` the planner may hash-join against a scan of the whole table.

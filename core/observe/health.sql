@@ -1,4 +1,4 @@
--- Health: seed 003's problem schedules (core/ops/health.py) and the ticker's heartbeat (/readyz).
+-- Health: seed 003's problem schedules (core/observe/health.py) and the ticker's heartbeat (/readyz).
 --
 -- A schedule's problems, for active schedules (but one that paused itself), at the caller's %(now)s,
 -- with the thresholds of core/model.py (model.health_parameters()):
