@@ -260,16 +260,19 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
               "name_pattern": f"%{_like_escaped(text)}%" if text else None, "limit": page_size,
               "offset": 0 if cursor else (page - 1) * page_size,
               "after_created_at": after_created_at, "after_id": after_id}
-    cur.execute(queries["list_schedules"], params)
+    other_filters = any((cadence, task, tag, active is not None, state))
+    # A search and nothing else reads only the account's names (list_schedules_named).
+    named_only = text is not None and not other_filters
+    cur.execute(queries["list_schedules_named" if named_only else "list_schedules"], params)
     rows = cur.fetchall()
     total = None
     if not cursor:
         if params["offset"] == 0 and len(rows) < page_size:
             total = len(rows)  # the first page holds them all (a search that found a few): nothing to count
-        elif not any((cadence, task, tag, active is not None, state, text)):
+        elif not other_filters and text is None:
             total = counts.total(cur, account_id, active_only=params["active_only"])
         else:
-            cur.execute(queries["count_schedules"], params)
+            cur.execute(queries["count_schedules_named" if named_only else "count_schedules"], params)
             total = cur.fetchone()["total"]
     return channels.attach(cur, account_id, rows), total
 

@@ -124,9 +124,9 @@ WHERE account_id = %(account_id)s
 -- One page of the tenant's schedules, newest first, with the same filters as count_schedules
 -- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
 -- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as an ILIKE
--- pattern with its wildcards escaped, matched by schedule_ids_named (migration 0025), which
--- schedule_lookups_name_trgm_idx serves where pg_trgm exists; in ARRAY(...), an InitPlan: the
--- function runs once per statement, never once per row a plan passes).
+-- pattern with its wildcards escaped, matched by schedule_ids_named (migrations 0025, 0027) against
+-- the account's folded names; in ARRAY(...), an InitPlan: the function runs once per statement, never
+-- once per row a plan passes). A search with no other filter is list_schedules_named's.
 -- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
 -- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0. A page by number
 -- finds its rows' ids first, in that index alone (it holds `active`, migration 0025), and only then
@@ -149,6 +149,18 @@ WITH page AS (
 )
 SELECT s.* FROM page JOIN schedules_with_stats AS s ON s.id = page.id
 ORDER BY page.created_at DESC, page.id DESC;
+
+-- list_schedules_named --
+-- One page of the tenant's schedules whose name holds a text, filtered by nothing else but `active_only`: the page's ids, in order, from schedule_page_named (migration 0027: one index of the account's folded names, read until the page is full), then those rows with their counters.
+SELECT s.*
+  FROM unnest(ARRAY(SELECT schedule_page_named(%(name_pattern)s, %(active_only)s, %(after_created_at)s,
+                                               %(after_id)s, %(limit)s, %(offset)s))) WITH ORDINALITY AS page (id, n)
+  JOIN schedules_with_stats AS s ON s.id = page.id
+ ORDER BY page.n;
+
+-- count_schedules_named --
+-- How many schedules list_schedules_named would return over all pages (count_schedules_named, migration 0027: one pass over the account's folded names).
+SELECT count_schedules_named(%(name_pattern)s, %(active_only)s) AS total;
 
 -- list_due_schedules --
 -- The tenant's active schedules whose next run is at or before now, most overdue first. Served by schedules_account_due_idx.
