@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-import psycopg2.extensions
-
 from core.engine import business_days
 from core.engine.explain import calendar_reasons
 from core.engine.timing import next_run_after
@@ -253,15 +251,9 @@ def _is_occurrence(row, due: datetime) -> bool:
     return True
 
 
-def _tuples(cur):
-    """A cursor of plain tuples in `cur`'s transaction: at tens of thousands of rows a second,
-    building RealDictRows column by column costs more than the statements that return them."""
-    return cur.connection.cursor(cursor_factory=psycopg2.extensions.cursor)
-
-
 def claim_due(cur, now: datetime, limit: int) -> list[dict]:
     """Lock and return up to `limit` due schedules (plus any with no next_run_at yet), as dicts."""
-    with _tuples(cur) as plain:
+    with db.tuple_cursor(cur) as plain:
         plain.execute(queries["claim_due_schedules"], {"now": now, "limit": limit})
         names = [column.name for column in plain.description]
         rows = [dict(zip(names, row)) for row in plain.fetchall()]
@@ -280,7 +272,7 @@ def record_batch(cur, batch: Batch) -> None:
     An occurrence that already had a run (someone set next_run_at back to a time that ran) is moved
     from the batch's outcomes to `duplicates`: its schedule still advances, no second run is made.
     """
-    with _tuples(cur) as plain:
+    with db.tuple_cursor(cur) as plain:
         if batch.runs:
             plain.execute(queries["insert_scheduled_runs"], _columns(batch.runs, RunRow._fields))
             inserted = plain.fetchall()

@@ -26,7 +26,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import psycopg2.extensions
 
 from core.deliveries import delivery
 from core.model import FAILURES
@@ -59,11 +58,6 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
 
 
-def _plain(cur):
-    """A tuple cursor in `cur`'s transaction, for the hot batch statements (see core.runs.dispatch)."""
-    return cur.connection.cursor(cursor_factory=psycopg2.extensions.cursor)
-
-
 # ---------------------------------------------------------------------------- pushing (the ticker)
 
 def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
@@ -81,7 +75,7 @@ def queue_runs(conn, redis_conn, queue_name: str, run_ids, *, job_timeout: int,
     run_ids = [str(run_id) for run_id in run_ids]
     if not run_ids:
         return []
-    with db.service_transaction(conn) as cur, _plain(cur) as plain:
+    with db.service_transaction(conn) as cur, db.tuple_cursor(cur) as plain:
         held = _hold_over_the_cap(plain, run_ids, accounts)
         if held:
             logger.info("Held %d run(s) over their account's cap on runs in flight: each is pushed when a run "
