@@ -51,7 +51,7 @@ def create_app(test_config=None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
     from api import (alerts, base, bulk, calendars, console, controls, db, errors, health, metrics, openapi, runs,
-                     schedules, security, suppressions, unsubscribe, webhooks)
+                     schedules, security, signing_secrets, suppressions, unsubscribe)
 
     db.init_app(app, settings)
     metrics.init_app(app)
@@ -63,7 +63,7 @@ def create_app(test_config=None) -> Flask:
     api = base.Api(app, spec_kwargs={"marshmallow_plugin": openapi.DocumentPlugin(settings)})
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in (health.blp, metrics.blp, schedules.blp, runs.blp, controls.blp, bulk.blp, unsubscribe.blp,
-                      suppressions.blp, webhooks.blp, alerts.blp,
+                      suppressions.blp, signing_secrets.blp, alerts.blp,
                       calendars.blp):
         api.register_blueprint(blueprint)
     errors.register_error_handlers(app)
