@@ -106,8 +106,12 @@ CHANGE_ACTIONS = ("create", "update", "enable", "disable", "pause", "resume")
 # --------------------------------------------------------------------------- runs
 
 UNFINISHED = ("pending", "queued", "running", "retrying", "buffered")
-# Runs that hold the schedule "busy" for the overlap policy (a buffered run waits for them).
+# Runs that hold the schedule "busy" for the overlap policy (a buffered run waits for them); in SQL,
+# run_in_flight(status) (migration 0028).
 IN_FLIGHT = ("pending", "queued", "running", "retrying")
+# Runs that count against their account's cap on runs in flight (a plan's max_runs_in_flight; a held
+# run does not, and a retrying one waits for a slot again); in SQL, run_takes_a_slot(status).
+TAKING_A_SLOT = ("pending", "queued", "running")
 FINAL = ("succeeded", "failed", "delivery_failed", "missed", "skipped_limit", "skipped_overlap")
 RUN_STATUSES = UNFINISHED + FINAL
 # Final statuses that count as a failed run in the schedule's counters, health checks and metrics.

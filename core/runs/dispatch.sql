@@ -30,7 +30,7 @@ WITH unset AS (
                  FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
            overlap_policy <> 'allow' AND COALESCE((
                SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id
-                  AND r.status IN ('pending', 'queued', 'running', 'retrying') AND r.trigger <> 'resend' LIMIT 1), FALSE) AS busy,
+                  AND run_in_flight(r.status) AND r.trigger <> 'resend' LIMIT 1), FALSE) AS busy,
            overlap_policy = 'buffer_one' AND COALESCE((
                SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered' LIMIT 1),
                FALSE) AS buffered

@@ -101,7 +101,7 @@ WITH ledger AS (
        AND b.schedule_id = f.schedule_id
        AND NOT EXISTS (SELECT 1 FROM schedule_runs o
                         WHERE o.schedule_id = f.schedule_id AND o.id <> f.id
-                          AND o.status IN ('pending', 'queued', 'running', 'retrying') AND o.trigger <> 'resend')
+                          AND run_in_flight(o.status) AND o.trigger <> 'resend')
     RETURNING b.id
 )
 SELECT f.id::text, f.status, f.error, COALESCE((SELECT reached_pause_limit FROM counted), FALSE) AS reached_pause_limit,
@@ -121,7 +121,7 @@ UPDATE schedule_runs AS r
  WHERE r.status = 'buffered'
    AND NOT EXISTS (SELECT 1 FROM schedule_runs f
                     WHERE f.schedule_id = r.schedule_id
-                      AND f.status IN ('pending', 'queued', 'running', 'retrying') AND f.trigger <> 'resend')
+                      AND run_in_flight(f.status) AND f.trigger <> 'resend')
 RETURNING r.id::text;
 
 -- claim_pushable_pending_runs --
@@ -153,7 +153,7 @@ WITH batch AS MATERIALIZED (
                               WHERE h.account_id = b.account_id AND h.status = 'pending' AND h.held) THEN 0
                 ELSE p.max_runs_in_flight - ((SELECT count(*) FROM schedule_runs f
                                                WHERE f.account_id = b.account_id AND NOT f.held
-                                                 AND f.status IN ('pending', 'queued', 'running')) - b.in_batch)
+                                                 AND run_takes_a_slot(f.status)) - b.in_batch)
            END AS slots
       FROM (SELECT account_id, count(*) AS in_batch FROM batch GROUP BY account_id) AS b
       JOIN accounts a ON a.id = b.account_id
@@ -174,7 +174,7 @@ WITH accounts_holding AS (
     SELECT h.account_id,
            COALESCE(p.max_runs_in_flight, %(limit)s) - (SELECT count(*) FROM schedule_runs f
                                                         WHERE f.account_id = h.account_id AND NOT f.held
-                                                          AND f.status IN ('pending', 'queued', 'running')
+                                                          AND run_takes_a_slot(f.status)
                                                        ) AS slots
       FROM accounts_holding h
       JOIN accounts a ON a.id = h.account_id

@@ -98,3 +98,25 @@ def test_column_defaults_are_the_models(conn, column, default):
         cur.execute("SELECT column_default FROM information_schema.columns"
                     " WHERE table_name = 'schedules' AND column_name = %s", (column,))
         assert cur.fetchone()["column_default"] == default
+
+
+@pytest.mark.parametrize("function, members", [("run_in_flight", model.IN_FLIGHT),
+                                               ("run_takes_a_slot", model.TAKING_A_SLOT)])
+def test_the_sql_status_sets_are_the_models(conn, function, members):
+    """The queries test a run's status through these functions (migration 0028), never a list of their own."""
+    with db.service_transaction(conn) as cur:
+        cur.execute(f"SELECT s AS status, {function}(s) AS member FROM unnest(%s::text[]) AS s",
+                    (list(model.RUN_STATUSES),))
+        found = {row["status"] for row in cur.fetchall() if row["member"]}
+    assert found == set(members)
+
+
+def test_the_cap_on_runs_in_flight_counts_through_its_partial_index(conn, account_id):
+    """run_takes_a_slot is inlined, so the count of an account's runs taking a slot still reads
+    schedule_runs_in_flight_idx (whose predicate spells the same statuses)."""
+    with db.service_transaction(conn) as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("EXPLAIN SELECT count(*) FROM schedule_runs f WHERE f.account_id = %s AND NOT f.held"
+                    " AND run_takes_a_slot(f.status)", (account_id,))
+        plan = "\n".join(row["QUERY PLAN"] for row in cur.fetchall())
+    assert "schedule_runs_in_flight_idx" in plan, plan
