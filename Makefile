@@ -23,7 +23,7 @@ login-link: install
 # Redis database under TEST_REDIS_URL: tests/conftest.py). TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

@@ -45,6 +45,31 @@ RUN_ID = uuid.uuid4().hex[:8]
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
+# The longest tests, started first (measured with -n 2 on 2 cores: schemathesis about 300 s, then 10-60 s
+# each): `make test` runs them beside the rest (pytest-xdist's worksteal hands the short ones of a busy
+# worker to the idle one) rather than discovering them last, with the other worker idle.
+LONGEST_FIRST = (
+    "tests/api/test_openapi_conformance.py::test_schemathesis_finds_no_failure_on_any_operation",
+    "tests/unit/test_no_servers.py",
+    "tests/unit/test_cron_extensions_property.py",
+    "tests/unit/test_timing_property.py",
+    "tests/acceptance/",
+    "tests/unit/test_when_property.py",
+    "tests/ticker/test_crashes.py",
+    "tests/api/test_openapi_conformance.py",
+    "tests/ops/test_readme.py::test_the_test_count_the_readme_gives_is_within_five_percent_of_the_suite",
+    "tests/console/test_browser",
+    "tests/devtools/",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+    items.sort(key=rank)  # stable: the collection order within each group
+
+
 def _env(name: str) -> str | None:
     return (os.environ.get(name) or "").strip() or None
 
