@@ -19,8 +19,11 @@ dev: install
 login-link: install
 	@$(PY) -m devtools.dev login-link
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; each has its own embedded servers, or its own
+# Redis database under TEST_REDIS_URL: tests/conftest.py). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

@@ -5,8 +5,16 @@ else embedded ones started once per session in a temporary folder (so several ru
 DATABASE_URL and REDIS_URL are never read here: the tests cannot touch the service's data.
 
 Databases: a template is built once per session by running the migrations; each test that asks for
-`database_url` gets its own copy (`CREATE DATABASE ... TEMPLATE`, as procrastinate does) and it is
-dropped afterwards. Redis: each test that asks for `redis_url` starts on an empty database.
+`database_url` gets a database equal to a fresh copy of it (`CREATE DATABASE ... TEMPLATE`, as
+procrastinate does), under a name no other test had. Copies are reused: after its test a copy is
+renamed (cutting off whatever the test left connected), its tables truncated and its sequences reset,
+and its whole state compared with a fresh copy's; any difference and it is dropped (tests/dbpool.py).
+Redis: each test that asks for `redis_url` starts on an empty database.
+
+Parallel runs (pytest-xdist, `make test` passes `-n`): each worker process has its own session, so its
+own embedded PostgreSQL and Redis, template and databases. With TEST_REDIS_URL pointing at database N,
+worker k (gw0, gw1, ...) uses database N - k: CI's /15 gives 15 and 14 to two workers. With
+TEST_DATABASE_URL the workers share the server; every database name carries the run and a random id.
 
 The server packages (psycopg2, redis, the embedded servers) are imported inside the fixtures, not
 here, so `pytest tests/unit` runs where no PostgreSQL or Redis is installed: only a test that asks
@@ -33,6 +41,33 @@ settings.register_profile("dev", max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 RUN_ID = uuid.uuid4().hex[:8]
+# gw0, gw1, ... under pytest-xdist; None in a plain run.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+# The longest tests, started first (measured with -n 2 on 2 cores: schemathesis about 300 s, then 10-60 s
+# each): `make test` runs them beside the rest (pytest-xdist's worksteal hands the short ones of a busy
+# worker to the idle one) rather than discovering them last, with the other worker idle.
+LONGEST_FIRST = (
+    "tests/api/test_openapi_conformance.py::test_schemathesis_finds_no_failure_on_any_operation",
+    "tests/unit/test_no_servers.py",
+    "tests/unit/test_cron_extensions_property.py",
+    "tests/unit/test_timing_property.py",
+    "tests/acceptance/",
+    "tests/unit/test_when_property.py",
+    "tests/ticker/test_crashes.py",
+    "tests/api/test_openapi_conformance.py",
+    "tests/ops/test_readme.py::test_the_test_count_the_readme_gives_is_within_five_percent_of_the_suite",
+    "tests/console/test_browser",
+    "tests/devtools/",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+    items.sort(key=rank)  # stable: the collection order within each group
 
 
 def _env(name: str) -> str | None:
@@ -55,21 +90,59 @@ def pg_admin_url(scratch_dir):
     from devtools.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(scratch_dir / "postgres", delete_on_stop=True)
+    _no_durability(server.admin_url)
     yield server.admin_url
     server.stop()
+
+
+def _no_durability(admin_url: str) -> None:
+    """The embedded server is thrown away after the session: it need not survive a crash of the machine.
+    Without fsync a database copy, a TRUNCATE and a commit wait for no disk (same results, same isolation
+    between sessions; only durability after an operating-system crash is given up)."""
+    from core.ops import db
+
+    conn = db.connect(admin_url, application_name="tests", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                cur.execute(f"ALTER SYSTEM SET {setting} = off")
+            cur.execute("SELECT pg_reload_conf()")
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="session")
 def redis_server_url(scratch_dir):
     url = _env("TEST_REDIS_URL")
     if url:
-        yield url
+        yield _redis_database_of_worker(url)
         return
     from devtools.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(scratch_dir / "redis", persistent=False)
     yield server.url
     server.stop()
+
+
+def _redis_database_of_worker(url: str) -> str:
+    """TEST_REDIS_URL for this xdist worker: database N - k for worker gwk (N itself without xdist)."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    offset = int(XDIST_WORKER[2:]) if XDIST_WORKER else 0
+    if offset == 0:
+        return url
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        number = int(query.get("db", ["0"])[0]) - offset
+        parts = parts._replace(query=urlencode({**{k: v[0] for k, v in query.items()}, "db": number}))
+    else:
+        number = int(parts.path.strip("/") or 0) - offset
+        parts = parts._replace(path=f"/{number}")
+    if number < 0:
+        pytest.exit(f"TEST_REDIS_URL: xdist worker {XDIST_WORKER} would use Redis database {number}; "
+                    "point TEST_REDIS_URL at a database numbered at least the number of workers - 1", 2)
+    return urlunsplit(parts)
 
 
 @pytest.fixture(scope="session")
@@ -96,15 +169,22 @@ def empty_database_url(pg_admin_url):
     drop_database(pg_admin_url, name)
 
 
-@pytest.fixture
-def database_url(pg_admin_url, template_database):
-    """A migrated database of this test's own, dropped afterwards."""
-    from devtools.embedded import create_database, drop_database
+@pytest.fixture(scope="session")
+def database_pool(pg_admin_url, template_database):
+    from tests.dbpool import DatabasePool
 
-    name = f"sched_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_admin_url, name, template=template_database)
+    pool = DatabasePool(pg_admin_url, template_database, prefix=f"sched_test_{RUN_ID}_")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def database_url(database_pool):
+    """A migrated database of this test's own: equal to a fresh copy of the template, under a new name;
+    reset (or dropped) afterwards."""
+    url = database_pool.acquire()
     yield url
-    drop_database(pg_admin_url, name)
+    database_pool.release(url)
 
 
 @pytest.fixture
