@@ -6,7 +6,6 @@ Every blueprint is an `api.base.Blueprint` and the app has one `api.base.Api` (a
 from __future__ import annotations
 
 import re
-import threading
 
 import flask_smorest
 from marshmallow import RAISE
@@ -45,40 +44,7 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api, which documents the blueprints' views when the document is first used
-    (/openapi.json, /docs, `api.spec`) rather than as each blueprint is registered: the routes are the
-    same, the document too (built in registration order), and create_app() no longer spends 0.3-0.5 s
-    turning every schema into OpenAPI for an app that may never serve the document (each test's app,
-    `flask` CLI commands)."""
-
     ERROR_SCHEMA = ErrorSchema  # what the OpenAPI document shows for error responses
-
-    def __init__(self, *args, **kwargs):
-        self._undocumented: list[tuple] = []  # (blueprint, name, parameters) not yet in the document
-        self._documenting = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    @property
-    def spec(self):
-        if self._undocumented:
-            with self._documenting:
-                while self._undocumented:
-                    blp, name, parameters = self._undocumented[0]
-                    blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
-                    self._spec.tag({"name": name, "description": blp.description})
-                    self._undocumented.pop(0)
-        return self._spec
-
-    @spec.setter
-    def spec(self, value):
-        self._spec = value
-
-    def register_blueprint(self, blp, *, parameters=None, **options):
-        """flask_smorest.Api.register_blueprint (0.47.0) without its two documenting lines, done later."""
-        name = options.get("name", blp.name)
-        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
-        self._app.register_blueprint(blp, **options)
-        self._undocumented.append((blp, name, parameters))
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

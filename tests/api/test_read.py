@@ -1,6 +1,7 @@
 """GET /v1/schedules and /v1/schedules/{id}: seed 001's list shape, filters, pages, and 404s."""
 from __future__ import annotations
 
+
 import pytest
 
 from tests.api.conftest import as_read
