@@ -20,10 +20,11 @@ login-link: install
 	@$(PY) -m devtools.dev login-link
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; each has its own embedded servers, or its own
-# Redis database under TEST_REDIS_URL: tests/conftest.py). TEST_WORKERS=0 runs it in this process.
+# Redis database under TEST_REDIS_URL: tests/conftest.py), then the `serial` tests one at a time
+# (scripts/run-tests). TEST_WORKERS=0 runs the first pass in this process too.
 TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	TEST_WORKERS=$(TEST_WORKERS) scripts/run-tests $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
