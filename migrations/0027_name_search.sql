@@ -29,28 +29,19 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION schedule_lookups_change() RETURNS trigger
+-- The ticker's claims set `active` on every row they advance (and turn off a schedule with no run
+-- left): a trigger of its own, whose WHEN compares that one column, follows it; the trigger on the
+-- name and the work (0025) stays off the claims' path.
+CREATE FUNCTION schedule_lookups_switched() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    UPDATE schedule_lookups
-       SET created_at = NEW.created_at, name = NEW.name, active = NEW.active,
-           work_key = schedule_work_key(NEW.task, NEW.task_parameters, NEW.report_type, NEW.city,
-                                        NEW.zip_codes, NEW.lookback_days, NEW.filters)
-     WHERE schedule_id = NEW.id;
+    UPDATE schedule_lookups SET active = NEW.active WHERE schedule_id = NEW.id;
     RETURN NULL;
 END $$;
--- The ticker's claims set `active` on every row they advance: the WHEN clause lets only a real change
--- (a schedule with no run left turning off) write here.
-DROP TRIGGER schedule_lookups_change ON schedules;
-CREATE TRIGGER schedule_lookups_change
-    AFTER UPDATE OF created_at, name, active, task, task_parameters, report_type, city, zip_codes, lookback_days,
-                    filters
-    ON schedules FOR EACH ROW
-    WHEN ((OLD.created_at, OLD.name, OLD.active, OLD.task, OLD.task_parameters, OLD.report_type, OLD.city,
-           OLD.zip_codes, OLD.lookback_days, OLD.filters)
-          IS DISTINCT FROM (NEW.created_at, NEW.name, NEW.active, NEW.task, NEW.task_parameters, NEW.report_type,
-                            NEW.city, NEW.zip_codes, NEW.lookback_days, NEW.filters))
-    EXECUTE FUNCTION schedule_lookups_change();
+CREATE TRIGGER schedule_lookups_switched
+    AFTER UPDATE OF active ON schedules FOR EACH ROW
+    WHEN (OLD.active IS DISTINCT FROM NEW.active)
+    EXECUTE FUNCTION schedule_lookups_switched();
 
 -- The caller's account's schedules whose name matches `pattern`, an ILIKE pattern (matched as LIKE
 -- against the folded name, the pattern folded the same way), for filters that only schedules hold.
