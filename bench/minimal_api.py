@@ -43,7 +43,7 @@ def create_app() -> Flask:
         return json.dumps(value, default=str)
 
     def answer(body, status=200) -> Response:
-        return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+        return Response(dumps(body), status=status, mimetype="application/json")
 
     def in_tenant(work):
         account_id = account_from_access_token(secret, request.headers["Authorization"].split()[1])

@@ -26,7 +26,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-
 from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
