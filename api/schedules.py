@@ -55,12 +55,13 @@ class ScheduleCollection(MethodView):
         """List schedules (active only unless active_only=false), newest first, a page at a time."""
         try:
             with tenant() as cur:
-                rows, total = schedules.list_page(cur, g.account_id, **args)
+                rows, total, exact = schedules.list_page(cur, g.account_id, **args)
         except schedules.BadCursor as error:
             raise ApiError(400, "validation_error", "Invalid input", fields={"cursor": [str(error)]}) from None
         counted = total is not None
-        return {"schedules": rows, "count": len(rows), "total": total, "page": args["page"] if counted else None,
-                "page_size": args["page_size"], "pages": schedules.pages(total, args["page_size"]) if counted else None,
+        return {"schedules": rows, "count": len(rows), "total": total, "total_exact": exact if counted else None,
+                "page": args["page"] if counted else None, "page_size": args["page_size"],
+                "pages": schedules.pages(total, args["page_size"]) if counted and exact else None,
                 "next_cursor": schedules.next_cursor(rows, args["page_size"])}
 
     @blp.doc(operationId="create_schedule")

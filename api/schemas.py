@@ -266,10 +266,15 @@ class ScheduleListArgsSchema(Schema):
 class ScheduleListSchema(Schema):
     schedules = fields.List(fields.Nested(ScheduleSchema))
     count = fields.Integer(metadata={"description": "schedules on this page"})
-    total = fields.Integer(allow_none=True, metadata={"description": "schedules on all pages (null after a cursor)"})
+    total = fields.Integer(allow_none=True, metadata={
+        "description": "schedules on all pages (null after a cursor); with `q`, counted up to "
+                       f"{model.SEARCH_COUNT_LIMIT:,}: past that, this lower bound and `total_exact` false"})
+    total_exact = fields.Boolean(allow_none=True, metadata={
+        "description": "whether `total` is the exact count (false: at least that many; null after a cursor)"})
     page = fields.Integer(allow_none=True)
     page_size = fields.Integer()
-    pages = fields.Integer(allow_none=True)
+    pages = fields.Integer(allow_none=True, metadata={
+        "description": "how many pages there are (null after a cursor, or when `total` is not exact)"})
     next_cursor = fields.String(allow_none=True, metadata={
         "description": "pass as `cursor` for the next page; null on the last page"})
 

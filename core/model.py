@@ -98,6 +98,9 @@ DEFAULT_OVERLAP_POLICY = "skip"
 # A schedule's state, as the API's list filters by it and the console shows it: active (on), paused
 # (inactive with who, why and maybe until when: POST .../pause), disabled (off: POST .../disable).
 SCHEDULE_STATES = ("active", "paused", "disabled")
+# A name search counts its matches up to this many: past it, a page's total is this lower bound (not
+# exact), so that a word every name holds costs a page, not a reading of the account's every name.
+SEARCH_COUNT_LIMIT = 10_000
 # What POST /v1/schedules/bulk does to every schedule its filter picks (core/schedule/bulk.py).
 BULK_ACTIONS = ("pause", "resume", "enable", "disable", "delete", "add_recipient", "remove_recipient")
 # What a schedule's change history records (schedule_changes.action).

@@ -108,7 +108,7 @@ def _ensure_demo_data(database_url: str) -> None:
         with db.service_transaction(conn) as cur:
             accounts.ensure(cur, DEMO_ACCOUNT_ID, "Demo account", "pro")
         with db.tenant_transaction(conn, DEMO_ACCOUNT_ID) as cur:
-            existing, _ = schedules.list_page(cur, DEMO_ACCOUNT_ID, active_only=False, page_size=100)
+            existing = schedules.list_page(cur, DEMO_ACCOUNT_ID, active_only=False, page_size=100).rows
             if not any(row["name"] == DEMO_SCHEDULE["name"] for row in existing):
                 schedules.create(cur, DEMO_ACCOUNT_ID, DEMO_SCHEDULE, datetime.now(timezone.utc))
     finally:

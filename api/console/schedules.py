@@ -47,7 +47,7 @@ def schedule_list():
     page = _page_number(request.args.get("page"))
     now = utcnow()
     with tenant() as cur:
-        rows, total = schedules.list_page(cur, g.account_id, active_only=False,
+        rows, total, exact = schedules.list_page(cur, g.account_id, active_only=False,
                                           state=None if state == "all" else state, cadence=cadence,
                                           name=q, tag=tag, page=page, page_size=PAGE_SIZE)
         tags = schedules.tags(cur, g.account_id)
@@ -58,7 +58,7 @@ def schedule_list():
                       "next_local": explain.local(next_run, row["timezone"]),
                       "next_relative": explain.relative(next_run, now)})
     filters = {"q": q, "state": state, "tag": tag or "", "cadence": cadence or ""}
-    return render_template("console/schedules.html", items=items, total=total, page=page,
+    return render_template("console/schedules.html", items=items, total=total, total_exact=exact, page=page,
                            pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
                            cadences=list(model.CADENCE_LABELS.items()), bulk_actions=list(ACTION_WORDS.items()))
 

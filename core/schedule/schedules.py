@@ -12,9 +12,11 @@ import logging
 import math
 import uuid
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from psycopg2.extras import Json
 
+from core import model
 from core.calendars import calendars
 from core.deliveries import channels
 from core.engine.business_days import CalendarError
@@ -244,9 +246,18 @@ def state_of(row) -> str:
     return "paused" if row.get("paused_at") is not None else "disabled"
 
 
+class SchedulePage(NamedTuple):
+    """One page of schedules and the total over all pages: None after a cursor (not counted); for a
+    name search that matches more than model.SEARCH_COUNT_LIMIT schedules, that limit, and `exact` False."""
+
+    rows: list[dict]
+    total: int | None
+    exact: bool = True
+
+
 def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag=None, active=None,
-              state=None, name=None, q=None, page=1, page_size=50, cursor=None):
-    """One page of schedules and the total over all pages (None after a cursor: not counted).
+              state=None, name=None, q=None, page=1, page_size=50, cursor=None) -> SchedulePage:
+    """One page of schedules and how many there are over all pages (SchedulePage).
 
     `state` (active, paused, disabled) keeps only schedules in it; `active` (True/False) those that
     are on/off; `name` (the console's search) or `q` (the API's) those whose name contains it, in
@@ -255,26 +266,31 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
     """
     after_created_at, after_id = parse_cursor(cursor) if cursor else (None, None)
     text = name or q or None
+    count_limit = model.SEARCH_COUNT_LIMIT if text else None
     params = {"account_id": account_id, "active_only": active_only and state is None, "cadence": cadence,
               "task": task, "tag": tag, "active": active, "state": state, "name": text,
               "name_pattern": f"%{_like_escaped(text)}%" if text else None, "limit": page_size,
               "offset": 0 if cursor else (page - 1) * page_size,
-              "after_created_at": after_created_at, "after_id": after_id}
+              "after_created_at": after_created_at, "after_id": after_id, "count_limit": count_limit}
     other_filters = any((cadence, task, tag, active is not None, state))
-    # A search and nothing else reads only the account's names (list_schedules_named).
+    # A search and nothing else reads only the account's names (list_schedules_named). With other
+    # filters, a name matching few schedules is looked up by their ids, one matching many on each row.
     named_only = text is not None and not other_filters
+    params["name_few"] = False
+    if text is not None and other_filters:
+        cur.execute(queries["count_schedules_named"], params)
+        params["name_few"] = cur.fetchone()["total"] < count_limit
     cur.execute(queries["list_schedules_named" if named_only else "list_schedules"], params)
-    rows = cur.fetchall()
-    total = None
-    if not cursor:
-        if params["offset"] == 0 and len(rows) < page_size:
-            total = len(rows)  # the first page holds them all (a search that found a few): nothing to count
-        elif not other_filters and text is None:
-            total = counts.total(cur, account_id, active_only=params["active_only"])
-        else:
-            cur.execute(queries["count_schedules_named" if named_only else "count_schedules"], params)
-            total = cur.fetchone()["total"]
-    return channels.attach(cur, account_id, rows), total
+    rows = channels.attach(cur, account_id, cur.fetchall())
+    if cursor:
+        return SchedulePage(rows, None)
+    if len(rows) < page_size and (rows or params["offset"] == 0):
+        return SchedulePage(rows, params["offset"] + len(rows))  # the last page: nothing to count
+    if not other_filters and text is None:
+        return SchedulePage(rows, counts.total(cur, account_id, active_only=params["active_only"]))
+    cur.execute(queries["count_schedules_named" if named_only else "count_schedules"], params)
+    total = cur.fetchone()["total"]
+    return SchedulePage(rows, total, exact=count_limit is None or total < count_limit)
 
 
 class BadCursor(ValueError):

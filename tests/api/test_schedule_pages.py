@@ -179,3 +179,38 @@ def test_search_answers_what_reading_every_schedule_would_through_renames_switch
                                                                   "cadence": "weekly", "page_size": 100},
                                   headers=auth).get_json()
             assert [s["id"] for s in filtered["schedules"]] == reference(text, False)
+
+
+def test_a_search_counts_up_to_the_limit_then_says_at_least_and_pages_on(client, auth, create, monkeypatch):
+    """Past core.model.SEARCH_COUNT_LIMIT matches a search's total is that lower bound, `total_exact` is
+    false and `pages` unknown; every match is still there by cursor and by number, and the last page
+    knows the exact total. Both paths (the search alone, and with another filter) count alike."""
+    from core import model
+
+    monkeypatch.setattr(model, "SEARCH_COUNT_LIMIT", 3)
+    made = [create(name=f"Market {n}")["id"] for n in range(5)]
+    create(name="Board pack")
+    newest_first = made[::-1]
+    for extra in ({}, {"cadence": "weekly"}):
+        query = {"q": "MARKET", "page_size": 2, **extra}
+        first = client.get("/v1/schedules", query_string=query, headers=auth).get_json()
+        assert (first["total"], first["total_exact"], first["pages"], first["page"]) == (3, False, None, 1), extra
+        by_number = [s["id"] for n in (1, 2, 3) for s in client.get(
+            "/v1/schedules", query_string={**query, "page": n}, headers=auth).get_json()["schedules"]]
+        assert by_number == newest_first, extra
+        last = client.get("/v1/schedules", query_string={**query, "page": 3}, headers=auth).get_json()
+        assert (last["total"], last["total_exact"], last["pages"]) == (5, True, 3), extra
+        by_cursor, body = [], first
+        while True:
+            by_cursor += [s["id"] for s in body["schedules"]]
+            if body["next_cursor"] is None:
+                break
+            body = client.get("/v1/schedules", query_string={**query, "cursor": body["next_cursor"]},
+                              headers=auth).get_json()
+            assert body["total"] is None and body["total_exact"] is None
+        assert by_cursor == newest_first, extra
+    monkeypatch.setattr(model, "SEARCH_COUNT_LIMIT", 10)
+    exact = client.get("/v1/schedules", query_string={"q": "market", "page_size": 2}, headers=auth).get_json()
+    assert (exact["total"], exact["total_exact"], exact["pages"]) == (5, True, 3)
+    plain = client.get("/v1/schedules", query_string={"page_size": 2}, headers=auth).get_json()
+    assert (plain["total"], plain["total_exact"], plain["pages"]) == (6, True, 3)

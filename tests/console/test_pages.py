@@ -159,7 +159,7 @@ def test_the_list_searches_filters_and_pages(signed_in, conn, account_id):
     off = _page(signed_in.get("/console/?state=disabled"))
     assert "1 schedule " in off and "Report 03" in off
     with db.tenant_transaction(conn, account_id) as cur:  # the API's pause, as POST .../pause makes it
-        row = schedules.list_page(cur, account_id, name="Report 05")[0][0]
+        row = schedules.list_page(cur, account_id, name="Report 05").rows[0]
         pauses.pause(cur, account_id, row["id"], datetime.now(timezone.utc), actor="ann", note="audit")
     paused = _page(signed_in.get("/console/?state=paused"))
     assert "1 schedule " in paused and "Report 05" in paused and "paused until resumed" in paused
@@ -173,6 +173,22 @@ def test_the_list_searches_filters_and_pages(signed_in, conn, account_id):
     refused = signed_in.get("/console/?state=on")  # the console's old word: refused, not taken as all
     assert refused.status_code == 400 and "state must be one of: all, active, paused, disabled" in _page(refused)
     assert signed_in.get("/console/?cadence=fortnightly").status_code == 400
+
+
+def test_a_search_past_the_count_limit_says_or_more_and_pages_on(signed_in, conn, account_id, monkeypatch):
+    from core import model
+
+    monkeypatch.setattr(model, "SEARCH_COUNT_LIMIT", 25)
+    for index in range(45):
+        make_schedule(conn, account_id, name=f"Report {index:02d}")
+    first = _page(signed_in.get("/console/?q=report"))
+    assert "25 or more schedules match the filters" in first and "Page 1 of 2 or more" in first
+    assert 'rel="next"' in first and first.count('class="name"') == 20
+    second = _page(signed_in.get("/console/?q=report&page=2"))
+    assert "Page 2 of 2 or more" in second and 'rel="next"' in second
+    third = _page(signed_in.get("/console/?q=report&page=3"))
+    assert "45 schedules match" in third and "Page 3 of 3" in third and "or more" not in third
+    assert 'rel="next"' not in third and third.count('class="name"') == 5
 
 
 def test_the_list_shows_only_this_tenants_schedules(signed_in, conn, other_account_id):
