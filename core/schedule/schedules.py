@@ -268,7 +268,7 @@ def list_page(cur, account_id, *, active_only=True, cadence=None, task=None, tag
     text = name or q or None
     count_limit = model.SEARCH_COUNT_LIMIT if text else None
     params = {"account_id": account_id, "active_only": active_only and state is None, "cadence": cadence,
-              "task": task, "tag": tag, "active": active, "state": state, "name": text,
+              "task": task, "tag": tag, "active": active, "state": state,
               "name_pattern": f"%{_like_escaped(text)}%" if text else None, "limit": page_size,
               "offset": 0 if cursor else (page - 1) * page_size,
               "after_created_at": after_created_at, "after_id": after_id, "count_limit": count_limit}

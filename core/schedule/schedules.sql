@@ -110,51 +110,33 @@ RETURNING id;
 -- count_schedules --
 -- How many schedules list_schedules would return over all pages; with a name search, up to %(count_limit)s (NULL: all): a word every name holds stops the count there rather than at the account's last schedule.
 SELECT count(*) AS total FROM (
-    SELECT 1 FROM schedules
-    WHERE account_id = %(account_id)s
-      AND (NOT %(active_only)s OR active)
-      AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
-      AND (%(task)s::text IS NULL OR task = %(task)s)
-      AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
-      AND (%(active)s::boolean IS NULL OR active = %(active)s)
-      AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
-                                                      WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-      AND (%(name)s::text IS NULL
-           OR %(name_few)s AND id = ANY(ARRAY(SELECT schedule_ids_named(%(name_pattern)s)))
-           OR NOT %(name_few)s AND lower(name) LIKE lower(%(name_pattern)s))
-    LIMIT %(count_limit)s
+    SELECT 1 FROM schedules_filtered(%(account_id)s, %(active_only)s, %(cadence)s, %(task)s, %(tag)s, %(active)s,
+                                     %(state)s, %(name_pattern)s, %(name_few)s)
+     LIMIT %(count_limit)s
 ) AS matches;
 
 -- list_schedules --
--- One page of the tenant's schedules, newest first, with the same filters as count_schedules
--- (`active`: only on or only off schedules; `state`: active, paused or disabled, as
--- core.schedule.schedules.state_of names them; `name`: a part of the name, any case, as a LIKE
--- pattern with its wildcards escaped, both sides folded to lower case as schedule_lookups folds them.
--- With `name_few` (the name matches fewer than core.model.SEARCH_COUNT_LIMIT schedules) the matches'
--- ids come from schedule_ids_named (migrations 0025, 0027; in ARRAY(...), an InitPlan: once per
--- statement); otherwise each row the other filters pass has its name tested, and a page stops once it
--- has its rows. A search with no other filter is list_schedules_named's, which reads the names alone.
+-- One page of the tenant's schedules, newest first, of those schedules_filtered returns (migration
+-- 0029, inlined into this statement): `active_only`; `cadence`, `task`, `tag`; `active`: only on or
+-- only off schedules; `state`: active, paused or disabled, as core.schedule.schedules.state_of names
+-- them; `name_pattern`: a part of the name, any case, as a LIKE pattern with its wildcards escaped,
+-- both sides folded to lower case as schedule_lookups folds them. With `name_few` (the name matches
+-- fewer than core.model.SEARCH_COUNT_LIMIT schedules) the matches' ids come from schedule_ids_named
+-- (migrations 0025, 0027; in ARRAY(...), an InitPlan: once per statement); otherwise each row the
+-- other filters pass has its name tested, and a page stops once it has its rows. A search with no
+-- other filter is list_schedules_named's, which reads the names alone.
 -- A page after a cursor (the previous page's last created_at and id) is a keyset page: it reads
 -- schedules_account_keyset_idx from that row on, however deep, with OFFSET 0. A page by number
--- finds its rows' ids first, in that index alone (it holds `active`, migration 0025), and only then
+-- finds its rows' ids first, in that index alone (it holds `active` and `cadence`, migration 0025), and only then
 -- reads those rows with their counters, so the rows it skips cost an index entry each.
 WITH page AS (
-    SELECT id, created_at FROM schedules
-    WHERE account_id = %(account_id)s
-      AND (NOT %(active_only)s OR active)
-      AND (%(cadence)s::text IS NULL OR cadence = %(cadence)s)
-      AND (%(task)s::text IS NULL OR task = %(task)s)
-      AND (%(tag)s::text IS NULL OR tags @> ARRAY[%(tag)s::text])
-      AND (%(active)s::boolean IS NULL OR active = %(active)s)
-      AND (%(state)s::text IS NULL OR %(state)s = CASE WHEN active THEN 'active'
-                                                      WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'disabled' END)
-      AND (%(name)s::text IS NULL
-           OR %(name_few)s AND id = ANY(ARRAY(SELECT schedule_ids_named(%(name_pattern)s)))
-           OR NOT %(name_few)s AND lower(name) LIKE lower(%(name_pattern)s))
-      AND (%(after_created_at)s::timestamptz IS NULL
-           OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
-    ORDER BY created_at DESC, id DESC
-    LIMIT %(limit)s OFFSET %(offset)s
+    SELECT id, created_at
+      FROM schedules_filtered(%(account_id)s, %(active_only)s, %(cadence)s, %(task)s, %(tag)s, %(active)s,
+                              %(state)s, %(name_pattern)s, %(name_few)s)
+     WHERE %(after_created_at)s::timestamptz IS NULL
+        OR (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid)
+     ORDER BY created_at DESC, id DESC
+     LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT s.* FROM page JOIN schedules_with_stats AS s ON s.id = page.id
 ORDER BY page.created_at DESC, page.id DESC;

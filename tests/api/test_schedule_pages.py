@@ -120,6 +120,18 @@ def test_a_numbered_page_past_the_first_counts_every_match(client, auth, create)
     assert (past["total"], past["count"]) == (5, 0)
 
 
+def _ids_by_cursor(client, auth, query: dict, first: dict) -> list[str]:
+    """The ids of `first` and of every page after it, following next_cursor (a cursor page is not counted)."""
+    ids, body = [], first
+    while True:
+        ids += [s["id"] for s in body["schedules"]]
+        if body["next_cursor"] is None:
+            return ids
+        body = client.get("/v1/schedules", query_string={**query, "cursor": body["next_cursor"]},
+                          headers=auth).get_json()
+        assert body["total"] is None and body["total_exact"] is None and body["pages"] is None
+
+
 def test_search_answers_what_reading_every_schedule_would_through_renames_switches_and_deletes(
         client, auth, create, conn, account_id):
     """120 random steps: make, rename, switch off or on, end (as the ticker turns off a schedule with no
@@ -166,14 +178,7 @@ def test_search_answers_what_reading_every_schedule_would_through_renames_switch
                 by_number = [s["id"] for n in range(1, first["pages"] + 1) for s in client.get(
                     "/v1/schedules", query_string={**query, "page": n}, headers=auth).get_json()["schedules"]]
                 assert by_number == wanted, (text, active_only)
-                by_cursor, body = [], first
-                while True:
-                    by_cursor += [s["id"] for s in body["schedules"]]
-                    if body["next_cursor"] is None:
-                        break
-                    body = client.get("/v1/schedules", query_string={**query, "cursor": body["next_cursor"]},
-                                      headers=auth).get_json()
-                assert by_cursor == wanted, (text, active_only)
+                assert _ids_by_cursor(client, auth, query, first) == wanted, (text, active_only)
             # With another filter the search takes the other path: the same answer.
             filtered = client.get("/v1/schedules", query_string={"q": text, "active_only": "false",
                                                                   "cadence": "weekly", "page_size": 100},
@@ -200,15 +205,7 @@ def test_a_search_counts_up_to_the_limit_then_says_at_least_and_pages_on(client,
         assert by_number == newest_first, extra
         last = client.get("/v1/schedules", query_string={**query, "page": 3}, headers=auth).get_json()
         assert (last["total"], last["total_exact"], last["pages"]) == (5, True, 3), extra
-        by_cursor, body = [], first
-        while True:
-            by_cursor += [s["id"] for s in body["schedules"]]
-            if body["next_cursor"] is None:
-                break
-            body = client.get("/v1/schedules", query_string={**query, "cursor": body["next_cursor"]},
-                              headers=auth).get_json()
-            assert body["total"] is None and body["total_exact"] is None
-        assert by_cursor == newest_first, extra
+        assert _ids_by_cursor(client, auth, query, first) == newest_first, extra
     monkeypatch.setattr(model, "SEARCH_COUNT_LIMIT", 10)
     exact = client.get("/v1/schedules", query_string={"q": "market", "page_size": 2}, headers=auth).get_json()
     assert (exact["total"], exact["total_exact"], exact["pages"]) == (5, True, 3)

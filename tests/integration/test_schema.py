@@ -130,3 +130,24 @@ def test_the_claims_overlap_check_probes_each_claimed_schedules_runs(conn, accou
     assert runs_scans, plan
     for kind, _, condition in runs_scans:
         assert kind in ("Index Scan", "Index Only Scan") and "schedule_id" in condition, runs_scans
+
+
+def test_the_lists_filters_are_inlined_so_a_page_reads_the_keyset_index(conn, account_id):
+    """schedules_filtered (migration 0029) holds the list's filters for its page and its count; PostgreSQL
+    inlines it, so a numbered page still reads the account's keyset index alone, never a function
+    scan of every schedule of the account."""
+    with db.service_transaction(conn) as cur:
+        cur.execute("INSERT INTO schedules (account_id, name, weekly_dow, next_run_at)"
+                    " SELECT %s, 'report ' || i, 1, now() + interval '1 day' FROM generate_series(1, 5000) i",
+                    (account_id,))
+        cur.execute("ANALYZE schedules")
+    params = {"account_id": account_id, "active_only": True, "cadence": "weekly", "task": None, "tag": None,
+              "active": None, "state": None, "name_pattern": None, "name_few": False, "limit": 50, "offset": 2000,
+              "after_created_at": None, "after_id": None, "count_limit": None}
+    with db.tenant_transaction(conn, account_id) as cur:
+        for name in ("list_schedules", "count_schedules"):
+            cur.execute("EXPLAIN (FORMAT JSON) " + queries[name], params)
+            scans = _scans_of(cur.fetchone()["QUERY PLAN"][0]["Plan"])
+            assert not [scan for scan in scans if scan[0] == "Function Scan"], (name, scans)
+            if name == "list_schedules":
+                assert ("Index Only Scan", "schedules", f"(account_id = '{account_id}'::uuid)") in scans, scans
