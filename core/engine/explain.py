@@ -24,6 +24,9 @@ from core.engine.timing import calendar_moves, is_wildcard, next_run_after, wall
 from core.engine.when import next_dispatch
 
 _MICROSECOND = timedelta(microseconds=1)
+# Every reason's code (docs/semantics.md, "Explained previews"; the API's schema lists them).
+REASON_CODES = ("spring_forward", "skipped_day", "holiday_moved", "holiday_skipped", "repeated_hour_first",
+                "repeated_hour_second", "month_end", "window", "start_at", "end_at", "after_pause")
 
 
 def _rule_times(fields: Mapping[str, Any]) -> tuple[frozenset[int], frozenset[int]] | None:
