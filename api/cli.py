@@ -81,7 +81,8 @@ def create_account(args) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m api.cli", description="Schedules API commands: accounts, tokens, sign-in links")
+    top = argparse.ArgumentParser(prog="python -m api.cli",
+                                  description="Schedules API commands: accounts, tokens, sign-in links")
     commands = top.add_subparsers(dest="command", required=True)
     mint = commands.add_parser("mint-token", help="print a bearer token for an account")
     mint.add_argument("--account-id", required=True, type=_account_id)
