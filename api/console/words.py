@@ -135,7 +135,7 @@ def dst_note(reasons: list[dict], at: datetime, zone: str) -> str | None:
     for reason in reasons:
         code = reason["code"]
         if code == "spring_forward":
-            return (f"{reason['wall']:%H:%M} does not exist on {_day_month(local)} (clocks go forward); "
+            return (f"{reason['wall']:%H:%M} does not exist on {_day_month(reason['wall'])} (clocks go forward); "
                     f"runs at {local:%H:%M %Z}")
         if code == "skipped_day":
             return (f"{_day_month(reason['wall'])} does not exist (the clocks skipped the whole day); "

@@ -74,6 +74,12 @@ def test_cron_rules_in_the_gap_are_marked_too():
         "2026-03-08T07:00:00Z": "02:30 does not exist on 8 March (clocks go forward); runs at 03:00 EDT"}
 
 
+def test_a_gap_across_midnight_names_the_day_the_time_did_not_exist():
+    schedule = {"cadence": "daily", "send_hour": 23, "send_minute": 30, "timezone": "Asia/Dhaka"}
+    assert notes(schedule, datetime(2009, 6, 19, tzinfo=UTC), 1) == {
+        "2009-06-19T17:00:00Z": "23:30 does not exist on 19 June (clocks go forward); runs at 00:00 +07"}
+
+
 def test_fall_back_fixed_time_runs_once_at_the_first():
     schedule = {"cadence": "daily", "send_hour": 1, "send_minute": 30, "timezone": NY}
     assert notes(schedule, datetime(2026, 11, 1, 4, 0, tzinfo=UTC), 1) == {

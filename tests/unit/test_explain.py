@@ -92,6 +92,15 @@ def test_a_skipped_day_is_explained():
     assert second["reasons"] == []
 
 
+def test_a_gap_across_midnight_is_no_skipped_day():
+    """Asia/Dhaka, 19 June 2009: 23:00 +06 -> 00:00 +07. A 23:30 rule moves to the next day's 00:00,
+    the end of an hour's gap, not of a skipped day."""
+    fields = {"cadence": "daily", "send_hour": 23, "send_minute": 30, "timezone": "Asia/Dhaka"}
+    [run] = explained_runs(fields, utc(2009, 6, 19), 1)
+    assert run["local"] == "2009-06-20T00:00:00+07:00"
+    assert [(r["code"], r["wall"]) for r in run["reasons"]] == [("spring_forward", datetime(2009, 6, 19, 23, 30))]
+
+
 def test_calendar_moves_and_skips_are_explained():
     from datetime import datetime, timezone
 
