@@ -131,19 +131,19 @@ def local_input(moment: datetime, zone: str) -> str:
 def dst_note(reasons: list[dict], at: datetime, zone: str) -> str | None:
     """The note on a run at `at` that daylight saving moved, worded from the engine's reasons for it
     (core/engine/explain.py); None when it gives none about daylight saving."""
-    local = at.astimezone(ZoneInfo(zone))
+    at_local = at.astimezone(ZoneInfo(zone))
     for reason in reasons:
         code = reason["code"]
         if code == "spring_forward":
             return (f"{reason['wall']:%H:%M} does not exist on {_day_month(reason['wall'])} (clocks go forward); "
-                    f"runs at {local:%H:%M %Z}")
+                    f"runs at {at_local:%H:%M %Z}")
         if code == "skipped_day":
             return (f"{_day_month(reason['wall'])} does not exist (the clocks skipped the whole day); "
-                    f"runs at {local:%H:%M %Z} on {_day_month(local)}")
+                    f"runs at {at_local:%H:%M %Z} on {_day_month(at_local)}")
         if code in ("repeated_hour_first", "repeated_hour_second"):
             which = ("this is the second" if code == "repeated_hour_second"
                      else "this is the first" if reason["wildcard"] else "runs once, at the first")
-            return f"{local:%H:%M} happens twice on {_day_month(local)} (clocks go back); {which} ({local:%Z})"
+            return f"{at_local:%H:%M} happens twice on {_day_month(at_local)} (clocks go back); {which} ({at_local:%Z})"
     return None
 
 
