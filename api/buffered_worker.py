@@ -114,7 +114,7 @@ class BufferingWorker(ThreadWorker):
             self._forget(conn)
             conn.request_bytes, conn.leftover = buffer.take()
             conn.close_after, conn.route = buffer.close_after, route_class(buffer.head)
-            self._dispatch(conn)
+            self._hand_to_thread(conn)
         elif buffer.refusal:
             self._refuse(conn, buffer.refusal)
         elif buffer.expect_continue:
@@ -141,7 +141,8 @@ class BufferingWorker(ThreadWorker):
         for conn in [c for c in self.closing if now > c.close_deadline]:
             self._finish_close(conn)
 
-    def _dispatch(self, conn):
+    def _hand_to_thread(self, conn):
+        """A whole request to a thread, or, past the anonymous routes' share, to the queue of those waiting."""
         if conn.route == "anonymous":
             if self.anonymous_busy >= self.anonymous_limit:
                 self.anonymous_waiting.append(conn)

@@ -1,13 +1,13 @@
-"""Development commands for the API's tenants and tokens.
+"""Commands for the API's tenants and tokens.
 
     python -m api.cli create-account --name "Acme" [--plan pro]      prints the new account's id
     python -m api.cli mint-token --account-id UUID [--ttl-days 30] [--subject WHO]   prints a bearer token
     python -m api.cli login-link --account-id UUID [--ttl-minutes 5] [--subject WHO]  prints a console sign-in link
 
-mint-token needs JWT_SECRET (the same as the web process); in development, when it is unset, it uses
-the one `make dev` keeps in .devdata/secrets.json (DEV_DATA_DIR), and says so on stderr. login-link
-needs CONSOLE_SECRET or JWT_SECRET (whichever the web process signs links with) and uses
-PUBLIC_BASE_URL for the address. create-account needs DATABASE_URL.
+mint-token needs JWT_SECRET (the same as the web process; in development `python -m devtools.dev
+mint-token` runs it with the one `make dev` keeps). login-link needs CONSOLE_SECRET or JWT_SECRET
+(whichever the web process signs links with) and uses PUBLIC_BASE_URL for the address. create-account
+needs DATABASE_URL. Nothing here imports devtools: the deployed API has none.
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
@@ -51,25 +51,11 @@ _ttl_minutes = _whole("minutes", 1440)
 
 def mint_token(args) -> str:
     settings = load_settings()
-    secret = settings.jwt_secret or _make_dev_secret(settings)
-    if not secret:
-        settings.require("jwt_secret")
+    settings.require("jwt_secret")
     if args.ttl_days > settings.jwt_max_lifetime_days:  # the API would refuse such a token
         raise SystemExit(f"error: --ttl-days must be at most JWT_MAX_LIFETIME_DAYS ({settings.jwt_max_lifetime_days})")
-    return mint_access_token(secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
+    return mint_access_token(settings.jwt_secret, args.account_id, ttl_seconds=args.ttl_days * 86400,
                              subject=args.subject)
-
-
-def _make_dev_secret(settings) -> str | None:
-    """make dev's JWT_SECRET, outside production only."""
-    if settings.is_production:
-        return None
-    from devtools import devdata  # standard library only; present wherever the repository is
-
-    secret = devdata.read_secrets().get("JWT_SECRET")
-    if secret:
-        print(f"(JWT_SECRET is unset: using make dev's, from {devdata.secrets_path()})", file=sys.stderr)
-    return secret
 
 
 def login_link(args) -> str:
@@ -95,7 +81,8 @@ def create_account(args) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m api.cli", description="Schedules API development commands")
+    top = argparse.ArgumentParser(prog="python -m api.cli",
+                                  description="Schedules API commands: accounts, tokens, sign-in links")
     commands = top.add_subparsers(dest="command", required=True)
     mint = commands.add_parser("mint-token", help="print a bearer token for an account")
     mint.add_argument("--account-id", required=True, type=_account_id)

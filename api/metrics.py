@@ -3,7 +3,7 @@
 Requests are counted by method, route template (`/v1/schedules/<uuid:schedule_id>`, never the path
 itself, so ids make no new series) and status, and timed by method and route. The gauges read from
 PostgreSQL (due, pending, schedules by state, health issues, runs and emails of the last 24 h, the
-ticker heartbeat's age) come from core.observe.metrics.SqlCollector, on a connection lent by the app's pool.
+ticker heartbeat's age) come from core.observe.gauges.SqlCollector, on a connection lent by the app's pool.
 Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, every worker process's requests are added up
 (gunicorn.conf.py prepares the directory). No auth, like /healthz: restrict it at the proxy if the
 counts are not for everyone's eyes.
@@ -28,7 +28,7 @@ from prometheus_client.exposition import choose_encoder
 
 from api.base import Blueprint
 from core.engine import tzdb
-from core.observe.metrics import SqlCollector, multiprocess_dir
+from core.observe.gauges import SqlCollector, multiprocess_dir
 
 # No `*_created` twin of every counter and histogram series: Prometheus does not need them.
 disable_created_metrics()
@@ -53,7 +53,7 @@ class TzDatabaseCollector:
 
 
 class ApiMetrics:
-    """The web process's request metrics and the registry GET /metrics serves (see core/observe/metrics.py on
+    """The web process's request metrics and the registry GET /metrics serves (see core/observe/gauges.py on
     PROMETHEUS_MULTIPROC_DIR)."""
 
     def __init__(self, sql_collector: SqlCollector | None = None):

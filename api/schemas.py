@@ -13,6 +13,7 @@ from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Te
 from core.alerts import EVENTS as ALERT_EVENTS, MESSAGE_EVENTS as ALERT_MESSAGE_EVENTS
 from core.deliveries import channels, signing
 from core.engine import cron
+from core.engine.explain import REASON_CODES
 from core.engine.timing import TimingError, timing_problems
 from core.engine.when import validate_controls
 from core.schedule.pauses import next_run_shown
@@ -298,8 +299,7 @@ class PreviewRunSchema(Schema):
 
 
 class PreviewReasonSchema(Schema):
-    code = fields.String(validate=validate.OneOf(("spring_forward", "repeated_hour_first", "repeated_hour_second",
-                                                  "month_end", "window", "start_at", "end_at", "after_pause")))
+    code = fields.String(validate=validate.OneOf(REASON_CODES))
     detail = fields.String(metadata={"example": "moved to the end of the spring-forward gap: ..."})
 
 

@@ -29,7 +29,7 @@ blp.before_request(require_token)
 def read_secret():
     """The account's signing secrets, masked: the current one and rotated ones still valid."""
     with tenant() as cur:
-        return signing.describe(signing.valid_secrets(cur, g.account_id))
+        return signing.masked_view(signing.valid_secrets(cur, g.account_id))
 
 
 @blp.route("/secret/rotate", methods=["POST"])
@@ -39,7 +39,7 @@ def rotate_secret(args):
     """A new signing secret, answered whole this once; the previous one signs too for `grace_seconds`."""
     with tenant() as cur:
         new = signing.rotate(cur, g.account_id, args["grace_seconds"])
-        view = signing.describe(signing.valid_secrets(cur, g.account_id))
+        view = signing.masked_view(signing.valid_secrets(cur, g.account_id))
     logger.info("Rotated the webhook signing secret; the previous one is valid for %ds more",
                 args["grace_seconds"], extra={"account_id": g.account_id})
     return {"secret": new["secret"], **view}

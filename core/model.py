@@ -3,7 +3,7 @@ schedule's fields, the statuses a run goes through, and when a schedule or a tic
 
 Pure data and two small functions (no database, no clock, no Flask). Read by the time engine
 (core/engine/timing.py), the API schemas and the OpenAPI document (api/schemas.py, api/openapi.py), the
-metrics (core/observe/metrics.py) and the health checks (core/observe/health.py, /readyz, the ticker). The migrations'
+metrics (core/observe/gauges.py) and the health checks (core/observe/health.py, /readyz, the ticker). The migrations'
 CHECK constraints say the same in SQL; tests/integration/test_model.py reads them from a migrated
 database and fails when the two disagree.
 
@@ -137,7 +137,7 @@ DEFAULT_DELIVER_WHEN = "always"
 # - stale: not `once`, created more than STALE_AFTER_DAYS days ago, and no run for as long (for a
 #   biweekly, monthly or longer-interval schedule: no run for a day more than its own period, so
 #   waiting for next month is not a problem); the SQL function `schedule_is_stale`
-#   (migrations/0013_health_rules.sql) is the one definition, both health.sql and metrics.sql call it;
+#   (migrations/0013_health_rules.sql) is the one definition, both health.sql and gauges.sql call it;
 # - consecutive_failures: its last CONSECUTIVE_FAILURES or more runs failed;
 # - paused_after_failures: it paused itself after `pause_after_failures` failed runs in a row
 #   (inactive, listed until someone resumes, enables or disables it).

@@ -10,7 +10,10 @@ WEB_HOST says otherwise. Ctrl-C stops everything, the embedded servers last, wha
 stdout (`make dev | tee out` loses its reader first).
 
 `python -m devtools.dev login-link` (`make login-link`) prints a fresh console sign-in link for the
-demo account, signed with the secrets `make dev` keeps in .devdata/.
+demo account, signed with the secrets `make dev` keeps in .devdata/; `python -m devtools.dev
+mint-token --account-id UUID [...]` is `python -m api.cli mint-token` signed with the JWT_SECRET kept
+there when JWT_SECRET is unset (a token for another account, no secret copied). devtools stands on
+api, never the other way: the deployed API has no devtools.
 """
 from __future__ import annotations
 
@@ -129,6 +132,27 @@ def print_login_link() -> int:
     return 0
 
 
+def mint_token(argv: list[str]) -> int:
+    """`python -m devtools.dev mint-token ...`: api.cli's mint-token, with make dev's JWT_SECRET when
+    JWT_SECRET is unset (outside production), and saying so on stderr."""
+    from api import cli
+
+    secret = devdata.read_secrets().get("JWT_SECRET")
+    production = os.environ.get("ENVIRONMENT", "").lower() == "production"
+    if not os.environ.get("JWT_SECRET") and secret and not production:
+        os.environ["JWT_SECRET"] = secret
+        print(f"(JWT_SECRET is unset: using make dev's, from {devdata.secrets_path()})", file=sys.stderr)
+    return cli.main(["mint-token", *argv])
+
+
+def _command(argv: list[str]) -> int:
+    if argv == ["login-link"]:
+        return print_login_link()
+    if argv[:1] == ["mint-token"]:
+        return mint_token(argv[1:])
+    return main()
+
+
 def _banner(env: dict, token: str, link: str) -> str:
     base = f"http://localhost:{PORT}"
     return f"""
@@ -155,7 +179,7 @@ def _banner(env: dict, token: str, link: str) -> str:
           "cadence": "weekly", "weekly_dow": 1, "send_hour": 9, "send_minute": 0,
           "recipients": ["client@example.com"], "active": true}}'
 
- Another account's token:  .venv/bin/python -m api.cli mint-token --account-id <UUID>
+ Another account's token:  .venv/bin/python -m devtools.dev mint-token --account-id <UUID>
  Ctrl-C stops everything.
 ==============================================================================
 """
@@ -183,4 +207,4 @@ def _run_processes(env: dict, output: Output) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(print_login_link() if sys.argv[1:] == ["login-link"] else main())
+    sys.exit(_command(sys.argv[1:]))

@@ -2,8 +2,8 @@
 
 `.devdata/` at the top of the repository (DEV_DATA_DIR overrides it): PostgreSQL, Redis, the email
 outbox and `secrets.json` (JWT_SECRET and UNSUBSCRIBE_SECRET, made once, so tokens and unsubscribe
-links survive restarts). `python -m api.cli mint-token` reads JWT_SECRET from here in development, so
-a token for another account needs no copying of secrets. Imports nothing heavy: the CLI loads it.
+links survive restarts). `python -m devtools.dev mint-token` reads JWT_SECRET from here, so a token
+for another account needs no copying of secrets.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import psycopg2
 from core.observe import health
 from core.ops import db
 from core.retention.sweep import Pruned, RetentionSweep
-from ticker.report import describe, stage, stage_of
+from ticker.report import cause_line, stage, stage_of
 
 logger = logging.getLogger("ticker")
 
@@ -73,6 +73,6 @@ class Chores:
         try:
             return chore(conn)
         except Exception as exc:
-            logger.error("Failed to %s: %s (next attempt in %ds)", stage_of(exc), describe(exc), period,
+            logger.error("Failed to %s: %s (next attempt in %ds)", stage_of(exc), cause_line(exc), period,
                          exc_info=not isinstance(exc, psycopg2.Error))
 

@@ -31,7 +31,7 @@ from ticker.connections import Connections
 from ticker.lanes import LANES, Dispatcher
 from ticker.metrics import TickerMetrics
 from ticker.recovery import Recovery
-from ticker.report import TickFigures, describe, stage, stage_of
+from ticker.report import TickFigures, cause_line, stage, stage_of
 from ticker.waiting import Sleeper
 
 logger = logging.getLogger("ticker")
@@ -170,7 +170,7 @@ class Ticker:
             self.tick()
             return 0
         except Exception as exc:
-            logger.error("Failed to %s: %s", stage_of(exc), describe(exc))
+            logger.error("Failed to %s: %s", stage_of(exc), cause_line(exc))
             return 1
         finally:
             self.close()
@@ -202,7 +202,7 @@ class Ticker:
                     delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                     failures += 1
                     self.metrics.tick_failures.inc()
-                    logger.error("Failed to %s: %s (retrying in %ss)", stage_of(exc), describe(exc), delay,
+                    logger.error("Failed to %s: %s (retrying in %ss)", stage_of(exc), cause_line(exc), delay,
                                  exc_info=not isinstance(exc, (psycopg2.Error, redis.RedisError)))
                     self.connections.drop(exc)
                     self.sleeper.sleep(delay)
@@ -238,6 +238,6 @@ class Ticker:
             try:
                 dispatch.delete_heartbeat(self._conn, self.instance_id)
             except Exception as exc:
-                logger.warning("Could not remove the heartbeat: %s", dispatch.describe_error(exc))
+                logger.warning("Could not remove the heartbeat: %s", dispatch.error_line(exc))
         self.close()
         logger.info("Schedules ticker stopped")

@@ -3,7 +3,7 @@
 Tick duration, dispatch lag, runs dispatched / missed / re-pushed (and the rest of TICKER_RUN_STATUSES),
 schedules it could not compute, failed ticks, rows deleted by retention, the time of its last tick.
 Labels are few and bounded (a status, a table): never a schedule or an account. The gauges every
-process can read from PostgreSQL are core/observe/metrics.py's; the web process's are api/metrics.py's.
+process can read from PostgreSQL are core/observe/gauges.py's; the web process's are api/metrics.py's.
 """
 from __future__ import annotations
 

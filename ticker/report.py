@@ -14,7 +14,7 @@ from datetime import datetime
 
 import psycopg2
 
-from core.runs.dispatch import describe_error
+from core.runs.dispatch import error_line
 
 logger = logging.getLogger("ticker")
 
@@ -146,9 +146,9 @@ def instant(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else "None (no further run: schedule deactivated)"
 
 
-def describe(exc: BaseException) -> str:
+def cause_line(exc: BaseException) -> str:
     """The error as one line, naming the cause rather than its echo: a query on a connection the
     server killed fails with OperationalError, then the rollback with "connection already closed"."""
     while isinstance(exc, psycopg2.InterfaceError) and isinstance(exc.__context__, psycopg2.Error):
         exc = exc.__context__
-    return describe_error(exc)
+    return error_line(exc)

@@ -210,7 +210,7 @@ class RunExecution:
         return {"status": outcome, "emails_sent": counts["sent"]}
 
     def _fail(self, exc: BaseException, *, retry: bool) -> dict:
-        error = lifecycle.describe(exc)
+        error = lifecycle.error_text(exc)
         with self.context.transaction() as cur:
             if retry and self.attempt < self.settings.worker_max_attempts:
                 delay = lifecycle.retry_delay(self.attempt)

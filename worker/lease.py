@@ -81,7 +81,7 @@ class LeaseKeeper:
                     self._conn = db.connect(self.database_url, application_name="worker-lease")
                 still = lifecycle.renew_leases(self._conn, held, self.lease_seconds)
             except Exception as exc:  # PostgreSQL away: try again next round, before the lease runs out
-                logger.warning("Could not renew the lease of %d run(s): %s", len(held), lifecycle.describe(exc))
+                logger.warning("Could not renew the lease of %d run(s): %s", len(held), lifecycle.error_text(exc))
                 if self._conn is not None:
                     self._conn.close()
                 self._conn = None

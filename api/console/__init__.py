@@ -15,6 +15,8 @@ core.deliveries.suppressions) and validates with the API's schemas.
     bulk.py           change the schedules ticked on the list at once: review (a dry run), confirm
     who.py            who the change history names for a console action
     edit.py           create and edit, and the live preview endpoint
+    words.py          a schedule in words: its cadence, durations, local and relative times, and the
+                      engine's daylight-saving reasons (core/engine/explain.py) worded as notes
     suppressions.py   unsubscribed addresses and resubscribe
     alerts.py         alert settings, the alerts and their messages, a schedule's alert switch
     calendars.py      business calendars: the list, a new one, a calendar's page (its days off in the

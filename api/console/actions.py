@@ -9,7 +9,7 @@ import logging
 
 from flask import abort, current_app, flash, g, redirect, request
 
-from api.console import bp, explain, forms
+from api.console import bp, forms, words
 from api.console.schedules import back, get_or_404, utcnow
 from api.console.who import actor
 from api.db import tenant
@@ -67,7 +67,7 @@ def pause(schedule_id):
         except (pauses.PauseRefused, TimingError) as error:
             flash(f"Not paused: {error}.", "error")
             return redirect(back(schedule_id))
-    flash(f"“{row['name']}” is paused" + (f" until {explain.local(until, row['timezone'])}." if until else
+    flash(f"“{row['name']}” is paused" + (f" until {words.local(until, row['timezone'])}." if until else
                                           ": no runs until it is resumed."))
     return redirect(back(schedule_id))
 

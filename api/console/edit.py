@@ -16,14 +16,15 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from api.console import bp, explain, forms
+from api.console import bp, forms, words
 from api.console.schedules import utcnow
 from api.console.who import actor
 from api.db import tenant
 from core import model
 from core.calendars import calendars
 from core.deliveries import channels
-from core.engine.timing import TIMING_FIELDS, TimingError, next_runs
+from core.engine.explain import explained_runs
+from core.engine.timing import TIMING_FIELDS, TimingError
 from core.schedule import schedules
 
 PREVIEW_COUNT = 6
@@ -56,7 +57,7 @@ def _render(values, errors, *, schedule=None, status=200):
         "console/edit.html", v=values, errors=errors, s=schedule, cadences=list(model.CADENCE_LABELS.items()),
         calendars=_calendar_options(values.get("calendar_id")),
         zones=zones(), tasks=sorted(current_app.config["SETTINGS"].tasks), overlap_policies=model.OVERLAP_POLICIES,
-        catchup_policies=model.CATCHUP_POLICIES, channel_types=channels.TYPES, days=explain.DAYS, explain=explain,
+        catchup_policies=model.CATCHUP_POLICIES, channel_types=channels.TYPES, days=words.DAYS, words=words,
         preview=preview, preview_errors=preview_errors, preview_state=state), status
 
 
@@ -80,7 +81,7 @@ def _held(form, schedule) -> tuple[bool, datetime | None, str | None]:
         return True, None, "Off: no runs until it is turned on."
     if until is None:
         return True, None, "Paused until someone resumes it: no runs meanwhile."
-    return True, until, f"Paused until {explain.local(until, schedule['timezone'])}: the runs before it are skipped."
+    return True, until, f"Paused until {words.local(until, schedule['timezone'])}: the runs before it are skipped."
 
 
 def _preview(form, schedule, now):
@@ -96,7 +97,7 @@ def _preview(form, schedule, now):
         after = _preview_after(form, loaded["timezone"], now)
         if until is not None:
             after = max(after, until - _MICROSECOND)
-        return explain.upcoming(loaded, next_runs(loaded, after, PREVIEW_COUNT), now), {}, state
+        return words.upcoming(loaded, explained_runs(loaded, after, PREVIEW_COUNT), now), {}, state
     except TimingError as error:
         return [], error.problems, state
 

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from api.console import bp, explain
+from api.console import bp, words
 from api.console.who import actor
 from api.db import tenant
 from core import model
 from core.alerts import incidents
-from core.engine.explain import explained_runs
+from core.engine.explain import explained_runs, reasons
 from core.engine.timing import TimingError
 from core.schedule import pauses, schedules
 
@@ -54,9 +54,10 @@ def schedule_list():
     items = []
     for row in rows:
         next_run = pauses.next_run_shown(row)[1]
-        items.append({**row, "words": explain.describe(row), "state": schedules.state_of(row), "next_run": next_run,
-                      "next_local": explain.local(next_run, row["timezone"]),
-                      "next_relative": explain.relative(next_run, now)})
+        items.append({**row, "cadence_words": words.cadence_in_words(row), "state": schedules.state_of(row),
+                      "next_run": next_run,
+                      "next_local": words.local(next_run, row["timezone"]),
+                      "next_relative": words.relative(next_run, now)})
     filters = {"q": q, "state": state, "tag": tag or "", "cadence": cadence or ""}
     return render_template("console/schedules.html", items=items, total=total, total_exact=exact, page=page,
                            pages=schedules.pages(total, PAGE_SIZE), filters=filters, tags=tags,
@@ -120,11 +121,11 @@ def schedule_page(schedule_id):
         runs = history(cur, row)
         alerts = incidents.schedule_alerts(cur, g.account_id, schedule_id)
         open_alerts = incidents.list_alerts(cur, g.account_id, schedule_id=schedule_id, status="open", limit=1)
-    return render_template("console/schedule.html", s=row, words=explain.describe(row), runs=runs,
+    return render_template("console/schedule.html", s=row, runs=runs,
                            alerts_enabled=alerts["enabled"], open_alert=open_alerts[0] if open_alerts else None,
-                           upcoming=upcoming(row, now), now=now, explain=explain, state=schedules.state_of(row),
+                           upcoming=upcoming(row, now), now=now, words=words, state=schedules.state_of(row),
                            next_run=pauses.next_run_shown(row)[1],
-                           pause_until_min=explain.local_input(now, row["timezone"]))
+                           pause_until_min=words.local_input(now, row["timezone"]))
 
 
 def upcoming(row, now) -> list[dict]:
@@ -136,12 +137,15 @@ def upcoming(row, now) -> list[dict]:
         return []
     try:
         if state == "active" and row["next_run_at"] is not None:
-            runs = [row["next_run_at"], *(run["at"] for run in explained_runs(row, row["next_run_at"], 4))]
+            occurrence = row.get("next_occurrence_at") or row["next_run_at"]
+            stored = {"at": row["next_run_at"], "reasons": reasons(row, occurrence, row["next_run_at"], first=True,
+                                                                   after=now)}
+            runs = [stored, *explained_runs(row, row["next_run_at"], 4)]
         else:
-            runs = [run["at"] for run in explained_runs(row, now, 5, paused_until=row["paused_until"])]
+            runs = explained_runs(row, now, 5, paused_until=row["paused_until"])
     except TimingError:
         return []
-    return explain.upcoming(row, runs, now)
+    return words.upcoming(row, runs, now)
 
 
 @bp.route("/schedules/<uuid:schedule_id>/history")
@@ -150,7 +154,7 @@ def schedule_history(schedule_id):
     with tenant() as cur:
         row = get_or_404(cur, schedule_id)
         runs = history(cur, row)
-    return render_template("console/_history.html", s=row, runs=runs, explain=explain)
+    return render_template("console/_history.html", s=row, runs=runs, words=words)
 
 
 @bp.route("/schedules/<uuid:schedule_id>/run", methods=["POST"])

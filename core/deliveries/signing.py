@@ -57,7 +57,7 @@ def rotate(cur, account_id, grace_seconds: int) -> dict:
     return cur.fetchone()
 
 
-def describe(rows: list[dict]) -> dict:
+def masked_view(rows: list[dict]) -> dict:
     """The API's masked view of the account's valid secrets."""
     current = next((r for r in rows if r["expires_at"] is None), None)
     return {

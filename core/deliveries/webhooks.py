@@ -83,7 +83,7 @@ class _HttpChannel:
             return Sent(False, f"{type(exc).__name__}: {exc}")
         if 200 <= answer.status < 300:
             return Sent(True)
-        error = self._describe(answer)
+        error = self._answer_text(answer)
         if answer.status == 410:
             reason = f"the receiver answered 410 Gone on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
             with self._transaction() as cur:
@@ -97,7 +97,7 @@ class _HttpChannel:
         return False
 
     @staticmethod
-    def _describe(answer: outbound.Response) -> str:
+    def _answer_text(answer: outbound.Response) -> str:
         if 300 <= answer.status < 400:
             return f"answered {answer.status}: redirects are not followed (Location: {answer.location})"
         text = answer.body[:ERROR_BODY_CHARS].decode(errors="replace").strip()

@@ -80,10 +80,6 @@ def _holidays(country: str, subdivision: str | None, year: int) -> dict[date, st
     return {day: name for day, name in kind.items() if day.year == year}
 
 
-def _long(day: date) -> str:
-    return f"{day.day} {day:%B} {day.year}"
-
-
 @dataclass(frozen=True)
 class BusinessCalendar:
     """One account's calendar, as the engine needs it (see the module's docstring)."""
@@ -120,10 +116,6 @@ class BusinessCalendar:
 
     def is_business_day(self, day: date) -> bool:
         return self.day_off(day) is None
-
-    def explain(self, day: date) -> str:
-        """'25 December 2027 is Christmas Day (US)'."""
-        return f"{_long(day)} {self.day_off(day) or 'is a business day'}"
 
 
 def check_dates(field: str, values: Any) -> frozenset[date]:

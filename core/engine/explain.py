@@ -2,6 +2,11 @@
 plain match of its rule (a spring-forward gap, a skipped day, a repeated hour, a short month, a
 business calendar's day off, a delivery window, start_at/end_at, the end of a pause).
 
+Each reason is {code, detail}: the API's previews and `python -m ticker preview` show the detail; the
+console words the daylight-saving ones itself (api/console/words.py) from the facts they also carry:
+`wall` (spring_forward, skipped_day: the rule's wall time that did not exist, naive) and `wildcard`
+(repeated_hour_first: whether the rule runs at both of the repeated times).
+
 Pure, like core/engine/timing.py and core/engine/when.py: UTC instants in and out, no clock, no I/O. The API's
 preview routes and `python -m ticker preview` print what this returns.
 """
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +24,9 @@ from core.engine.timing import calendar_moves, is_wildcard, next_run_after, wall
 from core.engine.when import next_dispatch
 
 _MICROSECOND = timedelta(microseconds=1)
+# Every reason's code (docs/semantics.md, "Explained previews"; the API's schema lists them).
+REASON_CODES = ("spring_forward", "skipped_day", "holiday_moved", "holiday_skipped", "repeated_hour_first",
+                "repeated_hour_second", "month_end", "window", "start_at", "end_at", "after_pause")
 
 
 def _rule_times(fields: Mapping[str, Any]) -> tuple[frozenset[int], frozenset[int]] | None:
@@ -38,8 +46,23 @@ def _rule_times(fields: Mapping[str, Any]) -> tuple[frozenset[int], frozenset[in
     return None
 
 
-def _reason(code: str, detail: str) -> dict:
-    return {"code": code, "detail": detail}
+def _reason(code: str, detail: str, **facts) -> dict:
+    return {"code": code, "detail": detail, **facts}
+
+
+def _missing_wall(times: tuple[frozenset[int], frozenset[int]], start: datetime, end: datetime) -> datetime:
+    """The first of the rule's wall times in the gap [start, end) (naive wall clocks): the one that did
+    not exist; the gap's start when none of them falls in it."""
+    minutes, hours = times
+    day = start.date()
+    while day <= end.date():
+        for hour in sorted(hours):
+            for minute in sorted(minutes):
+                wall = datetime.combine(day, time(hour, minute))
+                if start <= wall < end:
+                    return wall
+        day += timedelta(days=1)
+    return start
 
 
 def _long(day) -> str:
@@ -79,23 +102,26 @@ def reasons(fields: Mapping[str, Any], occurrence: datetime, dispatch: datetime,
                                                         occurrence):
             before = (occurrence - _MICROSECOND).astimezone(zone)
             jumped_from = occurrence.astimezone(timezone(before.utcoffset()))  # the wall clock the jump left
-            if jumped_from.date() != local.date():
+            gap_start, gap_end = jumped_from.replace(tzinfo=None), local.replace(tzinfo=None)
+            wall = _missing_wall(times, gap_start, gap_end)
+            if gap_end - gap_start >= timedelta(days=1):
                 found.append(_reason("skipped_day", (
                     f"moved to the end of a skipped day: the clocks jumped from {_long(jumped_from)} "
                     f"{jumped_from.strftime('%H:%M')} {before.tzname()} to {_long(local)} {local.strftime('%H:%M')} "
-                    f"{local.tzname()}, so the rule's day did not exist")))
+                    f"{local.tzname()}, so the rule's day did not exist"), wall=wall))
             else:
                 found.append(_reason("spring_forward", (
                     f"moved to the end of the spring-forward gap: the clocks jumped from "
                     f"{jumped_from.strftime('%H:%M')} {before.tzname()} to {local.strftime('%H:%M')} {local.tzname()}, "
-                    f"so the rule's wall time did not exist that day")))
+                    f"so the rule's wall time did not exist that day"), wall=wall))
         other = local.replace(fold=1 - local.fold)
         if other.utcoffset() != local.utcoffset():  # this wall time happened twice that night
             if local.fold == 0:
+                wildcard = is_wildcard(fields)
                 text = "first of a repeated hour (clocks fall back): " + (
-                    "the wall time comes twice and a wildcard rule runs at both" if is_wildcard(fields)
+                    "the wall time comes twice and a wildcard rule runs at both" if wildcard
                     else "a fixed-time rule runs once, at the first")
-                found.append(_reason("repeated_hour_first", text))
+                found.append(_reason("repeated_hour_first", text, wildcard=wildcard))
             else:
                 found.append(_reason("repeated_hour_second",
                                      "second of a repeated hour (clocks fall back): a wildcard rule runs again"))

@@ -1,2 +1,2 @@
 """What operators read: the health rules (health: /readyz, the console's health page, the ticker's
-hourly check) and the SQL gauges Prometheus scrapes (metrics)."""
+hourly check) and the SQL gauges Prometheus scrapes (gauges)."""

@@ -9,7 +9,7 @@
 --   consecutive_failures  its last %(consecutive_failures)s or more runs failed
 --   paused_after_failures the schedule paused itself (pause_after_failures): inactive, but listed until
 --                         someone resumes, enables or disables it
--- count_schedules_by_state (metrics.sql) counts the same conditions from the same parameters and
+-- count_schedules_by_state (gauges.sql) counts the same conditions from the same parameters and
 -- function (tests/api/test_health_issues.py checks they agree).
 
 -- schedule_health_issues --

@@ -119,7 +119,7 @@ def backoff_seconds(dispatch_errors: int) -> int:
     return min(BACKOFF_BASE_SECONDS * 2 ** min(dispatch_errors, 16), BACKOFF_MAX_SECONDS)
 
 
-def describe_error(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     """`TimingError: weekly_dow required for weekly cadence`, on one line."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_LIMIT]
 
@@ -149,7 +149,7 @@ def plan_batch(rows, now: datetime) -> Batch:
                 nocc, following = None, next_run_after(row, now)
             runs = due is not None and _is_occurrence(row, occurrence)
         except Exception as exc:  # one bad row must never stop the batch, whatever it raises
-            error = describe_error(exc)
+            error = error_line(exc)
             retry_at = now + timedelta(seconds=backoff_seconds(row["dispatch_errors"]))
             batch.updates.append(Advance(sid, retry_at, True, None, None, error, None))
             batch.outcomes.append(Outcome("failed", sid, name, retry_at, error=error))

@@ -32,7 +32,7 @@ def test_anonymous_requests_get_at_most_their_share_and_the_rest_wait_without_a_
     signed = SimpleNamespace(route="authenticated", name="t")
     health = SimpleNamespace(route="health", name="h")
     for conn in (*anonymous, signed, health):
-        worker._dispatch(conn)
+        worker._hand_to_thread(conn)
     assert [conn.name for conn in worker.started] == ["a0", "t", "h"]
     assert [conn.name for conn in worker.anonymous_waiting] == ["a1", "a2"]
     worker.finish_request(signed, _done())

@@ -1,7 +1,6 @@
 """python -m api.cli: create-account prints an id, mint-token prints a token the API accepts."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -45,20 +44,8 @@ def test_create_account_prints_the_new_id(database_url, conn):
         assert cur.fetchone() == {"name": "Acme", "plan": "free"}
 
 
-def test_mint_token_uses_make_devs_secret_when_jwt_secret_is_unset(client, account_id, tmp_path):
-    (tmp_path / "secrets.json").write_text(json.dumps({"JWT_SECRET": JWT_SECRET, "UNSUBSCRIBE_SECRET": "u" * 40}))
-    result = _cli("mint-token", "--account-id", str(account_id), DEV_DATA_DIR=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert str(tmp_path / "secrets.json") in result.stderr
-    response = client.get("/v1/schedules", headers={"Authorization": f"Bearer {result.stdout.strip()}"})
-    assert response.status_code == 200
-    production = _cli("mint-token", "--account-id", str(account_id), DEV_DATA_DIR=str(tmp_path),
-                      ENVIRONMENT="production")
-    assert production.returncode == 2 and "JWT_SECRET" in production.stderr
-
-
-def test_cli_errors_are_one_line(database_url, tmp_path):
-    missing_secret = _cli("mint-token", "--account-id", str(uuid.uuid4()), DEV_DATA_DIR=str(tmp_path))
+def test_cli_errors_are_one_line(database_url):
+    missing_secret = _cli("mint-token", "--account-id", str(uuid.uuid4()))
     assert missing_secret.returncode == 2
     assert missing_secret.stderr.strip().count("\n") == 0 and "JWT_SECRET" in missing_secret.stderr
     unknown_plan = _cli("create-account", "--name", "x", "--plan", "platinum", DATABASE_URL=database_url)

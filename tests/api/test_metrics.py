@@ -14,7 +14,7 @@ import tzdata
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.ops import db
-from core.observe.metrics import SqlCollector
+from core.observe.gauges import SqlCollector
 from core.ops.sql import queries
 from tests.api.conftest import JWT_SECRET, bearer
 from tests.api.test_gunicorn import ROOT, _env, _free_port, _get, _gunicorn_cmd, _wait_until_serving

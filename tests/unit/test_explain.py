@@ -30,6 +30,17 @@ def test_a_run_moved_to_the_end_of_the_spring_forward_gap_says_so():
     assert "02:00 EST to 03:00 EDT" in runs[1]["reasons"][0]["detail"]
 
 
+def test_daylight_saving_reasons_carry_the_facts_the_console_words():
+    """api/console/words.py words these reasons: the wall time the gap swallowed, the kind of rule."""
+    cron = explained_runs({"cadence": "cron", "cron_expression": "15,45 1-3 * * *", "timezone": NY},
+                          utc(2026, 3, 8, 6, 50), 1)
+    assert cron[0]["at"] == utc(2026, 3, 8, 7) and cron[0]["reasons"][0]["wall"] == datetime(2026, 3, 8, 2, 15)
+    fixed = explained_runs({"cadence": "daily", "send_hour": 1, "send_minute": 30, "timezone": NY},
+                           utc(2026, 10, 31, 12), 1)
+    wildcard = explained_runs({"cadence": "hourly", "send_minute": 30, "timezone": NY}, utc(2026, 11, 1, 5), 1)
+    assert [fixed[0]["reasons"][0]["wildcard"], wildcard[0]["reasons"][0]["wildcard"]] == [False, True]
+
+
 def test_a_rule_at_03_00_on_the_spring_forward_day_is_a_plain_match():
     runs = explained_runs({"cadence": "daily", "send_hour": 3, "timezone": NY}, utc(2026, 3, 8), 1)
     assert runs[0]["at"] == utc(2026, 3, 8, 7) and codes(runs) == [[]]
@@ -77,7 +88,17 @@ def test_a_skipped_day_is_explained():
     assert first["local"] == "2011-12-31T00:00:00+14:00"
     assert [r["code"] for r in first["reasons"]] == ["skipped_day"]
     assert "30 December 2011" in first["reasons"][0]["detail"]
+    assert first["reasons"][0]["wall"] == datetime(2011, 12, 30, 0, 0)  # the rule's wall time that did not exist
     assert second["reasons"] == []
+
+
+def test_a_gap_across_midnight_is_no_skipped_day():
+    """Asia/Dhaka, 19 June 2009: 23:00 +06 -> 00:00 +07. A 23:30 rule moves to the next day's 00:00,
+    the end of an hour's gap, not of a skipped day."""
+    fields = {"cadence": "daily", "send_hour": 23, "send_minute": 30, "timezone": "Asia/Dhaka"}
+    [run] = explained_runs(fields, utc(2009, 6, 19), 1)
+    assert run["local"] == "2009-06-20T00:00:00+07:00"
+    assert [(r["code"], r["wall"]) for r in run["reasons"]] == [("spring_forward", datetime(2009, 6, 19, 23, 30))]
 
 
 def test_calendar_moves_and_skips_are_explained():

@@ -1,22 +1,21 @@
-"""Schedules in words for the console: the cadence as a sentence, times relative to now, and which
-runs daylight saving moved. Pure functions (no Flask, no clock: `now` is passed in), over the same
-fields the API takes, so the preview and the schedule page say the same thing.
+"""Schedules in words for the console: the cadence as a sentence, durations, times relative to now
+and in the schedule's zone, and the notes on runs daylight saving moved. Pure functions (no Flask, no
+clock: `now` is passed in), over the same fields the API takes, so the preview and the schedule page
+say the same thing.
 
-The daylight-saving notes follow the engine's rules (core/engine/timing.py): a fixed-time rule whose wall
-time falls in a spring-forward gap runs at the end of the gap ("02:30 does not exist on 8 March;
-runs at 03:00 EDT"); in a fall-back overlap it runs once, at the first of the two times; a wildcard
-rule (hourly, `*/15 * * * *`) runs at both.
+The engine alone says why a run is where it is (core/engine/explain.py's reasons, which the API's
+previews return); the notes only word its daylight-saving reasons: "02:30 does not exist on 8 March
+(clocks go forward); runs at 03:00 EDT", "01:30 happens twice on 1 November (clocks go back); runs
+once, at the first (EDT)".
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from core.engine import cron
-from core.engine.timing import is_wildcard
 
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_SECOND = timedelta(seconds=1)
 
 
 def _hhmm(hour: int, minute: int) -> str:
@@ -41,7 +40,7 @@ def duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def _describe_cron(expression: str) -> str:
+def _cron_in_words(expression: str) -> str:
     text = expression.strip()
     try:
         spec = cron.parse(text)
@@ -63,7 +62,7 @@ def _describe_cron(expression: str) -> str:
     return f"Cron {text}"
 
 
-def describe(schedule) -> str:
+def cadence_in_words(schedule) -> str:
     """The cadence as a sentence, ending with the zone: 'Every Monday at 09:00, America/New_York'."""
     cadence = schedule.get("cadence")
     zone = schedule.get("timezone") or "UTC"
@@ -92,7 +91,7 @@ def describe(schedule) -> str:
             which = f"the {'last' if week == -1 else _ordinal(week)} {DAYS[weekday]}"
         words = f"Monthly on {which} at {at}"
     elif cadence == "cron":
-        words = _describe_cron(schedule.get("cron_expression") or "")
+        words = _cron_in_words(schedule.get("cron_expression") or "")
     elif cadence == "interval":
         seconds = schedule.get("interval_seconds")
         words = f"Every {duration(seconds)}" if isinstance(seconds, int) and seconds > 0 else "At an interval"
@@ -129,51 +128,30 @@ def local_input(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
 
 
-def _wanted_times(schedule) -> list[tuple[int, int]]:
-    """The wall times (hour, minute) a fixed-time rule asks for, sorted."""
-    if schedule.get("cadence") == "cron":
-        spec = cron.parse(schedule["cron_expression"])
-        return sorted((h, m) for h in spec.hours for m in spec.minutes)
-    hour, minute = schedule.get("send_hour"), schedule.get("send_minute")
-    return [(9 if hour is None else hour, 0 if minute is None else minute)]
+def dst_note(reasons: list[dict], at: datetime, zone: str) -> str | None:
+    """The note on a run at `at` that daylight saving moved, worded from the engine's reasons for it
+    (core/engine/explain.py); None when it gives none about daylight saving."""
+    at_local = at.astimezone(ZoneInfo(zone))
+    for reason in reasons:
+        code = reason["code"]
+        if code == "spring_forward":
+            return (f"{reason['wall']:%H:%M} does not exist on {_day_month(reason['wall'])} (clocks go forward); "
+                    f"runs at {at_local:%H:%M %Z}")
+        if code == "skipped_day":
+            return (f"{_day_month(reason['wall'])} does not exist (the clocks skipped the whole day); "
+                    f"runs at {at_local:%H:%M %Z} on {_day_month(at_local)}")
+        if code in ("repeated_hour_first", "repeated_hour_second"):
+            which = ("this is the second" if code == "repeated_hour_second"
+                     else "this is the first" if reason["wildcard"] else "runs once, at the first")
+            return f"{at_local:%H:%M} happens twice on {_day_month(at_local)} (clocks go back); {which} ({at_local:%Z})"
+    return None
 
 
-def dst_note(schedule, run: datetime) -> str | None:
-    """Why daylight saving changed this run, or None when it did not."""
-    if schedule.get("cadence") in ("once", "interval", None):
-        return None
-    zone = ZoneInfo(schedule.get("timezone") or "UTC")
-    at = run.astimezone(zone)
-    before = (run - _SECOND).astimezone(zone)
-    wildcard = is_wildcard(schedule)
-    if at.utcoffset() > before.utcoffset() and not wildcard:
-        # `run` is the end of a spring-forward gap: the wall clock jumped from `before` + 1 s to `at`.
-        gap_start = (before + _SECOND).replace(tzinfo=None)
-        gap_end = at.replace(tzinfo=None)
-        if gap_end - gap_start >= timedelta(days=1):  # a whole day skipped (Pacific/Apia, 30 December 2011)
-            return (f"{_day_month(gap_start)} does not exist (the clocks skipped the whole day); "
-                    f"runs at {at:%H:%M %Z} on {_day_month(at)}")
-        for hour, minute in _wanted_times(schedule):
-            wall = gap_start.replace(hour=hour, minute=minute, second=0)
-            if gap_start <= wall < gap_end:
-                return (f"{_hhmm(hour, minute)} does not exist on {_day_month(at)} (clocks go forward); "
-                        f"runs at {at:%H:%M %Z}")
-        return None
-    wall = at.replace(tzinfo=None)
-    first = wall.replace(fold=0).replace(tzinfo=zone)
-    second = wall.replace(fold=1).replace(tzinfo=zone)
-    if first.utcoffset() == second.utcoffset():
-        return None
-    repeated = f"{at:%H:%M} happens twice on {_day_month(at)} (clocks go back)"
-    if wildcard:
-        which = "first" if at.utcoffset() == first.utcoffset() else "second"
-        return f"{repeated}; this is the {which} ({at:%Z})"
-    return f"{repeated}; runs once, at the first ({at:%Z})"
-
-
-def upcoming(schedule, runs: list[datetime], now: datetime) -> list[dict]:
-    """The runs as the console lists them: UTC instant, local time, relative time and any DST note."""
+def upcoming(schedule, runs: list[dict], now: datetime) -> list[dict]:
+    """The runs (each {at, reasons}, as core.engine.explain.explained_runs gives them) as the console
+    lists them: UTC instant, local time, relative time and any daylight-saving note."""
     zone = schedule.get("timezone") or "UTC"
-    return [{"at": run.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-             "local": local(run, zone), "relative": relative(run, now), "note": dst_note(schedule, run)}
+    return [{"at": run["at"].astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+             "local": local(run["at"], zone), "relative": relative(run["at"], now),
+             "note": dst_note(run["reasons"], run["at"], zone)}
             for run in runs]

@@ -1,4 +1,4 @@
--- Gauges read from PostgreSQL for /metrics (core/observe/metrics.py, SqlCollector). Counts over the whole
+-- Gauges read from PostgreSQL for /metrics (core/observe/gauges.py, SqlCollector). Counts over the whole
 -- service, never per schedule or per account. The first query is cheap (index ranges) and is read
 -- every few seconds; the others read more and are cached for a minute.
 
