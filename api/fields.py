@@ -5,7 +5,7 @@ into an error from PostgreSQL: text it cannot store (`unstorable`: NUL character
 refuse, and lone UTF-16 surrogates such as a JSON "\ud800", which have no UTF-8 form), non-finite
 numbers and deep nesting inside JSON objects, datetimes without an offset or outside the years the
 time engine handles. Limits that are settings (the recipients cap, the task registry) are read from
-the app.
+the app; the channel types from their registry (core/deliveries/channel_types.py), when a value is checked.
 
 `refuse_unstorable` checks a whole JSON body at once, naming the top-level field: the API's JSON
 parser (api/errors.py) and the unsubscribe route call it, so no string of any field, present or
@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from marshmallow import ValidationError, fields, validate
+
+from core.deliveries import channel_types
 
 MAX_JSON_DEPTH = 16
 MIN_YEAR, MAX_YEAR = 1900, 9000
@@ -114,6 +116,16 @@ def known_task(value: str) -> None:
     tasks = _settings().tasks
     if value not in tasks:
         raise ValidationError(f"Unknown task {value!r}; registered tasks: {', '.join(sorted(tasks))}.")
+
+
+def channel_type(value: str) -> None:
+    """A registered channel type."""
+    validate.OneOf(channel_types.names())(value)
+
+
+def ledger_channel(value: str) -> None:
+    """A delivery ledger row's channel: email, or a registered channel type."""
+    validate.OneOf(("email",) + channel_types.names())(value)
 
 
 def recipients_limit(value: list) -> None:

@@ -5,8 +5,9 @@ plugin, extended) adds what they cannot see on their own, so that a client gener
 document builds only requests the API takes and expects every answer it gets:
 
 - Validators written as functions (api/fields.py) become keywords: storable text -> a no-NUL
-  `pattern`, the task registry -> `enum`, IANA zones -> `format: iana-time-zone`, the recipients cap -> `maxItems`, the
-  years the time engine handles -> a `pattern` on the year, JSON objects -> `propertyNames`.
+  `pattern`, the task registry and the channel types (core/deliveries/channel_types.py) -> `enum`, IANA
+  zones -> `format: iana-time-zone`, the recipients cap -> `maxItems`, the years the time engine
+  handles -> a `pattern` on the year, JSON objects -> `propertyNames`.
 - A request body whose schema requires `cadence` (create, preview) becomes one schema per cadence,
   each the body's own schema with the fields core.model.REQUIRED_BY_CADENCE names made required,
   joined by `oneOf` + `discriminator` on `cadence`. PATCH keeps the partial form, every field
@@ -30,8 +31,9 @@ import re
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, missing, validate
 
-from api.fields import MAX_JSON_DEPTH, json_object, known_task, known_timezone, reasonable_year, recipients_limit, \
-    storable
+from api.fields import MAX_JSON_DEPTH, channel_type, json_object, known_task, known_timezone, ledger_channel, \
+    reasonable_year, recipients_limit, storable
+from core.deliveries import channel_types
 from core.model import CADENCES, REQUIRED_BY_CADENCE
 
 NO_NUL = r"^[^\u0000]*$"
@@ -177,6 +179,10 @@ def _validator_keywords(settings):
             keywords["pattern"] = NO_NUL
         if known_task in validators:
             keywords["enum"] = sorted(settings.tasks)
+        if channel_type in validators:
+            keywords["enum"] = list(channel_types.names())
+        if ledger_channel in validators:
+            keywords["enum"] = ["email", *channel_types.names()]
         if known_timezone in validators:
             keywords.update(format=TIME_ZONE_FORMAT, example="America/New_York",
                             description="an IANA time zone name (tz database), e.g. America/New_York or UTC")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
-from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, known_task,
-                        known_timezone, outbound_url, recipients_limit, storable)
+from api.fields import (EmailAddress, JsonInteger, JsonObject, StrictBoolean, Text, UtcDateTime, channel_type,
+                        known_task, known_timezone, ledger_channel, outbound_url, recipients_limit, storable)
 from core.alerts import EVENTS as ALERT_EVENTS, MESSAGE_EVENTS as ALERT_MESSAGE_EVENTS
-from core.deliveries import channels, signing
+from core.deliveries import channel_types, channels, signing
 from core.engine import cron
 from core.engine.explain import REASON_CODES
 from core.engine.timing import TimingError, timing_problems
@@ -47,12 +47,13 @@ def _int(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Intege
 
 
 class ChannelSchema(Schema):
-    """A delivery channel beside email: a signed webhook or a Slack incoming webhook."""
+    """A delivery channel beside email, of a registered type (core/deliveries/channel_types.py): a signed
+    webhook or a Slack incoming webhook."""
 
     id = fields.UUID(load_default=None, metadata={
         "description": "in an edit, `{\"id\": ...}` alone keeps an existing channel as it is"})
-    type = fields.String(validate=validate.OneOf(channels.TYPES), metadata={
-        "description": "webhook (Standard Webhooks, signed) or slack (an incoming-webhook URL)"})
+    type = fields.String(validate=channel_type, metadata={"description": " or ".join(
+        f"{kind.name} ({kind.about})" for kind in channel_types.TYPES.values())})
     url = fields.String(validate=[validate.Length(min=1, max=2048), storable, outbound_url], metadata={
         "description": "https, to a public address; a Slack URL is a secret and is read back masked"})
     status = fields.String(dump_only=True, validate=validate.OneOf(("active", "disabled")), metadata={
@@ -94,7 +95,8 @@ class ScheduleSchema(Schema):
                              validate=recipients_limit)
     channels = fields.List(fields.Nested(ChannelSchema), load_default=list, validate=_channels_limit, metadata={
         "description": "where runs are delivered besides `recipients` (email): "
-                       "[{\"type\": \"webhook\"|\"slack\", \"url\": \"https://...\"}]; "
+                       "[{\"type\": " + "|".join(f'"{name}"' for name in channel_types.names())
+                       + ", \"url\": \"https://...\"}]; "
                        "an edit with a list replaces them, one without keeps them"})
     include_attachment = StrictBoolean(load_default=False)
     cadence = fields.String(required=True, validate=validate.OneOf(CADENCES))
@@ -366,7 +368,7 @@ class RunSchema(Schema):
 class DeliverySchema(Schema):
     """One row of a run's delivery ledger: one (channel, target), sent at most once."""
 
-    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",) + channels.TYPES))
+    channel = fields.String(dump_only=True, validate=ledger_channel)
     target = fields.String(dump_only=True, metadata={
         "description": "the recipient's address, or the channel's URL (a Slack URL masked)"})
     status = fields.String(dump_only=True, validate=validate.OneOf(model.DELIVERY_STATUSES), metadata={
@@ -514,7 +516,7 @@ class AlertSettingsSchema(Schema):
 class AlertDeliverySchema(Schema):
     """One row of an alert message's delivery ledger."""
 
-    channel = fields.String(dump_only=True, validate=validate.OneOf(("email",) + channels.TYPES))
+    channel = fields.String(dump_only=True, validate=ledger_channel)
     target = fields.String(dump_only=True, metadata={"description": "the address, or the URL (a Slack URL masked)"})
     status = fields.String(dump_only=True, validate=validate.OneOf(model.DELIVERY_STATUSES), metadata={
         "description": "pending (to send, or to retry at not_before), sending, sent, suppressed "

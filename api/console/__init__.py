@@ -32,8 +32,22 @@ from datetime import timedelta
 
 from flask import Blueprint
 
+from core.deliveries import channel_types
+
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
+
+
+def channel_labels() -> str:
+    """The registered channel types' labels in words ("Webhook and Slack"), for the forms' headings."""
+    labels = [kind.label for kind in channel_types.TYPES.values()]
+    return " and ".join(filter(None, (", ".join(labels[:-1]), labels[-1])))
+
+
+# Every page reads the channel types from their registry: labels, choices (core/deliveries/channel_types.py).
+bp.add_app_template_global(channel_types.TYPES, "channel_types")
+bp.add_app_template_global(channel_types.label, "channel_label")
+bp.add_app_template_global(channel_labels)
 
 
 def init_app(app, settings) -> None:

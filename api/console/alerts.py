@@ -9,7 +9,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from api.console import bp
-from api.console.forms import _messages
+from api.console.forms import NEW_CHANNEL_TYPE, _messages
 from api.console.schedules import back, get_or_404
 from api.db import tenant
 from api.schemas import AlertSettingsSchema
@@ -37,7 +37,7 @@ def alert_list():
 
 def _page(current, rows, status, *, form, errors, code=200):
     values = form or {"emails": "\n".join(current["emails"]), "events": current["events"],
-                      "keep": [c["id"] for c in current["channels"]], "new_type": "webhook", "new_url": ""}
+                      "keep": [c["id"] for c in current["channels"]], "new_type": NEW_CHANNEL_TYPE, "new_url": ""}
     return render_template("console/alerts.html", settings=current, alerts=rows, status=status, values=values,
                            errors=errors, event_words=EVENT_WORDS, events=EVENTS), code
 
@@ -48,9 +48,9 @@ def save_alert_settings():
     emails = [line.strip() for line in (form.get("emails") or "").replace(",", "\n").splitlines() if line.strip()]
     channels = [{"id": channel_id} for channel_id in form.getlist("keep")]
     if (form.get("new_url") or "").strip():
-        channels.append({"type": form.get("new_type") or "webhook", "url": form["new_url"].strip()})
+        channels.append({"type": form.get("new_type") or NEW_CHANNEL_TYPE, "url": form["new_url"].strip()})
     values = {"emails": form.get("emails") or "", "events": form.getlist("events"), "keep": form.getlist("keep"),
-              "new_type": form.get("new_type") or "webhook", "new_url": form.get("new_url") or ""}
+              "new_type": form.get("new_type") or NEW_CHANNEL_TYPE, "new_url": form.get("new_url") or ""}
     errors: dict = {}
     try:
         loaded = settings_schema.load({"emails": emails, "channels": channels, "events": form.getlist("events")})

@@ -57,7 +57,7 @@ def _render(values, errors, *, schedule=None, status=200):
         "console/edit.html", v=values, errors=errors, s=schedule, cadences=list(model.CADENCE_LABELS.items()),
         calendars=_calendar_options(values.get("calendar_id")),
         zones=zones(), tasks=sorted(current_app.config["SETTINGS"].tasks), overlap_policies=model.OVERLAP_POLICIES,
-        catchup_policies=model.CATCHUP_POLICIES, channel_types=channels.TYPES, days=words.DAYS, words=words,
+        catchup_policies=model.CATCHUP_POLICIES, days=words.DAYS, words=words,
         preview=preview, preview_errors=preview_errors, preview_state=state), status
 
 

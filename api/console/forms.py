@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 
 from api.schemas import schedule_patch_schema, schedule_preview_schema, schedule_schema
+from core.deliveries import channel_types
 from core.engine.timing import TIMING_FIELDS
 from core.schedule import schedules
 
@@ -37,6 +38,8 @@ LIST_FIELDS = ("zip_codes", "recipients", "tags")
 JSON_FIELDS = ("task_parameters", "filters")
 TIME_FIELDS = ("start_at", "end_at")
 BOOLEAN_FIELDS = ("include_attachment", "active")
+# The channel type a form offers first: the first registered (webhook).
+NEW_CHANNEL_TYPE = channel_types.names()[0]
 # Text fields typed in an <input> (one line); the others are <textarea>s.
 SINGLE_LINE = tuple(name for name in TEXT_FIELDS if name != "description")
 # Nullable fields: left empty, they are sent as null (so clearing one on edit clears it).
@@ -89,7 +92,7 @@ def _channels(form) -> list[dict]:
     kept = [{"id": value.strip()} for value in _getlist(form, "channel_keep") if value.strip()]
     url = (form.get("new_channel_url") or "").strip()
     if url:
-        kept.append({"type": (form.get("new_channel_type") or "webhook").strip(), "url": url})
+        kept.append({"type": (form.get("new_channel_type") or NEW_CHANNEL_TYPE).strip(), "url": url})
     return kept
 
 
@@ -229,7 +232,7 @@ def from_row(row) -> dict:
         moment = row.get(name)
         values[name] = moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
     values["channel_keep"] = [str(channel["id"]) for channel in row.get("channels") or []]
-    values["new_channel_type"], values["new_channel_url"] = "webhook", ""
+    values["new_channel_type"], values["new_channel_url"] = NEW_CHANNEL_TYPE, ""
     return values
 
 
@@ -252,4 +255,4 @@ def defaults() -> dict:
     for name in _DEFAULTED:
         value = schedule_schema.fields[name].load_default
         form[name] = value if isinstance(value, bool) else str(value)
-    return {**form, "cadence": "daily", "channel_keep": [], "new_channel_type": "webhook", "new_channel_url": ""}
+    return {**form, "cadence": "daily", "channel_keep": [], "new_channel_type": NEW_CHANNEL_TYPE, "new_channel_url": ""}

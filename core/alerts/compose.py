@@ -1,6 +1,6 @@
-"""What an alert message says: its subject and text (the same words in every channel), an email with
-a link to the schedule's (or run's) console page and an unsubscribe link, a Standard Webhooks body,
-a Slack message.
+"""What an alert message says: its subject and text (the same words in every channel), and an email with
+a link to the schedule's (or run's) console page and an unsubscribe link. Each channel type's sender
+renders the same content into its own body (`send_alert`, core/deliveries/channel_types.py).
 
 `compose(settings, message)` takes a row of core/alerts/ledger.sql's alert_message_for_delivery.
 """
@@ -12,10 +12,9 @@ from datetime import timezone
 from email.utils import formatdate
 from zoneinfo import ZoneInfo
 
-from core.deliveries.delivery import shown_target
+from core.deliveries.channel_types import shown_target
 from core.deliveries.email import ReportEmail, unsubscribe_url
 
-WEBHOOK_EVENT_TYPE = "schedule.alert"
 ERROR_EXCERPT = 300
 
 
@@ -25,7 +24,7 @@ class AlertContent:
     lines: tuple[str, ...]   # the body, a paragraph a line
     link: str                # the console page of the run (or the schedule)
     schedule_link: str
-    data: dict               # for webhooks
+    data: dict               # for webhooks (the body's `data`)
 
 
 def _when(value, zone: str | None) -> str:
@@ -126,15 +125,3 @@ def email(settings, content: AlertContent, m: dict, recipient: str, message_id: 
             f'<p style="color:#666;font-size:12px">You receive this because this address gets the alerts of the '
             f'account. <a href="{html.escape(unsubscribe)}">Unsubscribe</a></p></body></html>\n')
     return ReportEmail(recipient, content.subject, headers, text, page)
-
-
-def webhook_body(content: AlertContent, m: dict) -> dict:
-    return {"type": WEBHOOK_EVENT_TYPE, "timestamp": _utc(m["created_at"]), "data": content.data}
-
-
-def slack_message(content: AlertContent) -> dict:
-    def esc(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = f"*<{esc(content.link)}|{esc(content.subject)}>*\n" + "\n".join(esc(line) for line in content.lines)
-    return {"text": f"{content.subject}: {content.link}",
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}

@@ -5,14 +5,16 @@ An incident (`alerts`) is opened by a schedule's first bad event (a run `failed`
 a `missed` run, a pause after failures, a channel disabled by its receiver, or the schedule going
 stale), counts the failed and missed runs that follow (`failures`), and is closed by the schedule's
 next succeeded run. Its news are its `messages` (opened, paused, channel_disabled, recovered), each
-with its delivery ledger rows. Migration 0019's triggers write all of this in the transaction of the
-event; this module only reads it, and finds the stale schedules, where no statement happens.
+with its delivery ledger rows (a secret URL masked). Migration 0019's triggers write all of this in the
+transaction of the event; this module only reads it, and finds the stale schedules, where no statement
+happens.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
 from core import model
+from core.deliveries.channel_types import shown_target
 from core.ops.sql import queries
 
 MAX_LIMIT = 200
@@ -32,6 +34,7 @@ def list_alerts(cur, account_id, *, status: str | None = None, schedule_id=None,
         for message in cur.fetchall():
             message = dict(message)
             for row in message["deliveries"]:  # json_agg writes instants as text
+                row["target"] = shown_target(row["channel"], row["target"])
                 for name in ("sent_at", "not_before"):
                     row[name] = datetime.fromisoformat(row[name]) if row[name] else None
             by_id[str(message.pop("alert_id"))]["messages"].append(message)

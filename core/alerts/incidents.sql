@@ -19,13 +19,11 @@ SELECT a.id, a.schedule_id, s.name AS schedule_name, a.status, a.opened_by, a.fa
  LIMIT %(limit)s;
 
 -- alert_messages_of --
--- The messages of these incidents, oldest first, each with its delivery ledger rows (a Slack URL masked, as ledger_summary does).
+-- The messages of these incidents, oldest first, each with its delivery ledger rows (their targets as stored: core/alerts/incidents.py masks a secret URL).
 SELECT m.id, m.alert_id, m.event, m.cause, m.run_id, m.detail, m.failures, m.created_at, m.done_at,
        COALESCE((SELECT json_agg(json_build_object(
                     'channel', d.channel,
-                    'target', CASE WHEN d.channel = 'slack'
-                                   THEN regexp_replace(d.target, '^([a-z]+://[^/?#]+).*(.{4})$', '\1/…\2')
-                                   ELSE d.target END,
+                    'target', d.target,
                     'status', d.status, 'attempts', d.attempts, 'last_error', d.last_error,
                     'unknown_outcomes', d.unknown_outcomes, 'sent_at', d.sent_at, 'not_before', d.not_before)
                     ORDER BY d.channel, d.target)

@@ -1,8 +1,8 @@
 """The delivery of alert messages through the delivery ledger.
 
-An alert message's rows (`deliveries` with `alert_message_id`: one per email address, webhook and Slack
-URL of the account's alert settings, unsubscribed addresses `suppressed`) are made with the message,
-in the transaction of its event (migration 0019). Then, as for a run's rows:
+An alert message's rows (`deliveries` with `alert_message_id`: one per email address and channel URL
+of the account's alert settings, unsubscribed addresses `suppressed`) are made with the message, in the
+transaction of its event (migration 0019). Then, as for a run's rows:
 
 - the ticker pushes one RQ job per message that has a row due (`push_due`), and pushes it again when
   its job was lost (Redis emptied) or a row's retry came due;
@@ -10,22 +10,23 @@ in the transaction of its event (migration 0019). Then, as for a run's rows:
   lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient failure:
   the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
   DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again;
+  An email goes out here; a channel's message is rendered and sent by its type's sender
+  (core/deliveries/channel_types.py, `send_alert`).
 - a row whose sender was killed mid-send keeps its lease until it runs out; the ticker then
   (`recover_sends`) sends it again with the same Message-ID / webhook-id, or fails it
   (UNKNOWN_OUTCOME=give_up), as for runs.
 """
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 from datetime import datetime, timezone
 
 from rq import Queue
 
 from core.alerts import compose
-from core.deliveries import outbound, signing
-from core.deliveries.delivery import Sent, shown_target
+from core.deliveries import channel_types
+from core.deliveries.channel_types import shown_target
+from core.deliveries.delivery import Sent
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 ALERT_JOB_FUNC = "worker.alerts.deliver_alert"
 # A message whose job was pushed this long ago and still has a row due is pushed again.
 REPUSH_SECONDS = 60
-USER_AGENT = "schedules-webhooks/1"
 
 
 def lease_seconds(settings) -> float:
@@ -134,31 +134,4 @@ def _send(settings, mailers, pool, message: dict, content, row: dict) -> Sent:
         return Sent(ok=outcome.ok, error=outcome.error,
                     permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
                     unreachable=not outcome.ok and outcome.response_code is None)
-    try:
-        destination = outbound.check(row["target"], allow_loopback=settings.webhook_allow_loopback)
-    except outbound.UnsafeUrl as exc:
-        return Sent(False, f"refused: {exc}", permanent=not exc.transient)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    if row["channel"] == "slack":
-        body = json.dumps(compose.slack_message(content), ensure_ascii=False)
-    else:
-        body = json.dumps(compose.webhook_body(content, message), separators=(",", ":"), sort_keys=True,
-                          ensure_ascii=False, default=str)
-        webhook_id = f"msg_{row['message_id'].replace('-', '')}"
-        with pool.connection() as conn, db.service_transaction(conn) as cur:
-            secrets = [r["secret"] for r in signing.ensure_secret(cur, message["account_id"])]
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        headers.update({"webhook-id": webhook_id, "webhook-timestamp": str(int(now.timestamp())),
-                        "webhook-signature": signing.signature_header(secrets, webhook_id, now, body)})
-    try:
-        answer = outbound.post(destination, body.encode(), headers, timeout=settings.webhook_timeout,
-                               max_bytes=settings.webhook_max_response_bytes)
-    except (OSError, http.client.HTTPException) as exc:
-        return Sent(False, f"{type(exc).__name__}: {exc}")
-    if 200 <= answer.status < 300:
-        return Sent(True)
-    text = answer.body[:200].decode(errors="replace").strip()
-    error = f"answered {answer.status}" + (f": {text}" if text else "")
-    permanent = answer.status == 410 or (row["channel"] == "slack" and 400 <= answer.status < 500
-                                         and answer.status not in (408, 429))
-    return Sent(False, error, permanent=permanent)
+    return channel_types.TYPES[row["channel"]].make(settings, pool).send_alert(row, message, content)

@@ -1,8 +1,9 @@
 """Where an account's alerts go and which events it wants (alert_settings, migration 0019).
 
 Destinations: `emails` (addresses; an address that unsubscribed gets no alert: its ledger row is
-`suppressed`) and `channels` (`{"type": "webhook" | "slack", "url"}`, each with an `id`; a Slack URL
-is a credential and is only ever shown masked, so an edit keeps a channel by sending `{"id"}`).
+`suppressed`) and `channels` (`{"type", "url"}`, of a type core/deliveries/channel_types.py registers,
+each with an `id`; a Slack URL is a credential and is only ever shown masked, so an edit keeps a
+channel by sending `{"id"}`).
 `events`: any of core.alerts.EVENTS. An account that never saved settings wants every event and has
 no destination: its incidents are listed, nothing is sent.
 """
@@ -13,7 +14,7 @@ import uuid
 from psycopg2.extras import Json
 
 from core.alerts import EVENTS
-from core.deliveries.delivery import shown_target
+from core.deliveries.channel_types import shown_target
 from core.ops.sql import queries
 
 

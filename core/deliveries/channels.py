@@ -1,6 +1,7 @@
-"""Where a schedule's runs are delivered: its email `recipients` and its `channels` (webhook, Slack).
+"""Where a schedule's runs are delivered: its email `recipients` and its `channels` (of the types that
+core/deliveries/channel_types.py registers: webhook, Slack).
 
-The API shape: `channels` is a list of `{"type": "webhook" | "slack", "url": "https://..."}`. In an
+The API shape: `channels` is a list of `{"type": "<a registered type>", "url": "https://..."}`. In an
 edit, an entry may instead be `{"id": "<channel id>"}` to keep an existing channel as it is (a Slack
 URL is a secret the API only shows masked, so a client cannot send it back). An edit that leaves
 `channels` out keeps them all; one that gives a list replaces them with it.
@@ -15,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 
-from core.deliveries import delivery
+from core.deliveries import channel_types, delivery
 from core.deliveries.email import EmailChannel
-from core.deliveries.webhooks import SlackChannel, WebhookChannel
 from core.ops.sql import queries
 
-TYPES = ("webhook", "slack")
 MAX_CHANNELS = 10
 
 
@@ -38,11 +37,8 @@ def webhook_id(run_id, channel: str, url: str) -> str:
     return f"msg_{digest}"
 
 
-mask_url = delivery.shown_target  # a Slack URL shown as https://hooks.slack.com/…XXXX
-
-
 def public(row: dict) -> dict:
-    return {"id": row["id"], "type": row["type"], "url": mask_url(row["type"], row["url"]),
+    return {"id": row["id"], "type": row["type"], "url": channel_types.shown_target(row["type"], row["url"]),
             "status": "disabled" if row["disabled_at"] else "active",
             "disabled_at": row["disabled_at"], "disabled_reason": row["disabled_reason"]}
 
@@ -103,6 +99,6 @@ def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str
 
 def channel_map(settings, mailers, pool) -> dict:
     """The ledger's senders by channel name, for core.deliveries.delivery.deliver_pending: email through the
-    worker's MailerPool, webhooks and Slack with connections borrowed from `pool` (a db.ConnectionPool)."""
-    return {"email": EmailChannel(settings, mailers), "webhook": WebhookChannel(settings, pool),
-            "slack": SlackChannel(settings, pool)}
+    worker's MailerPool, every registered type with connections borrowed from `pool` (a db.ConnectionPool)."""
+    return {"email": EmailChannel(settings, mailers),
+            **{name: kind.make(settings, pool) for name, kind in channel_types.TYPES.items()}}

@@ -7,9 +7,10 @@ attempt), or `failed`. A target whose sender was lost mid-send is never sent aga
 unknown, and a duplicate is worse than saying so. Its message id is stable per (run, target), so a
 receiver can also drop a repeat.
 
-`deliver_pending` runs one delivery pass with the channels it is given (`email`, `webhook`, `slack`:
-core/deliveries/channels.py builds the targets and the senders); every email attempt is also a row in
-`email_log`, written by the statement that records its outcome.
+`deliver_pending` runs one delivery pass with the channels it is given (`email` and the types that
+core/deliveries/channel_types.py registers: core/deliveries/channels.py builds the targets and the
+senders); every email attempt is also a row in `email_log`, written by the statement that records its
+outcome.
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
-from urllib.parse import urlsplit
 
 from psycopg2.extras import Json
 
+from core.deliveries.channel_types import shown_target
 from core.ops import db
 from core.ops.sql import queries
 from core.runs import tasks
@@ -51,15 +52,6 @@ class EmailAttempt:
 
 class Channel(Protocol):
     def send(self, target: dict, run: dict, schedule: dict, result: dict) -> Sent: ...
-
-
-def shown_target(channel: str, target: str) -> str:
-    """A target as the API and the logs show it: a Slack incoming-webhook URL is a credential, so only
-    its host and last 4 characters (delivery_summary's SQL masks it the same way)."""
-    if channel != "slack":
-        return target
-    parts = urlsplit(target)
-    return f"{parts.scheme}://{parts.netloc}/…{target[-4:]}"
 
 
 def message_id(run_id: str, channel: str, target: str, domain: str) -> str:

@@ -1,16 +1,15 @@
-"""The ledger's `webhook` and `slack` channels (core.deliveries.delivery.Channel): one POST per (run, URL).
+"""The HTTP channels' sender (HttpChannel) and the `webhook` channel: one POST per (run, URL), and one per
+alert message and URL (core/deliveries/channel_types.py registers them; slack.py is the other).
 
 Webhooks follow Standard Webhooks: headers `webhook-id` (the ledger row's message id, the same on
 every attempt, so a receiver drops a repeat), `webhook-timestamp` (this attempt's, in seconds) and
 `webhook-signature` (HMAC-SHA256 with each valid signing secret of the account, core/deliveries/signing.py).
-The JSON body is `{"type": "report.ready", "timestamp", "data": {"run", "schedule", "result",
-"report_url"}}`. A 2xx is delivered; 410 Gone disables the channel (the receiver asked for no more)
-and fails the row; anything else (a 5xx, a timeout, a refused connection, a redirect, which is never
-followed) is retried by the ledger with back-off.
-
-Slack gets an incoming-webhook message: the report's title as a link, and the run's time in the
-schedule's zone. Slack answers a bad or revoked webhook with a 4xx that no retry can fix, so those fail
-the row at once (410 also disables the channel); a 408, 429 or 5xx is retried.
+A run's JSON body is `{"type": "report.ready", "timestamp", "data": {"run", "schedule", "result",
+"report_url"}}`, an alert's `{"type": "schedule.alert", "timestamp", "data"}` (core/alerts/compose.py's).
+A 2xx is delivered; 410 Gone disables a schedule's channel (the receiver asked for no more) and fails
+the row; a 4xx fails it at once when the type says no retry can fix one (`final_4xx`, but 408 and 429);
+anything else (a 5xx, a timeout, a refused connection, a redirect, which is never followed) is
+retried by the ledger with back-off.
 
 Before each send the URL is checked again (core/deliveries/outbound.py): the schedule's channel may have been
 disabled or removed since the ledger was made, and the host's addresses may have changed since the
@@ -23,7 +22,6 @@ import json
 import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from core.deliveries import outbound, signing
 from core.deliveries.delivery import Sent
@@ -34,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "schedules-webhooks/1"
 EVENT_TYPE = "report.ready"
+ALERT_EVENT_TYPE = "schedule.alert"
 ERROR_BODY_CHARS = 200
 
 
@@ -43,16 +42,12 @@ def _utc(value) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def run_time(run: dict) -> datetime:
-    """The instant a run stands for: the occurrence it was scheduled for (a manual run: when it was asked)."""
-    return run.get("scheduled_for") or run.get("started_at") or run.get("created_at") or datetime.now(timezone.utc)
+class HttpChannel:
+    """A channel type's sender over HTTP: a subclass renders the JSON body and its headers (`request` for
+    a run's result, `alert_request` for an alert message)."""
 
-
-class _HttpChannel:
-    type: str
-
-    def __init__(self, settings, pool):
-        self.settings, self.pool = settings, pool
+    def __init__(self, kind, settings, pool):
+        self.kind, self.type, self.settings, self.pool = kind, kind.name, settings, pool
 
     @contextmanager
     def _transaction(self):
@@ -69,21 +64,15 @@ class _HttpChannel:
             return Sent(False, "the channel was removed from the schedule; not sent", permanent=True)
         if channel["disabled_at"] is not None:
             return Sent(False, f"the channel is disabled ({channel['disabled_reason']}); not sent", permanent=True)
-        try:
-            destination = outbound.check(url, allow_loopback=self.settings.webhook_allow_loopback)
-        except outbound.UnsafeUrl as exc:
-            # A name that does not resolve may again; an address that is not public must not be retried.
-            return Sent(False, f"refused: {exc}", permanent=not exc.transient)
-        body, headers = self.request(target, run, schedule, result)
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
-        try:
-            answer = outbound.post(destination, body, headers, timeout=self.settings.webhook_timeout,
-                                   max_bytes=self.settings.webhook_max_response_bytes)
-        except (OSError, http.client.HTTPException) as exc:
-            return Sent(False, f"{type(exc).__name__}: {exc}")
+        answer = self._post(url, lambda: self.request(target, run, schedule, result))
+        if isinstance(answer, Sent):
+            return answer
         if 200 <= answer.status < 300:
             return Sent(True)
-        error = self._answer_text(answer)
+        if 300 <= answer.status < 400:
+            error = f"answered {answer.status}: redirects are not followed (Location: {answer.location})"
+        else:
+            error = _answered(answer)
         if answer.status == 410:
             reason = f"the receiver answered 410 Gone on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
             with self._transaction() as cur:
@@ -93,34 +82,67 @@ class _HttpChannel:
             return Sent(False, f"{error}; the channel is disabled until it is enabled again", permanent=True)
         return Sent(False, error, permanent=self.permanent(answer.status))
 
-    def permanent(self, status: int) -> bool:
-        return False
+    def send_alert(self, row: dict, message: dict, content) -> Sent:
+        """One alert message (core/alerts/ledger.py's row, message and compose.AlertContent) to the row's URL."""
+        answer = self._post(row["target"], lambda: self.alert_request(row, message, content))
+        if isinstance(answer, Sent):
+            return answer
+        if 200 <= answer.status < 300:
+            return Sent(True)
+        return Sent(False, _answered(answer), permanent=answer.status == 410 or self.permanent(answer.status))
 
-    @staticmethod
-    def _answer_text(answer: outbound.Response) -> str:
-        if 300 <= answer.status < 400:
-            return f"answered {answer.status}: redirects are not followed (Location: {answer.location})"
-        text = answer.body[:ERROR_BODY_CHARS].decode(errors="replace").strip()
-        return f"answered {answer.status}" + (f": {text}" if text else "")
+    def _post(self, url: str, render) -> Sent | outbound.Response:
+        """The URL checked, the body rendered (`render()`: body, headers) and posted: the answer, or the
+        Sent of a refusal or a failed connection."""
+        try:
+            destination = outbound.check(url, allow_loopback=self.settings.webhook_allow_loopback)
+        except outbound.UnsafeUrl as exc:
+            # A name that does not resolve may again; an address that is not public must not be retried.
+            return Sent(False, f"refused: {exc}", permanent=not exc.transient)
+        body, headers = render()
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
+        try:
+            return outbound.post(destination, body, headers, timeout=self.settings.webhook_timeout,
+                                 max_bytes=self.settings.webhook_max_response_bytes)
+        except (OSError, http.client.HTTPException) as exc:
+            return Sent(False, f"{type(exc).__name__}: {exc}")
+
+    def permanent(self, status: int) -> bool:
+        return self.kind.final_4xx and 400 <= status < 500 and status not in (408, 429)
 
     def request(self, target, run, schedule, result) -> tuple[bytes, dict]:
         raise NotImplementedError
 
+    def alert_request(self, row, message, content) -> tuple[bytes, dict]:
+        raise NotImplementedError
 
-class WebhookChannel(_HttpChannel):
-    type = "webhook"
+
+def _answered(answer: outbound.Response) -> str:
+    text = answer.body[:ERROR_BODY_CHARS].decode(errors="replace").strip()
+    return f"answered {answer.status}" + (f": {text}" if text else "")
+
+
+class WebhookChannel(HttpChannel):
+    """Standard Webhooks: the JSON body signed with the account's secrets."""
 
     def request(self, target, run, schedule, result):
+        return self._signed(schedule["account_id"], target["message_id"],
+                            webhook_payload(target, run, schedule, result))
+
+    def alert_request(self, row, message, content):
+        body = {"type": ALERT_EVENT_TYPE, "timestamp": _utc(message["created_at"]), "data": content.data}
+        return self._signed(message["account_id"], f"msg_{row['message_id'].replace('-', '')}", body)
+
+    def _signed(self, account_id, webhook_id: str, body: dict) -> tuple[bytes, dict]:
         # sort_keys: the first attempt has the task's dict, a retry the stored JSONB (another key order).
-        payload = json.dumps(webhook_payload(target, run, schedule, result), separators=(",", ":"), sort_keys=True,
-                             ensure_ascii=False, default=str)
+        payload = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
         with self._transaction() as cur:
-            secrets = [row["secret"] for row in signing.ensure_secret(cur, schedule["account_id"])]
+            secrets = [row["secret"] for row in signing.ensure_secret(cur, account_id)]
         now = datetime.now(timezone.utc).replace(microsecond=0)
         return payload.encode(), {
-            "webhook-id": target["message_id"],
+            "webhook-id": webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signing.signature_header(secrets, target["message_id"], now, payload),
+            "webhook-signature": signing.signature_header(secrets, webhook_id, now, payload),
         }
 
 
@@ -139,35 +161,4 @@ def webhook_payload(target: dict, run: dict, schedule: dict, result: dict) -> di
             "result": {k: v for k, v in result.items() if k != "attachment"},
             "report_url": result.get("report_url"),
         },
-    }
-
-
-class SlackChannel(_HttpChannel):
-    type = "slack"
-
-    def permanent(self, status: int) -> bool:
-        return 400 <= status < 500 and status not in (408, 429)
-
-    def request(self, target, run, schedule, result):
-        return json.dumps(slack_message(run, schedule, result), ensure_ascii=False).encode(), {}
-
-
-def _slack_escape(text: str) -> str:
-    """Slack's mrkdwn reads &, < and > as markup; these three are escaped, nothing else."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_message(run: dict, schedule: dict, result: dict) -> dict:
-    """An incoming-webhook message: `text` (notifications, clients without blocks) and one section block."""
-    title = str(result.get("title") or schedule["name"])
-    url = result.get("report_url")
-    zone = schedule.get("timezone") or "UTC"
-    local = run_time(run).astimezone(ZoneInfo(zone))
-    when = f"{local:%a %d %b %Y, %H:%M} {local.tzname()} ({zone})"
-    link = f"<{_slack_escape(str(url))}|{_slack_escape(title)}>" if url else _slack_escape(title)
-    return {
-        "text": f"{title}: {url or 'the report is ready'} (run of {when})",
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn",
-                                                "text": f"*{link}*\nRun of {when} · schedule "
-                                                        f"“{_slack_escape(schedule['name'])}”"}}],
     }

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.deliveries import channels as channel_types
-from core.deliveries import delivery
+from core.deliveries import channel_types, channels, delivery
 from core.deliveries.email import EmailChannel
 from core.ops.sql import queries
 
@@ -55,12 +54,12 @@ def resend(cur, settings, account_id, schedule_id, run_id, *, recipients: list[s
     run = cur.fetchone()
     domain = EmailChannel.message_domain(settings)
     ids = [delivery.message_id(run["id"], channel, target, domain) if channel == "email"
-           else channel_types.webhook_id(run["id"], channel, target) for channel, target in chosen]
+           else channels.webhook_id(run["id"], channel, target) for channel, target in chosen]
     cur.execute(queries["insert_resend_deliveries"], {
         "run_id": run["id"], "account_id": account_id, "channels": [c for c, _ in chosen],
         "targets": [t for _, t in chosen], "message_ids": ids})
     rows = cur.fetchall()
-    run["deliveries"] = [{**row, "target": delivery.shown_target(row["channel"], row["target"])} for row in rows]
+    run["deliveries"] = [{**row, "target": channel_types.shown_target(row["channel"], row["target"])} for row in rows]
     return run
 
 

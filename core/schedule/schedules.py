@@ -18,7 +18,7 @@ from psycopg2.extras import Json
 
 from core import model
 from core.calendars import calendars
-from core.deliveries import channels
+from core.deliveries import channel_types, channels
 from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
@@ -362,7 +362,8 @@ def run_detail(cur, account_id, schedule_id, run_id):
     if run is None:
         return None
     cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
-    deliveries = [{**row, "target": channels.mask_url(row["channel"], row["target"])} for row in cur.fetchall()]
+    deliveries = [{**row, "target": channel_types.shown_target(row["channel"], row["target"])}
+                  for row in cur.fetchall()]
     cur.execute(queries["list_run_resends"], {"account_id": account_id, "run_id": run_id})
     return {**run, "deliveries": deliveries, "resends": cur.fetchall()}
 
@@ -380,7 +381,7 @@ def deliveries_of_runs(cur, account_id, run_ids) -> dict:
     cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
     found: dict = {run_id: [] for run_id in run_ids}
     for row in cur.fetchall():
-        row["target"] = channels.mask_url(row["channel"], row["target"])  # a Slack URL is a credential
+        row["target"] = channel_types.shown_target(row["channel"], row["target"])  # a Slack URL is a credential
         found.setdefault(row.pop("run_id"), []).append(row)
     return found
 

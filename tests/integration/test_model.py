@@ -12,7 +12,7 @@ import re
 import pytest
 
 from core import model
-from core.deliveries import channels
+from core.deliveries import channel_types
 from core.ops import db
 
 ENUMERATIONS = [
@@ -24,8 +24,8 @@ ENUMERATIONS = [
     ("schedule_runs", "status", model.RUN_STATUSES),
     ("schedule_runs", "trigger", model.TRIGGERS),
     ("deliveries", "status", model.DELIVERY_STATUSES),
-    ("deliveries", "channel", ("email",) + channels.TYPES),
-    ("schedule_channels", "type", channels.TYPES),
+    ("deliveries", "channel", ("email",) + channel_types.names()),
+    ("schedule_channels", "type", channel_types.names()),
     ("schedule_changes", "action", model.CHANGE_ACTIONS),
 ]
 DEFAULTS = [
