@@ -5,7 +5,7 @@ into an error from PostgreSQL: text it cannot store (`unstorable`: NUL character
 refuse, and lone UTF-16 surrogates such as a JSON "\ud800", which have no UTF-8 form), non-finite
 numbers and deep nesting inside JSON objects, datetimes without an offset or outside the years the
 time engine handles. Limits that are settings (the recipients cap, the task registry) are read from
-the app; the channel types from their registry (core/deliveries/channel_types.py), when a value is checked.
+the app; the channel types from their registry (core/deliveries/channel_types.py), at each check.
 
 `refuse_unstorable` checks a whole JSON body at once, naming the top-level field: the API's JSON
 parser (api/errors.py) and the unsubscribe route call it, so no string of any field, present or

@@ -9,9 +9,9 @@ transaction of its event (migration 0019). Then, as for a run's rows:
 - the worker (`deliver`, the job `worker.alerts.deliver_alert`) claims each due row (`sending`, with a
   lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient failure:
   the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
-  DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again;
-  An email goes out here; a channel's message is rendered and sent by its type's sender
-  (core/deliveries/channel_types.py, `send_alert`).
+  DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again. An email goes out from
+  here; a channel's message is rendered and sent by its type's sender (`send_alert`,
+  core/deliveries/channel_types.py);
 - a row whose sender was killed mid-send keeps its lease until it runs out; the ticker then
   (`recover_sends`) sends it again with the same Message-ID / webhook-id, or fails it
   (UNKNOWN_OUTCOME=give_up), as for runs.
@@ -25,7 +25,6 @@ from rq import Queue
 
 from core.alerts import compose
 from core.deliveries import channel_types
-from core.deliveries.channel_types import shown_target
 from core.deliveries.delivery import Sent
 from core.deliveries.email import EmailChannel
 from core.ops import db
@@ -116,7 +115,8 @@ def deliver(pool, mailers, settings, message_id: str) -> dict:
                 "delivery_id": row["id"], "attempts": row["attempts"], "status": status,
                 "error": None if sent.ok else sent.error, "delay": retry_delay(row["attempts"])})
         if not sent.ok:
-            logger.warning("Alert %s to %s failed (%s): %s", message_id, shown_target(row["channel"], row["target"]),
+            logger.warning("Alert %s to %s failed (%s): %s", message_id,
+                           channel_types.shown_target(row["channel"], row["target"]),
                            "gave up" if status == "failed" else "will retry", sent.error)
     with pool.connection() as conn, db.service_statements(conn) as cur:
         cur.execute(queries["mark_alert_messages_done"], {"ids": [message_id]})
