@@ -22,6 +22,7 @@ from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import Settings, load_settings
 from core.runs import lifecycle
+from core.runs.run import attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 
@@ -211,9 +212,10 @@ class RunExecution:
 
     def _fail(self, exc: BaseException, *, retry: bool) -> dict:
         error = lifecycle.describe(exc)
+        budget = attempt_budget(self.settings, has_result=False)  # a run that failed its task has no result
         with self.context.transaction() as cur:
-            if retry and self.attempt < self.settings.worker_max_attempts:
-                delay = lifecycle.retry_delay(self.attempt)
+            if retry and self.attempt < budget:
+                delay = retry_delay(self.attempt)
                 moved = lifecycle.retry(cur, self.run, error, delay=delay)
                 outcome = "retrying"
             else:
@@ -223,7 +225,7 @@ class RunExecution:
             return self._lost()
         if outcome == "retrying":
             logger.warning("Run %s of schedule '%s' failed (attempt %d of %d), retrying in %ds: %s",
-                           self.run_id, self.schedule["name"], self.attempt, self.settings.worker_max_attempts,
+                           self.run_id, self.schedule["name"], self.attempt, budget,
                            delay, error, extra=self._log())
         else:
             logger.error("Run %s of schedule '%s' failed after %d attempt(s): %s", self.run_id,

@@ -31,26 +31,19 @@ from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
 from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
+from core.runs.run import attempt_budget, retry_delay
 from core.schedule import pauses
 
 logger = logging.getLogger(__name__)
 
 # Runs younger than this belong to a ticker between its commit and its push: leave them to it.
 REPUSH_GRACE_SECONDS = 5.0
-# A failed attempt is retried after 30 s, then 60 s, 120 s, ... at most an hour.
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 3600
 ERROR_LIMIT = 2000
 # RQ job statuses that mean the job will never run (again) by itself (this service never schedules
 # or defers jobs in RQ: one that is so was left by an older version); `started` counts as lost only
 # once it is older than a lease: the worker that took it died before it could take the run.
 _DEAD_JOB_STATUSES = {JOB_GONE, "failed", "stopped", "canceled", "finished", "scheduled", "deferred"}
 _RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def retry_delay(attempt_failed: int) -> int:
-    """Seconds before the attempt after `attempt_failed` (1-based) is pushed."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(attempt_failed - 1, 0), RETRY_MAX_SECONDS)
 
 
 def describe(exc: BaseException) -> str:
@@ -259,7 +252,7 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
                      f"(expired {expired}) during attempt {row['attempt']}")
             delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"],
                                      resend=settings.unknown_outcome == "resend")
-            attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+            attempts = attempt_budget(settings, row["has_result"])
             if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
                 outcome = conclude_delivery(cur, run, settings, error_prefix=error).outcome
             elif row["attempt"] < attempts:  # the next attempt reuses a stored result, never re-runs the task
@@ -429,7 +422,7 @@ def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str |
     if row is None:
         return None
     run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
-    attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+    attempts = attempt_budget(settings, row["has_result"])
     if attempt < attempts:
         retry(cur, run, error, delay=retry_delay(attempt))
         return "retrying"
@@ -456,7 +449,7 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
     if not ended["unfinished"]:
         return Concluded("lost", _summary(ended))
     tried = ended["pending_attempts"] or 0
-    run_attempts_left = run["attempt"] < settings.worker_max_attempts + settings.delivery_max_attempts
+    run_attempts_left = run["attempt"] < attempt_budget(settings, has_result=True)
     if tried < settings.delivery_max_attempts and run_attempts_left:
         error = f"{ended['unfinished']} delivery(ies) to retry; last error: {ended['last_error']}"
         if error_prefix:
