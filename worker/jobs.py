@@ -22,7 +22,7 @@ from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import Settings, load_settings
 from core.runs import lifecycle
-from core.runs.run import attempt_budget, retry_delay
+from core.runs.run import Run, attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 
@@ -126,7 +126,7 @@ class RunExecution:
         self.context = context
         self.settings, self.registry, self.lease = context.settings, context.registry, context.lease
         self.run_id, self.attempt = run_id, attempt
-        self.run: dict = {}
+        self.run: Run | None = None
         self.schedule: dict = {}
 
     def _log(self):
@@ -136,7 +136,7 @@ class RunExecution:
         try:
             return self._execute()
         except db.CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailable(self.run_id, bool(self.run), exc) from exc
+            raise DatabaseUnavailable(self.run_id, self.run is not None, exc) from exc
 
     def _execute(self) -> dict:
         with self.context.statements() as cur:  # taking the run is one statement (core.runs.lifecycle.take)
@@ -163,7 +163,7 @@ class RunExecution:
             self.lease.release(self.run_id, self.attempt)
 
     def _execute_held(self) -> dict:
-        result = self.run["result"]
+        result = self.run.result
         if result is not None:  # an earlier attempt ran the task and stored its result: deliver it
             return self._deliver(result, save=False)
         try:
@@ -171,7 +171,7 @@ class RunExecution:
         except (TaskNotRegistered, TaskImportError) as exc:
             return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
         try:
-            result = _jsonable(task(self.run["account_id"], self._params()))
+            result = _jsonable(task(self.run.account_id, self._params()))
         except Exception as exc:  # the task's own failure
             return self._fail(exc, retry=True)
         return self._deliver(result, save=True)

@@ -31,7 +31,7 @@ from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
 from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
-from core.runs.run import attempt_budget, retry_delay
+from core.runs.run import Run, attempt_budget, retry_delay
 from core.schedule import pauses
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_expired_leases"], {"limit": limit})
         for row in cur.fetchall():
-            run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+            run = Run.from_row(row)
             expired = row["lease_expires_at"].astimezone(timezone.utc).strftime("%H:%M:%SZ")
             error = (f"worker lost: {row['worker'] or 'the worker'} stopped renewing its lease "
                      f"(expired {expired}) during attempt {row['attempt']}")
@@ -312,8 +312,7 @@ def hand_back(conn, settings, held: list[tuple[str, int]], *, why: str, suspect:
                 deaths = row["crashes"] + 1
                 if (solo and deaths >= 2) or deaths >= CRASHES_TO_CONVICT:
                     error = f"{why}; the run was in flight in each of its {deaths} process deaths"
-                    finish(cur, {"id": run_id, "schedule_id": row["schedule_id"], "attempt": attempt}, "failed",
-                           error)
+                    finish(cur, Run.from_row(row), "failed", error)
                     done.append(HandedBack(run_id, row["schedule_id"], "failed", error))
         convicted = {h.run_id for h in done}
         rest = [(run_id, attempt) for run_id, attempt in held if run_id not in convicted]
@@ -333,12 +332,13 @@ def hand_back(conn, settings, held: list[tuple[str, int]], *, why: str, suspect:
 class Taken:
     """A run its worker took: the run, its schedule, and why it may not run (the plan's limit) or None."""
 
-    run: dict
+    run: Run
     schedule: dict
     refused: str | None
 
 
-_RUN_FIELDS = ("attempt", "trigger", "scheduled_for", "result")
+# take_run's columns that are not its schedule's (the schedule's id is the run's schedule_id).
+_RUN_ONLY = ("id", "schedule_id", "attempt", "trigger", "scheduled_for", "result", "counted")
 
 
 def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -> Taken | None:
@@ -350,10 +350,10 @@ def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -
     row = cur.fetchone()
     if row is None:
         return None
-    run = {"id": row.pop("run_id"), "schedule_id": row["id"], "account_id": row["account_id"],
-           **{name: row.pop(name) for name in _RUN_FIELDS}}
-    counted, limit = row.pop("counted"), row["monthly_run_limit"]
-    return Taken(run, row, None if counted else f"monthly run limit of {limit} reached for this account's plan")
+    run = Run.from_row(row)
+    schedule = {"id": run.schedule_id, **{name: value for name, value in row.items() if name not in _RUN_ONLY}}
+    limit = row["monthly_run_limit"]
+    return Taken(run, schedule, None if row["counted"] else f"monthly run limit of {limit} reached for this account's plan")
 
 
 def status_of(cur, run_id: str):
@@ -371,27 +371,27 @@ def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
         return {row["id"] for row in cur.fetchall()}
 
 
-def skip_for_limit(cur, run, error: str) -> bool:
+def skip_for_limit(cur, run: Run, error: str) -> bool:
     """running -> skipped_limit: not executed, so not counted; the schedule's last status says so."""
     if _finish(cur, run, "skipped_limit", error, counts=False)["id"] is None:
         return False
-    cur.execute(queries["note_skipped_limit"], {"schedule_id": run["schedule_id"]})
+    cur.execute(queries["note_skipped_limit"], {"schedule_id": run.schedule_id})
     return True
 
 
-def retry(cur, run, error: str, *, delay: float) -> bool:
+def retry(cur, run: Run, error: str, *, delay: float) -> bool:
     """running -> retrying, for the ticker to push the next attempt after `delay` seconds."""
-    cur.execute(queries["retry_run"], {"run_id": run["id"], "attempt": run["attempt"],
+    cur.execute(queries["retry_run"], {"run_id": run.id, "attempt": run.attempt,
                                        "error": error[:ERROR_LIMIT], "delay": delay})
     return cur.fetchone() is not None
 
 
-def finish(cur, run, status: str, error: str | None = None) -> bool:
+def finish(cur, run: Run, status: str, error: str | None = None) -> bool:
     """running -> a final status, with the schedule's counters; releases a buffered occurrence."""
     return _finish(cur, run, status, error, counts=True)["id"] is not None
 
 
-def _finish(cur, run, status: str | None, error: str | None, *, counts: bool) -> dict:
+def _finish(cur, run: Run, status: str | None, error: str | None, *, counts: bool) -> dict:
     """finish_run: one statement, unless the failure reaches the schedule's pause_after_failures (the
     pause is then written in a transaction of its own when `cur` is not in one). `status` None: the
     one the ledger gives, when every target is final. Returns finish_run's row (the ledger's summary
@@ -399,16 +399,16 @@ def _finish(cur, run, status: str | None, error: str | None, *, counts: bool) ->
 
     The counters are in schedule_stats, so this never writes (or locks) the schedules row the ticker
     claims, unless the failure pauses the schedule."""
-    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
+    cur.execute(queries["finish_run"], {"run_id": run.id, "attempt": run.attempt, "status": status,
                                         "error": error[:ERROR_LIMIT] if error else None, "counts": counts,
                                         "error_limit": ERROR_LIMIT})
     finished = cur.fetchone()
     if finished["status"] in FAILURES and finished["reached_pause_limit"]:
         with db.atomically(cur):
-            paused = pauses.pause_for_failures(cur, run["schedule_id"], finished["error"])
+            paused = pauses.pause_for_failures(cur, run.schedule_id, finished["error"])
         if paused is not None:
             logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
-                           extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
+                           extra={"schedule_id": str(paused["id"]), "run_id": run.id})
     return finished
 
 
@@ -421,7 +421,7 @@ def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str |
     row = cur.fetchone()
     if row is None:
         return None
-    run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+    run = Run.from_row(row)
     attempts = attempt_budget(settings, row["has_result"])
     if attempt < attempts:
         retry(cur, run, error, delay=retry_delay(attempt))
@@ -438,7 +438,7 @@ class Concluded:
     summary: dict
 
 
-def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> Concluded:
+def conclude_delivery(cur, run: Run, settings, *, error_prefix: str | None = None) -> Concluded:
     """After a delivery pass: the final status once every target is final (succeeded when each was sent
     or suppressed, else delivery_failed), else retry what is pending while attempts remain, else give it
     up and fail. The outcome is "lost" when this attempt no longer holds the run (it moved on without
@@ -449,14 +449,14 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
     if not ended["unfinished"]:
         return Concluded("lost", _summary(ended))
     tried = ended["pending_attempts"] or 0
-    run_attempts_left = run["attempt"] < attempt_budget(settings, has_result=True)
+    run_attempts_left = run.attempt < attempt_budget(settings, has_result=True)
     if tried < settings.delivery_max_attempts and run_attempts_left:
         error = f"{ended['unfinished']} delivery(ies) to retry; last error: {ended['last_error']}"
         if error_prefix:
             error = f"{error_prefix}; {error}"
         moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
         return Concluded("retrying" if moved else "lost", _summary(ended))
-    delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
+    delivery.give_up_pending(cur, run.id, f" (gave up after {tried} attempt(s))")
     ended = _finish(cur, run, None, None, counts=True)
     return Concluded(ended["status"] if ended["id"] is not None else "lost", _summary(ended))
 
