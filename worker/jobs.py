@@ -187,22 +187,22 @@ class RunExecution:
         return params
 
     def _deliver(self, result: dict, *, save: bool) -> dict:
-        """Store the task's result (once: `save`) with the run's ledger, send, and conclude the run, a
-        statement per step (core.deliveries.delivery.deliver_pending)."""
-        concluded: dict = {}
-
-        def after(cur) -> None:
-            concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
-
+        """Store the task's result (once: `save`) with the run's ledger and send (a statement per step:
+        core.deliveries.delivery.deliver_pending), then conclude the run (one statement, most often:
+        core.runs.lifecycle.conclude_delivery)."""
         targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
         pool = self.context.pool
         counts = delivery.deliver_pending(pool, self.run, self.schedule, result,
                                           channels.channel_map(self.settings, self.context.mailers, pool),
-                                          targets=targets, save=save, after=after,
+                                          targets=targets, save=save,
                                           resend_unknown=self.settings.unknown_outcome == "resend")
-        if counts["lost"] or concluded["end"].outcome == "lost":
+        if counts["lost"]:
             return self._lost()
-        outcome, summary = concluded["end"].outcome, concluded["end"].summary
+        with self.context.statements() as cur:
+            concluded = lifecycle.conclude_delivery(cur, self.run, self.settings)
+        if concluded.outcome == "lost":
+            return self._lost()
+        outcome, summary = concluded.outcome, concluded.summary
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from psycopg2.extras import Json
@@ -119,8 +119,7 @@ def record(cur, target: dict, run: Run, status: str, sent: Sent) -> None:
 
 
 def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict[str, Channel], *,
-                    targets: list[tuple[str, str, str]] = (), save: bool = False, resend_unknown: bool = True,
-                    after: Callable | None = None) -> dict:
+                    targets: list[tuple[str, str, str]] = (), save: bool = False, resend_unknown: bool = True) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
     The ledger is opened first (made from `targets` when the run has none yet, with `result` stored
@@ -131,10 +130,9 @@ def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict
     message is sent), committed on its own: a crash between two of them leaves nothing that a later
     attempt or the supervisor's or the lease's recovery does not finish. Recording an outcome is
     retried while PostgreSQL is unreachable (record_outcome): a message that went out is never left
-    `sending` for a database blip. `after(cursor)`, the run's conclusion, runs last on such a cursor
-    too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and
-    left for a retry in this pass; `lost` is True when the pass stopped because this attempt no
-    longer holds the run (`after` was not called).
+    `sending` for a database blip. Returns how many were sent, failed and left for a retry in this
+    pass; `lost` is True when the pass stopped because this attempt no longer holds the run. The
+    caller concludes the run (core.runs.lifecycle.conclude_delivery).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
@@ -173,9 +171,6 @@ def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict
                            shown_target(done["channel"], done["target"]),
                            "gave up" if outcome.permanent else "will retry", outcome.error,
                            extra={"run_id": run.id, "schedule_id": schedule["id"]})
-    if not counts["lost"] and after is not None:
-        with pool.connection() as conn, db.service_statements(conn) as cur:
-            after(cur)
     return counts
 
 
