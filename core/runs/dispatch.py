@@ -4,7 +4,7 @@ One batch goes through two transactions:
 
 1. `claim_due` locks up to `limit` due schedules with FOR UPDATE SKIP LOCKED (so tickers share the
    work without waiting on each other), `plan_batch` decides each row's fate in pure Python, and
-   `record_batch` inserts the runs and advances the schedules; the caller commits. A crash before
+   `record_batch` inserts the runs (core.runs.create) and advances the schedules; the caller commits. A crash before
    the commit leaves the schedules due and no run; after it, every run exists, `pending`.
 2. `core.runs.lifecycle.queue_runs` moves the runs pending -> queued (compare-and-set, which also locks
    them), pushes their jobs in one Redis round trip and commits. A crash or a Redis error before the
@@ -32,6 +32,8 @@ from core.engine.timing import next_run_after
 from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
 from core.ops.sql import queries
+from core.runs import create
+from core.runs.create import ScheduledRun
 from core.runs.ids import time_ordered_ids
 from core.runs.jobs import job_id_for
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
@@ -62,20 +64,6 @@ class Outcome(NamedTuple):
         return job_id_for(self.run_id) if self.run_id else None
 
 
-class RunRow(NamedTuple):
-    """One run a batch inserts (insert_scheduled_runs)."""
-
-    id: str
-    schedule_id: str
-    account_id: str
-    status: str  # pending, or missed / skipped_overlap / buffered
-    scheduled_for: datetime
-    error: str | None
-    finished_at: datetime | None  # set for the runs that end as they are made (missed, skipped_overlap)
-    schedule_version: int
-    reasons: str | None = None  # JSON [{code, detail}]: a business calendar's moves and skips before it
-
-
 class Advance(NamedTuple):
     """How a batch moves one claimed schedule on (advance_schedules)."""
 
@@ -99,7 +87,7 @@ class Batch:
     """One claimed batch: the rows to write and the outcome of every schedule in it."""
 
     claimed: int = 0
-    runs: list[RunRow] = field(default_factory=list)
+    runs: list[ScheduledRun] = field(default_factory=list)
     updates: list[Advance] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     duplicates: list[Outcome] = field(default_factory=list)  # occurrences that already had a run
@@ -169,22 +157,22 @@ def plan_batch(rows, now: datetime) -> Batch:
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
             batch.updates.append(Advance(sid, following, active, None, "missed", None, nocc))
             kind = "missed"
         elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
             # Kept, to run once the run in flight ends (core.runs.lifecycle releases it).
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
             batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
             kind = "buffered"
         elif row["busy"]:
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
             batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
             kind = "skipped"
         else:
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
             batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
             kind = "run"
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
@@ -227,7 +215,7 @@ def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, ac
             error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
                      f"{row['overlap_policy']})")
         ran = ran or kind != "skipped"
-        batch.runs.append(RunRow(run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
+        batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
                            row["version"]))
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=(now - occurrence).total_seconds()))
@@ -274,10 +262,8 @@ def record_batch(cur, batch: Batch) -> None:
     """
     with db.tuple_cursor(cur) as plain:
         if batch.runs:
-            plain.execute(queries["insert_scheduled_runs"], _columns(batch.runs, RunRow._fields))
-            inserted = plain.fetchall()
-            if len(inserted) != len(batch.runs):
-                kept = {run_id for run_id, in inserted}
+            kept = create.scheduled_runs(plain, batch.runs)
+            if len(kept) != len(batch.runs):
                 batch.duplicates = [o for o in batch.outcomes if o.run_id and o.run_id not in kept]
                 batch.outcomes = [o for o in batch.outcomes if not o.run_id or o.run_id in kept]
         if batch.updates:

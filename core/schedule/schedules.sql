@@ -202,14 +202,6 @@ JOIN schedule_runs r ON r.id = d.run_id
 WHERE (r.id = ANY(%(run_ids)s) OR r.resend_of = ANY(%(run_ids)s)) AND d.account_id = %(account_id)s
 ORDER BY d.created_at, d.channel, d.target;
 
--- insert_manual_run --
--- A "run now": a pending manual run of one schedule (under its current version), ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
-INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before,
-                           schedule_version)
-SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s, version
-  FROM schedules WHERE id = %(schedule_id)s
-RETURNING *;
-
 -- list_schedule_runs --
 -- A schedule's runs, the latest due first (scheduled_for; one without, by when it was made), optionally of one status and trigger (resends, trigger resend, only when asked for: they show under the run they resend), for occurrences (scheduled_for) from..to, and after the run `before` in that order (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_due_idx (migration 0017).
 SELECT * FROM schedule_runs
