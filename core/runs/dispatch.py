@@ -112,6 +112,23 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_LIMIT]
 
 
+# The outcome kind (Outcome.kind) of each status the overlap policy gives a run.
+_KINDS = {"pending": "run", "buffered": "buffered", "skipped_overlap": "skipped"}
+
+
+def _overlap(row, *, buffered: bool) -> tuple[str, str | None]:
+    """The overlap policy: the status (and error) of a run for an occurrence of the claimed schedule
+    `row`. `pending` when no earlier run is in flight (`busy`; always false under `allow`); under
+    `buffer_one`, `buffered` (kept, to run once the run in flight ends: core.runs.lifecycle releases it)
+    unless one waits already (`buffered`); else `skipped_overlap`, with the error saying why."""
+    if not row["busy"]:
+        return "pending", None
+    if row["overlap_policy"] == "buffer_one" and not buffered:
+        return "buffered", None
+    return "skipped_overlap", (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
+                               f"{row['overlap_policy']})")
+
+
 def plan_batch(rows, now: datetime) -> Batch:
     """Decide, without I/O, what happens to each claimed row at instant `now`.
 
@@ -157,24 +174,19 @@ def plan_batch(rows, now: datetime) -> Batch:
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "missed", occurrence, error, now,
+                                           row["version"]))
             batch.updates.append(Advance(sid, following, active, None, "missed", None, nocc))
             kind = "missed"
-        elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
-            # Kept, to run once the run in flight ends (core.runs.lifecycle releases it).
-            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
-            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
-            kind = "buffered"
-        elif row["busy"]:
-            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
-                     f"{row['overlap_policy']})")
-            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
-            batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
-            kind = "skipped"
         else:
-            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
-            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
-            kind = "run"
+            status, error = _overlap(row, buffered=row["buffered"])
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error,
+                                           now if error else None, row["version"]))
+            if status == "skipped_overlap":
+                batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
+            else:
+                batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
+            kind = _KINDS[status]
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=late, grace_seconds=grace))
     if any(row.get("calendar") is not None for row in rows):
@@ -207,16 +219,11 @@ def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, ac
     sid, name = row["id"], row["name"]
     buffered, ran = row["buffered"], False
     for run_id, occurrence in zip(time_ordered_ids(len(occurrences)), occurrences):
-        status, error, kind = "pending", None, "run"
-        if row["busy"] and row["overlap_policy"] == "buffer_one" and not buffered:
-            status, kind, buffered = "buffered", "buffered", True
-        elif row["busy"]:
-            status, kind = "skipped_overlap", "skipped"
-            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
-                     f"{row['overlap_policy']})")
+        status, error = _overlap(row, buffered=buffered)
+        kind, buffered = _KINDS[status], buffered or status == "buffered"
         ran = ran or kind != "skipped"
-        batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
-                           row["version"]))
+        batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error,
+                                       now if error else None, row["version"]))
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=(now - occurrence).total_seconds()))
     batch.updates.append(Advance(sid, following, active, now if ran else None, None if ran else "skipped_overlap", None,
