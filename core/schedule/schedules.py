@@ -21,7 +21,7 @@ from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
 from core.ops.sql import queries
-from core.runs import create
+from core.runs.create import manual_run
 from core.schedule import counts, history
 
 logger = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ def tags(cur, account_id) -> list[str]:
 def add_manual_run(cur, account_id, schedule_id, now: datetime):
     """A pending manual run, ready to push: once the caller commits, a ticker (woken by the insert's
     NOTIFY) pushes its job, as it pushes every run (core.runs.lifecycle)."""
-    return create.manual_run(cur, account_id, schedule_id, now)
+    return manual_run(cur, account_id, schedule_id, now)
 
 
 def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | None = None) -> list[str]:
