@@ -352,8 +352,9 @@ def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -
         return None
     run = Run.from_row(row)
     schedule = {"id": run.schedule_id, **{name: value for name, value in row.items() if name not in _RUN_ONLY}}
-    limit = row["monthly_run_limit"]
-    return Taken(run, schedule, None if row["counted"] else f"monthly run limit of {limit} reached for this account's plan")
+    refused = None if row["counted"] else (f"monthly run limit of {row['monthly_run_limit']} reached for this "
+                                           "account's plan")
+    return Taken(run, schedule, refused)
 
 
 def status_of(cur, run_id: str):
