@@ -212,8 +212,8 @@ class RunExecution:
 
     def _fail(self, exc: BaseException, *, retry: bool) -> dict:
         error = lifecycle.describe(exc)
-        budget = attempt_budget(self.settings, has_result=False)  # a run that failed its task has no result
         with self.context.transaction() as cur:
+            budget = attempt_budget(self.settings, has_result=False)  # its task failed: no result stored
             if retry and self.attempt < budget:
                 delay = retry_delay(self.attempt)
                 moved = lifecycle.retry(cur, self.run, error, delay=delay)
