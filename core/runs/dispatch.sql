@@ -1,7 +1,9 @@
 -- Dispatch: the ticker's queries (core/runs/dispatch.py). A batch of due schedules is claimed, recorded
 -- (runs inserted, schedules advanced) and committed in one transaction; its runs are then pushed to
--- Redis and marked queued in a second one. The two batch writes take their rows as one array per
--- column (core.runs.dispatch.RunRow and Advance, transposed), unnested into rows: one statement per batch.
+-- Redis and marked queued in a second one. The two batch writes (the runs: insert_scheduled_runs, in
+-- core/runs/create.sql; advance_schedules, here) take their rows as one array per column
+-- (core.runs.create.ScheduledRun and core.runs.dispatch.Advance, transposed), unnested into rows: one
+-- statement per batch.
 
 -- claim_due_schedules --
 -- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy: each a scalar sub-select, one probe of schedule_runs_unfinished_idx per claimed row (as EXISTS, PostgreSQL plans them as a hash of every run in flight, built anew for each batch: during a spike's backlog of queued runs the claim grew from 44 ms to 187 ms a batch). The two halves lock whole rows; the columns the ticker reads, the calendar and the two checks are written once, over both (a row whose next run was never computed is not due: `busy` and `buffered` are false). Ids come back as text: they only go back into SQL, job ids and log lines.
@@ -33,18 +35,6 @@ SELECT c.id::text, c.account_id::text, c.name, c.cadence, c.weekly_dow, c.monthl
            SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = c.id AND r.status = 'buffered' LIMIT 1),
            FALSE) AS buffered
   FROM (SELECT * FROM unset UNION ALL SELECT * FROM due) AS c;
-
--- insert_scheduled_runs --
--- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
-INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
-                           schedule_version, reasons)
-SELECT id, schedule_id, account_id, status, 'schedule', scheduled_for, error, finished_at, schedule_version, reasons
-  FROM unnest(%(id)s::uuid[], %(schedule_id)s::uuid[], %(account_id)s::uuid[], %(status)s::text[],
-              %(scheduled_for)s::timestamptz[], %(error)s::text[], %(finished_at)s::timestamptz[],
-              %(schedule_version)s::int[], %(reasons)s::jsonb[])
-       AS r (id, schedule_id, account_id, status, scheduled_for, error, finished_at, schedule_version, reasons)
-ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
-RETURNING id::text;
 
 -- advance_schedules --
 -- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, what dispatch made of it (missed, skipped_overlap) and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. Dispatch's status and error carry the time they were written: the schedule's last_status and last_error are the newer of these and the last run's (schedules_with_stats). The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.
