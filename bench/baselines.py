@@ -17,7 +17,7 @@ from psycopg2.extras import execute_values
 from rq import Queue
 
 from core.ops import db
-from core.runs.jobs import RUN_JOB_FUNC
+from core.runs.rq_jobs import RUN_JOB_FUNC
 
 COLUMNS = ("id, account_id, name, report_type, city, zip_codes, lookback_days, cadence, weekly_dow, monthly_dom,"
            " send_hour, send_minute, cron_expression, interval_seconds, timezone, recipients, include_attachment")

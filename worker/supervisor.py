@@ -38,7 +38,7 @@ from rq.worker import Worker
 from core.engine import tzdb
 from core.ops import db
 from core.runs import lifecycle
-from core.runs.jobs import RQ_QUEUE_PREFIX, quarantine_queue
+from core.runs.rq_jobs import RQ_QUEUE_PREFIX, quarantine_queue
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")

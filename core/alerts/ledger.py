@@ -29,7 +29,7 @@ from core.deliveries.delivery import Sent, shown_target
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import RESULT_TTL_SECONDS
+from core.runs.rq_jobs import RESULT_TTL_SECONDS
 from core.runs.lifecycle import retry_delay
 
 logger = logging.getLogger(__name__)

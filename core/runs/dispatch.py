@@ -33,7 +33,7 @@ from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
 from core.ops.sql import queries
 from core.runs.ids import time_ordered_ids
-from core.runs.jobs import job_id_for
+from core.runs.rq_jobs import job_id_for
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.

@@ -30,7 +30,7 @@ from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
+from core.runs.rq_jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
 from core.schedule import pauses
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from core.runs.jobs import RUN_JOB_FUNC, job_id_for, push_runs
+from core.runs.rq_jobs import RUN_JOB_FUNC, job_id_for, push_runs
 
 
 def test_push_runs_enqueues_one_job_per_run_with_derived_ids(redis_url):

@@ -9,7 +9,7 @@ from rq import Queue
 from rq.job import Job
 
 from core.runs.dispatch import backoff_seconds
-from core.runs.jobs import RUN_JOB_FUNC, job_id_for, push_runs
+from core.runs.rq_jobs import RUN_JOB_FUNC, job_id_for, push_runs
 from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.conftest import (QUEUE, ensure_seed_account, fetch, insert_due_schedules, make_schedule,
                                    redis_jobs, scalar, utc)

@@ -1,4 +1,4 @@
-"""core.runs.jobs pushes jobs in RQ's own format (a job hash RQ builds, filled per run): RQ must write the
+"""core.runs.rq_jobs pushes jobs in RQ's own format (a job hash RQ builds, filled per run): RQ must write the
 same hash for the same job, and read those jobs exactly as its own."""
 import pickle
 import subprocess
@@ -12,7 +12,7 @@ import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from core.runs.jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_data, job_id_for, push_runs
+from core.runs.rq_jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_data, job_id_for, push_runs
 
 QUEUE = "schedules-format"
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from rq.job import Job
 
 from core.engine import tzdb
-from core.runs.jobs import RUN_JOB_FUNC
+from core.runs.rq_jobs import RUN_JOB_FUNC
 from tests.ticker.conftest import (REPO, assert_exactly_once, ensure_seed_account, fetch,
                                    insert_due_schedules, make_schedule, scalar, settled, wait_until)
 from tests.seeds import SEED_000_TEST_SCHEDULE

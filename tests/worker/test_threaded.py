@@ -11,7 +11,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from core.runs.jobs import job_id_for, push_runs
+from core.runs.rq_jobs import job_id_for, push_runs
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
 from worker.child import end_late_job

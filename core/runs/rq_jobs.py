@@ -137,7 +137,7 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
     ours = _per_run(*pairs[0])
     if (zlib.decompress(rqs["data"]), rqs["description"]) != (zlib.decompress(ours[0]), ours[1]):
         raise RuntimeError(f"RQ's job format has changed: its {'/'.join(_PER_RUN_FIELDS)} for run {pairs[0][0]} "
-                           f"is not what core.runs.jobs builds for the other runs of a push")
+                           f"is not what core.runs.rq_jobs builds for the other runs of a push")
     # The first job is RQ's hash as it is; the others take their own run's fields.
     per_run = [tuple(rqs[name] for name in _PER_RUN_FIELDS)] + [_per_run(*pair) for pair in pairs[1:]]
     shared = [item for name, value in rqs.items() if name not in _PER_RUN_FIELDS for item in (name, value)]
