@@ -21,10 +21,13 @@ from __future__ import annotations
 import zlib
 from typing import Iterable
 
+from redis.commands.core import Script
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.results import Result
 from rq.serializers import DefaultSerializer
-from rq.utils import now
+from rq.utils import now, utcformat
 
 RUN_JOB_FUNC = "worker.jobs.execute_run"
 # A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
@@ -68,6 +71,7 @@ if pushed > 0 then
 end
 return pushed
 """ % {"id_starts_at": len(RQ_JOB_PREFIX) + 1}
+_PUSH = Script(None, _PUSH_SCRIPT.encode())  # bound to no client: each call names its connection
 
 _SERIALIZER = DefaultSerializer
 
@@ -146,7 +150,7 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
     args = [existing, "1" if at_front else "0", len(shared) // 2, len(_PER_RUN_FIELDS), *shared, *_PER_RUN_FIELDS]
     for values in per_run:
         args += values
-    redis_conn.register_script(_PUSH_SCRIPT)(keys=keys, args=args)
+    _PUSH(keys=keys, args=args, client=redis_conn)
     return job_ids
 
 
@@ -166,3 +170,106 @@ def job_states(redis_conn, job_ids: list[str]) -> dict[str, tuple[str, str | Non
         states[job_id] = ((status.decode() if status else JOB_GONE),
                           started_at.decode() if started_at else None)
     return states
+
+
+# ---------------------------------------------------------------------------- the worker's side
+#
+# RQ's own worker (rq 2.12.0, rq/worker/base.py) takes one job at a time and records each start and
+# end in a round trip or three of its own (Worker.prepare_job_execution, handle_job_success's WATCH /
+# MULTI, handle_job_failure), around the one Execution it keeps in `worker.execution`; RQ has no
+# worker that keeps several jobs in flight (its ThreadPoolWorker, rq/rq#1804, was never merged). So
+# worker/threaded.py takes jobs in batches with the take script below and records their starts and
+# ends here, in its pipelines, with the public pieces RQ's worker assembles (Execution.create and
+# delete, Job.set_status / save / cleanup, the job's registries, Result.create, the worker's counters),
+# in the order rq 2.12.0 calls them. tests/ticker/test_jobs_format.py runs RQ's own worker on the same
+# jobs and compares what each leaves in Redis.
+
+# Takes up to ARGV[1] jobs from the head of the queue (KEYS[1]) and marks each `started` by this
+# worker in the same step, writing the fields RQ's Job.prepare_for_execution writes (status,
+# started_at, last_heartbeat, worker_name), so a worker killed right after taking them loses none: the
+# ticker pushes again the job of a queued run whose job has been `started` for longer than a lease.
+# (RQ's own worker moves each job to an intermediate queue instead, which only its periodic
+# maintenance cleans up.) A job id whose hash is gone is dropped, as RQ's dequeue does.
+_TAKE = Script(None, b"""
+local ids = {}
+while #ids < tonumber(ARGV[1]) do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then break end
+  local key = ARGV[4] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'status', ARGV[5], 'started_at', ARGV[2], 'last_heartbeat', ARGV[2],
+               'worker_name', ARGV[3])
+    ids[#ids + 1] = id
+  end
+end
+return ids
+""")
+
+
+def take_jobs(worker, queue, count: int) -> list[Job]:
+    """Up to `count` jobs from the head of `queue`, each marked started by `worker` in the same atomic
+    step, read back with RQ's Job.fetch_many (so each job's started_at is the one written)."""
+    args = [count, utcformat(now()), worker.name, RQ_JOB_PREFIX, JobStatus.STARTED.value]
+    ids = [job_id.decode() for job_id in _TAKE(keys=[queue.key], args=args, client=worker.connection)]
+    if not ids:
+        return []
+    jobs = worker.job_class.fetch_many(ids, connection=worker.connection, serializer=worker.serializer)
+    return [job for job in jobs if job is not None]
+
+
+def record_started(worker, job: Job, ttl: int, pipe) -> Execution:
+    """What RQ's worker records of a job it starts, the take script having written the job's own fields:
+    an Execution (in the job's StartedJobRegistry) that lives `ttl` seconds unless renewed, and no
+    expiry on the job's hash (Job.perform's PERSIST: worker/threaded.py calls the job's function itself,
+    from a thread, without Job.perform's round trip)."""
+    execution = Execution.create(job, ttl, pipeline=pipe, worker_name=worker.name)
+    pipe.persist(job.key)
+    return execution
+
+
+def record_success(worker, job: Job, execution: Execution, return_value, pipe) -> None:
+    """A job that returned `return_value` at job.ended_at, as Worker.handle_job_success and
+    Job._handle_success record it: the worker's counters, status `finished`, the job's hash, a
+    successful Result, the FinishedJobRegistry, the job's expiry, its Execution gone."""
+    worker.increment_successful_job_count(pipeline=pipe)
+    worker.increment_total_working_time(job.ended_at - job.started_at, pipe)
+    result_ttl = job.get_result_ttl(worker.default_result_ttl)
+    if result_ttl != 0:
+        job.set_status(JobStatus.FINISHED, pipeline=pipe)
+        job.save(pipeline=pipe, include_meta=False, include_result=False)
+        Result.create(job, Result.Type.SUCCESSFUL, result_ttl, return_value=return_value, worker_name=worker.name,
+                      pipeline=pipe, execution_id=execution.id, execution_started_at=execution.created_at,
+                      execution_ended_at=job.ended_at)
+        job.finished_job_registry.add(job, result_ttl, pipe)
+    job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+    execution.delete(job=job, pipeline=pipe)
+
+
+def record_failure(worker, job: Job, execution: Execution, exc_string: str, pipe) -> None:
+    """A job that failed at job.ended_at, as Worker.handle_job_failure and Job._handle_failure record it:
+    status `failed`, its Execution gone, the FailedJobRegistry (which saves the job's hash with the
+    error), a failed Result, the worker's counters."""
+    job.set_status(JobStatus.FAILED, pipeline=pipe)
+    execution.delete(job=job, pipeline=pipe)
+    job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
+    Result.create_failure(job, job.failure_ttl, exc_string=exc_string, worker_name=worker.name, pipeline=pipe,
+                          execution_id=execution.id, execution_started_at=execution.created_at,
+                          execution_ended_at=job.ended_at)
+    worker.increment_failed_job_count(pipeline=pipe)
+    worker.increment_total_working_time(job.ended_at - job.started_at, pipe)
+
+
+def put_back(job: Job, execution: Execution, queue, pipe) -> None:
+    """A job the worker started but did not execute, back at the head of `queue`, `queued` as it was,
+    neither finished nor failed."""
+    execution.delete(job=job, pipeline=pipe)
+    job.set_status(JobStatus.QUEUED, pipeline=pipe)
+    queue.push_job_id(job.id, pipeline=pipe, at_front=True)
+
+
+def drop(worker, job: Job, execution: Execution, pipe) -> None:
+    """A job the worker gives up without a verdict (its run is left to its lease): `stopped`, kept as long
+    as a result, in no registry."""
+    execution.delete(job=job, pipeline=pipe)
+    job.set_status(JobStatus.STOPPED, pipeline=pipe)
+    job.cleanup(job.get_result_ttl(worker.default_result_ttl), pipeline=pipe, remove_from_queue=False)
