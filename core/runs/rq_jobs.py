@@ -25,9 +25,11 @@ from redis.commands.core import Script
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.registry import StartedJobRegistry
 from rq.results import Result
 from rq.serializers import DefaultSerializer
 from rq.utils import now, utcformat
+from rq.worker import Worker
 
 RUN_JOB_FUNC = "worker.jobs.execute_run"
 # A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
@@ -273,3 +275,23 @@ def drop(worker, job: Job, execution: Execution, pipe) -> None:
     execution.delete(job=job, pipeline=pipe)
     job.set_status(JobStatus.STOPPED, pipeline=pipe)
     job.cleanup(job.get_result_ttl(worker.default_result_ttl), pipeline=pipe, remove_from_queue=False)
+
+
+def forget_worker(connection, worker_name: str, executions: Iterable[tuple[str, str, str]]) -> None:
+    """Drop what RQ keeps of a worker process that died: the Executions it left, as (queue, job id,
+    execution id), in the StartedJobRegistry (RQ's clean-up would fail a job pushed again under the same
+    id) and its worker entry (`rq info` would show a ghost)."""
+    with connection.pipeline(transaction=False) as pipe:
+        for queue_name, job_id, execution_id in executions:
+            execution = Execution(execution_id, job_id, connection=connection)
+            StartedJobRegistry(queue_name, connection=connection).remove_execution(execution, pipeline=pipe)
+            pipe.delete(execution.key)  # what Execution.delete removes, which needs the job's hash
+        pipe.execute()
+    ghost = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=connection)
+    if ghost is not None:
+        ghost.register_death()
+
+
+def queued_count(connection, queue_name: str) -> int:
+    """How many jobs wait in the queue."""
+    return Queue(queue_name, connection=connection).count
