@@ -34,8 +34,7 @@ import redis
 
 from core.engine import tzdb
 from core.ops import db
-from core.runs import lifecycle
-from core.runs import rq_jobs
+from core.runs import lifecycle, rq_jobs
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")

@@ -1,9 +1,12 @@
-"""The RQ side of a run: the job that executes it, its id, and pushing jobs to Redis.
+"""Everything the service knows of RQ (pinned: rq==2.12.0): the jobs it pushes, how the worker takes
+them and records their ends, and what it reads of them. No other module writes or reads RQ's keys.
 
 A run's job id is derived from the run id, so pushing the same run twice never makes a second job: a
 re-push first asks Redis whether the job is already there. The job names the worker's entry point by
-import path and carries only the run id; the worker reads everything else from PostgreSQL, so nothing
-in Redis can make the worker import a path taken from a schedule.
+import path and carries only the run id (an alert's job, only its message id); the worker reads
+everything else from PostgreSQL, so nothing in Redis can make the worker import a path taken from a
+schedule. Core names no worker function: the process that pushes jobs (the ticker) hands the worker's
+entry points over when it starts (`use_entry_points`, worker/entry_points.py).
 
 RQ writes the jobs' format: each push builds one job with RQ's own `Job.create` (the first run's)
 and takes its hash from RQ's `Job.to_dict`, so a field RQ adds, renames or encodes differently comes
@@ -14,11 +17,14 @@ the ids to the queue's list and registers the queue in `rq:queues`, as `Queue.en
 one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
 a run. The script also makes `skip_existing` atomic (check and push in one step).
 tests/ticker/test_jobs_format.py compares the hashes with RQ's `enqueue_many`'s and reads the jobs back
-with RQ's Job.fetch, Queue.dequeue_any and `rq info`.
+with RQ's Job.fetch, Queue.dequeue_any and `rq info`, and runs RQ's own worker beside the take script
+and the recording of the worker's side (below) to compare what each leaves in Redis.
 """
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Iterable
 
 from redis.commands.core import Script
@@ -31,7 +37,6 @@ from rq.serializers import DefaultSerializer
 from rq.utils import now, utcformat
 from rq.worker import Worker
 
-RUN_JOB_FUNC = "worker.jobs.execute_run"
 # A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
 RESULT_TTL_SECONDS = 24 * 3600
 JOB_ID_PREFIX = "run-"
@@ -78,6 +83,30 @@ _PUSH = Script(None, _PUSH_SCRIPT.encode())  # bound to no client: each call nam
 _SERIALIZER = DefaultSerializer
 
 
+@dataclass(frozen=True)
+class EntryPoints:
+    """The worker's functions the jobs name, by import path."""
+
+    run: str    # run(run_id[, attempt])
+    alert: str  # alert(message_id)
+
+
+_entry_points: EntryPoints | None = None
+
+
+def use_entry_points(*, run: str, alert: str) -> None:
+    """The worker's entry points, given once by the process that pushes jobs before its first push."""
+    global _entry_points
+    _entry_points = EntryPoints(run, alert)
+
+
+def entry_points() -> EntryPoints:
+    if _entry_points is None:
+        raise RuntimeError("no worker entry points to name in a job: the process that pushes jobs calls "
+                           "core.runs.rq_jobs.use_entry_points first (the ticker does, at start)")
+    return _entry_points
+
+
 def quarantine_queue(queue_name: str) -> str:
     """The queue of runs that were in flight when a worker process died: they run one at a time, in a
     process of their own (worker/supervisor.py), until the run that kills its process is known."""
@@ -101,7 +130,7 @@ def _description(run_id: str, attempt: int) -> str:
 def rq_job(redis_conn, queue_name: str, run_id: str, attempt: int = 1, *, job_timeout: int) -> Job:
     """The job RQ itself makes for `execute_run(run_id[, attempt])`, queued on `queue_name` now
     (what `Queue.enqueue_job` sets up before saving it)."""
-    job = Job.create(RUN_JOB_FUNC, args=_args(run_id, attempt), id=job_id_for(run_id, attempt),
+    job = Job.create(entry_points().run, args=_args(run_id, attempt), id=job_id_for(run_id, attempt),
                      connection=redis_conn, timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
                      description=_description(run_id, attempt), origin=queue_name, status=JobStatus.QUEUED,
                      serializer=_SERIALIZER)
@@ -118,7 +147,7 @@ def job_data(run_id: str, attempt: int = 1) -> bytes:
     with its defaults sets up 256 KiB of state per call, which took longer than everything else the
     ticker does to push a run."""
     compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)
-    pickled = _SERIALIZER.dumps((RUN_JOB_FUNC, None, _args(str(run_id), attempt), {}))
+    pickled = _SERIALIZER.dumps((entry_points().run, None, _args(str(run_id), attempt), {}))
     return compressor.compress(pickled) + compressor.flush()
 
 
@@ -154,6 +183,20 @@ def push_runs(redis_conn, queue_name: str, runs: Iterable, *, job_timeout: int =
         args += values
     _PUSH(keys=keys, args=args, client=redis_conn)
     return job_ids
+
+
+def push_alerts(redis_conn, queue_name: str, message_ids: list[str], *, job_timeout: int) -> None:
+    """One job per alert message, `alert(message_id)`, enqueued by RQ itself in one pipeline. A job's id
+    carries the push's instant (ms): a message pushed again (its job lost, a row's retry due) gets a new
+    job, and a job pushed twice finds nothing left to claim the second time."""
+    stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
+    queue = Queue(queue_name, connection=redis_conn)
+    with redis_conn.pipeline() as pipe:
+        for message_id in message_ids:
+            queue.enqueue_call(entry_points().alert, args=(message_id,), job_id=f"alert-{message_id}-{stamp}",
+                               timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
+                               description=f"alert message {message_id}", pipeline=pipe)
+        pipe.execute()
 
 
 # What a job's hash says about it, for telling a live job from a lost one (RQ's JobStatus values).

@@ -12,7 +12,8 @@ import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from core.runs.rq_jobs import RESULT_TTL_SECONDS, RUN_JOB_FUNC, job_data, job_id_for, push_runs
+from core.runs.rq_jobs import RESULT_TTL_SECONDS, job_data, job_id_for, push_runs
+from worker import entry_points
 
 QUEUE = "schedules-format"
 
@@ -27,7 +28,7 @@ def test_pushed_jobs_have_the_hash_rq_itself_writes(redis_client, position):
     theirs = str(uuid.uuid4())
     push_runs(redis_client, QUEUE, ours, job_timeout=321)
     Queue(QUEUE, connection=redis_client).enqueue_many([Queue.prepare_data(
-        RUN_JOB_FUNC, args=(theirs,), job_id=job_id_for(theirs), timeout=321,
+        entry_points.RUN, args=(theirs,), job_id=job_id_for(theirs), timeout=321,
         result_ttl=RESULT_TTL_SECONDS, description=f"schedule run {theirs}")])
     mine = redis_client.hgetall(f"rq:job:{job_id_for(ours[position])}")
     rqs = redis_client.hgetall(f"rq:job:{job_id_for(theirs)}")
@@ -35,8 +36,8 @@ def test_pushed_jobs_have_the_hash_rq_itself_writes(redis_client, position):
     assert {k: v for k, v in mine.items() if k not in PER_JOB} == {k: v for k, v in rqs.items() if k not in PER_JOB}
     assert zlib.decompress(mine[b"data"]) == zlib.decompress(job_data(ours[position]))
     assert mine[b"description"] == f"schedule run {ours[position]}".encode()
-    assert pickle.loads(zlib.decompress(mine[b"data"])) == (RUN_JOB_FUNC, None, (ours[position],), {})
-    assert pickle.loads(zlib.decompress(rqs[b"data"])) == (RUN_JOB_FUNC, None, (theirs,), {})
+    assert pickle.loads(zlib.decompress(mine[b"data"])) == (entry_points.RUN, None, (ours[position],), {})
+    assert pickle.loads(zlib.decompress(rqs[b"data"])) == (entry_points.RUN, None, (theirs,), {})
 
 
 def test_a_retry_is_its_own_job_at_the_head_of_the_queue(redis_client):
@@ -45,7 +46,7 @@ def test_a_retry_is_its_own_job_at_the_head_of_the_queue(redis_client):
     push_runs(redis_client, QUEUE, [(retried, 3)], at_front=True, skip_existing=True)
     assert Queue(QUEUE, connection=redis_client).job_ids == [f"run-{retried}-a3", f"run-{first}"]
     job = Job.fetch(f"run-{retried}-a3", connection=redis_client)
-    assert (job.func_name, job.args, job.description) == (RUN_JOB_FUNC, (retried, 3), f"schedule run {retried} attempt 3")
+    assert (job.func_name, job.args, job.description) == (entry_points.RUN, (retried, 3), f"schedule run {retried} attempt 3")
 
 
 def test_rq_info_sees_the_queue_and_its_jobs(redis_client, redis_url):
@@ -61,7 +62,7 @@ def test_rq_fetches_and_dequeues_pushed_jobs(redis_client):
     runs = [str(uuid.uuid4()) for _ in range(3)]
     push_runs(redis_client, QUEUE, runs, job_timeout=42)
     job = Job.fetch(job_id_for(runs[0]), connection=redis_client)
-    assert (job.func_name, job.args, job.kwargs) == (RUN_JOB_FUNC, (runs[0],), {})
+    assert (job.func_name, job.args, job.kwargs) == (entry_points.RUN, (runs[0],), {})
     assert job.get_status() == JobStatus.QUEUED and job.origin == QUEUE
     assert job.timeout == 42 and job.result_ttl == RESULT_TTL_SECONDS
     assert job.description == f"schedule run {runs[0]}"
@@ -89,5 +90,5 @@ def test_job_data_is_what_rq_restores(redis_client, run_id):
     redis_client.hset("rq:job:data-check", mapping={"data": job_data(run_id), "status": "queued", "origin": QUEUE,
                                                     "created_at": "2026-11-23T00:00:00.000000Z"})
     job = Job.fetch("data-check", connection=redis_client)
-    assert (job.func_name, job.instance, job.args, job.kwargs) == (RUN_JOB_FUNC, None, (run_id,), {})
-    assert pickle.loads(zlib.decompress(job_data(run_id))) == (RUN_JOB_FUNC, None, (run_id,), {})
+    assert (job.func_name, job.instance, job.args, job.kwargs) == (entry_points.RUN, None, (run_id,), {})
+    assert pickle.loads(zlib.decompress(job_data(run_id))) == (entry_points.RUN, None, (run_id,), {})
