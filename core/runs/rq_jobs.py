@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from redis.commands.core import Script
-from rq.executions import Execution
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
@@ -273,9 +273,11 @@ def record_started(worker, job: Job, ttl: int, pipe) -> Execution:
 
 
 def record_success(worker, job: Job, execution: Execution, return_value, pipe) -> None:
-    """A job that returned `return_value` at job.ended_at, as Worker.handle_job_success and
-    Job._handle_success record it: the worker's counters, status `finished`, the job's hash, a
-    successful Result, the FinishedJobRegistry, the job's expiry, its Execution gone."""
+    """A job that returned `return_value` at job.ended_at, as Worker.handle_execution_ended,
+    handle_job_success and Job._handle_success record it: the job's last heartbeat, the worker's
+    counters, status `finished`, the job's hash, a successful Result, the FinishedJobRegistry, the
+    job's expiry, its Execution gone."""
+    job.heartbeat(job.ended_at, job.success_callback_timeout, pipeline=pipe)
     worker.increment_successful_job_count(pipeline=pipe)
     worker.increment_total_working_time(job.ended_at - job.started_at, pipe)
     result_ttl = job.get_result_ttl(worker.default_result_ttl)
@@ -291,9 +293,10 @@ def record_success(worker, job: Job, execution: Execution, return_value, pipe) -
 
 
 def record_failure(worker, job: Job, execution: Execution, exc_string: str, pipe) -> None:
-    """A job that failed at job.ended_at, as Worker.handle_job_failure and Job._handle_failure record it:
-    status `failed`, its Execution gone, the FailedJobRegistry (which saves the job's hash with the
-    error), a failed Result, the worker's counters."""
+    """A job that failed at job.ended_at, as Worker.handle_execution_ended, handle_job_failure and
+    Job._handle_failure record it: the job's last heartbeat, status `failed`, its Execution gone, the
+    FailedJobRegistry (which saves the job's hash), a failed Result, the worker's counters."""
+    job.heartbeat(job.ended_at, job.failure_callback_timeout, pipeline=pipe)
     job.set_status(JobStatus.FAILED, pipeline=pipe)
     execution.delete(job=job, pipeline=pipe)
     job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
@@ -322,13 +325,15 @@ def drop(worker, job: Job, execution: Execution, pipe) -> None:
 
 def forget_worker(connection, worker_name: str, executions: Iterable[tuple[str, str, str]]) -> None:
     """Drop what RQ keeps of a worker process that died: the Executions it left, as (queue, job id,
-    execution id), in the StartedJobRegistry (RQ's clean-up would fail a job pushed again under the same
-    id) and its worker entry (`rq info` would show a ghost)."""
+    execution id), in the StartedJobRegistry and the job's ExecutionRegistry (RQ's clean-up, and its
+    Job.get_executions, would fail on a job pushed again under the same id), and its worker entry (`rq
+    info` would show a ghost). What Execution.delete removes, without the job's hash it needs."""
     with connection.pipeline(transaction=False) as pipe:
         for queue_name, job_id, execution_id in executions:
             execution = Execution(execution_id, job_id, connection=connection)
             StartedJobRegistry(queue_name, connection=connection).remove_execution(execution, pipeline=pipe)
-            pipe.delete(execution.key)  # what Execution.delete removes, which needs the job's hash
+            ExecutionRegistry(job_id, connection=connection).remove(execution, pipeline=pipe)
+            pipe.delete(execution.key)
         pipe.execute()
     ghost = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=connection)
     if ghost is not None:
