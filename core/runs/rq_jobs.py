@@ -1,5 +1,6 @@
-"""Everything the service knows of RQ (pinned: rq==2.12.0): the jobs it pushes, how the worker takes
-them and records their ends, and what it reads of them. No other module writes or reads RQ's keys.
+"""Everything the service knows of RQ's format (pinned: rq==2.12.0): the jobs it pushes, how the worker
+takes them and records their starts and ends, and what it reads of them. No other module spells RQ's
+keys or fields; the worker otherwise stands on RQ's own classes (BaseWorker, Queue).
 
 A run's job id is derived from the run id, so pushing the same run twice never makes a second job: a
 re-push first asks Redis whether the job is already there. The job names the worker's entry point by
@@ -12,9 +13,9 @@ RQ writes the jobs' format: each push builds one job with RQ's own `Job.create` 
 and takes its hash from RQ's `Job.to_dict`, so a field RQ adds, renames or encodes differently comes
 with it. The jobs of a batch differ only in their run, so the other runs take that same hash with
 their own `data` (RQ's job tuple in RQ's serializer, zlib-compressed) and `description`, built the
-way RQ built the first run's and checked against it on every push. One small Lua script then writes the hashes, appends
-the ids to the queue's list and registers the queue in `rq:queues`, as `Queue.enqueue_many` does, in
-one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
+way RQ built the first run's and checked against it on every push. One small Lua script then writes
+the hashes, appends the ids to the queue's list and registers the queue in `rq:queues`, as
+`Queue.enqueue_many` does, in one round trip: building and saving an RQ Job per run costs several times what the ticker spends on
 a run. The script also makes `skip_existing` atomic (check and push in one step).
 tests/ticker/test_jobs_format.py compares the hashes with RQ's `enqueue_many`'s and reads the jobs back
 with RQ's Job.fetch, Queue.dequeue_any and `rq info`, and runs RQ's own worker beside the take script
@@ -222,7 +223,8 @@ def job_states(redis_conn, job_ids: list[str]) -> dict[str, tuple[str, str | Non
 # RQ's own worker (rq 2.12.0, rq/worker/base.py) takes one job at a time and records each start and
 # end in a round trip or three of its own (Worker.prepare_job_execution, handle_job_success's WATCH /
 # MULTI, handle_job_failure), around the one Execution it keeps in `worker.execution`; RQ has no
-# worker that keeps several jobs in flight (its ThreadPoolWorker, rq/rq#1804, was never merged). So
+# worker that keeps several jobs in flight (a ThreadPoolWorker was proposed, rq/rq#1803 and #1804, and
+# not merged), and calling those methods per job would cost each job its own round trips. So
 # worker/threaded.py takes jobs in batches with the take script below and records their starts and
 # ends here, in its pipelines, with the public pieces RQ's worker assembles (Execution.create and
 # delete, Job.set_status / save / cleanup, the job's registries, Result.create, the worker's counters),

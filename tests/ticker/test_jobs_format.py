@@ -52,7 +52,8 @@ def test_a_retry_is_its_own_job_at_the_head_of_the_queue(redis_client):
     push_runs(redis_client, QUEUE, [(retried, 3)], at_front=True, skip_existing=True)
     assert Queue(QUEUE, connection=redis_client).job_ids == [f"run-{retried}-a3", f"run-{first}"]
     job = Job.fetch(f"run-{retried}-a3", connection=redis_client)
-    assert (job.func_name, job.args, job.description) == (entry_points.RUN, (retried, 3), f"schedule run {retried} attempt 3")
+    assert (job.func_name, job.args, job.description) == (entry_points.RUN, (retried, 3),
+                                                           f"schedule run {retried} attempt 3")
 
 
 def test_rq_info_sees_the_queue_and_its_jobs(redis_client, redis_url):
