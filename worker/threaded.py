@@ -8,13 +8,13 @@ threads that share the process's connections (worker/jobs.py's WorkerContext).
 To RQ it is a worker like any other: it registers itself, heartbeats, and records each job as RQ's
 worker does (an Execution in the StartedJobRegistry and status `started` when it starts; status,
 result and the finished or failed registry when it ends), so `rq info` and rq-dashboard show the
-queue, the workers and the jobs. How a job is taken and recorded in RQ's format is
-core.runs.rq_jobs's: this module decides when. The bookkeeping of every job started (or ended) since the last turn
-of the loop goes to Redis in one pipeline (not a MULTI/EXEC transaction: nothing reads it half
-written, and PostgreSQL, not Redis, says where a run stands), and jobs are taken from the queue in
-batches, each job marked `started` in the same atomic step. With every slot busy the loop lets a
-fifth of them free up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips
-per batch of jobs, not per job.
+queue, the workers and the jobs (how a job is taken and recorded in RQ's format is core.runs.rq_jobs's;
+this module decides when). The bookkeeping of every job started (or ended) since the last turn of the
+loop goes to Redis in one pipeline (not a MULTI/EXEC transaction: nothing reads it half written, and
+PostgreSQL, not Redis, says where a run stands), and jobs are taken from the queue in batches, each
+job marked `started` in the same atomic step. With every slot busy the loop lets a fifth of them free
+up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips per batch of jobs, not
+per job.
 
 A job past its timeout cannot be stopped inside a thread, so the process that runs it stops instead:
 `on_timeout(job, error)` ends the attempt in PostgreSQL (worker/jobs.py's expire_run: a compare-and-set

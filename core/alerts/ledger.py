@@ -6,9 +6,9 @@ in the transaction of its event (migration 0019). Then, as for a run's rows:
 
 - the ticker pushes one RQ job per message that has a row due (`push_due`), and pushes it again when
   its job was lost (Redis emptied) or a row's retry came due;
-- the worker (`deliver`, called by the worker's alert job, worker/alerts.py) claims each due row (`sending`, with a
-  lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient failure:
-  the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
+- the worker (`deliver`, called by its alert job, worker/alerts.py) claims each due row (`sending`,
+  with a lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient
+  failure: the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
   DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again;
 - a row whose sender was killed mid-send keeps its lease until it runs out; the ticker then
   (`recover_sends`) sends it again with the same Message-ID / webhook-id, or fails it
