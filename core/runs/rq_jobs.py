@@ -35,7 +35,7 @@ from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.results import Result
 from rq.serializers import DefaultSerializer
-from rq.utils import now, utcformat
+from rq.utils import now, utcformat, utcparse
 from rq.worker import Worker
 
 # A finished job's hash is kept a day for `rq info` and debugging; the run row is the real record.
@@ -200,22 +200,35 @@ def push_alerts(redis_conn, queue_name: str, message_ids: list[str], *, job_time
         pipe.execute()
 
 
-# What a job's hash says about it, for telling a live job from a lost one (RQ's JobStatus values).
-JOB_GONE = "gone"
+# RQ job statuses that mean the job will never run (again) by itself (this service never schedules
+# or defers jobs in RQ: one that is so was left by an older version); `started` counts as lost only
+# once it is older than a lease: the worker that took it died before it could take the run.
+_DEAD_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED,
+                      JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def job_states(redis_conn, job_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-    """{job id: (status, started_at)} in one round trip; status JOB_GONE when Redis has no such job."""
+def lost_jobs(redis_conn, job_ids: list[str], *, now: datetime, lease_seconds: float) -> set[str]:
+    """Which of the jobs will never run by themselves, asked in one round trip: gone from Redis, ended,
+    or `started` longer than `lease_seconds` before `now`."""
     if not job_ids:
-        return {}
+        return set()
     pipe = redis_conn.pipeline(transaction=False)
     for job_id in job_ids:
         pipe.hmget(RQ_JOB_PREFIX + job_id, "status", "started_at")
-    states = {}
-    for job_id, (status, started_at) in zip(job_ids, pipe.execute()):
-        states[job_id] = ((status.decode() if status else JOB_GONE),
-                          started_at.decode() if started_at else None)
-    return states
+    return {job_id for job_id, (status, started_at) in zip(job_ids, pipe.execute())
+            if _is_lost(status, started_at, now=now, lease_seconds=lease_seconds)}
+
+
+def _is_lost(status: bytes | None, started_at: bytes | None, *, now: datetime, lease_seconds: float) -> bool:
+    if not status or status.decode() in _DEAD_JOB_STATUSES:
+        return True
+    if status.decode() == JobStatus.STARTED and started_at:
+        try:
+            started = utcparse(started_at.decode())
+        except ValueError:
+            return False
+        return (now - started).total_seconds() > lease_seconds
+    return False
 
 
 # ---------------------------------------------------------------------------- the worker's side

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 import zlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.results import Result
 
-from core.runs.rq_jobs import (RESULT_TTL_SECONDS, forget_worker, job_data, job_id_for, push_runs, record_started,
-                               take_jobs)
+from core.runs.rq_jobs import (RESULT_TTL_SECONDS, forget_worker, job_data, job_id_for, lost_jobs, push_runs,
+                               record_started, take_jobs)
 from worker import entry_points
 from worker.threaded import ThreadedWorker
 
@@ -99,6 +100,23 @@ def test_job_data_is_what_rq_restores(redis_client, run_id):
     job = Job.fetch("data-check", connection=redis_client)
     assert (job.func_name, job.instance, job.args, job.kwargs) == (entry_points.RUN, None, (run_id,), {})
     assert pickle.loads(zlib.decompress(job_data(run_id))) == (entry_points.RUN, None, (run_id,), {})
+
+
+def test_lost_jobs_reads_the_states_rq_itself_writes(redis_client):
+    queue = Queue(QUEUE, connection=redis_client)
+    for job_id in ("finished", "started", "queued"):
+        queue.enqueue_call(f"{__name__}.while_running", args=("unused", job_id), job_id=job_id)
+    finished = queue.dequeue_any([queue], None, connection=redis_client)[0]
+    finished.set_status(JobStatus.FINISHED)
+    started = queue.dequeue_any([queue], None, connection=redis_client)[0]
+    with redis_client.pipeline() as pipe:
+        started.prepare_for_execution("a-worker", pipeline=pipe)
+        pipe.execute()
+    ids = ["finished", "started", "queued", "gone"]
+    now = datetime.now(timezone.utc)
+    assert lost_jobs(redis_client, ids, now=now, lease_seconds=15) == {"finished", "gone"}
+    assert lost_jobs(redis_client, ids, now=now + timedelta(seconds=20), lease_seconds=15) == {
+        "finished", "started", "gone"}
 
 
 # ---------------------------------------------------------------------------- the worker's side
