@@ -35,8 +35,8 @@ from core.ops.sql import queries
 from core.runs import create
 from core.runs.create import ScheduledRun
 from core.runs.ids import time_ordered_ids
-from core.runs.jobs import job_id_for
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
+from core.runs.rq_jobs import job_id_for
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
+from core.runs.rq_jobs import JOB_ID_PREFIX, job_id_for, lost_jobs, push_runs, quarantine_queue
 from core.runs.run import Run, attempt_budget, retry_delay
 from core.schedule import pauses
 
@@ -39,11 +39,6 @@ logger = logging.getLogger(__name__)
 # Runs younger than this belong to a ticker between its commit and its push: leave them to it.
 REPUSH_GRACE_SECONDS = 5.0
 ERROR_LIMIT = 2000
-# RQ job statuses that mean the job will never run (again) by itself (this service never schedules
-# or defers jobs in RQ: one that is so was left by an older version); `started` counts as lost only
-# once it is older than a lease: the worker that took it died before it could take the run.
-_DEAD_JOB_STATUSES = {JOB_GONE, "failed", "stopped", "canceled", "finished", "scheduled", "deferred"}
-_RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def error_text(exc: BaseException) -> str:
@@ -190,9 +185,10 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
         if not rows:
             return QueuedCheck(0, [], None)
         jobs = {row["id"]: (row["attempt"] + 1, row["crashes"]) for row in rows}
-        states = job_states(redis_conn, [job_id_for(run_id, attempt) for run_id, (attempt, _) in jobs.items()])
+        gone = lost_jobs(redis_conn, [job_id_for(run_id, attempt) for run_id, (attempt, _) in jobs.items()],
+                         now=now, lease_seconds=lease_seconds)
         lost = [(run_id, attempt, crashes) for run_id, (attempt, crashes) in jobs.items()
-                if _job_is_lost(*states[job_id_for(run_id, attempt)], now=now, lease_seconds=lease_seconds)]
+                if job_id_for(run_id, attempt) in gone]
         for quarantined in (False, True):
             pairs = [(run_id, attempt) for run_id, attempt, crashes in lost if bool(crashes) == quarantined]
             if pairs:
@@ -205,18 +201,6 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
 
 def _position(row) -> tuple[datetime, str]:
     return row["queued_at"], row["id"]
-
-
-def _job_is_lost(status: str, started_at: str | None, *, now: datetime, lease_seconds: float) -> bool:
-    if status in _DEAD_JOB_STATUSES:
-        return True
-    if status == "started" and started_at:
-        try:
-            started = datetime.strptime(started_at, _RQ_TIME).replace(tzinfo=timezone.utc)
-        except ValueError:
-            return False
-        return now - started > timedelta(seconds=lease_seconds)
-    return False
 
 
 def release_buffered(cur) -> list[str]:

@@ -14,7 +14,7 @@ from core.deliveries.tokens import unsubscribe_token
 from core.ops import db
 from core.ops.settings import load_settings
 from core.runs import lifecycle
-from core.runs.jobs import job_id_for
+from core.runs.rq_jobs import job_id_for
 from core.runs.run import retry_delay
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker.jobs import RunExecution, WorkerContext
@@ -187,7 +187,7 @@ def test_email_over_real_smtp_has_the_report_link_and_rfc_8058_headers(conn, wor
 
 
 def test_the_worker_process_runs_a_pushed_job_end_to_end(conn, worker_env, account_id, redis_url):
-    from core.runs.jobs import push_runs
+    from core.runs.rq_jobs import push_runs
 
     run_id = make_run(conn, make_schedule(conn, account_id))
     push_runs(redis.Redis.from_url(redis_url), "schedules-test", [run_id])
