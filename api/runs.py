@@ -20,6 +20,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (ResendAnswerSchema, ResendSchema, RunDetailSchema, RunListArgsSchema, RunListSchema,
                          RunNowArgsSchema, RunNowSchema, error_schema)
+from core.runs import reads
 from core.runs import resend as resends
 from core.schedule import pauses, schedules
 
@@ -42,7 +43,7 @@ def list_runs(args, schedule_id):
     with tenant() as cur:
         if schedules.get(cur, g.account_id, schedule_id) is None:
             raise not_found()
-        rows = schedules.runs(cur, g.account_id, schedule_id, **args)
+        rows = reads.runs(cur, g.account_id, schedule_id, **args)
     full = len(rows) == args["limit"]
     return {"runs": rows, "count": len(rows), "next_before": rows[-1]["id"] if full else None}
 
@@ -53,7 +54,7 @@ def list_runs(args, schedule_id):
 def get_run(schedule_id, run_id):
     """One run with its deliveries: one ledger row per recipient, saying whether it was sent."""
     with tenant() as cur:
-        run = schedules.run_detail(cur, g.account_id, schedule_id, run_id)
+        run = reads.run_detail(cur, g.account_id, schedule_id, run_id)
     if run is None:
         raise not_found("run")
     return run

@@ -17,7 +17,7 @@ from psycopg2.extras import execute_values
 from rq import Queue
 
 from core.ops import db
-from core.runs.jobs import RUN_JOB_FUNC
+from worker import entry_points
 
 COLUMNS = ("id, account_id, name, report_type, city, zip_codes, lookback_days, cadence, weekly_dow, monthly_dom,"
            " send_hour, send_minute, cron_expression, interval_seconds, timezone, recipients, include_attachment")
@@ -63,7 +63,7 @@ def seed_ticker(database_url: str, redis_url: str, queue_name: str) -> int:
         for row in rows:
             with conn.cursor() as cur:
                 next_run = croniter_next(row, datetime.now(timezone.utc))
-                job = queue.enqueue(RUN_JOB_FUNC, str(row["account_id"]), params_for(row))
+                job = queue.enqueue(entry_points.RUN, str(row["account_id"]), params_for(row))
                 cur.execute("INSERT INTO schedule_runs (schedule_id, account_id, status, scheduled_for, job_id,"
                             " created_at) VALUES (%s, %s, 'queued', NOW(), %s, NOW()) RETURNING id",
                             (row["id"], row["account_id"], job.id))
@@ -101,7 +101,7 @@ def batched_ticker(database_url: str, redis_url: str, queue_name: str, batch_siz
                 [(row["id"], nxt) for row, nxt in zip(rows, nexts)], template="(%s::uuid, %s::timestamptz)")
         conn.commit()
         with redis_conn.pipeline() as pipe:
-            queue.enqueue_many([Queue.prepare_data(RUN_JOB_FUNC, args=(str(run["id"]),), job_id=f"run-{run['id']}")
+            queue.enqueue_many([Queue.prepare_data(entry_points.RUN, args=(str(run["id"]),), job_id=f"run-{run['id']}")
                                 for run in runs], pipeline=pipe)
             pipe.execute()
         dispatched += len(rows)

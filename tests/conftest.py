@@ -211,9 +211,13 @@ def redis_url(redis_server_url):
     """The test Redis, emptied before the test."""
     import redis
 
+    from core.runs import rq_jobs
+    from worker import entry_points
+
     client = redis.Redis.from_url(redis_server_url)
     client.flushdb()
     client.close()
+    rq_jobs.use_entry_points(run=entry_points.RUN, alert=entry_points.ALERT)  # as the ticker does at start
     return redis_server_url
 
 

@@ -24,7 +24,7 @@ import redis
 
 from core import model
 from core.engine import tzdb
-from core.runs import dispatch, lifecycle
+from core.runs import dispatch, lifecycle, rq_jobs
 from ticker.alerts import AlertUnits
 from ticker.chores import Chores
 from ticker.connections import Connections
@@ -33,6 +33,7 @@ from ticker.metrics import TickerMetrics
 from ticker.recovery import Recovery
 from ticker.report import TickFigures, cause_line, stage, stage_of
 from ticker.waiting import Sleeper
+from worker import entry_points
 
 logger = logging.getLogger("ticker")
 
@@ -60,6 +61,7 @@ class Ticker:
     def __init__(self, settings, *, clock=_utcnow, heartbeat: bool = True,
                  repush_grace: float = lifecycle.REPUSH_GRACE_SECONDS, application_name: str = "ticker"):
         self.settings = settings
+        rq_jobs.use_entry_points(run=entry_points.RUN, alert=entry_points.ALERT)
         self.clock = clock
         self.interval = settings.tick_interval
         self.repush_grace = repush_grace

@@ -22,6 +22,7 @@ from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import Settings, load_settings
 from core.runs import lifecycle
+from core.runs.run import Run, attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 from worker.lease import LeaseKeeper
 
@@ -125,7 +126,7 @@ class RunExecution:
         self.context = context
         self.settings, self.registry, self.lease = context.settings, context.registry, context.lease
         self.run_id, self.attempt = run_id, attempt
-        self.run: dict = {}
+        self.run: Run | None = None
         self.schedule: dict = {}
 
     def _log(self):
@@ -135,7 +136,7 @@ class RunExecution:
         try:
             return self._execute()
         except db.CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailable(self.run_id, bool(self.run), exc) from exc
+            raise DatabaseUnavailable(self.run_id, self.run is not None, exc) from exc
 
     def _execute(self) -> dict:
         with self.context.statements() as cur:  # taking the run is one statement (core.runs.lifecycle.take)
@@ -162,7 +163,7 @@ class RunExecution:
             self.lease.release(self.run_id, self.attempt)
 
     def _execute_held(self) -> dict:
-        result = self.run["result"]
+        result = self.run.result
         if result is not None:  # an earlier attempt ran the task and stored its result: deliver it
             return self._deliver(result, save=False)
         try:
@@ -170,7 +171,7 @@ class RunExecution:
         except (TaskNotRegistered, TaskImportError) as exc:
             return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
         try:
-            result = _jsonable(task(self.run["account_id"], self._params()))
+            result = _jsonable(task(self.run.account_id, self._params()))
         except Exception as exc:  # the task's own failure
             return self._fail(exc, retry=True)
         return self._deliver(result, save=True)
@@ -186,22 +187,22 @@ class RunExecution:
         return params
 
     def _deliver(self, result: dict, *, save: bool) -> dict:
-        """Store the task's result (once: `save`) with the run's ledger, send, and conclude the run, a
-        statement per step (core.deliveries.delivery.deliver_pending)."""
-        concluded: dict = {}
-
-        def after(cur) -> None:
-            concluded["end"] = lifecycle.conclude_delivery(cur, self.run, self.settings)
-
+        """Store the task's result (once: `save`) with the run's ledger and send (a statement per step:
+        core.deliveries.delivery.deliver_pending), then conclude the run (one statement, most often:
+        core.runs.lifecycle.conclude_delivery)."""
         targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
         pool = self.context.pool
         counts = delivery.deliver_pending(pool, self.run, self.schedule, result,
                                           channels.channel_map(self.settings, self.context.mailers, pool),
-                                          targets=targets, save=save, after=after,
+                                          targets=targets, save=save,
                                           resend_unknown=self.settings.unknown_outcome == "resend")
-        if counts["lost"] or concluded["end"].outcome == "lost":
+        if counts["lost"]:
             return self._lost()
-        outcome, summary = concluded["end"].outcome, concluded["end"].summary
+        with self.context.statements() as cur:
+            concluded = lifecycle.conclude_delivery(cur, self.run, self.settings)
+        if concluded.outcome == "lost":
+            return self._lost()
+        outcome, summary = concluded.outcome, concluded.summary
         level = logging.INFO if outcome == "succeeded" else logging.WARNING
         logger.log(level, "Run %s of schedule '%s' %s (attempt %d): %d sent now, %d sent in all, %d suppressed, "
                    "%d failed, %d to retry", self.run_id, self.schedule["name"], outcome, self.attempt,
@@ -212,8 +213,9 @@ class RunExecution:
     def _fail(self, exc: BaseException, *, retry: bool) -> dict:
         error = lifecycle.error_text(exc)
         with self.context.transaction() as cur:
-            if retry and self.attempt < self.settings.worker_max_attempts:
-                delay = lifecycle.retry_delay(self.attempt)
+            budget = attempt_budget(self.settings, has_result=False)  # its task failed: no result stored
+            if retry and self.attempt < budget:
+                delay = retry_delay(self.attempt)
                 moved = lifecycle.retry(cur, self.run, error, delay=delay)
                 outcome = "retrying"
             else:
@@ -223,7 +225,7 @@ class RunExecution:
             return self._lost()
         if outcome == "retrying":
             logger.warning("Run %s of schedule '%s' failed (attempt %d of %d), retrying in %ds: %s",
-                           self.run_id, self.schedule["name"], self.attempt, self.settings.worker_max_attempts,
+                           self.run_id, self.schedule["name"], self.attempt, budget,
                            delay, error, extra=self._log())
         else:
             logger.error("Run %s of schedule '%s' failed after %d attempt(s): %s", self.run_id,

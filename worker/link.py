@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.runs.jobs import RUN_JOB_FUNC
+from worker import entry_points
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,9 @@ NOT_A_RUN = "-"
 
 
 def run_of(job) -> tuple[str, int]:
-    """(run id, attempt) of a job made by core.runs.jobs (execute_run(run_id[, attempt])); (NOT_A_RUN, 0)
+    """(run id, attempt) of a run's job (execute_run(run_id[, attempt])); (NOT_A_RUN, 0)
     for any other job found on the queue (the supervisor has no run to hand back for it)."""
-    if job.func_name != RUN_JOB_FUNC or not job.args:
+    if job.func_name != entry_points.RUN or not job.args:
         return NOT_A_RUN, 0
     run_id, *rest = job.args
     return str(run_id), int(rest[0] if rest else job.kwargs.get("attempt", 1))

@@ -31,14 +31,10 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-from rq.executions import Execution
-from rq.registry import StartedJobRegistry
-from rq.worker import Worker
 
 from core.engine import tzdb
 from core.ops import db
-from core.runs import lifecycle
-from core.runs.jobs import RQ_QUEUE_PREFIX, quarantine_queue
+from core.runs import lifecycle, rq_jobs
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")
@@ -175,7 +171,7 @@ class Supervisor:
 
     def _spawn(self, *, quarantine: bool) -> Child:
         read_fd, write_fd = os.pipe()
-        queue = quarantine_queue(self.settings.queue_name) if quarantine else self.settings.queue_name
+        queue = rq_jobs.quarantine_queue(self.settings.queue_name) if quarantine else self.settings.queue_name
         args = [sys.executable, "-m", "worker.child", "--queue", queue, "--link-fd", str(write_fd),
                 "--concurrency", "1" if quarantine else str(self.settings.worker_concurrency)]
         if quarantine or self.burst:
@@ -321,23 +317,15 @@ class Supervisor:
         """Drop what RQ keeps of a dead child (its worker entry, its jobs' executions), so that `rq info`
         shows no ghost and RQ's clean-up never fails a job pushed again under the same id."""
         try:
-            connection = self._redis_connection()
-            with connection.pipeline(transaction=False) as pipe:
-                for h in held:
-                    execution = Execution(h.execution_id, h.job_id, connection=connection)
-                    StartedJobRegistry(h.queue, connection=connection).remove_execution(execution, pipeline=pipe)
-                    pipe.delete(execution.key)
-                pipe.execute()
-            name = f"{socket.gethostname()}.{child.pid}"
-            ghost = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=connection)
-            if ghost is not None:
-                ghost.register_death()
+            rq_jobs.forget_worker(self._redis_connection(), f"{socket.gethostname()}.{child.pid}",
+                                  [(h.queue, h.job_id, h.execution_id) for h in held])
         except redis.RedisError as exc:
             logger.warning("Could not clear worker process %d's entries in Redis: %s", child.pid, exc)
 
     def _quarantine_waiting(self) -> bool:
         try:
-            return bool(self._redis_connection().llen(RQ_QUEUE_PREFIX + quarantine_queue(self.settings.queue_name)))
+            quarantine = rq_jobs.quarantine_queue(self.settings.queue_name)
+            return bool(rq_jobs.queued_count(self._redis_connection(), quarantine))
         except redis.RedisError:
             return False
 

@@ -8,12 +8,13 @@ threads that share the process's connections (worker/jobs.py's WorkerContext).
 To RQ it is a worker like any other: it registers itself, heartbeats, and records each job as RQ's
 worker does (an Execution in the StartedJobRegistry and status `started` when it starts; status,
 result and the finished or failed registry when it ends), so `rq info` and rq-dashboard show the
-queue, the workers and the jobs. The bookkeeping of every job started (or ended) since the last turn
-of the loop goes to Redis in one pipeline (not a MULTI/EXEC transaction: nothing reads it half
-written, and PostgreSQL, not Redis, says where a run stands), and jobs are taken from the queue in
-batches, each job marked `started` in the same atomic step. With every slot busy the loop lets a
-fifth of them free up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips
-per batch of jobs, not per job.
+queue, the workers and the jobs (how a job is taken and recorded in RQ's format is core.runs.rq_jobs's;
+this module decides when). The bookkeeping of every job started (or ended) since the last turn of the
+loop goes to Redis in one pipeline (not a MULTI/EXEC transaction: nothing reads it half written, and
+PostgreSQL, not Redis, says where a run stands), and jobs are taken from the queue in batches, each
+job marked `started` in the same atomic step. With every slot busy the loop lets a fifth of them free
+up (REFILL_WAIT at most) before its next turn, so Redis costs a few round trips per batch of jobs, not
+per job.
 
 A job past its timeout cannot be stopped inside a thread, so the process that runs it stops instead:
 `on_timeout(job, error)` ends the attempt in PostgreSQL (worker/jobs.py's expire_run: a compare-and-set
@@ -44,31 +45,14 @@ from datetime import datetime
 import redis
 from rq.exceptions import StopRequested
 from rq.executions import Execution
-from rq.job import Job, JobStatus
-from rq.utils import now, utcformat
+from rq.job import Job
+from rq.utils import now
 from rq.worker import BaseWorker, WorkerStatus
+
+from core.runs import rq_jobs
 
 logger = logging.getLogger("worker")
 
-# Takes up to ARGV[1] jobs from the head of the queue (KEYS[1]) and marks each `started` by this
-# worker in the same step, so a worker killed right after taking them loses none: the ticker pushes
-# again the job of a queued run whose job has been `started` for longer than a lease. (RQ's own worker
-# moves each job to an intermediate queue instead, which only its periodic maintenance cleans up.)
-# A job id whose hash is gone is dropped, as RQ's dequeue does.
-_TAKE_SCRIPT = """
-local ids = {}
-while #ids < tonumber(ARGV[1]) do
-  local id = redis.call('LPOP', KEYS[1])
-  if not id then break end
-  local key = ARGV[4] .. id
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[2], 'last_heartbeat', ARGV[2],
-               'worker_name', ARGV[3])
-    ids[#ids + 1] = id
-  end
-end
-return ids
-"""
 HEARTBEAT_EVERY = 5.0  # seconds between worker heartbeats while busy (the key lives worker_ttl + 60 s)
 LINK_BEAT_EVERY = 1.0  # seconds between "alive" messages to the supervisor
 LONGEST_BLOCK = 5      # seconds an idle worker waits for a job before it looks around (supervisor, stop)
@@ -122,7 +106,6 @@ class ThreadedWorker(BaseWorker):
         self._in_flight: dict[str, Slot] = {}
         self._threads = 0
         self._slot_lock = threading.Lock()
-        self._take = self.connection.register_script(_TAKE_SCRIPT)
         self._last_heartbeat_at = 0.0
         self._last_link_beat = 0.0
         self._next_suspension_check = 0.0
@@ -294,16 +277,10 @@ class ThreadedWorker(BaseWorker):
             if waited is None:
                 return []
         taken: list[tuple[Job, object]] = []
-        stamp = utcformat(now())
         for q in self._ordered_queues:
-            want = free - len(taken)
-            if want <= 0:
+            if len(taken) >= free:
                 break
-            args = [want, stamp, self.name, Job.redis_job_namespace_prefix]
-            ids = [job_id.decode() for job_id in self._take(keys=[q.key], args=args)]
-            if ids:
-                jobs = self.job_class.fetch_many(ids, connection=self.connection, serializer=self.serializer)
-                taken += [(job, q) for job in jobs if job is not None]
+            taken += [(job, q) for job in rq_jobs.take_jobs(self, q, free - len(taken))]
         return taken
 
     def _start(self, taken: list[tuple[Job, object]]) -> None:
@@ -314,10 +291,7 @@ class ThreadedWorker(BaseWorker):
             for job, q in taken:
                 timeout = job.timeout if job.timeout is not None else self.default_job_timeout
                 ttl = (timeout if timeout > 0 else self.default_job_timeout) + 60
-                # The take script already wrote what RQ's job.prepare_for_execution() writes (status,
-                # started_at, last_heartbeat, worker_name), and fetch_many() read it back into `job`.
-                execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
-                pipe.persist(job.key)
+                execution = rq_jobs.record_started(self, job, ttl, pipe)
                 slots.append(Slot(job, q, execution, at, at + timeout if timeout > 0 else None))
             self.set_current_job_id(taken[-1][0].id, pipeline=pipe)
             self.set_state(WorkerStatus.BUSY, pipeline=pipe)
@@ -374,13 +348,13 @@ class ThreadedWorker(BaseWorker):
         with self.connection.pipeline(transaction=False) as pipe:
             for slot in ended:
                 del self._in_flight[slot.job.id]
+                slot.job.ended_at = slot.ended_at
                 if slot in unavailable:
                     self._record_unavailable(slot, pipe)
                 elif slot.ok:
-                    self._record_success(slot, pipe)
+                    rq_jobs.record_success(self, slot.job, slot.execution, slot.return_value, pipe)
                 else:
-                    self._record_failure(slot, slot.exc_string, pipe)
-            self._count([slot for slot in ended if slot not in unavailable], pipe)
+                    rq_jobs.record_failure(self, slot.job, slot.execution, slot.exc_string, pipe)
             self._after_end(pipe)
             pipe.execute()
         self.link.ended([slot.job for slot in ended])
@@ -397,44 +371,10 @@ class ThreadedWorker(BaseWorker):
         """A job that could not reach PostgreSQL is no failure of its own: one whose run was not taken yet
         goes back to the head of its queue untouched; one whose run was taken is dropped (its lease,
         no longer renewed, hands the run back), neither of them left in RQ's failed registry."""
-        job = slot.job
-        slot.execution.delete(job=job, pipeline=pipe)
         if getattr(slot.error, "taken", False):
-            job.set_status(JobStatus.STOPPED, pipeline=pipe)
-            job.cleanup(job.get_result_ttl(self.default_result_ttl), pipeline=pipe, remove_from_queue=False)
+            rq_jobs.drop(self, slot.job, slot.execution, pipe)
         else:
-            job.set_status(JobStatus.QUEUED, pipeline=pipe)
-            pipe.lpush(slot.queue.key, job.id)
-
-    def _record_success(self, slot: Slot, pipe) -> None:
-        job = slot.job
-        job.ended_at = slot.ended_at
-        job._result = slot.return_value
-        job._status = JobStatus.FINISHED
-        result_ttl = job.get_result_ttl(self.default_result_ttl)
-        if result_ttl != 0:
-            job._handle_success(result_ttl, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
-                                execution_started_at=slot.execution.created_at, execution_ended_at=job.ended_at)
-        job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
-        slot.execution.delete(job=job, pipeline=pipe)
-
-    def _record_failure(self, slot: Slot, exc_string: str, pipe) -> None:
-        job = slot.job
-        job.ended_at = slot.ended_at or now()
-        job.set_status(JobStatus.FAILED, pipeline=pipe)
-        slot.execution.delete(job=job, pipeline=pipe)
-        job._handle_failure(exc_string, pipeline=pipe, worker_name=self.name, execution_id=slot.execution.id,
-                            execution_started_at=slot.execution.created_at, execution_ended_at=job.ended_at)
-
-    def _count(self, ended: list[Slot], pipe) -> None:
-        """The worker's counters (as RQ's increment_*_job_count and total_working_time), once per batch."""
-        succeeded = sum(slot.ok for slot in ended)
-        if succeeded:
-            pipe.hincrby(self.key, "successful_job_count", succeeded)
-        if len(ended) > succeeded:
-            pipe.hincrby(self.key, "failed_job_count", len(ended) - succeeded)
-        pipe.hincrbyfloat(self.key, "total_working_time",
-                          sum((slot.job.ended_at - slot.job.started_at).total_seconds() for slot in ended))
+            rq_jobs.put_back(slot.job, slot.execution, slot.queue, pipe)
 
     def _after_end(self, pipe) -> None:
         if not self._in_flight:
@@ -461,9 +401,9 @@ class ThreadedWorker(BaseWorker):
                     self.on_timeout(slot.job, error)
                 except Exception:  # PostgreSQL away: the lease (not renewed past the timeout) recovers it
                     self.log.exception("Worker %s: could not end job %s after its timeout", self.name, slot.job.id)
+            slot.job.ended_at = now()
             with self.connection.pipeline(transaction=False) as pipe:
-                self._record_failure(slot, error, pipe)
-                self._count([slot], pipe)
+                rq_jobs.record_failure(self, slot.job, slot.execution, error, pipe)
                 self._after_end(pipe)
                 pipe.execute()
             self.link.ended([slot.job])

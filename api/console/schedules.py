@@ -20,6 +20,7 @@ from core import model
 from core.alerts import incidents
 from core.engine.explain import explained_runs, reasons
 from core.engine.timing import TimingError
+from core.runs import reads
 from core.schedule import pauses, schedules
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ def history(cur, row):
     with who asked), a count per delivery status of its own rows, and whether it can be resent (a
     final run with a stored result); each own row carries `pick`, what the resend form sends for it
     (`email:<address>`, or `channel:<id>` while the schedule still has that channel)."""
-    runs = schedules.runs(cur, g.account_id, row["id"], limit=HISTORY_SIZE)
-    ledger = schedules.deliveries_of_runs(cur, g.account_id, [run["id"] for run in runs])
+    runs = reads.runs(cur, g.account_id, row["id"], limit=HISTORY_SIZE)
+    ledger = reads.deliveries_of_runs(cur, g.account_id, [run["id"] for run in runs])
     channel_ids = {(c["type"], c["url"]): str(c["id"]) for c in row.get("channels") or []}
     for run in runs:
         run["deliveries"] = ledger.get(run["id"], [])

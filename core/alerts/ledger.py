@@ -6,9 +6,9 @@ transaction of its event (migration 0019). Then, as for a run's rows:
 
 - the ticker pushes one RQ job per message that has a row due (`push_due`), and pushes it again when
   its job was lost (Redis emptied) or a row's retry came due;
-- the worker (`deliver`, the job `worker.alerts.deliver_alert`) claims each due row (`sending`, with a
-  lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient failure:
-  the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
+- the worker (`deliver`, called by its alert job, worker/alerts.py) claims each due row (`sending`,
+  with a lease), sends it, and records it: `sent`, `pending` again after the run back-off (a transient
+  failure: the mail server down, a 5xx from a webhook), or `failed` (a permanent refusal, or
   DELIVERY_MAX_ATTEMPTS used up). A row that was sent is never sent again. An email goes out from
   here; a channel's message is rendered and sent by its type's sender (`send_alert`,
   core/deliveries/channel_types.py);
@@ -21,20 +21,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from rq import Queue
-
 from core.alerts import compose
 from core.deliveries import channel_types
 from core.deliveries.delivery import Sent
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import RESULT_TTL_SECONDS
-from core.runs.lifecycle import retry_delay
+from core.runs import rq_jobs
+from core.runs.run import retry_delay
 
 logger = logging.getLogger(__name__)
 
-ALERT_JOB_FUNC = "worker.alerts.deliver_alert"
 # A message whose job was pushed this long ago and still has a row due is pushed again.
 REPUSH_SECONDS = 60
 
@@ -57,14 +54,7 @@ def push_due(conn, redis_conn, queue_name: str, *, job_timeout: int, limit: int,
         if not ids:
             return []
         cur.execute(queries["mark_alert_messages_pushed"], {"ids": ids})
-        stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
-        queue = Queue(queue_name, connection=redis_conn)
-        with redis_conn.pipeline() as pipe:
-            for message_id in ids:
-                queue.enqueue_call(ALERT_JOB_FUNC, args=(message_id,), job_id=f"alert-{message_id}-{stamp}",
-                                   timeout=job_timeout, result_ttl=RESULT_TTL_SECONDS,
-                                   description=f"alert message {message_id}", pipeline=pipe)
-            pipe.execute()
+        rq_jobs.push_alerts(redis_conn, queue_name, ids, job_timeout=job_timeout)
     return ids
 
 

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from psycopg2.extras import Json
 
@@ -26,6 +26,7 @@ from core.deliveries.channel_types import shown_target
 from core.ops import db
 from core.ops.sql import queries
 from core.runs import tasks
+from core.runs.run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class EmailAttempt:
 
 
 class Channel(Protocol):
-    def send(self, target: dict, run: dict, schedule: dict, result: dict) -> Sent: ...
+    def send(self, target: dict, run: Run, schedule: dict, result: dict) -> Sent: ...
 
 
 def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
@@ -60,7 +61,7 @@ def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
     return f"<run-{run_id}.{digest}@{domain}>"
 
 
-def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: dict | None = None,
+def open_ledger(cur, run: Run, targets: list[tuple[str, str, str]], *, result: dict | None = None,
                 deliver_when: str = "always", empty: bool = False):
     """Store `result` (the task's, when this attempt ran it) with its content hash, make the run's ledger
     from (channel, target, message id) triples unless it exists already, and claim its first target to
@@ -69,7 +70,7 @@ def open_ledger(cur, run: dict, targets: list[tuple[str, str, str]], *, result: 
     targets still to send, the claimed one first (`claimed` True: it is this attempt's to send now), or
     None when this attempt no longer holds the run (nothing was written)."""
     cur.execute(queries["open_deliveries"], {
-        "run_id": run["id"], "attempt": run["attempt"], "account_id": run["account_id"],
+        "run_id": run.id, "attempt": run.attempt, "account_id": run.account_id,
         "result": Json(result) if result is not None else None,
         "result_hash": tasks.content_hash(result) if result is not None else None,
         "deliver_when": deliver_when, "empty": empty,
@@ -99,19 +100,18 @@ def summary(cur, run_id: str) -> dict:
     return cur.fetchone()
 
 
-def record(cur, target: dict, run: dict, status: str, sent: Sent) -> None:
+def record(cur, target: dict, run: Run, status: str, sent: Sent) -> None:
     """The outcome of one send by the attempt that claimed the target (and an email's email_log row)."""
     email = sent.email
     cur.execute(queries["record_delivery"], {
-        "delivery_id": target["id"], "attempt": run["attempt"], "status": status, "error": sent.error,
-        "account_id": run["account_id"], "schedule_id": run["schedule_id"], "run_id": run["id"],
+        "delivery_id": target["id"], "attempt": run.attempt, "status": status, "error": sent.error,
+        "account_id": run.account_id, "schedule_id": run.schedule_id, "run_id": run.id,
         "to": target["target"], "provider": email.provider if email else None,
         "subject": email.subject if email else None, "response_code": email.response_code if email else None})
 
 
-def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dict[str, Channel], *,
-                    targets: list[tuple[str, str, str]] = (), save: bool = False, resend_unknown: bool = True,
-                    after: Callable | None = None) -> dict:
+def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict[str, Channel], *,
+                    targets: list[tuple[str, str, str]] = (), save: bool = False, resend_unknown: bool = True) -> dict:
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
     The ledger is opened first (made from `targets` when the run has none yet, with `result` stored
@@ -122,20 +122,19 @@ def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dic
     message is sent), committed on its own: a crash between two of them leaves nothing that a later
     attempt or the supervisor's or the lease's recovery does not finish. Recording an outcome is
     retried while PostgreSQL is unreachable (record_outcome): a message that went out is never left
-    `sending` for a database blip. `after(cursor)`, the run's conclusion, runs last on such a cursor
-    too (core.runs.lifecycle.conclude_delivery: one statement). Returns how many were sent, failed and
-    left for a retry in this pass; `lost` is True when the pass stopped because this attempt no
-    longer holds the run (`after` was not called).
+    `sending` for a database blip. Returns how many were sent, failed and left for a retry in this
+    pass; `lost` is True when the pass stopped because this attempt no longer holds the run. The
+    caller concludes the run (core.runs.lifecycle.conclude_delivery).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": False}
     unreachable: set[str] = set()
     with pool.connection() as conn, db.service_statements(conn) as cur:
-        if run["attempt"] > 1:
+        if run.attempt > 1:
             # Targets an earlier attempt was sending when it was lost (if nobody handed them back yet).
-            abandon_unknown(cur, run["id"], through_attempt=run["attempt"] - 1, resend=resend_unknown)
-        if run["attempt"] > 1 or run.get("trigger") == "resend":
+            abandon_unknown(cur, run.id, through_attempt=run.attempt - 1, resend=resend_unknown)
+        if run.attempt > 1 or run.trigger == "resend":
             # Who unsubscribed since the ledger was made (a resend's, when it was asked for) is not sent to.
-            cur.execute(queries["suppress_pending_deliveries"], {"run_id": run["id"]})
+            cur.execute(queries["suppress_pending_deliveries"], {"run_id": run.id})
         pending = open_ledger(cur, run, list(targets), result=result if save else None,
                               deliver_when=schedule.get("deliver_when") or "always", empty=tasks.is_empty(result))
         if pending is None:
@@ -160,13 +159,10 @@ def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dic
         with pool.connection() as conn, db.service_statements(conn) as cur:
             target = _claim_next(cur, pending, run, unreachable, counts)
         if not outcome.ok:
-            logger.warning("Delivery of run %s to %s failed (%s): %s", run["id"],
+            logger.warning("Delivery of run %s to %s failed (%s): %s", run.id,
                            shown_target(done["channel"], done["target"]),
                            "gave up" if outcome.permanent else "will retry", outcome.error,
-                           extra={"run_id": run["id"], "schedule_id": schedule["id"]})
-    if not counts["lost"] and after is not None:
-        with pool.connection() as conn, db.service_statements(conn) as cur:
-            after(cur)
+                           extra={"run_id": run.id, "schedule_id": schedule["id"]})
     return counts
 
 
@@ -175,7 +171,7 @@ def deliver_pending(pool, run: dict, schedule: dict, result: dict, channels: dic
 RECORD_RETRY_DELAYS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 30)
 
 
-def record_outcome(pool, target: dict, run: dict, status: str, sent: Sent, *,
+def record_outcome(pool, target: dict, run: Run, status: str, sent: Sent, *,
                    delays=RECORD_RETRY_DELAYS, sleep=time.sleep) -> None:
     """`record` on a connection of `pool`, tried again (on a new connection) while PostgreSQL is
     unreachable: the message went out (or was refused), and only the ledger can say so. If PostgreSQL
@@ -190,12 +186,12 @@ def record_outcome(pool, target: dict, run: dict, status: str, sent: Sent, *,
             if delay is None:
                 raise
             logger.warning("Could not record the delivery of run %s to %s (%s: %s); retrying in %gs",
-                           run["id"], shown_target(target["channel"], target["target"]), type(exc).__name__,
-                           str(exc).strip(), delay, extra={"run_id": run["id"]})
+                           run.id, shown_target(target["channel"], target["target"]), type(exc).__name__,
+                           str(exc).strip(), delay, extra={"run_id": run.id})
             sleep(delay)
 
 
-def _claim_next(cur, pending: list, run: dict, unreachable: set, counts: dict):
+def _claim_next(cur, pending: list, run: Run, unreachable: set, counts: dict):
     """Claim the next target of `pending` (consumed from the front) whose channel is reachable; None
     when there is none left, or when this attempt no longer holds the run (counts["lost"])."""
     while pending:
@@ -203,7 +199,7 @@ def _claim_next(cur, pending: list, run: dict, unreachable: set, counts: dict):
         if target["channel"] in unreachable:
             counts["retry"] += 1
             continue
-        cur.execute(queries["claim_delivery"], {"delivery_id": target["id"], "attempt": run["attempt"]})
+        cur.execute(queries["claim_delivery"], {"delivery_id": target["id"], "attempt": run.attempt})
         if cur.fetchone() is None:
             counts["lost"] = True  # send nothing more
             return None

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from core.deliveries import delivery
 from core.deliveries.tokens import unsubscribe_token
 from core.ops.freelist import FreeList
+from core.runs.run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -395,8 +396,8 @@ class EmailChannel:
     def __init__(self, settings, mailers: MailerPool):
         self.settings, self.mailers = settings, mailers
 
-    def send(self, target: dict, run: dict, schedule: dict, result: dict):
-        message = build_report_email(self.settings, schedule=schedule, run_id=run["id"],
+    def send(self, target: dict, run: Run, schedule: dict, result: dict):
+        message = build_report_email(self.settings, schedule=schedule, run_id=run.id,
                                      recipient=target["target"], result=result, message_id=target["message_id"])
         with self.mailers.mailer() as mailer:
             outcome = mailer.send(message)

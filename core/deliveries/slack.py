@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from core.deliveries.webhooks import HttpChannel
+from core.runs.run import Run
 
 
 class SlackChannel(HttpChannel):
@@ -29,12 +30,12 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def run_time(run: dict) -> datetime:
+def run_time(run: Run) -> datetime:
     """The instant a run stands for: the occurrence it was scheduled for (a manual run: when it was asked)."""
-    return run.get("scheduled_for") or run.get("started_at") or run.get("created_at") or datetime.now(timezone.utc)
+    return run.scheduled_for or datetime.now(timezone.utc)
 
 
-def slack_message(run: dict, schedule: dict, result: dict) -> dict:
+def slack_message(run: Run, schedule: dict, result: dict) -> dict:
     """An incoming-webhook message: `text` (notifications, clients without blocks) and one section block."""
     title = str(result.get("title") or schedule["name"])
     url = result.get("report_url")

@@ -27,6 +27,7 @@ from core.deliveries import outbound, signing
 from core.deliveries.delivery import Sent
 from core.ops import db
 from core.ops.sql import queries
+from core.runs.run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class HttpChannel:
         with self.pool.connection() as conn, db.service_transaction(conn) as cur:
             yield cur
 
-    def send(self, target: dict, run: dict, schedule: dict, result: dict) -> Sent:
+    def send(self, target: dict, run: Run, schedule: dict, result: dict) -> Sent:
         url = target["target"]
         with self._transaction() as cur:
             cur.execute(queries["channel_for_delivery"],
@@ -78,7 +79,7 @@ class HttpChannel:
             with self._transaction() as cur:
                 cur.execute(queries["disable_schedule_channel"], {"id": channel["id"], "reason": reason})
             logger.warning("%s channel %s of schedule %s disabled: %s", self.type, channel["id"], schedule["id"],
-                           reason, extra={"schedule_id": schedule["id"], "run_id": run["id"]})
+                           reason, extra={"schedule_id": schedule["id"], "run_id": run.id})
             return Sent(False, f"{error}; the channel is disabled until it is enabled again", permanent=True)
         return Sent(False, error, permanent=self.permanent(answer.status))
 
@@ -146,14 +147,14 @@ class WebhookChannel(HttpChannel):
         }
 
 
-def webhook_payload(target: dict, run: dict, schedule: dict, result: dict) -> dict:
+def webhook_payload(target: dict, run: Run, schedule: dict, result: dict) -> dict:
     """The body: the same on every attempt (its timestamp is when the run's ledger was made)."""
     return {
         "type": EVENT_TYPE,
         "timestamp": _utc(target.get("created_at") or datetime.now(timezone.utc)),
         "data": {
-            "run": {"id": str(run["id"]), "schedule_id": str(run["schedule_id"]), "trigger": run.get("trigger"),
-                    "scheduled_for": _utc(run.get("scheduled_for"))},
+            "run": {"id": str(run.id), "schedule_id": str(run.schedule_id), "trigger": run.trigger,
+                    "scheduled_for": _utc(run.scheduled_for)},
             "schedule": {"id": str(schedule["id"]), "name": schedule["name"], "task": schedule["task"],
                          "cadence": schedule["cadence"], "timezone": schedule["timezone"],
                          "tags": list(schedule.get("tags") or [])},

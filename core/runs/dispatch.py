@@ -4,7 +4,7 @@ One batch goes through two transactions:
 
 1. `claim_due` locks up to `limit` due schedules with FOR UPDATE SKIP LOCKED (so tickers share the
    work without waiting on each other), `plan_batch` decides each row's fate in pure Python, and
-   `record_batch` inserts the runs and advances the schedules; the caller commits. A crash before
+   `record_batch` inserts the runs (core.runs.create) and advances the schedules; the caller commits. A crash before
    the commit leaves the schedules due and no run; after it, every run exists, `pending`.
 2. `core.runs.lifecycle.queue_runs` moves the runs pending -> queued (compare-and-set, which also locks
    them), pushes their jobs in one Redis round trip and commits. A crash or a Redis error before the
@@ -32,9 +32,11 @@ from core.engine.timing import next_run_after
 from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
 from core.ops.sql import queries
+from core.runs import create
+from core.runs.create import ScheduledRun
 from core.runs.ids import time_ordered_ids
-from core.runs.jobs import job_id_for
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
+from core.runs.rq_jobs import job_id_for
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60
@@ -62,20 +64,6 @@ class Outcome(NamedTuple):
         return job_id_for(self.run_id) if self.run_id else None
 
 
-class RunRow(NamedTuple):
-    """One run a batch inserts (insert_scheduled_runs)."""
-
-    id: str
-    schedule_id: str
-    account_id: str
-    status: str  # pending, or missed / skipped_overlap / buffered
-    scheduled_for: datetime
-    error: str | None
-    finished_at: datetime | None  # set for the runs that end as they are made (missed, skipped_overlap)
-    schedule_version: int
-    reasons: str | None = None  # JSON [{code, detail}]: a business calendar's moves and skips before it
-
-
 class Advance(NamedTuple):
     """How a batch moves one claimed schedule on (advance_schedules)."""
 
@@ -99,7 +87,7 @@ class Batch:
     """One claimed batch: the rows to write and the outcome of every schedule in it."""
 
     claimed: int = 0
-    runs: list[RunRow] = field(default_factory=list)
+    runs: list[ScheduledRun] = field(default_factory=list)
     updates: list[Advance] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     duplicates: list[Outcome] = field(default_factory=list)  # occurrences that already had a run
@@ -122,6 +110,23 @@ def backoff_seconds(dispatch_errors: int) -> int:
 def error_line(exc: BaseException) -> str:
     """`TimingError: weekly_dow required for weekly cadence`, on one line."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:ERROR_LIMIT]
+
+
+# The outcome kind (Outcome.kind) of each status the overlap policy gives a run.
+_KINDS = {"pending": "run", "buffered": "buffered", "skipped_overlap": "skipped"}
+
+
+def _overlap(row, *, buffered: bool) -> tuple[str, str | None]:
+    """The overlap policy: the status (and error) of a run for an occurrence of the claimed schedule
+    `row`. `pending` when no earlier run is in flight (`busy`; always false under `allow`); under
+    `buffer_one`, `buffered` (kept, to run once the run in flight ends: core.runs.lifecycle releases it)
+    unless one waits already (`buffered`); else `skipped_overlap`, with the error saying why."""
+    if not row["busy"]:
+        return "pending", None
+    if row["overlap_policy"] == "buffer_one" and not buffered:
+        return "buffered", None
+    return "skipped_overlap", (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
+                               f"{row['overlap_policy']})")
 
 
 def plan_batch(rows, now: datetime) -> Batch:
@@ -169,24 +174,19 @@ def plan_batch(rows, now: datetime) -> Batch:
         grace = row["misfire_grace_seconds"]
         if grace is not None and late > grace:
             error = f"missed: {late:.0f}s late, beyond the misfire grace of {grace}s"
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "missed", occurrence, error, now, row["version"]))
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], "missed", occurrence, error, now,
+                                           row["version"]))
             batch.updates.append(Advance(sid, following, active, None, "missed", None, nocc))
             kind = "missed"
-        elif row["busy"] and row["overlap_policy"] == "buffer_one" and not row["buffered"]:
-            # Kept, to run once the run in flight ends (core.runs.lifecycle releases it).
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "buffered", occurrence, None, None, row["version"]))
-            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
-            kind = "buffered"
-        elif row["busy"]:
-            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
-                     f"{row['overlap_policy']})")
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "skipped_overlap", occurrence, error, now, row["version"]))
-            batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
-            kind = "skipped"
         else:
-            batch.runs.append(RunRow(run_id, sid, row["account_id"], "pending", occurrence, None, None, row["version"]))
-            batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
-            kind = "run"
+            status, error = _overlap(row, buffered=row["buffered"])
+            batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error,
+                                           now if error else None, row["version"]))
+            if status == "skipped_overlap":
+                batch.updates.append(Advance(sid, following, active, None, "skipped_overlap", None, nocc))
+            else:
+                batch.updates.append(Advance(sid, following, active, now, None, None, nocc))
+            kind = _KINDS[status]
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=late, grace_seconds=grace))
     if any(row.get("calendar") is not None for row in rows):
@@ -219,16 +219,11 @@ def _plan_catchup(batch: Batch, row, occurrences, following, next_occurrence, ac
     sid, name = row["id"], row["name"]
     buffered, ran = row["buffered"], False
     for run_id, occurrence in zip(time_ordered_ids(len(occurrences)), occurrences):
-        status, error, kind = "pending", None, "run"
-        if row["busy"] and row["overlap_policy"] == "buffer_one" and not buffered:
-            status, kind, buffered = "buffered", "buffered", True
-        elif row["busy"]:
-            status, kind = "skipped_overlap", "skipped"
-            error = (f"skipped: an earlier run of this schedule is unfinished (overlap policy "
-                     f"{row['overlap_policy']})")
+        status, error = _overlap(row, buffered=buffered)
+        kind, buffered = _KINDS[status], buffered or status == "buffered"
         ran = ran or kind != "skipped"
-        batch.runs.append(RunRow(run_id, sid, row["account_id"], status, occurrence, error, now if error else None,
-                           row["version"]))
+        batch.runs.append(ScheduledRun(run_id, sid, row["account_id"], status, occurrence, error,
+                                       now if error else None, row["version"]))
         batch.outcomes.append(Outcome(kind, sid, name, following, run_id=run_id, scheduled_for=occurrence,
                                       late_seconds=(now - occurrence).total_seconds()))
     batch.updates.append(Advance(sid, following, active, now if ran else None, None if ran else "skipped_overlap", None,
@@ -274,10 +269,8 @@ def record_batch(cur, batch: Batch) -> None:
     """
     with db.tuple_cursor(cur) as plain:
         if batch.runs:
-            plain.execute(queries["insert_scheduled_runs"], _columns(batch.runs, RunRow._fields))
-            inserted = plain.fetchall()
-            if len(inserted) != len(batch.runs):
-                kept = {run_id for run_id, in inserted}
+            kept = create.scheduled_runs(plain, batch.runs)
+            if len(kept) != len(batch.runs):
                 batch.duplicates = [o for o in batch.outcomes if o.run_id and o.run_id not in kept]
                 batch.outcomes = [o for o in batch.outcomes if not o.run_id or o.run_id in kept]
         if batch.updates:

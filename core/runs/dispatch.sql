@@ -1,60 +1,40 @@
 -- Dispatch: the ticker's queries (core/runs/dispatch.py). A batch of due schedules is claimed, recorded
 -- (runs inserted, schedules advanced) and committed in one transaction; its runs are then pushed to
--- Redis and marked queued in a second one. The two batch writes take their rows as one array per
--- column (core.runs.dispatch.RunRow and Advance, transposed), unnested into rows: one statement per batch.
+-- Redis and marked queued in a second one. The two batch writes (the runs: insert_scheduled_runs, in
+-- core/runs/create.sql; advance_schedules, here) take their rows as one array per column
+-- (core.runs.create.ScheduledRun and core.runs.dispatch.Advance, transposed), unnested into rows: one
+-- statement per batch.
 
 -- claim_due_schedules --
--- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy: each a scalar sub-select, one probe of schedule_runs_unfinished_idx per claimed row (as EXISTS, PostgreSQL plans them as a hash of every run in flight, built anew for each batch: during a spike's backlog of queued runs the claim grew from 44 ms to 187 ms a batch). Ids come back as text: they only go back into SQL, job ids and log lines.
+-- Lock a batch of due schedules, most overdue first and, among those due at the same instant, accounts in turn (each schedule's number within its account, migration 0023), plus rows whose next_run_at was never computed; rows another ticker holds are skipped, not waited for. Both halves are served by schedules_due_idx; `busy` (a run in flight) and `buffered` (an occurrence waiting) feed the overlap policy: each a scalar sub-select, one probe of schedule_runs_unfinished_idx per claimed row (as EXISTS, PostgreSQL plans them as a hash of every run in flight, built anew for each batch: during a spike's backlog of queued runs the claim grew from 44 ms to 187 ms a batch). The two halves lock whole rows; the columns the ticker reads, the calendar and the two checks are written once, over both (a row whose next run was never computed is not due: `busy` and `buffered` are false). Ids come back as text: they only go back into SQL, job ids and log lines.
 WITH unset AS (
-    SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
-           cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
-           calendar_id, last_run_at, CASE WHEN calendar_id IS NOT NULL THEN (
-               SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
-                                        'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
-                 FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
-           FALSE AS busy, FALSE AS buffered
-      FROM schedules
+    SELECT * FROM schedules
      WHERE active AND next_run_at IS NULL
      LIMIT %(limit)s
        FOR UPDATE SKIP LOCKED
 ), due AS (
-    SELECT id::text, account_id::text, name, cadence, weekly_dow, monthly_dom, send_hour, send_minute,
-           cron_expression, interval_seconds, timezone, start_at, end_at, created_at,
-           misfire_grace_seconds, next_run_at, dispatch_errors, overlap_policy, version, catchup,
-           catchup_window_seconds, window_seconds, next_occurrence_at, monthly_week, monthly_dow, on_holiday,
-           calendar_id, last_run_at, CASE WHEN calendar_id IS NOT NULL THEN (
-               SELECT json_build_object('country', c.country, 'subdivision', c.subdivision, 'weekend', c.weekend,
-                                        'add_dates', c.add_dates, 'remove_dates', c.remove_dates)
-                 FROM calendars c WHERE c.id = schedules.calendar_id) END AS calendar,
-           overlap_policy <> 'allow' AND COALESCE((
-               SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id
-                  AND run_in_flight(r.status) AND r.trigger <> 'resend' LIMIT 1), FALSE) AS busy,
-           overlap_policy = 'buffer_one' AND COALESCE((
-               SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = schedules.id AND r.status = 'buffered' LIMIT 1),
-               FALSE) AS buffered
-      FROM schedules
+    SELECT * FROM schedules
      WHERE active AND next_run_at <= %(now)s
      ORDER BY next_run_at, account_seq
      LIMIT %(limit)s
        FOR UPDATE SKIP LOCKED
 )
-SELECT * FROM unset
-UNION ALL
-SELECT * FROM due;
-
--- insert_scheduled_runs --
--- The batch's runs, each with the schedule version it is made under (pending; missed when later than the schedule's grace; skipped_overlap or buffered by the overlap policy). An occurrence that already has a run is skipped rather than failing the batch; RETURNING says which were inserted.
-INSERT INTO schedule_runs (id, schedule_id, account_id, status, trigger, scheduled_for, error, finished_at,
-                           schedule_version, reasons)
-SELECT id, schedule_id, account_id, status, 'schedule', scheduled_for, error, finished_at, schedule_version, reasons
-  FROM unnest(%(id)s::uuid[], %(schedule_id)s::uuid[], %(account_id)s::uuid[], %(status)s::text[],
-              %(scheduled_for)s::timestamptz[], %(error)s::text[], %(finished_at)s::timestamptz[],
-              %(schedule_version)s::int[], %(reasons)s::jsonb[])
-       AS r (id, schedule_id, account_id, status, scheduled_for, error, finished_at, schedule_version, reasons)
-ON CONFLICT (schedule_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
-RETURNING id::text;
+SELECT c.id::text, c.account_id::text, c.name, c.cadence, c.weekly_dow, c.monthly_dom, c.send_hour, c.send_minute,
+       c.cron_expression, c.interval_seconds, c.timezone, c.start_at, c.end_at, c.created_at,
+       c.misfire_grace_seconds, c.next_run_at, c.dispatch_errors, c.overlap_policy, c.version, c.catchup,
+       c.catchup_window_seconds, c.window_seconds, c.next_occurrence_at, c.monthly_week, c.monthly_dow, c.on_holiday,
+       c.calendar_id, c.last_run_at, CASE WHEN c.calendar_id IS NOT NULL THEN (
+           SELECT json_build_object('country', k.country, 'subdivision', k.subdivision, 'weekend', k.weekend,
+                                    'add_dates', k.add_dates, 'remove_dates', k.remove_dates)
+             FROM calendars k WHERE k.id = c.calendar_id) END AS calendar,
+       -- A schedule whose next run was never computed is not due yet: nothing to be busy for.
+       c.next_run_at IS NOT NULL AND c.overlap_policy <> 'allow' AND COALESCE((
+           SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = c.id
+              AND run_in_flight(r.status) AND r.trigger <> 'resend' LIMIT 1), FALSE) AS busy,
+       c.next_run_at IS NOT NULL AND c.overlap_policy = 'buffer_one' AND COALESCE((
+           SELECT TRUE FROM schedule_runs r WHERE r.schedule_id = c.id AND r.status = 'buffered' LIMIT 1),
+           FALSE) AS buffered
+  FROM (SELECT * FROM unset UNION ALL SELECT * FROM due) AS c;
 
 -- advance_schedules --
 -- Move each claimed schedule on: its next run (NULL once it has none, and then inactive) and, with a delivery window, the occurrence that run is for, last_run_at when it ran, what dispatch made of it (missed, skipped_overlap) and its dispatch error count and back-off; a successful dispatch clears an error dispatch had set. Dispatch's status and error carry the time they were written: the schedule's last_status and last_error are the newer of these and the last run's (schedules_with_stats). The `id = ANY(...)` makes the rows be found through the primary key even before the table has statistics (a fresh bulk insert), never by a scan of the whole table.

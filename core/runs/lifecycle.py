@@ -24,33 +24,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
 from core.ops.sql import queries
-from core.runs.jobs import JOB_GONE, JOB_ID_PREFIX, job_id_for, job_states, push_runs, quarantine_queue
+from core.runs.rq_jobs import JOB_ID_PREFIX, job_id_for, lost_jobs, push_runs, quarantine_queue
+from core.runs.run import Run, attempt_budget, retry_delay
 from core.schedule import pauses
 
 logger = logging.getLogger(__name__)
 
 # Runs younger than this belong to a ticker between its commit and its push: leave them to it.
 REPUSH_GRACE_SECONDS = 5.0
-# A failed attempt is retried after 30 s, then 60 s, 120 s, ... at most an hour.
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 3600
 ERROR_LIMIT = 2000
-# RQ job statuses that mean the job will never run (again) by itself (this service never schedules
-# or defers jobs in RQ: one that is so was left by an older version); `started` counts as lost only
-# once it is older than a lease: the worker that took it died before it could take the run.
-_DEAD_JOB_STATUSES = {JOB_GONE, "failed", "stopped", "canceled", "finished", "scheduled", "deferred"}
-_RQ_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def retry_delay(attempt_failed: int) -> int:
-    """Seconds before the attempt after `attempt_failed` (1-based) is pushed."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(attempt_failed - 1, 0), RETRY_MAX_SECONDS)
 
 
 def error_text(exc: BaseException) -> str:
@@ -197,9 +185,10 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
         if not rows:
             return QueuedCheck(0, [], None)
         jobs = {row["id"]: (row["attempt"] + 1, row["crashes"]) for row in rows}
-        states = job_states(redis_conn, [job_id_for(run_id, attempt) for run_id, (attempt, _) in jobs.items()])
+        gone = lost_jobs(redis_conn, [job_id_for(run_id, attempt) for run_id, (attempt, _) in jobs.items()],
+                         now=now, lease_seconds=lease_seconds)
         lost = [(run_id, attempt, crashes) for run_id, (attempt, crashes) in jobs.items()
-                if _job_is_lost(*states[job_id_for(run_id, attempt)], now=now, lease_seconds=lease_seconds)]
+                if job_id_for(run_id, attempt) in gone]
         for quarantined in (False, True):
             pairs = [(run_id, attempt) for run_id, attempt, crashes in lost if bool(crashes) == quarantined]
             if pairs:
@@ -212,18 +201,6 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
 
 def _position(row) -> tuple[datetime, str]:
     return row["queued_at"], row["id"]
-
-
-def _job_is_lost(status: str, started_at: str | None, *, now: datetime, lease_seconds: float) -> bool:
-    if status in _DEAD_JOB_STATUSES:
-        return True
-    if status == "started" and started_at:
-        try:
-            started = datetime.strptime(started_at, _RQ_TIME).replace(tzinfo=timezone.utc)
-        except ValueError:
-            return False
-        return now - started > timedelta(seconds=lease_seconds)
-    return False
 
 
 def release_buffered(cur) -> list[str]:
@@ -253,13 +230,13 @@ def recover_expired_leases(conn, settings, *, limit: int) -> list[Recovered]:
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_expired_leases"], {"limit": limit})
         for row in cur.fetchall():
-            run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
+            run = Run.from_row(row)
             expired = row["lease_expires_at"].astimezone(timezone.utc).strftime("%H:%M:%SZ")
             error = (f"worker lost: {row['worker'] or 'the worker'} stopped renewing its lease "
                      f"(expired {expired}) during attempt {row['attempt']}")
             delivery.abandon_unknown(cur, row["id"], through_attempt=row["attempt"],
                                      resend=settings.unknown_outcome == "resend")
-            attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+            attempts = attempt_budget(settings, row["has_result"])
             if row["has_result"] and delivery.summary(cur, row["id"])["total"]:
                 outcome = conclude_delivery(cur, run, settings, error_prefix=error).outcome
             elif row["attempt"] < attempts:  # the next attempt reuses a stored result, never re-runs the task
@@ -319,8 +296,7 @@ def hand_back(conn, settings, held: list[tuple[str, int]], *, why: str, suspect:
                 deaths = row["crashes"] + 1
                 if (solo and deaths >= 2) or deaths >= CRASHES_TO_CONVICT:
                     error = f"{why}; the run was in flight in each of its {deaths} process deaths"
-                    finish(cur, {"id": run_id, "schedule_id": row["schedule_id"], "attempt": attempt}, "failed",
-                           error)
+                    finish(cur, Run.from_row(row), "failed", error)
                     done.append(HandedBack(run_id, row["schedule_id"], "failed", error))
         convicted = {h.run_id for h in done}
         rest = [(run_id, attempt) for run_id, attempt in held if run_id not in convicted]
@@ -340,12 +316,13 @@ def hand_back(conn, settings, held: list[tuple[str, int]], *, why: str, suspect:
 class Taken:
     """A run its worker took: the run, its schedule, and why it may not run (the plan's limit) or None."""
 
-    run: dict
+    run: Run
     schedule: dict
     refused: str | None
 
 
-_RUN_FIELDS = ("attempt", "trigger", "scheduled_for", "result")
+# take_run's columns that are not its schedule's (the schedule's id is the run's schedule_id).
+_RUN_ONLY = ("id", "schedule_id", "attempt", "trigger", "scheduled_for", "result", "counted")
 
 
 def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -> Taken | None:
@@ -357,10 +334,11 @@ def take(cur, run_id: str, attempt: int, *, worker: str, lease_seconds: float) -
     row = cur.fetchone()
     if row is None:
         return None
-    run = {"id": row.pop("run_id"), "schedule_id": row["id"], "account_id": row["account_id"],
-           **{name: row.pop(name) for name in _RUN_FIELDS}}
-    counted, limit = row.pop("counted"), row["monthly_run_limit"]
-    return Taken(run, row, None if counted else f"monthly run limit of {limit} reached for this account's plan")
+    run = Run.from_row(row)
+    schedule = {"id": run.schedule_id, **{name: value for name, value in row.items() if name not in _RUN_ONLY}}
+    refused = None if row["counted"] else (f"monthly run limit of {row['monthly_run_limit']} reached for this "
+                                           "account's plan")
+    return Taken(run, schedule, refused)
 
 
 def status_of(cur, run_id: str):
@@ -378,27 +356,27 @@ def renew_leases(conn, held: dict[str, int], lease_seconds: float) -> set[str]:
         return {row["id"] for row in cur.fetchall()}
 
 
-def skip_for_limit(cur, run, error: str) -> bool:
+def skip_for_limit(cur, run: Run, error: str) -> bool:
     """running -> skipped_limit: not executed, so not counted; the schedule's last status says so."""
     if _finish(cur, run, "skipped_limit", error, counts=False)["id"] is None:
         return False
-    cur.execute(queries["note_skipped_limit"], {"schedule_id": run["schedule_id"]})
+    cur.execute(queries["note_skipped_limit"], {"schedule_id": run.schedule_id})
     return True
 
 
-def retry(cur, run, error: str, *, delay: float) -> bool:
+def retry(cur, run: Run, error: str, *, delay: float) -> bool:
     """running -> retrying, for the ticker to push the next attempt after `delay` seconds."""
-    cur.execute(queries["retry_run"], {"run_id": run["id"], "attempt": run["attempt"],
+    cur.execute(queries["retry_run"], {"run_id": run.id, "attempt": run.attempt,
                                        "error": error[:ERROR_LIMIT], "delay": delay})
     return cur.fetchone() is not None
 
 
-def finish(cur, run, status: str, error: str | None = None) -> bool:
+def finish(cur, run: Run, status: str, error: str | None = None) -> bool:
     """running -> a final status, with the schedule's counters; releases a buffered occurrence."""
     return _finish(cur, run, status, error, counts=True)["id"] is not None
 
 
-def _finish(cur, run, status: str | None, error: str | None, *, counts: bool) -> dict:
+def _finish(cur, run: Run, status: str | None, error: str | None, *, counts: bool) -> dict:
     """finish_run: one statement, unless the failure reaches the schedule's pause_after_failures (the
     pause is then written in a transaction of its own when `cur` is not in one). `status` None: the
     one the ledger gives, when every target is final. Returns finish_run's row (the ledger's summary
@@ -406,16 +384,16 @@ def _finish(cur, run, status: str | None, error: str | None, *, counts: bool) ->
 
     The counters are in schedule_stats, so this never writes (or locks) the schedules row the ticker
     claims, unless the failure pauses the schedule."""
-    cur.execute(queries["finish_run"], {"run_id": run["id"], "attempt": run["attempt"], "status": status,
+    cur.execute(queries["finish_run"], {"run_id": run.id, "attempt": run.attempt, "status": status,
                                         "error": error[:ERROR_LIMIT] if error else None, "counts": counts,
                                         "error_limit": ERROR_LIMIT})
     finished = cur.fetchone()
     if finished["status"] in FAILURES and finished["reached_pause_limit"]:
         with db.atomically(cur):
-            paused = pauses.pause_for_failures(cur, run["schedule_id"], finished["error"])
+            paused = pauses.pause_for_failures(cur, run.schedule_id, finished["error"])
         if paused is not None:
             logger.warning("Paused schedule %s ('%s'): %s", paused["id"], paused["name"], paused["pause_note"],
-                           extra={"schedule_id": str(paused["id"]), "run_id": run["id"]})
+                           extra={"schedule_id": str(paused["id"]), "run_id": run.id})
     return finished
 
 
@@ -428,8 +406,8 @@ def end_timed_out(cur, run_id: str, attempt: int, error: str, settings) -> str |
     row = cur.fetchone()
     if row is None:
         return None
-    run = {"id": row["id"], "schedule_id": row["schedule_id"], "attempt": row["attempt"]}
-    attempts = settings.worker_max_attempts + (settings.delivery_max_attempts if row["has_result"] else 0)
+    run = Run.from_row(row)
+    attempts = attempt_budget(settings, row["has_result"])
     if attempt < attempts:
         retry(cur, run, error, delay=retry_delay(attempt))
         return "retrying"
@@ -445,7 +423,7 @@ class Concluded:
     summary: dict
 
 
-def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) -> Concluded:
+def conclude_delivery(cur, run: Run, settings, *, error_prefix: str | None = None) -> Concluded:
     """After a delivery pass: the final status once every target is final (succeeded when each was sent
     or suppressed, else delivery_failed), else retry what is pending while attempts remain, else give it
     up and fail. The outcome is "lost" when this attempt no longer holds the run (it moved on without
@@ -456,14 +434,14 @@ def conclude_delivery(cur, run, settings, *, error_prefix: str | None = None) ->
     if not ended["unfinished"]:
         return Concluded("lost", _summary(ended))
     tried = ended["pending_attempts"] or 0
-    run_attempts_left = run["attempt"] < settings.worker_max_attempts + settings.delivery_max_attempts
+    run_attempts_left = run.attempt < attempt_budget(settings, has_result=True)
     if tried < settings.delivery_max_attempts and run_attempts_left:
         error = f"{ended['unfinished']} delivery(ies) to retry; last error: {ended['last_error']}"
         if error_prefix:
             error = f"{error_prefix}; {error}"
         moved = retry(cur, run, error, delay=retry_delay(max(tried, 1)) if not error_prefix else 0)
         return Concluded("retrying" if moved else "lost", _summary(ended))
-    delivery.give_up_pending(cur, run["id"], f" (gave up after {tried} attempt(s))")
+    delivery.give_up_pending(cur, run.id, f" (gave up after {tried} attempt(s))")
     ended = _finish(cur, run, None, None, counts=True)
     return Concluded(ended["status"] if ended["id"] is not None else "lost", _summary(ended))
 

@@ -3,7 +3,7 @@
 -- two tickers recovering the same run) never both move it: the loser sees no row.
 
 -- take_run --
--- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule (active_channels: the channels not disabled, which a new ledger delivers to).
+-- The worker takes the run for the attempt its job carries, in one statement: compare-and-set queued -> running with a lease it renews while it holds the run (a job delivered twice, or a stale job of an earlier attempt, finds no row); counted once against the account's monthly plan limit (`counted` false: the limit is reached); with everything the task and the delivery need of its schedule (active_channels: the channels not disabled, which a new ledger delivers to). The run's columns are named as in schedule_runs (core.runs.run.Run.from_row), the schedule's are the others.
 WITH run AS (
     SELECT r.id, r.usage_counted, r.account_id, p.monthly_run_limit
       FROM schedule_runs r
@@ -30,9 +30,9 @@ WITH run AS (
     RETURNING r.id, r.schedule_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted,
               run.monthly_run_limit
 )
-SELECT r.id::text AS run_id, r.attempt, r.trigger, r.scheduled_for, r.result, r.usage_counted AS counted,
-       r.monthly_run_limit,
-       s.id::text, s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
+SELECT r.id::text, r.schedule_id::text, r.attempt, r.trigger, r.scheduled_for, r.result,
+       r.usage_counted AS counted, r.monthly_run_limit,
+       s.account_id::text, s.name, s.task, s.task_parameters, s.report_type, s.city, s.zip_codes,
        s.lookback_days, s.filters, s.recipients, s.include_attachment, s.timezone, s.cadence, s.tags,
        s.deliver_when,
        (SELECT json_agg(json_build_object('type', c.type, 'url', c.url) ORDER BY c.position, c.created_at)

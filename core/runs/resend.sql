@@ -20,16 +20,6 @@ SELECT d.channel, d.target,
  WHERE d.run_id = %(run_id)s AND d.account_id = %(account_id)s
  ORDER BY d.created_at, d.channel, d.target;
 
--- insert_resend_run --
--- The resend's run: pending and ready to push at once (not_before), the original's result and occurrence, not counted against the plan (usage_counted), who asked. Its insert notifies the tickers, as a run-now does.
-INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before,
-                           schedule_version, result, result_hash, resend_of, requested_by, usage_counted)
-SELECT %(schedule_id)s, %(account_id)s, 'pending', 'resend', %(scheduled_for)s, %(now)s, %(now)s, s.version,
-       o.result, o.result_hash, o.id, %(requested_by)s, TRUE
-  FROM schedules s, schedule_runs o
- WHERE s.id = %(schedule_id)s AND o.id = %(run_id)s
-RETURNING *;
-
 -- insert_resend_deliveries --
 -- The resend's ledger, made now: one row per target, pending, or suppressed for an address that unsubscribed (the worker checks again before sending).
 INSERT INTO deliveries (run_id, account_id, channel, target, message_id, status)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from core.engine.timing import TimingError
 from core.engine.when import MAX_BACKFILL_RUNS, occurrences_between
-from core.ops.sql import queries
+from core.runs import create
 
 
 def backfill(cur, account_id, schedule, start: datetime, end: datetime, now: datetime) -> dict:
@@ -26,9 +26,7 @@ def backfill(cur, account_id, schedule, start: datetime, end: datetime, now: dat
         raise TimingError("to", f"the range holds more than {MAX_BACKFILL_RUNS} occurrences: ask for a shorter one")
     runs = []
     if occurrences:
-        cur.execute(queries["insert_backfill_runs"], {
-            "schedule_id": schedule["id"], "account_id": account_id, "now": now, "version": schedule["version"],
-            "occurrences": occurrences})
-        runs = sorted(cur.fetchall(), key=lambda run: run["scheduled_for"])
+        runs = sorted(create.backfill_runs(cur, account_id, schedule, occurrences, now),
+                      key=lambda run: run["scheduled_for"])
     return {"occurrences": len(occurrences), "created": len(runs), "existing": len(occurrences) - len(runs),
             "runs": runs}

@@ -23,6 +23,7 @@ from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
 from core.ops.sql import queries
+from core.runs.create import manual_run
 from core.schedule import counts, history
 
 logger = logging.getLogger(__name__)
@@ -345,52 +346,16 @@ def stats(cur, account_id) -> dict:
     }
 
 
-def runs(cur, account_id, schedule_id, *, limit=50, status=None, trigger=None, before=None, from_=None, to=None):
-    """A schedule's runs, newest first: of one status and trigger, for occurrences in [from_, to], older
-    than the run `before` (cursor paging: the previous page's last run id)."""
-    cur.execute(queries["list_schedule_runs"],
-                {"account_id": account_id, "schedule_id": schedule_id, "limit": limit, "status": status,
-                 "trigger": trigger, "before": before, "from": from_, "to": to})
-    return cur.fetchall()
-
-
-def run_detail(cur, account_id, schedule_id, run_id):
-    """One run of a schedule with its deliveries (`deliveries`: the ledger rows, its resends' after its
-    own) and its resends (`resends`), or None."""
-    cur.execute(queries["get_run"], {"account_id": account_id, "schedule_id": schedule_id, "run_id": run_id})
-    run = cur.fetchone()
-    if run is None:
-        return None
-    cur.execute(queries["list_run_deliveries"], {"account_id": account_id, "run_id": run_id})
-    deliveries = [{**row, "target": channel_types.shown_target(row["channel"], row["target"])}
-                  for row in cur.fetchall()]
-    cur.execute(queries["list_run_resends"], {"account_id": account_id, "run_id": run_id})
-    return {**run, "deliveries": deliveries, "resends": cur.fetchall()}
-
-
 def tags(cur, account_id) -> list[str]:
     """Every tag the account's schedules carry, sorted."""
     cur.execute(queries["list_schedule_tags"], {"account_id": account_id})
     return [row["tag"] for row in cur.fetchall()]
 
 
-def deliveries_of_runs(cur, account_id, run_ids) -> dict:
-    """{run id: [its delivery ledger rows]} for a page of runs, in one query."""
-    if not run_ids:
-        return {}
-    cur.execute(queries["list_runs_deliveries"], {"account_id": account_id, "run_ids": list(run_ids)})
-    found: dict = {run_id: [] for run_id in run_ids}
-    for row in cur.fetchall():
-        row["target"] = channel_types.shown_target(row["channel"], row["target"])  # a Slack URL is a credential
-        found.setdefault(row.pop("run_id"), []).append(row)
-    return found
-
-
 def add_manual_run(cur, account_id, schedule_id, now: datetime):
     """A pending manual run, ready to push: once the caller commits, a ticker (woken by the insert's
     NOTIFY) pushes its job, as it pushes every run (core.runs.lifecycle)."""
-    cur.execute(queries["insert_manual_run"], {"account_id": account_id, "schedule_id": schedule_id, "now": now})
-    return cur.fetchone()
+    return manual_run(cur, account_id, schedule_id, now)
 
 
 def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | None = None) -> list[str]:

@@ -182,39 +182,6 @@ SELECT DISTINCT tag FROM schedules, unnest(tags) AS tag
 WHERE account_id = %(account_id)s
 ORDER BY tag;
 
--- list_runs_deliveries --
--- The delivery ledger of several runs at once (a page of run history), in the order they were made; a run's resends' rows (trigger resend) come under the run they resend, with `resend_id` and who asked (`requested_by`).
-SELECT COALESCE(r.resend_of, d.run_id) AS run_id, d.id, d.channel, d.target, d.status, d.attempts,
-       d.unknown_outcomes, d.last_error, d.skip_reason, d.message_id, d.sent_at, d.created_at, d.updated_at,
-       r.resend_of IS NOT NULL AS resent, CASE WHEN r.resend_of IS NOT NULL THEN r.id END AS resend_id,
-       CASE WHEN r.resend_of IS NOT NULL THEN r.requested_by END AS requested_by
-FROM deliveries d
-JOIN schedule_runs r ON r.id = d.run_id
-WHERE (r.id = ANY(%(run_ids)s) OR r.resend_of = ANY(%(run_ids)s)) AND d.account_id = %(account_id)s
-ORDER BY d.created_at, d.channel, d.target;
-
--- insert_manual_run --
--- A "run now": a pending manual run of one schedule (under its current version), ready to push at once (not_before). Its insert notifies the tickers (schedule_runs_added), and the first awake pushes its job.
-INSERT INTO schedule_runs (schedule_id, account_id, status, trigger, scheduled_for, created_at, not_before,
-                           schedule_version)
-SELECT %(schedule_id)s, %(account_id)s, 'pending', 'manual', %(now)s, %(now)s, %(now)s, version
-  FROM schedules WHERE id = %(schedule_id)s
-RETURNING *;
-
--- list_schedule_runs --
--- A schedule's runs, the latest due first (scheduled_for; one without, by when it was made), optionally of one status and trigger (resends, trigger resend, only when asked for: they show under the run they resend), for occurrences (scheduled_for) from..to, and after the run `before` in that order (a cursor: the previous page's last run; one of another schedule matches nothing). Served by schedule_runs_schedule_due_idx (migration 0017).
-SELECT * FROM schedule_runs
-WHERE schedule_id = %(schedule_id)s AND account_id = %(account_id)s
-  AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (trigger = %(trigger)s OR %(trigger)s::text IS NULL AND trigger <> 'resend')
-  AND (%(from)s::timestamptz IS NULL OR scheduled_for >= %(from)s::timestamptz)
-  AND (%(to)s::timestamptz IS NULL OR scheduled_for <= %(to)s::timestamptz)
-  AND (%(before)s::uuid IS NULL OR (COALESCE(scheduled_for, created_at), id) < (
-        SELECT COALESCE(c.scheduled_for, c.created_at), c.id FROM schedule_runs c
-         WHERE c.id = %(before)s::uuid AND c.schedule_id = %(schedule_id)s))
-ORDER BY COALESCE(scheduled_for, created_at) DESC, id DESC
-LIMIT %(limit)s;
-
 -- run_stats --
 -- The tenant's runs in all, succeeded and failed, for GET /v1/schedules/stats.
 SELECT count(*) AS total_runs,
@@ -222,26 +189,3 @@ SELECT count(*) AS total_runs,
        count(*) FILTER (WHERE status IN ('failed', 'delivery_failed')) AS failed_runs
 FROM schedule_runs
 WHERE account_id = %(account_id)s AND trigger <> 'resend';
-
--- get_run --
--- One run of one schedule (none when it is another tenant's or another schedule's).
-SELECT * FROM schedule_runs
-WHERE id = %(run_id)s AND schedule_id = %(schedule_id)s AND account_id = %(account_id)s;
-
--- list_run_deliveries --
--- The delivery ledger of one run: one row per (channel, target), in the order they were made, then its resends' rows (runs with trigger resend), each with `resend_id` and who asked (`requested_by`).
-SELECT d.id, d.channel, d.target, d.status, d.attempts, d.unknown_outcomes, d.last_error, d.skip_reason,
-       d.message_id, d.sent_at, d.created_at, d.updated_at,
-       CASE WHEN r.resend_of IS NOT NULL THEN r.id END AS resend_id,
-       CASE WHEN r.resend_of IS NOT NULL THEN r.requested_by END AS requested_by
-FROM deliveries d
-JOIN schedule_runs r ON r.id = d.run_id
-WHERE (r.id = %(run_id)s OR r.resend_of = %(run_id)s) AND d.account_id = %(account_id)s
-ORDER BY d.created_at, d.channel, d.target;
-
--- list_run_resends --
--- The resends of one run (runs with trigger resend), oldest first.
-SELECT id, status, requested_by, created_at, finished_at, error
-FROM schedule_runs
-WHERE resend_of = %(run_id)s AND account_id = %(account_id)s
-ORDER BY created_at, id;

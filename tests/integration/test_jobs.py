@@ -5,7 +5,8 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from core.runs.jobs import RUN_JOB_FUNC, job_id_for, push_runs
+from core.runs.rq_jobs import job_id_for, push_runs
+from worker import entry_points
 
 
 def test_push_runs_enqueues_one_job_per_run_with_derived_ids(redis_url):
@@ -15,7 +16,7 @@ def test_push_runs_enqueues_one_job_per_run_with_derived_ids(redis_url):
     queue = Queue("schedules-test", connection=conn)
     assert queue.job_ids == [job_id_for(r) for r in runs]
     job = Job.fetch(job_id_for(runs[0]), connection=conn)
-    assert job.func_name == RUN_JOB_FUNC
+    assert job.func_name == entry_points.RUN
     assert job.args == (str(runs[0]),)
 
 

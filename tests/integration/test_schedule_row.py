@@ -10,6 +10,7 @@ import pytest
 from core.ops import db
 from core.runs import dispatch, lifecycle
 from core.runs.dispatch import Advance, Batch
+from core.runs.run import Run
 
 LISTEN_CHANNEL = "schedules_changed"
 
@@ -58,12 +59,12 @@ def make_schedule(conn, account_id, **columns):
     return row["id"]
 
 
-def running_run(conn, schedule_id) -> dict:
+def running_run(conn, schedule_id) -> Run:
     """A run of the schedule that a worker holds (running, attempt 1)."""
     [row] = sql(conn, "INSERT INTO schedule_runs (schedule_id, status, trigger, scheduled_for, attempt, started_at,"
                       " lease_expires_at) VALUES (%s, 'running', 'manual', now(), 1, now(), now() + interval '1 min')"
                       " RETURNING id::text, schedule_id::text, attempt", (schedule_id,))
-    return dict(row)
+    return Run.from_row(row)
 
 
 def conclude(conn, schedule_id, status, error=None):

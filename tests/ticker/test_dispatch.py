@@ -9,11 +9,12 @@ from rq import Queue
 from rq.job import Job
 
 from core.runs.dispatch import backoff_seconds
-from core.runs.jobs import RUN_JOB_FUNC, job_id_for, push_runs
+from core.runs.rq_jobs import job_id_for, push_runs
 from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.conftest import (QUEUE, ensure_seed_account, fetch, insert_due_schedules, make_schedule,
                                    redis_jobs, scalar, utc)
 from ticker.lanes import LANES
+from worker import entry_points
 
 
 NOW = utc(2026, 3, 11, 12, 0)  # a Wednesday
@@ -52,7 +53,7 @@ def test_seed_test_schedule_runs_once_and_moves_to_next_monday(conn, make_ticker
     assert str(run["account_id"]) == "912014c3-6deb-4b40-a28d-489ef3923a3a"
     assert run["job_id"] == job_id_for(run["id"]) and run["queued_at"] is not None
     job = Job.fetch(run["job_id"], connection=redis_client)
-    assert job.func_name == RUN_JOB_FUNC and job.args == (str(run["id"]),)
+    assert job.func_name == entry_points.RUN and job.args == (str(run["id"]),)
     assert Queue(QUEUE, connection=redis_client).job_ids == [run["job_id"]]
     after = schedule(conn, row["id"])
     assert after["next_run_at"] == next_monday_0900(now)

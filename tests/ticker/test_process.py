@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 from rq.job import Job
 
 from core.engine import tzdb
-from core.runs.jobs import RUN_JOB_FUNC
 from tests.ticker.conftest import (REPO, assert_exactly_once, ensure_seed_account, fetch,
                                    insert_due_schedules, make_schedule, scalar, settled, wait_until)
 from tests.seeds import SEED_000_TEST_SCHEDULE
 from tests.ticker.test_dispatch import next_monday_0900
+from worker import entry_points
 
 
 def test_missing_database_url_prints_one_line_and_exits_2(ticker_env):
@@ -55,7 +55,7 @@ def test_once_dispatches_the_seed_test_schedule_and_exits_0(conn, redis_client, 
     [run] = fetch(conn, "SELECT * FROM schedule_runs")
     assert run["status"] == "queued" and run["job_id"] == f"run-{run['id']}"
     job = Job.fetch(run["job_id"], connection=redis_client)
-    assert job.func_name == RUN_JOB_FUNC and job.args == (str(run["id"]),)
+    assert job.func_name == entry_points.RUN and job.args == (str(run["id"]),)
     next_run_at = scalar(conn, "SELECT next_run_at FROM schedules")
     assert next_run_at in (next_monday_0900(before), next_monday_0900(after))
     lines = process.output.splitlines()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from rq import Queue
 from rq.job import Job
 
-from core.runs.jobs import job_id_for, push_runs
+from core.runs.rq_jobs import job_id_for, push_runs
 from tests.ticker.conftest import QUEUE, fetch, make_schedule, scalar
 
 

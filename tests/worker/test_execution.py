@@ -14,7 +14,8 @@ from core.deliveries.tokens import unsubscribe_token
 from core.ops import db
 from core.ops.settings import load_settings
 from core.runs import lifecycle
-from core.runs.jobs import job_id_for
+from core.runs.rq_jobs import job_id_for
+from core.runs.run import retry_delay
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker.jobs import RunExecution, WorkerContext
 
@@ -89,7 +90,7 @@ def test_a_failing_task_is_retried_with_back_off_then_fails_with_counters(conn, 
     waits = (run["not_before"] - run["started_at"]).total_seconds()
     assert 29 <= waits <= 31  # the retry waits in PostgreSQL, not in Redis
     assert redis.Redis.from_url(redis_url).keys("rq:*") == []
-    assert [lifecycle.retry_delay(n) for n in (1, 2, 3, 20)] == [30, 60, 120, 3600]
+    assert [retry_delay(n) for n in (1, 2, 3, 20)] == [30, 60, 120, 3600]
     assert push_retry_now(conn, redis_url, run_id) == [run_id]
     assert run_row(conn, run_id)["job_id"] == job_id_for(run_id, 2) == f"run-{run_id}-a2"
 
@@ -186,7 +187,7 @@ def test_email_over_real_smtp_has_the_report_link_and_rfc_8058_headers(conn, wor
 
 
 def test_the_worker_process_runs_a_pushed_job_end_to_end(conn, worker_env, account_id, redis_url):
-    from core.runs.jobs import push_runs
+    from core.runs.rq_jobs import push_runs
 
     run_id = make_run(conn, make_schedule(conn, account_id))
     push_runs(redis.Redis.from_url(redis_url), "schedules-test", [run_id])

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 from core.ops import db
+from core.runs import reads
 from core.runs import resend as resends
-from core.schedule import schedules
 from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_delivery import smtp_settings
@@ -30,7 +30,7 @@ def tenant_resend(conn, settings, account_id, schedule_id, run_id, **subset):
 
 def detail(conn, account_id, schedule_id, run_id):
     with db.tenant_transaction(conn, account_id) as cur:
-        return schedules.run_detail(cur, account_id, schedule_id, run_id)
+        return reads.run_detail(cur, account_id, schedule_id, run_id)
 
 
 def messages_to(smtp_server, address):
@@ -91,8 +91,8 @@ def test_resend_to_a_subset_after_a_refused_recipient_skips_the_suppressed_one(
     schedule = schedule_row(conn, schedule_id)
     assert (schedule["run_count"], schedule["failure_count"], schedule["last_status"]) == (1, 1, "delivery_failed")
     with db.tenant_transaction(conn, account_id) as cur:
-        assert [str(r["id"]) for r in schedules.runs(cur, account_id, schedule_id)] == [run_id]
-        assert len(schedules.runs(cur, account_id, schedule_id, trigger="resend")) == 2
+        assert [str(r["id"]) for r in reads.runs(cur, account_id, schedule_id)] == [run_id]
+        assert len(reads.runs(cur, account_id, schedule_id, trigger="resend")) == 2
     assert fetch(conn, "SELECT usage_counted FROM schedule_runs WHERE id = %s", everyone["id"])[0]["usage_counted"]
 
 

@@ -11,7 +11,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from core.runs.jobs import job_id_for, push_runs
+from core.runs.rq_jobs import job_id_for, push_runs
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
 from worker.child import end_late_job
@@ -97,7 +97,8 @@ def test_runs_in_flight_at_once_share_the_process_and_rq_sees_each_job(
     assert client.hget(worker.key, "successful_job_count") == b"20"
     assert Worker.find_by_key(worker.key, connection=client) is None or worker.get_state() != "busy"
     # One pool of connections served all 20 runs.
-    assert fetch(conn, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'worker'")[0]["n"] \
+    assert fetch(conn, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'worker'"
+                 " AND datname = current_database()")[0]["n"] \
         <= jobs._context.settings.worker_db_connections
 
 

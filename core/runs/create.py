@@ -1,0 +1,63 @@
+"""Where runs are made, whatever their trigger: one INSERT each (create.sql), in the caller's transaction.
+
+- `scheduled_runs`: a ticker's batch (core.runs.dispatch), `pending`, or made final or held by dispatch
+  (`missed`, `skipped_overlap`, `buffered`); an occurrence that already has one gets none.
+- `manual_run`: a person's "run now" (core.schedule.schedules), pending and ready to push at once.
+- `backfill_runs`: past occurrences (core.schedule.backfill), pending, ids ordered by occurrence; an
+  occurrence that already has a backfill or a scheduled run gets none.
+- `resend_run`: a stored result delivered again (core.runs.resend), pending, not counted.
+
+Every pending run is then pushed by the tickers, and lives by core.runs.lifecycle.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from core.ops.sql import queries
+
+
+class ScheduledRun(NamedTuple):
+    """One run a ticker's batch makes (insert_scheduled_runs takes them transposed: an array per field)."""
+
+    id: str
+    schedule_id: str
+    account_id: str
+    status: str  # pending, or missed / skipped_overlap / buffered
+    scheduled_for: datetime
+    error: str | None
+    finished_at: datetime | None  # set for the runs that end as they are made (missed, skipped_overlap)
+    schedule_version: int
+    reasons: str | None = None  # JSON [{code, detail}]: a business calendar's moves and skips before it
+
+
+def scheduled_runs(plain, runs: list[ScheduledRun]) -> set[str]:
+    """Insert a batch's runs on `plain`, a tuple cursor in the batch's transaction
+    (core.ops.db.tuple_cursor); returns the ids inserted (an occurrence that had a run already is not)."""
+    plain.execute(queries["insert_scheduled_runs"],
+                  {name: [getattr(run, name) for run in runs] for name in ScheduledRun._fields})
+    return {run_id for run_id, in plain.fetchall()}
+
+
+def manual_run(cur, account_id, schedule_id, now: datetime) -> dict:
+    """A pending manual run of the schedule under its current version, ready to push at once."""
+    cur.execute(queries["insert_manual_run"], {"account_id": account_id, "schedule_id": schedule_id, "now": now})
+    return cur.fetchone()
+
+
+def backfill_runs(cur, account_id, schedule, occurrences: list[datetime], now: datetime) -> list[dict]:
+    """A pending backfill run per occurrence that has none yet (backfill or scheduled); returns the runs
+    made, in no particular order."""
+    cur.execute(queries["insert_backfill_runs"], {
+        "schedule_id": schedule["id"], "account_id": account_id, "now": now, "version": schedule["version"],
+        "occurrences": occurrences})
+    return cur.fetchall()
+
+
+def resend_run(cur, account_id, schedule_id: str, source: dict, *, requested_by: str, now: datetime) -> dict:
+    """A pending resend of `source` (the original run: its id, occurrence and stored result), not counted
+    against the plan; its ledger is the caller's to make (core.runs.resend)."""
+    cur.execute(queries["insert_resend_run"], {
+        "account_id": account_id, "schedule_id": schedule_id, "run_id": source["id"], "now": now,
+        "scheduled_for": source["scheduled_for"], "requested_by": requested_by})
+    return cur.fetchone()
