@@ -36,8 +36,6 @@ def create_app(test_config=None) -> Flask:
         API_TITLE="Schedules API",
         API_VERSION="1",
         OPENAPI_VERSION="3.1.0",
-        OPENAPI_URL_PREFIX="/",
-        OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={"security": [{"bearerAuth": []}]},
     )
     from api.jsonbody import StrictJSONProvider

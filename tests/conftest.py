@@ -21,8 +21,8 @@ here, so `pytest tests/unit` runs where no PostgreSQL or Redis is installed: onl
 for a server fixture loads them (tests/unit/test_no_servers.py checks it).
 
 Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: `dev` (the default) is quick to run while working;
-`ci` (.ci/run sets it) is the thorough one. A property test says how many examples it wants under
-`ci` through tests.unit.test_timing_property.examples(), and gets a tenth of them under `dev`.
+`ci` (.ci/run sets it) is the thorough one. A property test (and schemathesis) says how many examples
+it wants under `ci` through `examples()` below, and gets a tenth of them under `dev` (at least 10).
 """
 from __future__ import annotations
 
@@ -34,18 +34,24 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# max_examples is the scale tests.unit.test_timing_property.examples() reads: 100 (hypothesis's own
-# default) gives each property test the count it names, 10 a tenth of it.
+# max_examples is the scale examples() reads: 100 (hypothesis's own default) gives each property test
+# the count it names, 10 a tenth of it.
 settings.register_profile("ci", max_examples=100, print_blob=True)
 settings.register_profile("dev", max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
+
+
+def examples(thorough: int) -> int:
+    """How many examples a property test (or schemathesis, per operation) runs: `thorough` under the
+    `ci` profile, a tenth of it (at least 10) under `dev`, the default."""
+    return max(10, thorough * settings.default.max_examples // 100)
 
 RUN_ID = uuid.uuid4().hex[:8]
 # gw0, gw1, ... under pytest-xdist; None in a plain run.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
-# The longest tests, started first (measured with -n 2 on 2 cores: schemathesis about 300 s, then 10-60 s
+# The longest tests, started first (measured with -n 2 on 2 cores: schemathesis 90-300 s, then 10-60 s
 # each): `make test` runs them beside the rest (pytest-xdist's worksteal hands the short ones of a busy
 # worker to the idle one) rather than discovering them last, with the other worker idle.
 LONGEST_FIRST = (

@@ -1,7 +1,8 @@
 """The OpenAPI document tells the whole truth: checked from outside, against a live server on loopback.
 
 - schemathesis (pinned in requirements-dev.txt) runs every phase and every check over every operation
-  in the document (`st run --checks all`, a fixed seed and a bounded number of examples), with a valid
+  in the document (`st run --checks all`, a fixed seed, 30 examples an operation under the ci profile and
+  10 under dev), with a valid
   bearer token: positive data accepted, negative data rejected, status codes, content types, headers
   and bodies as documented, no 5xx. tests/api/schemathesis_hooks.py supplies what no schema can say.
 - openapi-python-client generates a Python client from /openapi.json into a temporary folder, and the
@@ -30,11 +31,12 @@ from api import create_app
 from core.ops import db
 from core.model import CADENCES
 from tests.api.conftest import SEED_001_BODY, bearer
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-0123456789abcdef"
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = examples(30)  # 30 under the ci profile, 10 under dev (tests/conftest.py)
 SEED = 19
 
 
@@ -68,8 +70,8 @@ def test_schemathesis_finds_no_failure_on_any_operation(live, account_id, tmp_pa
                "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", str(SEED), "--workers", "1",
                "--header", f"Authorization: {bearer(account_id)['Authorization']}",
                "--report", "junit", "--report-dir", str(tmp_path)]
-    # The longest test of the suite (about 3-5 minutes): it runs beside the other xdist worker's tests, and
-    # took over 300 s on a loaded 2-core machine.
+    # The longest test of the suite (under the ci profile about 2-5 minutes, a third of that under dev): it
+    # runs beside the other xdist worker's tests, and took over 300 s on a loaded 2-core machine.
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     summary = [line for line in result.stdout.splitlines() if re.match(r"^=+ .* in [0-9.]+s =+$", line)]
     print("\n".join(summary + re.findall(r"Test cases:\n\s*(.*)", result.stdout)))

@@ -16,18 +16,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.engine.timing import TIMING_FIELDS, TimingError, next_run_after, next_runs, validate_timing
+from tests.conftest import examples
 from tests.unit import cron_reference as ref
 
 UTC = timezone.utc
 WINDOW = timedelta(hours=26)
 ALL_ZONES = sorted(available_timezones())
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def examples(thorough: int) -> int:
-    """A property test's max_examples: `thorough` under the `ci` profile, a tenth of it (at least 10)
-    under `dev`, the default (both set in tests/conftest.py, which is loaded before this module)."""
-    return max(10, thorough * settings.default.max_examples // 100)
 
 
 @lru_cache(maxsize=None)
