@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from psycopg2 import sql
 
 from core.ops import db
 from core.ops.migrate import apply_migrations
@@ -166,11 +167,24 @@ def make_due(url: str, *, at_seconds_from_now: float | None = None) -> float | N
                         " + make_interval(secs => %s) RETURNING extract(epoch FROM next_run_at) AS at",
                         (at_seconds_from_now,))
             due_at = float(cur.fetchone()["at"])
+    vacuum_and_close(conn, "schedules")
+    return due_at
+
+
+def due_instant(cur) -> float:
+    """The earliest next_run_at of the schedules, as a Unix time: the instant a bench's spike is due."""
+    cur.execute("SELECT extract(epoch FROM min(next_run_at)) AS at FROM schedules")
+    return float(cur.fetchone()["at"])
+
+
+def vacuum_and_close(conn, table: str | None = None) -> None:
+    """VACUUM ANALYZE `table` (None: the whole database) outside a transaction, then close `conn`: what a
+    bench measures then reads the rows it set up as a live table holds them, without the dead versions a
+    mass write leaves and with fresh planner statistics."""
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE schedules")
+        cur.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)) if table else "VACUUM ANALYZE")
     conn.close()
-    return due_at
 
 
 class Timer:

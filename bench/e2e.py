@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from rq import Queue
 from rq.registry import FinishedJobRegistry
 
-from bench.common import BenchDatabases
+from bench.common import BenchDatabases, due_instant, vacuum_and_close
 from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,12 +153,8 @@ def _insert_due(url: str, n: int, task: str, due_in: float) -> float:
                    date_trunc('second', now()) + make_interval(secs => %(due_in)s)
               FROM generate_series(1, %(n)s) i, (SELECT array_agg(id) AS ids FROM accounts) a
             """, {"n": n, "task": task, "due_in": due_in})
-        cur.execute("SELECT extract(epoch FROM min(next_run_at)) AS at FROM schedules")
-        due_at = float(cur.fetchone()["at"])
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE schedules")
-    conn.close()
+        due_at = due_instant(cur)
+    vacuum_and_close(conn, "schedules")
     return due_at
 
 

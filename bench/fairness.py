@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 from aiosmtpd.controller import Controller
 
-from bench.common import BenchDatabases
+from bench.common import BenchDatabases, due_instant, vacuum_and_close
 from bench.e2e import LEAD_SECONDS, ROOT, TASKS, CountingInbox, _check_runs, _free_port, _percentile, _stop, _wait
 from core.ops import db
 
@@ -58,12 +58,8 @@ def _insert(url: str, plan: str, big: int, small_accounts: int, small_each: int,
                    (SELECT array_agg(id ORDER BY name) AS ids FROM accounts WHERE name LIKE 'small %%') s
             """, {"big": big, "big_id": big_id, "each": small_each, "n": big + small_accounts * small_each,
                   "task": task, "params": params, "lead": LEAD_SECONDS, "after": small_after})
-        cur.execute("SELECT extract(epoch FROM min(next_run_at)) AS at FROM schedules")
-        due_at = float(cur.fetchone()["at"])
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
-    conn.close()
+        due_at = due_instant(cur)
+    vacuum_and_close(conn)
     return due_at, big_id
 
 
