@@ -66,6 +66,23 @@ class CountingInbox:
             return len(self.first)
 
 
+def start_mailbox() -> tuple[CountingInbox, Controller, int]:
+    """A counting SMTP server on a free loopback port, started: (its inbox, the server, the port)."""
+    inbox = CountingInbox()
+    port = _free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    return inbox, smtp, port
+
+
+def service_env(url: str, redis_url: str, smtp_port: int, queue: str, *, workers: int, concurrency: int) -> dict:
+    """The environment of the `python -m ticker` and `python -m worker` a spike runs through."""
+    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "RQ_QUEUE": queue,
+            "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "TASKS": TASKS, "UNSUBSCRIBE_SECRET": "u" * 32,
+            "EMAIL_FROM": "Reports <reports@example.com>", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
+            "WORKER_CONCURRENCY": str(concurrency), "WORKER_PROCESSES": str(workers)}
+
+
 def _free_port() -> int:
     import socket
     with socket.socket() as sock:
@@ -180,17 +197,11 @@ def _check_runs(url: str, n: int, inbox: CountingInbox) -> str | None:
 
 def measure_ours(servers, dbs: BenchDatabases, n: int, task: str, log_dir: Path, *, concurrency: int,
                  timeout: float) -> dict:
-    inbox = CountingInbox()
-    port = _free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-    smtp.start()
+    inbox, smtp, port = start_mailbox()
     _, url = dbs.create()
     redis.Redis.from_url(servers.redis_url).flushdb()
     due_at = _insert_due(url, n, task, LEAD_SECONDS)
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": servers.redis_url, "RQ_QUEUE": QUEUE,
-           "SMTP_URL": f"smtp://127.0.0.1:{port}", "TASKS": TASKS, "UNSUBSCRIBE_SECRET": "u" * 32,
-           "EMAIL_FROM": "Reports <reports@example.com>", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
-           "WORKER_CONCURRENCY": str(concurrency), "WORKER_PROCESSES": str(WORKERS)}
+    env = service_env(url, servers.redis_url, port, QUEUE, workers=WORKERS, concurrency=concurrency)
     log_dir.mkdir(parents=True, exist_ok=True)
     logs, procs = [], []
 

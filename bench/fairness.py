@@ -13,17 +13,15 @@ recipient got one message, the ledger agrees.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import redis
-from aiosmtpd.controller import Controller
 
 from bench.common import BenchDatabases, due_instant, vacuum_and_close
-from bench.e2e import LEAD_SECONDS, ROOT, TASKS, CountingInbox, _check_runs, _free_port, _percentile, _stop, _wait
+from bench.e2e import LEAD_SECONDS, ROOT, _check_runs, _percentile, _stop, _wait, service_env, start_mailbox
 from core.ops import db
 
 QUEUE = "bench-fair"
@@ -66,17 +64,11 @@ def _insert(url: str, plan: str, big: int, small_accounts: int, small_each: int,
 def spike(servers, dbs: BenchDatabases, log_dir: Path, *, plan: str, task: str, params: str, big: int,
           small_accounts: int, small_each: int, timeout: float, small_after: float = 0.0) -> dict:
     n = big + small_accounts * small_each
-    inbox = CountingInbox()
-    port = _free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-    smtp.start()
+    inbox, smtp, port = start_mailbox()
     _, url = dbs.create()
     redis.Redis.from_url(servers.redis_url).flushdb()
     due_at, big_id = _insert(url, plan, big, small_accounts, small_each, task, params, small_after)
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": servers.redis_url, "RQ_QUEUE": QUEUE,
-           "SMTP_URL": f"smtp://127.0.0.1:{port}", "TASKS": TASKS, "UNSUBSCRIBE_SECRET": "u" * 32,
-           "EMAIL_FROM": "Reports <reports@example.com>", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
-           "WORKER_CONCURRENCY": str(CONCURRENCY), "WORKER_PROCESSES": str(WORKERS)}
+    env = service_env(url, servers.redis_url, port, QUEUE, workers=WORKERS, concurrency=CONCURRENCY)
     log_dir.mkdir(parents=True, exist_ok=True)
     logs = [open(log_dir / f"fair-{plan}-{task}-{small_after:g}-{name}.log", "w") for name in ("ticker", "worker")]
     procs = [subprocess.Popen([sys.executable, "-m", name], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

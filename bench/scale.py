@@ -29,7 +29,7 @@ import redis
 
 from bench import idle
 from bench.api_load import CREATE_BODY, JWT_SECRET, ROOT, _free_port, _wait_until_serving
-from bench.common import QUEUE, ZONES, BenchDatabases, flush_queue, insert_schedules
+from bench.common import QUEUE, ZONES, BenchDatabases, flush_queue
 from core.deliveries.tokens import mint_access_token
 from core.ops import db
 
