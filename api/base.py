@@ -11,7 +11,6 @@ from functools import partial
 
 import flask
 import flask_smorest
-from flask import current_app
 from marshmallow import RAISE
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
@@ -86,8 +85,8 @@ class Api(flask_smorest.Api):
             return self._document
 
     def _serve_document(self):
-        return current_app.response_class(flask.json.dumps(self.document(), indent=2, sort_keys=False),
-                                          mimetype="application/json")
+        return flask.current_app.response_class(flask.json.dumps(self.document(), indent=2, sort_keys=False),
+                                                mimetype="application/json")
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

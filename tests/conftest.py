@@ -46,6 +46,7 @@ def examples(thorough: int) -> int:
     `ci` profile, a tenth of it (at least 10) under `dev`, the default."""
     return max(10, thorough * settings.default.max_examples // 100)
 
+
 RUN_ID = uuid.uuid4().hex[:8]
 # gw0, gw1, ... under pytest-xdist; None in a plain run.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
