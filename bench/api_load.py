@@ -110,11 +110,22 @@ def measure(servers, log_dir: Path, seconds: float = 10.0, threads: int = 8) -> 
 
 
 def _routes(port: int, headers: dict, schedule_id: str, seconds: float, threads: int) -> dict:
-    return {
-        "POST /v1/schedules": _load(port, "POST", "/v1/schedules", headers, CREATE_BODY, seconds, threads),
-        "GET /v1/schedules/{id}": _load(port, "GET", f"/v1/schedules/{schedule_id}", headers, None, seconds, threads),
-        "GET /v1/schedules": _load(port, "GET", "/v1/schedules?page_size=50", headers, None, seconds, threads),
-    }
+    """Each route under load, after one request of each has answered as it should (a floor that
+    answers errors fast is no floor)."""
+    routes = {"POST /v1/schedules": ("POST", "/v1/schedules", CREATE_BODY),
+              "GET /v1/schedules/{id}": ("GET", f"/v1/schedules/{schedule_id}", None),
+              "GET /v1/schedules": ("GET", "/v1/schedules?page_size=50", None)}
+    for name, (method, path, body) in routes.items():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        conn.close()
+        if response.status >= 400:
+            raise RuntimeError(f"{name} answered {response.status} before the load: {payload[:300]!r}; "
+                               "see bench/results/logs/")
+    return {name: _load(port, method, path, headers, body, seconds, threads)
+            for name, (method, path, body) in routes.items()}
 
 
 def _wait_until_serving(port: int) -> None:
