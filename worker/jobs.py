@@ -33,22 +33,24 @@ logger = logging.getLogger("worker")
 class WorkerContext:
     """What every run in a worker process shares, made once: settings, the task registry (each task
     imported once), a PostgreSQL connection pool, the lease keeper (one renewal thread for every run
-    in flight) and a few SMTP connections reused from message to message."""
+    in flight), a few SMTP connections reused from message to message and the channels' senders."""
 
     settings: Settings
     registry: TaskRegistry
     pool: db.ConnectionPool
     lease: LeaseKeeper
     mailers: MailerPool
+    senders: channels.Senders
     pid: int = field(default_factory=os.getpid)
 
     @classmethod
     def build(cls, settings: Settings, registry: TaskRegistry | None = None) -> "WorkerContext":
-        return cls(settings, registry or TaskRegistry(settings.tasks),
-                   db.ConnectionPool(settings.database_url, settings.worker_db_connections,
-                                     wait_seconds=60, application_name="worker", plans="generic"),
-                   LeaseKeeper(settings.database_url, settings.run_lease_seconds),
-                   MailerPool(settings, settings.smtp_connections))
+        pool = db.ConnectionPool(settings.database_url, settings.worker_db_connections,
+                                 wait_seconds=60, application_name="worker", plans="generic")
+        mailers = MailerPool(settings, settings.smtp_connections)
+        return cls(settings, registry or TaskRegistry(settings.tasks), pool,
+                   LeaseKeeper(settings.database_url, settings.run_lease_seconds), mailers,
+                   channels.Senders(settings, mailers, pool))
 
     @contextmanager
     def transaction(self):
@@ -192,8 +194,7 @@ class RunExecution:
         core.runs.lifecycle.conclude_delivery)."""
         targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
         pool = self.context.pool
-        counts = delivery.deliver_pending(pool, self.run, self.schedule, result,
-                                          channels.channel_map(self.settings, self.context.mailers, pool),
+        counts = delivery.deliver_pending(pool, self.run, self.schedule, result, self.context.senders,
                                           targets=targets, save=save,
                                           resend_unknown=self.settings.unknown_outcome == "resend")
         if counts["lost"]:

@@ -10,7 +10,7 @@ Each channel is read back with its `id`, `type`, `url` (a Slack URL masked), `st
 `disabled` after its receiver answered 410 Gone, with `disabled_at` and `disabled_reason`).
 
 For the worker (one small entry point, so worker/jobs.py stays small): `ledger_targets` gives the
-(channel, target, message id) triples of a run's ledger, `channel_map` the senders by channel.
+(channel, target, message id) triples of a run's ledger, `Senders` the senders by channel.
 """
 from __future__ import annotations
 
@@ -97,8 +97,19 @@ def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str
     return targets
 
 
-def channel_map(settings, mailers, pool) -> dict:
-    """The ledger's senders by channel name, for core.deliveries.delivery.deliver_pending: email through the
-    worker's MailerPool, every registered type with connections borrowed from `pool` (a db.ConnectionPool)."""
-    return {"email": EmailChannel(settings, mailers),
-            **{name: kind.make(settings, pool) for name, kind in channel_types.TYPES.items()}}
+class Senders(dict):
+    """A worker process's senders by channel name, for core.deliveries.delivery.deliver_pending: email
+    through the process's MailerPool, every registered type with connections borrowed from `pool` (a
+    db.ConnectionPool). Each is made the first time a target of its channel is sent, and kept: a run
+    delivered by email alone makes no webhook sender. The senders keep no per-run state, so the runs
+    of a process's threads share them (two threads making the same one at once keep either)."""
+
+    def __init__(self, settings, mailers, pool):
+        super().__init__()
+        self._settings, self._mailers, self._pool = settings, mailers, pool
+
+    def __missing__(self, channel: str):
+        sender = (EmailChannel(self._settings, self._mailers) if channel == "email"
+                  else channel_types.TYPES[channel].make(self._settings, self._pool))
+        self[channel] = sender
+        return sender

@@ -33,8 +33,7 @@ from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
 from core.ops.sql import queries
 from core.runs import create
-from core.runs.create import ScheduledRun
-from core.runs.ids import time_ordered_ids
+from core.runs.create import ScheduledRun, time_ordered_ids
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
 from core.runs.rq_jobs import job_id_for
 
@@ -140,8 +139,8 @@ def plan_batch(rows, now: datetime) -> Batch:
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
-    # Ascending (core.runs.ids), and the jobs are pushed in id order: the claim's order (most overdue
-    # first, accounts in turn) is the queue's.
+    # Ascending (core.runs.create.time_ordered_ids), and the jobs are pushed in id order: the claim's order
+    # (most overdue first, accounts in turn) is the queue's.
     run_ids = iter(time_ordered_ids(len(rows)))
     for row in rows:
         sid, name, due = row["id"], row["name"], row["next_run_at"]
