@@ -222,24 +222,26 @@ def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
-def _database_url(raw: str | None) -> str | None:
+def _url(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
+    """`raw` when its scheme is one of `schemes` (unset stays None)."""
     if raw is None:
         return None
     scheme = urlsplit(raw).scheme
-    if scheme == "postgres":  # Heroku and Render hand out postgres://; libpq wants postgresql://
+    if scheme not in schemes:
+        starts = [f"{known}://" for known in schemes]
+        raise SettingsError(f"{name} must start with {', '.join(starts[:-1])} or {starts[-1]}, got scheme {scheme!r}")
+    return raw
+
+
+def _database_url(raw: str | None) -> str | None:
+    raw = _url("DATABASE_URL", raw, ("postgresql", "postgres"))
+    if raw and urlsplit(raw).scheme == "postgres":  # Heroku and Render hand out postgres://; libpq wants postgresql://
         raw = "postgresql" + raw[len("postgres"):]
-    elif scheme != "postgresql":
-        raise SettingsError(f"DATABASE_URL must start with postgresql:// or postgres://, got scheme {scheme!r}")
     return raw
 
 
 def _redis_url(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    scheme = urlsplit(raw).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, got scheme {scheme!r}")
-    return raw
+    return _url("REDIS_URL", raw, ("redis", "rediss", "unix"))
 
 
 def _smtp_url(raw: str | None) -> str | None:
