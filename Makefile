@@ -20,8 +20,9 @@ login-link: install
 	@$(PY) -m devtools.dev login-link
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; each has its own embedded servers, or its own
-# Redis database under TEST_REDIS_URL: tests/conftest.py), then the `serial` tests one at a time
-# (scripts/run-tests). TEST_WORKERS=0 runs the first pass in this process too.
+# Redis database under TEST_REDIS_URL: tests/conftest.py), then the `apart` tests (process-level, with
+# timing limits) in a pass of their own, as many at a time (scripts/run-tests). TEST_WORKERS=0 runs
+# both passes in this process.
 TEST_WORKERS ?= 2
 test: install
 	TEST_WORKERS=$(TEST_WORKERS) scripts/run-tests $(PYTEST_ARGS)

@@ -70,15 +70,16 @@ LONGEST_FIRST = (
 )
 
 
-# Run alone, after the parallel pass (scripts/run-tests): process-level tests whose limits are timings
-# (kill -9, outages, recovery within seconds), which a busy neighbour on 2 cores makes miss.
-SERIAL = ("tests/acceptance/",)
+# Run in a pass of their own, after the rest (scripts/run-tests): process-level tests whose limits are
+# timings (kill -9, outages, recovery within seconds), which the CPU-bound tests beside them on 2 cores
+# make miss. They wait more than they compute, so they run as many at a time as the first pass.
+APART = ("tests/acceptance/",)
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.nodeid.startswith(SERIAL) or item.get_closest_marker("slow") is not None:
-            item.add_marker(pytest.mark.serial)
+        if item.nodeid.startswith(APART) or item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.apart)
 
     def rank(item):
         return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
