@@ -24,7 +24,7 @@ from core.ops.settings import Settings, load_settings
 from core.runs import lifecycle
 from core.runs.run import Run, attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
-from worker.lease import LeaseKeeper
+from worker.lease import KILL_MARGIN, LeaseKeeper
 
 logger = logging.getLogger("worker")
 
@@ -158,7 +158,9 @@ class RunExecution:
             logger.warning("Run %s of schedule '%s' skipped: %s", self.run_id, self.schedule["name"], taken.refused,
                            extra=self._log())
             return {"status": "skipped_limit"}
-        self.lease.hold(self.run_id, self.attempt, seconds=self.settings.job_timeout)
+        # Renewed until the supervisor would kill a process stuck in this run (worker/lease.py).
+        self.lease.hold(self.run_id, self.attempt,
+                        seconds=self.settings.job_timeout + self.settings.worker_timeout_grace + KILL_MARGIN)
         try:
             return self._execute_held()
         finally:

@@ -9,8 +9,12 @@ longer finds a run means the run was taken from this worker (its lease ran out w
 that is logged, and the worker's own later writes find no row and stop.
 
 One LeaseKeeper serves the whole process (every run it has in flight, in one statement per round).
-A hold is renewed at most until its `until` (the job's timeout): a thread stuck in a task past it
-stops being renewed, so the ticker recovers the run even if the worker's own timeout never fires.
+A hold is renewed at most until its `until`: the job's timeout, plus WORKER_TIMEOUT_GRACE and
+KILL_MARGIN, when the supervisor kills a process that did not stop. Until then a run stuck past its
+timeout is the worker's to end (as a timeout, by the process or its supervisor), even when its
+spinning threads starve the process's main loop for seconds; the ticker's recovery ("worker lost")
+is for a worker that is gone. Past it, the lease runs out, so the ticker recovers the run even if
+neither ever acts.
 """
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ from core.ops import db
 from core.runs import lifecycle
 
 logger = logging.getLogger("worker")
+
+# Seconds past a job's timeout + WORKER_TIMEOUT_GRACE before the supervisor kills a child that did not
+# stop (worker/supervisor.py), and until which the run's lease is still renewed.
+KILL_MARGIN = 5.0
 
 
 class LeaseKeeper:

@@ -35,12 +35,11 @@ import redis
 from core.engine import tzdb
 from core.ops import db
 from core.runs import lifecycle, rq_jobs
+from worker.lease import KILL_MARGIN
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")
 
-# Seconds past a job's timeout + WORKER_TIMEOUT_GRACE before a child that did not stop is killed.
-KILL_MARGIN = 5.0
 # A child not heard from for this long is stuck (a task holding the interpreter in C code): killed.
 SILENCE_LIMIT = 60.0
 QUARANTINE_CHECK_EVERY = 1.0

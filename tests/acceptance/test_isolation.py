@@ -104,8 +104,8 @@ def test_looping_and_sleeping_tasks_cost_their_own_runs_and_the_cpu_returns_to_i
           f"max {max(latency):.1f}s; worker CPU once idle {idle_cpu:.2f}s in 3s")
     assert len(normal) == 80 and {(r["status"], r["attempt"]) for r in normal} == {("succeeded", 1)}
     assert len(stuck) == 12 and {r["status"] for r in stuck} == {"failed"}
-    assert all(r["error"].startswith("JobTimeoutException: Task exceeded maximum timeout value (3 seconds)")
-               for r in stuck), [r["error"] for r in stuck]
+    assert [r["error"] for r in stuck
+            if not r["error"].startswith("JobTimeoutException: Task exceeded maximum timeout value (3 seconds)")] == []
     # A normal run waits at most for a stuck neighbour's timeout and grace, and its own hand-back.
     assert max(latency) < 20, sorted(latency)
     assert idle_cpu < 0.5  # no thread spins on in a process that should be idle
