@@ -1,11 +1,12 @@
-"""The floor the API's throughput is compared with: a minimal Flask + psycopg2 app serving the same
-three routes with the same SQL (core's queries, the statements the API runs for these requests, in
-the same tenant transactions, through a plain psycopg2 pool) and nothing else: no schema validation, no OpenAPI layer, no idempotency, no metrics,
-no request buffering. A create runs the statements the API's create runs for a body without channels
-or an Idempotency-Key: the insert, its history row, the read back, and the look-up of schedules doing
-the same work (its first five rows read, as the API's duplicate check usually stops at five
-warnings), without working out which of them share occurrences. Run by bench/api_load.py under gunicorn with the
-same workers and threads (gthread), in the same run. Never part of the service.
+"""The floor the API's throughput is compared with: a minimal Flask + psycopg2 app serving the same three
+routes with the same SQL (core's queries, the statements the API runs for these requests, in the same
+tenant transactions, through a plain psycopg2 pool) and nothing else: no schema validation, no OpenAPI
+layer, no idempotency, no metrics, no request buffering. A create runs the statements the API's create
+runs for a body without channels or an Idempotency-Key: the insert, its history row, the read back, and
+the look-up of schedules doing the same work (its first five rows read, as the API's duplicate check
+usually stops at five warnings), without working out which of them share occurrences. Run by
+bench/api_load.py under gunicorn with the same workers and threads (gthread), in the same run. Never
+part of the service.
 
     gunicorn 'bench.minimal_api:create_app()' -k gthread --workers 2 --threads 4
 """
