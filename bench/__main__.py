@@ -5,7 +5,7 @@
     python -m bench --only dispatch,lag
     python -m bench --only e2e       # ticker + 2 workers + SMTP, N due at once (about 5 minutes)
     python -m bench --only scale     # 1,000,000 schedules, 200,000 due at once, idle at 10,000,000, fairness,
-                                     # the API's throughput and retention (about 70 minutes)
+                                     # the API's throughput and retention (about 45 minutes)
     python -m bench --only scale_reads  # scale's API latency and dispatch alone (about 10 minutes)
     python -m bench --only fairness  # a big account's backlog and small accounts due at once, caps on and off
     python -m bench --only retention # the retention sweep's rate, and a day of 10,000,000 runs in DB time
