@@ -24,7 +24,7 @@ from core.ops.settings import Settings, load_settings
 from core.runs import lifecycle
 from core.runs.run import Run, attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
-from worker.lease import KILL_MARGIN, LeaseKeeper
+from worker.lease import LeaseKeeper, killed_after
 
 logger = logging.getLogger("worker")
 
@@ -160,7 +160,7 @@ class RunExecution:
             return {"status": "skipped_limit"}
         # Renewed until the supervisor would kill a process stuck in this run (worker/lease.py).
         self.lease.hold(self.run_id, self.attempt,
-                        seconds=self.settings.job_timeout + self.settings.worker_timeout_grace + KILL_MARGIN)
+                        seconds=killed_after(self.settings.job_timeout, self.settings.worker_timeout_grace))
         try:
             return self._execute_held()
         finally:

@@ -32,6 +32,12 @@ logger = logging.getLogger("worker")
 KILL_MARGIN = 5.0
 
 
+def killed_after(timeout: float, grace: float) -> float:
+    """Seconds after a job starts at which the supervisor kills a process still stuck in it (the job's
+    timeout, WORKER_TIMEOUT_GRACE and KILL_MARGIN): the run's lease is renewed until then, never after."""
+    return timeout + grace + KILL_MARGIN
+
+
 class LeaseKeeper:
     def __init__(self, database_url: str, lease_seconds: float):
         self.database_url = database_url

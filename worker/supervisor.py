@@ -35,7 +35,7 @@ import redis
 from core.engine import tzdb
 from core.ops import db
 from core.runs import lifecycle, rq_jobs
-from worker.lease import KILL_MARGIN
+from worker.lease import killed_after
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")
@@ -212,7 +212,7 @@ class Supervisor:
         for child in self.children:
             if child.killed_because is not None:
                 continue
-            late = {h.job_id for h in child.end.held.values() if now > h.taken_at + h.timeout + grace + KILL_MARGIN}
+            late = {h.job_id for h in child.end.held.values() if now > h.taken_at + killed_after(h.timeout, grace)}
             if late:
                 child.late = late
                 self._kill(child, "a run went past its timeout and the process did not stop")
