@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import BenchDatabases, flush_queue
+from bench.common import BenchDatabases, flush_queue, free_port
 from core.deliveries.tokens import mint_access_token
 from core.ops import db
 
@@ -26,12 +25,6 @@ JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789"
 CREATE_BODY = json.dumps({"name": "Weekly Market Snapshot", "report_type": "market_snapshot", "city": "San Diego",
                           "cadence": "weekly", "weekly_dow": 1, "send_hour": 9, "send_minute": 0,
                           "timezone": "America/New_York", "recipients": ["client@example.com"], "active": True})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _load(port: int, method: str, path: str, headers: dict, body: str | None, seconds: float,
@@ -84,7 +77,7 @@ def measure(servers, log_dir: Path, seconds: float = 10.0, threads: int = 8, rou
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": servers.redis_url, "JWT_SECRET": JWT_SECRET,
                "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
         log_dir.mkdir(parents=True, exist_ok=True)
-        ports = {"api": _free_port(), "minimal": _free_port()}
+        ports = {"api": free_port(), "minimal": free_port()}
         apps["api"] = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "api:create_app()", "--config", "gunicorn.conf.py",
              "--access-logfile", "/dev/null"], cwd=ROOT, env={**env, "PORT": str(ports["api"])},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -169,6 +170,13 @@ def make_due(url: str, *, at_seconds_from_now: float | None = None) -> float | N
             due_at = float(cur.fetchone()["at"])
     vacuum_and_close(conn, "schedules")
     return due_at
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server a bench starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def due_instant(cur) -> float:

@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from rq import Queue
 from rq.registry import FinishedJobRegistry
 
-from bench.common import BenchDatabases, due_instant, vacuum_and_close
+from bench.common import BenchDatabases, due_instant, free_port, vacuum_and_close
 from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ class CountingInbox:
 def start_mailbox() -> tuple[CountingInbox, Controller, int]:
     """A counting SMTP server on a free loopback port, started: (its inbox, the server, the port)."""
     inbox = CountingInbox()
-    port = _free_port()
+    port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     return inbox, smtp, port
@@ -81,13 +81,6 @@ def service_env(url: str, redis_url: str, smtp_port: int, queue: str, *, workers
             "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "TASKS": TASKS, "UNSUBSCRIBE_SECRET": "u" * 32,
             "EMAIL_FROM": "Reports <reports@example.com>", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
             "WORKER_CONCURRENCY": str(concurrency), "WORKER_PROCESSES": str(workers)}
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -28,8 +28,8 @@ from pathlib import Path
 import redis
 
 from bench import idle
-from bench.api_load import CREATE_BODY, JWT_SECRET, ROOT, _free_port, _wait_until_serving
-from bench.common import QUEUE, ZONES, BenchDatabases, flush_queue
+from bench.api_load import CREATE_BODY, JWT_SECRET, ROOT, _wait_until_serving
+from bench.common import QUEUE, ZONES, BenchDatabases, flush_queue, free_port
 from core.deliveries.tokens import mint_access_token
 from core.ops import db
 
@@ -155,7 +155,7 @@ def _routes(conn, headers: dict, owned: int) -> dict:
 
 
 def api_latency(url: str, redis_url: str, accounts: dict, log_dir: Path) -> dict:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET,
            "PORT": str(port), "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "LOG_LEVEL": "WARNING",
            "RQ_QUEUE": QUEUE, "PYTHONPATH": str(ROOT)}
