@@ -2,8 +2,8 @@
 
 - schemathesis (pinned in requirements-dev.txt) runs every phase and every check over every operation
   in the document (`st run --checks all`, a fixed seed, 30 examples an operation under the ci profile and
-  10 under dev), with a valid bearer token: positive data accepted, negative data rejected, status codes, content types, headers
-  and bodies as documented, no 5xx. tests/api/schemathesis_hooks.py supplies what no schema can say.
+  10 under dev), with a valid bearer token: positive data accepted, negative data rejected, status
+  codes, content types, headers and bodies as documented, no 5xx. tests/api/schemathesis_hooks.py supplies what no schema can say.
 - openapi-python-client generates a Python client from /openapi.json into a temporary folder, and the
   test drives it: create, read, patch, run and delete a schedule of every cadence.
 
