@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from api.errors import ApiError
-from core.deliveries.tokens import InvalidToken, access_token_identity
+from core.tenants.access_tokens import InvalidToken, access_token_identity
 
 REALM = 'Bearer realm="schedules"'
 

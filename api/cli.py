@@ -22,7 +22,7 @@ import psycopg2
 from core.tenants import accounts, console_links
 from core.ops import db
 from core.ops.settings import SettingsError, load_settings
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 
 
 def _account_id(value: str) -> uuid.UUID:

@@ -25,7 +25,7 @@ from api.schemas import (UnsubscribedSchema, UnsubscribeFormSchema, UnsubscribeL
                          UnsubscribeRequestSchema, UnsubscribeTokenArgsSchema, UnsubscribeTokenSchema, error_schema)
 from core.ops import db
 from core.deliveries import suppressions
-from core.deliveries.tokens import unsubscribe_token, unsubscribe_token_is_valid
+from core.deliveries.email import unsubscribe_token, unsubscribe_token_is_valid
 
 blp = Blueprint("unsubscribe", __name__, url_prefix="/v1/email", description="Email unsubscribes")
 

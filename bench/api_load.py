@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import BenchDatabases, flush_queue, free_port
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 from core.ops import db
 
 ROOT = Path(__file__).resolve().parent.parent

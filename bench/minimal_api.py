@@ -21,7 +21,7 @@ from flask import Flask, Response, request
 from psycopg2.extras import Json
 from psycopg2.pool import ThreadedConnectionPool
 
-from core.deliveries.tokens import account_from_access_token
+from core.tenants.access_tokens import account_from_access_token
 from core.ops import db
 from core.ops.sql import queries
 from core.schedule.schedules import CLIENT_FIELDS, LATER_FIELD_DEFAULTS, SAME_WORK_CANDIDATES, first_dispatch

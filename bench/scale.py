@@ -30,7 +30,7 @@ import redis
 from bench import idle
 from bench.api_load import CREATE_BODY, JWT_SECRET, ROOT, _wait_until_serving
 from bench.common import QUEUE, ZONES, BenchDatabases, flush_queue, free_port
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 from core.ops import db
 
 REQUESTS_PER_ROUTE = 200

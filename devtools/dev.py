@@ -23,7 +23,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 from core.ops import db
 from core.ops.migrate import apply_migrations
 from core.ops.settings import SettingsError, load_settings

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -27,7 +29,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
 from core.deliveries import delivery
-from core.deliveries.tokens import unsubscribe_token
 from core.ops.freelist import FreeList
 from core.runs.run import Run
 
@@ -130,6 +131,20 @@ REPORT_POLICY = ReportPolicy(header_factory=CachedHeaderRegistry())
 # (as send_message() does); LF in the outbox.
 _POLICIES = {(linesep, utf8): REPORT_POLICY.clone(linesep=linesep, utf8=utf8)
              for linesep in ("\n", "\r\n") for utf8 in (False, True)}
+
+
+def unsubscribe_token(secret: str, email: str, account_id) -> str:
+    """The signature of an unsubscribe link: the hex HMAC-SHA256 of "{email}:{account_id}" keyed with
+    UNSUBSCRIBE_SECRET (api/unsubscribe.py checks it with `unsubscribe_token_is_valid`)."""
+    message = f"{email}:{account_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def unsubscribe_token_is_valid(secret: str, email: str, account_id, token: str) -> bool:
+    """Whether `token` is the link's signature, compared in constant time."""
+    # As bytes: compare_digest raises TypeError for a str with a non-ASCII character ("é" as a token).
+    presented = str(token).encode("utf-8", "replace")
+    return hmac.compare_digest(unsubscribe_token(secret, email, account_id).encode(), presented)
 
 
 def unsubscribe_url(settings, email: str, account_id) -> str:

@@ -1,1 +1,1 @@
-"""Accounts, and the console's single-use sign-in links."""
+"""Accounts, their API bearer tokens, and the console's single-use sign-in links and sessions."""

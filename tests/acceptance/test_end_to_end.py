@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from api import create_app
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 from core.ops import db
 from tests.worker.conftest import smtp_server  # noqa: F401  (a fixture)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from core.deliveries.tokens import mint_access_token
+from core.tenants.access_tokens import mint_access_token
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 

@@ -29,7 +29,7 @@ from zoneinfo import available_timezones
 import schemathesis
 from hypothesis import strategies as st
 
-from core.deliveries.tokens import unsubscribe_token
+from core.deliveries.email import unsubscribe_token
 from core.engine.timing import TimingError, validate_timing
 from core.model import REQUIRED_BY_CADENCE
 

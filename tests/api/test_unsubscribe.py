@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 
 from api import create_app
-from core.deliveries.tokens import unsubscribe_token
+from core.deliveries.email import unsubscribe_token
 from core.ops import db
 
 SECRET = "unsubscribe-secret-0123456789abcdef0123"

@@ -49,7 +49,7 @@ def test_a_link_signed_with_another_secret_or_changed_is_refused():
 
 
 def test_a_bearer_token_is_not_a_sign_in_link():
-    from core.deliveries.tokens import mint_access_token
+    from core.tenants.access_tokens import mint_access_token
 
     with pytest.raises(console_links.InvalidLink):
         console_links.verify(SECRET, mint_access_token(SECRET, uuid.uuid4()), NOW)

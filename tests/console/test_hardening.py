@@ -169,7 +169,7 @@ def test_the_public_base_url_counts_as_this_site(app_config, account_id):
 # -- headers --
 
 def test_the_unsubscribe_pages_cannot_be_framed_or_sniffed(app_config, account_id):
-    from core.deliveries.tokens import unsubscribe_token
+    from core.deliveries.email import unsubscribe_token
 
     app = _app_with(app_config, UNSUBSCRIBE_SECRET="u" * 32)
     try:

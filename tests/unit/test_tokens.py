@@ -4,9 +4,9 @@ import uuid
 import jwt
 import pytest
 
-from core.deliveries.tokens import (InvalidToken, access_token_identity, account_from_access_token, mint_access_token,
-                                    unsubscribe_token,
-                                    unsubscribe_token_is_valid)
+from core.deliveries.email import unsubscribe_token, unsubscribe_token_is_valid
+from core.tenants.access_tokens import (InvalidToken, access_token_identity, account_from_access_token,
+                                        mint_access_token)
 
 SECRET = "s" * 32
 ACCOUNT = uuid.UUID("912014c3-6deb-4b40-a28d-489ef3923a3a")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from core.deliveries.tokens import unsubscribe_token
+from core.deliveries.email import unsubscribe_token
 from core.ops import db
 from core.ops.settings import load_settings
 from core.runs import lifecycle

@@ -1,15 +1,13 @@
-"""Signed tokens: API bearer tokens (JWT, HS256) and unsubscribe tokens (HMAC-SHA256).
+"""An account's API bearer tokens (JWT, HS256): minted by `python -m api.cli mint-token` (and
+`make dev` for its demo account), read by the API's authentication (api/auth.py).
 
-Bearer tokens carry the claim `account_id` and an `exp`; only HS256 is accepted, so a token signed with
+They carry the claim `account_id` and an `exp`; only HS256 is accepted, so a token signed with
 "none" or another algorithm is refused. `exp` (and `iat`, when present) must be JSON integers (PyJWT
 would take "1999999999" as a string), and a token may not live longer than JWT_MAX_LIFETIME_DAYS: its
-`exp` at most that far from now, and from its `iat`, so a leaked token is not good for decades. Unsubscribe tokens are the hex HMAC-SHA256 of
-"{email}:{account_id}" keyed with UNSUBSCRIBE_SECRET, compared in constant time.
+`exp` at most that far from now, and from its `iat`, so a leaked token is not good for decades.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 
@@ -65,14 +63,3 @@ def _check_lifetime(claims: dict, max_lifetime_seconds: int, now: float) -> None
     longest = max_lifetime_seconds + CLOCK_LEEWAY_SECONDS  # the minting host's clock may run a little ahead
     if exp - now > longest or (iat is not None and exp - iat > longest):
         raise InvalidToken(f"token lives longer than the maximum of {max_lifetime_seconds // 86400} days")
-
-
-def unsubscribe_token(secret: str, email: str, account_id) -> str:
-    message = f"{email}:{account_id}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def unsubscribe_token_is_valid(secret: str, email: str, account_id, token: str) -> bool:
-    # As bytes: compare_digest raises TypeError for a str with a non-ASCII character ("é" as a token).
-    presented = str(token).encode("utf-8", "replace")
-    return hmac.compare_digest(unsubscribe_token(secret, email, account_id).encode(), presented)
