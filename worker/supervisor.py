@@ -35,7 +35,7 @@ import redis
 from core.engine import tzdb
 from core.ops import db
 from core.runs import lifecycle, rq_jobs
-from worker.lease import killed_after
+from worker.jobs import killed_after
 from worker.link import NOT_A_RUN, Held, ParentEnd
 
 logger = logging.getLogger("worker")

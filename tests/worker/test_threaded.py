@@ -105,7 +105,7 @@ def test_runs_in_flight_at_once_share_the_process_and_rq_sees_each_job(
 def test_a_lease_is_not_renewed_past_the_jobs_timeout_so_a_stuck_run_is_recovered(conn, account_id, settings):
     from core.ops import db
     from core.runs import lifecycle
-    from worker.lease import LeaseKeeper
+    from worker.jobs import LeaseKeeper
 
     stuck, busy = (make_run(conn, make_schedule(conn, account_id, name=name)) for name in ("Stuck", "Busy"))
     with db.service_transaction(conn) as cur:
