@@ -4,7 +4,7 @@ One batch goes through two transactions:
 
 1. `claim_due` locks up to `limit` due schedules with FOR UPDATE SKIP LOCKED (so tickers share the
    work without waiting on each other), `plan_batch` decides each row's fate in pure Python, and
-   `record_batch` inserts the runs (core.runs.create) and advances the schedules; the caller commits. A crash before
+   `record_batch` inserts the runs (core.runs.run) and advances the schedules; the caller commits. A crash before
    the commit leaves the schedules due and no run; after it, every run exists, `pending`.
 2. `core.runs.lifecycle.queue_runs` moves the runs pending -> queued (compare-and-set, which also locks
    them), pushes their jobs in one Redis round trip and commits. A crash or a Redis error before the
@@ -32,10 +32,9 @@ from core.engine.timing import next_run_after
 from core.engine.when import catchup_occurrences, next_dispatch
 from core.ops import db
 from core.ops.sql import queries
-from core.runs import create
-from core.runs.create import ScheduledRun, time_ordered_ids
 from core.runs.lifecycle import REPUSH_GRACE_SECONDS
 from core.runs.rq_jobs import job_id_for
+from core.runs.run import ScheduledRun, scheduled_runs, time_ordered_ids
 
 # An invalid row is retried after 1 minute, then 2, 4, ... up to an hour.
 BACKOFF_BASE_SECONDS = 60
@@ -139,7 +138,7 @@ def plan_batch(rows, now: datetime) -> Batch:
     cannot be computed gets no run and is pushed forward with back-off. No next run: inactive.
     """
     batch = Batch(claimed=len(rows))
-    # Ascending (core.runs.create.time_ordered_ids), and the jobs are pushed in id order: the claim's order
+    # Ascending (core.runs.run.time_ordered_ids), and the jobs are pushed in id order: the claim's order
     # (most overdue first, accounts in turn) is the queue's.
     run_ids = iter(time_ordered_ids(len(rows)))
     for row in rows:
@@ -268,7 +267,7 @@ def record_batch(cur, batch: Batch) -> None:
     """
     with db.tuple_cursor(cur) as plain:
         if batch.runs:
-            kept = create.scheduled_runs(plain, batch.runs)
+            kept = scheduled_runs(plain, batch.runs)
             if len(kept) != len(batch.runs):
                 batch.duplicates = [o for o in batch.outcomes if o.run_id and o.run_id not in kept]
                 batch.outcomes = [o for o in batch.outcomes if not o.run_id or o.run_id in kept]

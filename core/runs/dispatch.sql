@@ -1,8 +1,8 @@
 -- Dispatch: the ticker's queries (core/runs/dispatch.py). A batch of due schedules is claimed, recorded
 -- (runs inserted, schedules advanced) and committed in one transaction; its runs are then pushed to
 -- Redis and marked queued in a second one. The two batch writes (the runs: insert_scheduled_runs, in
--- core/runs/create.sql; advance_schedules, here) take their rows as one array per column
--- (core.runs.create.ScheduledRun and core.runs.dispatch.Advance, transposed), unnested into rows: one
+-- core/runs/run.sql; advance_schedules, here) take their rows as one array per column
+-- (core.runs.run.ScheduledRun and core.runs.dispatch.Advance, transposed), unnested into rows: one
 -- statement per batch.
 
 -- claim_due_schedules --

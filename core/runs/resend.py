@@ -21,7 +21,7 @@ from datetime import datetime
 from core.deliveries import channel_types, channels, delivery
 from core.deliveries.email import EmailChannel
 from core.ops.sql import queries
-from core.runs import create
+from core.runs.run import resend_run
 
 
 class ResendRefused(Exception):
@@ -49,7 +49,7 @@ def resend(cur, settings, account_id, schedule_id, run_id, *, recipients: list[s
     cur.execute(queries["resend_targets"], {**params, "run_id": source["id"]})
     ledger = list({(row["channel"], row["target"]): row for row in cur.fetchall()}.values())
     chosen = _choose(ledger, recipients, channel_ids)
-    run = create.resend_run(cur, account_id, params["schedule_id"], source, requested_by=requested_by, now=now)
+    run = resend_run(cur, account_id, params["schedule_id"], source, requested_by=requested_by, now=now)
     domain = EmailChannel.message_domain(settings)
     ids = [delivery.message_id(run["id"], channel, target, domain) if channel == "email"
            else channels.webhook_id(run["id"], channel, target) for channel, target in chosen]

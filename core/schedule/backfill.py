@@ -11,7 +11,7 @@ from datetime import datetime
 
 from core.engine.timing import TimingError
 from core.engine.when import MAX_BACKFILL_RUNS, occurrences_between
-from core.runs import create
+from core.runs.run import backfill_runs
 
 
 def backfill(cur, account_id, schedule, start: datetime, end: datetime, now: datetime) -> dict:
@@ -26,7 +26,7 @@ def backfill(cur, account_id, schedule, start: datetime, end: datetime, now: dat
         raise TimingError("to", f"the range holds more than {MAX_BACKFILL_RUNS} occurrences: ask for a shorter one")
     runs = []
     if occurrences:
-        runs = sorted(create.backfill_runs(cur, account_id, schedule, occurrences, now),
+        runs = sorted(backfill_runs(cur, account_id, schedule, occurrences, now),
                       key=lambda run: run["scheduled_for"])
     return {"occurrences": len(occurrences), "created": len(runs), "existing": len(occurrences) - len(runs),
             "runs": runs}

@@ -23,7 +23,7 @@ from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
 from core.ops.sql import queries
-from core.runs.create import manual_run
+from core.runs.run import manual_run
 from core.schedule import counts, history
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Run ids: version 7 UUIDs (RFC 9562), ordered by the millisecond they were made in."""
 import uuid
 
-from core.runs.create import time_ordered_ids
+from core.runs.run import time_ordered_ids
 
 
 def test_ids_are_version_7_uuids_with_the_rfc_variant():

@@ -1,4 +1,4 @@
--- Every run is made here, whatever its trigger (core/runs/create.py): the ticker's batches (schedule), a
+-- Every run is made here, whatever its trigger (core/runs/run.py): the ticker's batches (schedule), a
 -- person's "run now" (manual), a backfill's past occurrences (backfill) and a resend of a stored result
 -- (resend). Each is one INSERT in its caller's transaction; the tickers push the pending runs it makes
 -- (core/runs/lifecycle.py). The API's runs take their times as %(now)s from the request's clock.
