@@ -25,12 +25,11 @@ INFRASTRUCTURE = {"core/ops/db.py", "core/ops/sql.py", "core/ops/freelist.py", "
 ROOTS = {("ticker/lanes.py", "dispatch_batch"), ("worker/threaded.py", "_dequeue"), ("worker/threaded.py", "_start"),
          ("worker/threaded.py", "_thread_loop"), ("worker/threaded.py", "_reap")}
 TICKER_SIDE = {"ticker/loop.py", "ticker/lanes.py", "ticker/report.py", "core/runs/dispatch.py",
-               "core/engine/timing.py", "core/runs/create.py", "core/runs/lifecycle.py",
-               "core/runs/rq_jobs.py"}
+               "core/engine/timing.py", "core/runs/run.py", "core/runs/lifecycle.py", "core/runs/rq_jobs.py"}
 WORKER_SIDE = {"worker/threaded.py", "core/runs/rq_jobs.py", "worker/jobs.py", "core/runs/lifecycle.py",
-               "core/runs/run.py", "worker/lease.py", "core/runs/tasks.py", "core/deliveries/channels.py",
+               "core/runs/run.py", "core/runs/tasks.py", "core/deliveries/channels.py",
                "core/deliveries/delivery.py",
-               "core/deliveries/email.py", "core/deliveries/tokens.py"}
+               "core/deliveries/email.py"}
 TASK = "core/runs/demo_tasks.py"  # the task's own module: not the service's path
 
 
