@@ -38,13 +38,22 @@ from hypothesis import settings
 # the count it names, 10 a tenth of it.
 settings.register_profile("ci", max_examples=100, print_blob=True)
 settings.register_profile("dev", max_examples=10)
+# tests/unit/test_no_servers.py's child run, which checks what a unit test imports, not its rule: a
+# hundredth of the examples (at least 1).
+settings.register_profile("imports", max_examples=1)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 
 def examples(thorough: int) -> int:
     """How many examples a property test (or schemathesis, per operation) runs: `thorough` under the
     `ci` profile, a tenth of it (at least 10) under `dev`, the default."""
-    return max(10, thorough * settings.default.max_examples // 100)
+    floor = min(10, settings.default.max_examples)
+    return max(floor, thorough * settings.default.max_examples // 100)
+
+
+def thorough() -> bool:
+    """Whether this run is the thorough one (the `ci` profile), which runs what a quick one leaves out."""
+    return settings.default.max_examples >= 100
 
 
 RUN_ID = uuid.uuid4().hex[:8]
