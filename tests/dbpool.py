@@ -92,14 +92,17 @@ SELECT md5(string_agg(x, E'\\n' ORDER BY x)) AS digest FROM (
 ) objects
 """
 
-# Every relation's size (all forks), pages and tuple estimate, keyed by the table it belongs to; and
-# the sequences' values. TRUNCATE gives a table and its indexes new, empty files, as a fresh copy has.
+# Every relation's size (all forks), pages and tuple estimate, keyed by the table it belongs to (a
+# TOAST table's, and its index's, is the table whose values it holds); and the sequences' values.
+# TRUNCATE gives a table, its indexes and its TOAST table new, empty files, as a fresh copy has.
 _RELATIONS = f"""
-SELECT coalesce(i.indrelid, t.oid, c.oid)::regclass::text AS owner, c.oid::regclass::text AS relation,
+SELECT coalesce(toasted.oid, i.indrelid, t.oid, c.oid)::regclass::text AS owner,
+       c.oid::regclass::text AS relation,
        c.relkind, pg_total_relation_size(c.oid) AS size, c.relpages, c.reltuples, c.relallvisible
   FROM pg_class c
   LEFT JOIN pg_index i ON i.indexrelid = c.oid
   LEFT JOIN pg_class t ON t.reltoastrelid = c.oid
+  LEFT JOIN pg_class toasted ON toasted.reltoastrelid = i.indrelid
  WHERE ({_USER} OR c.relnamespace = 'pg_toast'::regnamespace) AND c.relkind IN ('r', 'i', 't', 'm', 'p')
 """
 _SEQUENCES = f"""
