@@ -21,7 +21,7 @@ login-link: install
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; each has its own embedded servers, or its own
 # Redis database under TEST_REDIS_URL: tests/conftest.py), then the `apart` tests (process-level, with
-# timing limits) in a pass of their own, in one process more (scripts/run-tests). TEST_WORKERS=0 runs
+# timing limits) in a pass of their own, as many at a time (scripts/run-tests). TEST_WORKERS=0 runs
 # both passes in this process.
 TEST_WORKERS ?= 2
 test: install

@@ -81,7 +81,7 @@ LONGEST_FIRST = (
 
 # Run in a pass of their own, after the rest (scripts/run-tests): process-level tests whose limits are
 # timings (kill -9, outages, recovery within seconds), which the CPU-bound tests beside them on 2 cores
-# make miss. They wait more than they compute, so they run one more at a time than the first pass.
+# make miss. They run as many at a time as the first pass (scripts/run-tests).
 APART = ("tests/acceptance/",)
 
 
