@@ -13,7 +13,7 @@ Redis: each test that asks for `redis_url` starts on an empty database.
 
 Parallel runs (pytest-xdist, `make test` passes `-n`): each worker process has its own session, so its
 own embedded PostgreSQL and Redis, template and databases. With TEST_REDIS_URL pointing at database N,
-worker k (gw0, gw1, ...) uses database N - k: CI's /15 gives 15, 14 and 13 to three workers. With
+worker k (gw0, gw1, ...) uses database N - k: CI's /15 gives 15 and 14 to two workers. With
 TEST_DATABASE_URL the workers share the server; every database name carries the run and a random id.
 
 The server packages (psycopg2, redis, the embedded servers) are imported inside the fixtures, not

@@ -121,7 +121,8 @@ class DatabasePool:
 
     A copy given back is renamed at once (so nothing the test left behind can reach it), then reset by
     a thread of the pool while the next test runs on another copy: a test waits only when no copy is
-    ready and the pool has COPIES already, and a copy that cannot be made clean is replaced by a new one in that thread too."""
+    ready and the pool has COPIES already, and a copy that cannot be made clean is replaced by a new
+    one in that thread too."""
 
     def __init__(self, admin_url: str, template: str, prefix: str):
         self.admin_url, self.template, self.prefix = admin_url, template, prefix

@@ -5,7 +5,8 @@
   data rejected, status codes, content types, headers and bodies as documented, no 5xx. Under the ci
   profile (CI) it runs every phase, 30 examples an operation; under dev (`make test`'s default) 10, and
   not the coverage phase: its boundary values of every field, about 10,000 requests that the profile
-  does not scale, were 3 minutes of one core on a 2-core machine, against 40 s for the other phases. tests/api/schemathesis_hooks.py supplies what no schema can say.
+  does not scale, were 3 minutes of one core on a 2-core machine, against 40 s for the examples and
+  fuzzing phases. tests/api/schemathesis_hooks.py supplies what no schema can say.
 - openapi-python-client generates a Python client from /openapi.json into a temporary folder, and the
   test drives it: create, read, patch, run and delete a schedule of every cadence.
 
