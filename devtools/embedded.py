@@ -7,8 +7,13 @@ they never collide with a server already on the machine or with each other. Neve
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import pwd
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +32,9 @@ class EmbeddedPostgres:
         import pgserver  # imported here: only development and tests have it installed
 
         datadir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(datadir, cleanup_mode="delete" if delete_on_stop else "stop")
+        mode = "delete" if delete_on_stop else "stop"
+        with _first_start_as_root():
+            self._server = pgserver.get_server(datadir, cleanup_mode=mode)
         self.admin_url = self._server.get_uri()
 
     def url_for(self, database: str) -> str:
@@ -35,6 +42,32 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+# Run as root, pgserver runs PostgreSQL as a system user of this name, made with useradd at its first start.
+PGSERVER_USER = "pgserver"
+
+
+@contextmanager
+def _first_start_as_root():
+    """Make the first start on a machine one at a time. As root, pgserver adds its system user at its
+    first start; two started at once (make test's two processes, on a new machine) both saw no user,
+    and one's initdb failed ("could not change permissions of directory ... Operation not permitted").
+    Once the user exists, starts run side by side."""
+    if os.geteuid() != 0 or _user_exists():
+        yield
+        return
+    with open(Path(tempfile.gettempdir()) / "schedule-service-pgserver-user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the one that waited finds the user made
+
+
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(PGSERVER_USER)
+        return True
+    except KeyError:
+        return False
 
 
 class EmbeddedRedis:
