@@ -12,7 +12,7 @@ import pytest
 from api import create_app
 from core.ops import db
 from core.schedule import history, pauses, schedules
-from tests.console.conftest import JWT_SECRET, csrf_of, login_link, make_schedule, suppress
+from tests.console.conftest import csrf_of, login_link, make_schedule, suppress
 
 
 def _page(response) -> str:

@@ -17,7 +17,7 @@ from core.runs import resend as resends
 from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_delivery import smtp_settings
-from tests.worker.test_execution import execute, run_row, schedule_row
+from tests.worker.test_execution import execute, schedule_row
 
 RECIPIENTS = ["a@example.com", "b@example.com", "c@example.com"]
 
