@@ -7,7 +7,6 @@ transaction: another account's schedules are never picked, whatever the filter s
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import current_app, g
 
@@ -16,6 +15,7 @@ from api.base import Blueprint
 from api.db import tenant
 from api.errors import ApiError
 from api.schemas import BulkAnswerSchema, BulkSchema
+from core.ops.clock import utcnow
 from core.schedule import bulk
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def bulk_change(args):
     """Apply one action to every schedule the filter picks (ids, tag, q, state: all that are given must
     hold; at most 1,000 schedules), each answered with its outcome; `dry_run` writes nothing and
     answers what would change."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     criteria = args["filter"]
     try:
         with tenant() as cur:

@@ -6,7 +6,6 @@ a 404 like a missing one. Deleting a calendar a schedule follows is a 409 naming
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import g
 from flask.views import MethodView
@@ -18,6 +17,7 @@ from api.errors import ApiError, not_found, validation_body
 from api.schemas import CalendarListSchema, CalendarPatchSchema, CalendarSchema, error_schema
 from core.calendars import calendars
 from core.engine.business_days import CalendarError
+from core.ops.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Calendars(MethodView):
         """Create a calendar; `country` and `subdivision` must be known to the pinned holidays package."""
         try:
             with tenant() as cur:
-                row = calendars.create(cur, g.account_id, _dates(values), datetime.now(timezone.utc))
+                row = calendars.create(cur, g.account_id, _dates(values), utcnow())
         except CalendarError as error:
             raise _bad(error) from None
         logger.info("Created calendar %s (%s)", row["id"], row["name"], extra={"account_id": g.account_id})
@@ -80,7 +80,7 @@ class CalendarItem(MethodView):
         """Change a calendar; the schedules that follow it get their next runs computed again."""
         try:
             with tenant() as cur:
-                row = calendars.patch(cur, g.account_id, calendar_id, _dates(changes or {}), datetime.now(timezone.utc))
+                row = calendars.patch(cur, g.account_id, calendar_id, _dates(changes or {}), utcnow())
         except CalendarError as error:
             raise _bad(error) from None
         if row is None:

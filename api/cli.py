@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from datetime import datetime, timezone
 
 import psycopg2
 
+from core.ops.clock import utcnow
 from core.tenants import accounts, console_links
 from core.ops import db
 from core.ops.settings import SettingsError, load_settings
@@ -62,7 +62,7 @@ def login_link(args) -> str:
     settings = load_settings()
     if not settings.console_secret:
         settings.require("jwt_secret")
-    token = console_links.mint(settings.console_signing_secret, args.account_id, datetime.now(timezone.utc),
+    token = console_links.mint(settings.console_signing_secret, args.account_id, utcnow(),
                                ttl_seconds=args.ttl_minutes * 60, subject=args.subject)
     return console_links.url(settings.public_base_url, token)
 

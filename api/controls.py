@@ -8,7 +8,6 @@ disable in api/schedules.py) is a version in its history, which GET .../history 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from flask import g
 
@@ -18,6 +17,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (BackfillAnswerSchema, BackfillSchema, HistoryArgsSchema, HistorySchema, NoteSchema,
                          PauseSchema, error_schema, schedule_schema)
+from core.ops.clock import utcnow
 from core.schedule import backfill as backfills
 from core.schedule import history, pauses, schedules
 from core.engine.timing import TimingError
@@ -25,10 +25,6 @@ from core.engine.timing import TimingError
 blp = Blueprint("controls", __name__, url_prefix="/v1",
                 description="Pause and resume a schedule, and its change history")
 blp.before_request(require_token)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @blp.route("/schedules/<uuid:schedule_id>/pause", methods=["POST"])

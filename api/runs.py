@@ -9,7 +9,6 @@ else, pushed once, retried, recovered. The API never talks to Redis for it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import current_app, g
 
@@ -20,6 +19,7 @@ from api.base import Blueprint
 from api.errors import ApiError, not_found
 from api.schemas import (ResendAnswerSchema, ResendSchema, RunDetailSchema, RunListArgsSchema, RunListSchema,
                          RunNowArgsSchema, RunNowSchema, error_schema)
+from core.ops.clock import utcnow
 from core.runs import reads
 from core.runs import resend as resends
 from core.schedule import pauses, schedules
@@ -74,7 +74,7 @@ def resend(args, schedule_id, run_id):
         with tenant() as cur:
             run = resends.resend(cur, current_app.config["SETTINGS"], g.account_id, schedule_id, run_id,
                                  recipients=args.get("recipients"), channel_ids=args.get("channels"),
-                                 requested_by=g.actor, now=datetime.now(timezone.utc))
+                                 requested_by=g.actor, now=utcnow())
     except resends.ResendRefused as refused:
         if refused.status == 400:
             raise ApiError(400, "validation_error", refused.message, fields=refused.fields) from None
@@ -99,7 +99,7 @@ def run_now(args, schedule_id):
 
     With an `Idempotency-Key` header, a repeat within 24 hours gets the first answer (and
     `Idempotent-Replayed: true`) and records no second run; the same key with another body is a 422."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     key = idempotent.key_from_header()
     route = f"POST /v1/schedules/{schedule_id}/run"
     with tenant() as cur:

@@ -14,7 +14,6 @@ disable do not look for conflicts: that query would cost every GET a scan of the
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 import psycopg2.errors
 from flask import g, url_for
@@ -32,6 +31,7 @@ from api.schemas import (ChannelSchema, DueArgsSchema, HealthIssuesSchema, NoteS
                          schedule_with_warnings_schema, schedules_schema)
 from core.deliveries import channels
 from core.observe import health
+from core.ops.clock import utcnow
 from core.schedule import schedules
 from core.engine.explain import explained_runs
 from core.engine.timing import TimingError, next_runs_in_range, validate_timing
@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 
 blp = Blueprint("schedules", __name__, url_prefix="/v1", description="Schedules of the caller's account")
 blp.before_request(require_token)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @blp.route("/schedules")

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
+from core.ops.clock import utcnow
 from core.tenants.access_tokens import mint_access_token
 from core.ops import db
 from core.ops.migrate import apply_migrations
@@ -113,13 +113,13 @@ def _ensure_demo_data(database_url: str) -> None:
         with db.tenant_transaction(conn, DEMO_ACCOUNT_ID) as cur:
             existing = schedules.list_page(cur, DEMO_ACCOUNT_ID, active_only=False, page_size=100).rows
             if not any(row["name"] == DEMO_SCHEDULE["name"] for row in existing):
-                schedules.create(cur, DEMO_ACCOUNT_ID, DEMO_SCHEDULE, datetime.now(timezone.utc))
+                schedules.create(cur, DEMO_ACCOUNT_ID, DEMO_SCHEDULE, utcnow())
     finally:
         conn.close()
 
 
 def _login_link(settings) -> str:
-    link = console_links.mint(settings.console_signing_secret, DEMO_ACCOUNT_ID, datetime.now(timezone.utc),
+    link = console_links.mint(settings.console_signing_secret, DEMO_ACCOUNT_ID, utcnow(),
                               ttl_seconds=DEV_LINK_TTL_SECONDS, subject=DEV_SUBJECT)
     return console_links.url(f"http://localhost:{PORT}", link)
 

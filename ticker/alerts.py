@@ -11,7 +11,7 @@ import time
 
 from core.alerts import incidents, ledger
 from core.ops import db
-from ticker.report import stage
+from core.ops.logs import stage
 
 logger = logging.getLogger("ticker")
 

@@ -9,8 +9,9 @@ import psycopg2
 
 from core.observe import health
 from core.ops import db
+from core.ops.logs import stage, stage_of
 from core.retention.sweep import Pruned, RetentionSweep
-from ticker.report import cause_line, stage, stage_of
+from ticker.report import cause_line
 
 logger = logging.getLogger("ticker")
 

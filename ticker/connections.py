@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from core.ops import db
-from ticker.report import stage
+from core.ops.logs import stage
 
 
 class Connections:

@@ -5,7 +5,8 @@ retry, lease expiry or NOTIFY.
 lost jobs) and then every due schedule (ticker/lanes.py), and returns whether it found any work;
 `run()` only ticks, runs the chores (ticker/chores.py) and sleeps, and turns every outage into one
 log line and a capped back-off, never a crash. The units label their own errors
-(ticker/report.py's `stage`). This module owns the clock, the heartbeat and the signals' effect; the
+(core.ops.logs's `stage`). This module owns the heartbeat, the signals' effect and the tick's clock
+(injected; core.ops.clock by default); the
 connections are ticker/connections.py's, the sleep between ticks ticker/waiting.py's, and the domain
 (SQL, what a row becomes) is core.runs.dispatch and core.runs.lifecycle.
 """
@@ -17,13 +18,14 @@ import socket
 import time
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timezone
 
 import psycopg2
 import redis
 
+from core.ops.clock import utcnow
 from core import model
 from core.engine import tzdb
+from core.ops.logs import stage, stage_of
 from core.runs import dispatch, lifecycle, rq_jobs
 from ticker.alerts import AlertUnits
 from ticker.chores import Chores
@@ -31,7 +33,7 @@ from ticker.connections import Connections
 from ticker.lanes import LANES, Dispatcher
 from ticker.metrics import TickerMetrics
 from ticker.recovery import Recovery
-from ticker.report import TickFigures, cause_line, stage, stage_of
+from ticker.report import TickFigures, cause_line
 from ticker.waiting import Sleeper
 from worker import entry_points
 
@@ -46,10 +48,6 @@ HEARTBEAT_PRUNE_SECONDS = 24 * 3600
 BUSY_RETRY_SECONDS = 0.05
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Ticker:
     """One ticker process's state: its connections, its clock, its heartbeat identity.
 
@@ -58,7 +56,7 @@ class Ticker:
     its push).
     """
 
-    def __init__(self, settings, *, clock=_utcnow, heartbeat: bool = True,
+    def __init__(self, settings, *, clock=utcnow, heartbeat: bool = True,
                  repush_grace: float = lifecycle.REPUSH_GRACE_SECONDS, application_name: str = "ticker"):
         self.settings = settings
         rq_jobs.use_entry_points(run=entry_points.RUN, alert=entry_points.ALERT)
@@ -68,7 +66,7 @@ class Ticker:
         self.heartbeat_enabled = heartbeat
         self.application_name = application_name
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.started_at = _utcnow()
+        self.started_at = utcnow()
         self.last_tick = TickFigures()
         self.live_tickers = 1  # this one and the others whose heartbeat is recent, as of the last beat
         self.metrics = TickerMetrics()

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from core.engine.business_days import CalendarError, from_mapping
 from core.engine.explain import explained_runs
 from core.engine.timing import TIMING_FIELDS, RangeEndError, TimingError, next_runs_in_range, validate_timing
+from core.ops.clock import utcnow
 
 MAX_COUNT = 1000
 # Timing fields that JSON carries as RFC 3339 strings; the engine takes datetimes.
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> int:
     try:
         args = _parser().parse_args(argv)
         fields = _fields(args)
-        after = _parse_instant("--after", args.after) if args.after else datetime.now(timezone.utc)
+        after = _parse_instant("--after", args.after) if args.after else utcnow()
         if not 1 <= args.count <= MAX_COUNT:
             raise _UsageError(f"--count must be between 1 and {MAX_COUNT}, got {args.count}")
         validate_timing(fields)

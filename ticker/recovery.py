@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
 
+from core.ops.clock import utcnow
 from core.ops import db
+from core.ops.logs import stage
 from core.runs import lifecycle
 from core.schedule import pauses
-from ticker.report import TickFigures, stage
+from ticker.report import TickFigures
 
 logger = logging.getLogger("ticker")
 
@@ -40,7 +41,7 @@ REDIS_EPOCH_KEY = "schedules:ticker:redis-epoch"
 class Recovery:
     def __init__(self, settings, metrics, *, repush_grace: float, instance_id: str, clock=None):
         self.settings, self.metrics = settings, metrics
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or utcnow
         self.batch_size = settings.tick_batch_size
         self.repush_grace = repush_grace
         self.instance_id = instance_id

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from core.deliveries import channels, delivery
+from core.deliveries import delivery
 from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import Settings, load_settings
@@ -51,7 +51,7 @@ class WorkerContext:
     pool: db.ConnectionPool
     lease: LeaseKeeper
     mailers: MailerPool
-    senders: channels.Senders
+    senders: delivery.Senders
     pid: int = field(default_factory=os.getpid)
 
     @classmethod
@@ -61,7 +61,7 @@ class WorkerContext:
         mailers = MailerPool(settings, settings.smtp_connections)
         return cls(settings, registry or TaskRegistry(settings.tasks), pool,
                    LeaseKeeper(settings.database_url, settings.run_lease_seconds), mailers,
-                   channels.Senders(settings, mailers, pool))
+                   delivery.Senders(settings, mailers, pool))
 
     @contextmanager
     def transaction(self):
@@ -205,7 +205,7 @@ class RunExecution:
         """Store the task's result (once: `save`) with the run's ledger and send (a statement per step:
         core.deliveries.delivery.deliver_pending), then conclude the run (one statement, most often:
         core.runs.lifecycle.conclude_delivery)."""
-        targets = channels.ledger_targets(self.settings, self.schedule, self.run_id)
+        targets = delivery.ledger_targets(self.settings, self.schedule, self.run_id)
         pool = self.context.pool
         counts = delivery.deliver_pending(pool, self.run, self.schedule, result, self.context.senders,
                                           targets=targets, save=save,

@@ -11,7 +11,7 @@ calendar schedules follow is refused, naming them, as the API's 409 does.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from holidays import registry
@@ -24,6 +24,7 @@ from api.schemas import CalendarPatchSchema, CalendarSchema
 from core.calendars import calendars
 from core.engine import business_days
 from core.engine.business_days import ISO_DAYS, CalendarError
+from core.ops.clock import utcnow
 
 create_schema, patch_schema = CalendarSchema(), CalendarPatchSchema()
 DATE_FIELDS = ("add_dates", "remove_dates")
@@ -111,7 +112,7 @@ def _list_page(values, errors, status=200):
 def _calendar_page(row, values, errors, status=200):
     with tenant() as cur:
         followers = calendars.followers(cur, g.account_id, row["id"])
-    today = datetime.now(timezone.utc).date()
+    today = utcnow().date()
     days_off, worked = ahead(row, today)
     return render_template("console/calendar.html", c=row, v=values, errors=errors, followers=followers,
                            days_off=days_off, worked=worked, today=today, last=today + timedelta(days=AHEAD_DAYS),
@@ -158,7 +159,7 @@ def create_calendar():
     if loaded is not None:
         try:
             with tenant() as cur:
-                row = calendars.create(cur, g.account_id, loaded, datetime.now(timezone.utc))
+                row = calendars.create(cur, g.account_id, loaded, utcnow())
         except CalendarError as error:
             errors = {error.field: [error.message]}
         else:
@@ -188,7 +189,7 @@ def save_calendar(calendar_id):
     if loaded is not None:
         try:
             with tenant() as cur:
-                saved = calendars.patch(cur, g.account_id, calendar_id, loaded, datetime.now(timezone.utc))
+                saved = calendars.patch(cur, g.account_id, calendar_id, loaded, utcnow())
         except CalendarError as error:
             errors = {error.field: [error.message]}
         else:

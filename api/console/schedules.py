@@ -9,7 +9,6 @@ session.py) that redirect back with a one-line flash message.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
@@ -20,6 +19,7 @@ from core import model
 from core.alerts import incidents
 from core.engine.explain import explained_runs, reasons
 from core.engine.timing import TimingError
+from core.ops.clock import utcnow
 from core.runs import reads
 from core.schedule import pauses, schedules
 
@@ -29,10 +29,6 @@ PAGE_SIZE = 20
 HISTORY_SIZE = 20
 # The list's state filter: the API's `state` values (GET /v1/schedules?state=...), and all.
 STATES = ("all",) + model.SCHEDULE_STATES
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _page_number(text) -> int:

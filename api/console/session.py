@@ -19,7 +19,7 @@ import hmac
 import logging
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg2.errors
@@ -28,6 +28,7 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from api.console import bp
 from api.db import get_db
 from api.fields import unstorable
+from core.ops.clock import utcnow
 from core.tenants import accounts, console_links, console_sessions
 from core.ops import db
 
@@ -35,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 # Pages one may see without a session.
 OPEN_ENDPOINTS = {"console.login", "console.signed_out", "console.static", "console.logout"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def csrf_token() -> str:

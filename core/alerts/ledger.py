@@ -19,11 +19,10 @@ transaction of its event (migration 0019). Then, as for a run's rows:
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from core.alerts import compose
 from core.deliveries import channel_types
-from core.deliveries.delivery import Sent
+from core.deliveries.channel_types import Sent
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries

@@ -6,7 +6,8 @@ shown as `scheme://host/…` and its last 4 characters, everywhere a target is s
 answer is final (no retry can fix it), and its sender: a class made with (its ChannelType, settings,
 a db.ConnectionPool) that renders and sends a run's result (`send`) and an alert message (`send_alert`),
 core/deliveries/webhooks.py's HttpChannel being the base. The sender is named by import path, as the
-TASKS registry names tasks, so this module imports none of them.
+TASKS registry names tasks, so this module imports none of them. Every sender, email's too, keeps
+the contract below (`Channel`): it answers each target with a `Sent`.
 
 The API's schemas, the console's labels and choices, the worker's senders, the alerts and every
 masked target read this registry. The database keeps the names in `channel_types` (migration 0030):
@@ -17,7 +18,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from core.runs.run import Run
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,32 @@ class ChannelType:
         """Its sender, for one worker process."""
         module, _, name = self.sender.partition(":")
         return getattr(importlib.import_module(module), name)(self, settings, pool)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The outcome of sending to one target."""
+
+    ok: bool
+    error: str | None = None
+    permanent: bool = False     # retrying cannot help (a 5xx refusal): the target fails now
+    unreachable: bool = False   # the channel itself is down: stop this pass, retry them all later
+    email: "EmailAttempt | None" = None  # an email's row in email_log, written with the outcome
+
+
+@dataclass(frozen=True)
+class EmailAttempt:
+    """What email_log keeps of one email attempt besides the target, the run and the error."""
+
+    provider: str
+    subject: str
+    response_code: int | None
+
+
+class Channel(Protocol):
+    """A sender: sends a run's result to one target of its ledger (core.deliveries.delivery)."""
+
+    def send(self, target: dict, run: Run, schedule: dict, result: dict) -> Sent: ...
 
 
 TYPES: dict[str, ChannelType] = {}

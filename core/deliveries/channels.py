@@ -9,15 +9,11 @@ URL is a secret the API only shows masked, so a client cannot send it back). An 
 Each channel is read back with its `id`, `type`, `url` (a Slack URL masked), `status` (`active`, or
 `disabled` after its receiver answered 410 Gone, with `disabled_at` and `disabled_reason`).
 
-For the worker (one small entry point, so worker/jobs.py stays small): `ledger_targets` gives the
-(channel, target, message id) triples of a run's ledger, `Senders` the senders by channel.
+What a run's delivery does with them is core/deliveries/delivery.py's.
 """
 from __future__ import annotations
 
-import hashlib
-
-from core.deliveries import channel_types, delivery
-from core.deliveries.email import EmailChannel
+from core.deliveries import channel_types
 from core.ops.sql import queries
 
 MAX_CHANNELS = 10
@@ -29,12 +25,6 @@ class UnknownChannel(LookupError):
     def __init__(self, index: int):
         super().__init__(f"channels[{index}]")
         self.index = index
-
-
-def webhook_id(run_id, channel: str, url: str) -> str:
-    """The Standard Webhooks message id of one (run, endpoint): the same on every attempt."""
-    digest = hashlib.sha256(f"{run_id}:{channel}:{url}".encode()).hexdigest()[:32]
-    return f"msg_{digest}"
 
 
 def public(row: dict) -> dict:
@@ -84,32 +74,3 @@ def enable(cur, account_id, schedule_id, channel_id):
                 {"id": channel_id, "schedule_id": schedule_id, "account_id": account_id})
     row = cur.fetchone()
     return public(row) if row else None
-
-
-def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str]]:
-    """A run's targets: one per distinct recipient (email), then one per active channel of the
-    schedule (`active_channels`, as core.runs.lifecycle.take reads them)."""
-    domain = EmailChannel.message_domain(settings)
-    targets = [("email", email, delivery.message_id(run_id, "email", email, domain))
-               for email in dict.fromkeys(schedule["recipients"] or [])]
-    targets += [(channel["type"], channel["url"], webhook_id(run_id, channel["type"], channel["url"]))
-                for channel in schedule["active_channels"] or []]
-    return targets
-
-
-class Senders(dict):
-    """A worker process's senders by channel name, for core.deliveries.delivery.deliver_pending: email
-    through the process's MailerPool, every registered type with connections borrowed from `pool` (a
-    db.ConnectionPool). Each is made the first time a target of its channel is sent, and kept: a run
-    delivered by email alone makes no webhook sender. The senders keep no per-run state, so the runs
-    of a process's threads share them (two threads making the same one at once keep either)."""
-
-    def __init__(self, settings, mailers, pool):
-        super().__init__()
-        self._settings, self._mailers, self._pool = settings, mailers, pool
-
-    def __missing__(self, channel: str):
-        sender = (EmailChannel(self._settings, self._mailers) if channel == "email"
-                  else channel_types.TYPES[channel].make(self._settings, self._pool))
-        self[channel] = sender
-        return sender

@@ -7,22 +7,23 @@ attempt), or `failed`. A target whose sender was lost mid-send is never sent aga
 unknown, and a duplicate is worse than saying so. Its message id is stable per (run, target), so a
 receiver can also drop a repeat.
 
-`deliver_pending` runs one delivery pass with the channels it is given (`email` and the types that
-core/deliveries/channel_types.py registers: core/deliveries/channels.py builds the targets and the
-senders); every email attempt is also a row in `email_log`, written by the statement that records its
-outcome.
+`ledger_targets` lists a run's targets (its schedule's recipients and active channels, each with its
+message id) and `Senders` holds a worker process's senders; `deliver_pending` runs one delivery pass
+with them (`email` and the types that core/deliveries/channel_types.py registers, each keeping its
+`Channel` contract); every email attempt is also a row in `email_log`, written by the statement that
+records its outcome.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
-from typing import Protocol
 
 from psycopg2.extras import Json
 
-from core.deliveries.channel_types import shown_target
+from core.deliveries import channel_types
+from core.deliveries.channel_types import Sent, shown_target
+from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries
 from core.runs import tasks
@@ -31,34 +32,41 @@ from core.runs.run import Run
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Sent:
-    """The outcome of sending to one target."""
-
-    ok: bool
-    error: str | None = None
-    permanent: bool = False     # retrying cannot help (a 5xx refusal): the target fails now
-    unreachable: bool = False   # the channel itself is down: stop this pass, retry them all later
-    email: "EmailAttempt | None" = None  # an email's row in email_log, written with the outcome
-
-
-@dataclass(frozen=True)
-class EmailAttempt:
-    """What email_log keeps of one email attempt besides the target, the run and the error."""
-
-    provider: str
-    subject: str
-    response_code: int | None
-
-
-class Channel(Protocol):
-    def send(self, target: dict, run: Run, schedule: dict, result: dict) -> Sent: ...
-
-
 def message_id(run_id: str, channel: str, target: str, domain: str) -> str:
-    """The stable id of one (run, target) message: the same on every attempt."""
+    """The stable id of one (run, target) message, the same on every attempt: an email's Message-ID
+    (`domain` is the sender's), or a Standard Webhooks message id for every other channel."""
+    if channel != "email":
+        digest = hashlib.sha256(f"{run_id}:{channel}:{target}".encode()).hexdigest()[:32]
+        return f"msg_{digest}"
     digest = hashlib.sha256(f"{channel}:{target.lower()}".encode()).hexdigest()[:20]
     return f"<run-{run_id}.{digest}@{domain}>"
+
+
+def ledger_targets(settings, schedule: dict, run_id) -> list[tuple[str, str, str]]:
+    """A run's targets: one per distinct recipient (email), then one per active channel of the
+    schedule (`active_channels`, as core.runs.lifecycle.take reads them), each with its message id."""
+    domain = EmailChannel.message_domain(settings)
+    pairs = [("email", email) for email in dict.fromkeys(schedule["recipients"] or [])]
+    pairs += [(channel["type"], channel["url"]) for channel in schedule["active_channels"] or []]
+    return [(channel, target, message_id(run_id, channel, target, domain)) for channel, target in pairs]
+
+
+class Senders(dict):
+    """A worker process's senders by channel name, for `deliver_pending`: email through the process's
+    MailerPool, every registered type with connections borrowed from `pool` (a db.ConnectionPool).
+    Each is made the first time a target of its channel is sent, and kept: a run delivered by email
+    alone makes no webhook sender. The senders keep no per-run state, so the runs of a process's
+    threads share them (two threads making the same one at once keep either)."""
+
+    def __init__(self, settings, mailers, pool):
+        super().__init__()
+        self._settings, self._mailers, self._pool = settings, mailers, pool
+
+    def __missing__(self, channel: str):
+        sender = (EmailChannel(self._settings, self._mailers) if channel == "email"
+                  else channel_types.TYPES[channel].make(self._settings, self._pool))
+        self[channel] = sender
+        return sender
 
 
 def open_ledger(cur, run: Run, targets: list[tuple[str, str, str]], *, result: dict | None = None,
@@ -115,7 +123,7 @@ def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict
     """One delivery pass over the run's pending targets by the attempt that holds the run.
 
     The ledger is opened first (made from `targets` when the run has none yet, with `result` stored
-    when `save`: core.deliveries.channels.ledger_targets gives the targets), and its first target is
+    when `save`: `ledger_targets` gives the targets), and its first target is
     claimed by the same statement. Every other target is claimed by a statement of its own, and each
     claim commits before the target is sent and its outcome is recorded by another statement after.
     Every step is one statement on a connection borrowed from `pool` for it (none is held while a

@@ -28,7 +28,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
-from core.deliveries import delivery
+from core.deliveries.channel_types import EmailAttempt, Sent
 from core.ops.freelist import FreeList
 from core.runs.run import Run
 
@@ -404,7 +404,7 @@ class MailerPool:
 
 
 class EmailChannel:
-    """The ledger's `email` channel (core.deliveries.delivery.Channel): one report email per target, with the
+    """The ledger's `email` channel (core.deliveries.channel_types.Channel): one report email per target, with the
     target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row is written by
     the statement that records the outcome (Sent.email)."""
 
@@ -416,10 +416,10 @@ class EmailChannel:
                                      recipient=target["target"], result=result, message_id=target["message_id"])
         with self.mailers.mailer() as mailer:
             outcome = mailer.send(message)
-        return delivery.Sent(ok=outcome.ok, error=outcome.error,
-                             permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
-                             unreachable=not outcome.ok and outcome.response_code is None,
-                             email=delivery.EmailAttempt(outcome.provider, message.subject, outcome.response_code))
+        return Sent(ok=outcome.ok, error=outcome.error,
+                    permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
+                    unreachable=not outcome.ok and outcome.response_code is None,
+                    email=EmailAttempt(outcome.provider, message.subject, outcome.response_code))
 
     @staticmethod
     def message_domain(settings) -> str:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from core.deliveries import outbound, signing
-from core.deliveries.delivery import Sent
+from core.deliveries.channel_types import Sent
 from core.ops import db
 from core.ops.sql import queries
 from core.runs.run import Run

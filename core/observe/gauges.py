@@ -30,13 +30,13 @@ import os
 import threading
 import time
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
 from typing import Callable
 
 from prometheus_client.core import GaugeMetricFamily
 
 from core.ops import db
 from core import model
+from core.ops.clock import utcnow
 from core.ops.sql import queries
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,6 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class SqlCollector:
     """Gauges read from PostgreSQL when scraped, cached (backlog a few seconds, counts a minute).
 
@@ -72,7 +68,7 @@ class SqlCollector:
 
     def __init__(self, connection: Callable[[], AbstractContextManager], *,
                  backlog_seconds: float = BACKLOG_CACHE_SECONDS, counts_seconds: float = COUNTS_CACHE_SECONDS,
-                 monotonic=time.monotonic, now=_utcnow):
+                 monotonic=time.monotonic, now=utcnow):
         self._connection = connection
         self.backlog_seconds = backlog_seconds
         self.counts_seconds = counts_seconds

@@ -6,6 +6,9 @@ JSON (LOG_FORMAT=json) is one object per line with time, level, logger, message 
 passes them in `extra`, schedule_id, run_id, job_id and account_id; a call may also pass a dict of
 more keys as `extra={"fields": {...}}` (gunicorn's access log does, see api/gunicorn_logging.py).
 
+A unit of work labels the errors it raises with what it was doing (`stage`), so the line its loop
+logs names it: "Failed to push jobs to Redis: ...".
+
 The logging module's globals (logProcesses, logThreads, _srcfile) are left alone: other code in the
 same process (gunicorn's own formats use %(process)d) depends on them.
 """
@@ -15,6 +18,7 @@ import json
 import logging
 import re
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 TEXT_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
@@ -71,3 +75,23 @@ def configure_logging(settings, stream=None) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+
+
+@contextmanager
+def stage(name: str):
+    """Label an error raised inside with what the process was doing ("push retries"), once: the
+    innermost label wins, and the log line says "Failed to <stage>: <error>" (`stage_of`)."""
+    try:
+        yield
+    except BaseException as exc:
+        if not hasattr(exc, "log_stage"):
+            try:
+                exc.log_stage = name
+            except AttributeError:
+                pass  # an exception type that takes no attributes: its stage is "tick"
+        raise
+
+
+def stage_of(exc: BaseException, default: str = "tick") -> str:
+    """The label `stage` put on `exc`, or `default`."""
+    return getattr(exc, "log_stage", default)

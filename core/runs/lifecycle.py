@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from core.deliveries import delivery
 from core.model import FAILURES
 from core.ops import db
+from core.ops.clock import utcnow
 from core.ops.sql import queries
 from core.runs.rq_jobs import JOB_ID_PREFIX, job_id_for, lost_jobs, push_runs, quarantine_queue
 from core.runs.run import Run, attempt_budget, retry_delay
@@ -177,7 +178,7 @@ def push_lost_queued(conn, redis_conn, queue_name: str, *, job_timeout: int, lim
     or the worker that took the job died before it could take the run. Returns the pass's position.
     """
     after_at, after_id = after or _CURSOR_START
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     with db.service_transaction(conn) as cur:
         cur.execute(queries["claim_queued_to_check"],
                     {"grace": grace, "limit": limit, "after_at": after_at, "after_id": after_id})

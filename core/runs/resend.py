@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.deliveries import channel_types, channels, delivery
+from core.deliveries import channel_types, delivery
 from core.deliveries.email import EmailChannel
 from core.ops.sql import queries
 from core.runs.run import resend_run
@@ -51,8 +51,7 @@ def resend(cur, settings, account_id, schedule_id, run_id, *, recipients: list[s
     chosen = _choose(ledger, recipients, channel_ids)
     run = resend_run(cur, account_id, params["schedule_id"], source, requested_by=requested_by, now=now)
     domain = EmailChannel.message_domain(settings)
-    ids = [delivery.message_id(run["id"], channel, target, domain) if channel == "email"
-           else channels.webhook_id(run["id"], channel, target) for channel, target in chosen]
+    ids = [delivery.message_id(run["id"], channel, target, domain) for channel, target in chosen]
     cur.execute(queries["insert_resend_deliveries"], {
         "run_id": run["id"], "account_id": account_id, "channels": [c for c, _ in chosen],
         "targets": [t for _, t in chosen], "message_ids": ids})

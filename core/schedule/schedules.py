@@ -18,10 +18,11 @@ from psycopg2.extras import Json
 
 from core import model
 from core.calendars import calendars
-from core.deliveries import channel_types, channels
+from core.deliveries import channels
 from core.engine.business_days import CalendarError
 from core.engine.timing import TIMING_FIELDS, TimingError, check_timing, timing_problems
 from core.engine.when import SharedOccurrences, next_dispatch, validate_controls
+from core.ops.clock import utcnow
 from core.ops.sql import queries
 from core.runs.run import manual_run
 from core.schedule import counts, history
@@ -370,7 +371,7 @@ def conflict_warnings(cur, account_id, row, *, limit: int = 5, now: datetime | N
         params[name] = Json(params[name])
     cur.execute(queries["find_same_work_schedules"],
                 {**params, "account_id": account_id, "id": row.get("id"), "limit": SAME_WORK_CANDIDATES})
-    after = now or row.get("created_at") or datetime.now(timezone.utc)
+    after = now or row.get("created_at") or utcnow()
     shared_with = SharedOccurrences(row, after)
     warnings = []
     for other in cur:  # rows are built as read: the loop often stops at `limit` warnings

@@ -3,7 +3,7 @@ the ticker's claim to the worker's last write, are the ones docs/layout.md lists
 
 A new module on the path (or one gone) fails here until the page says so: the page is where a reader
 learns which files one run crosses, and it stays true. The infrastructure every path stands on
-(connections, the query loader, the pool's free list, logging) is left out, as the page says.
+(connections, the query loader, the pool's free list, logging, the clock) is left out, as the page says.
 """
 from __future__ import annotations
 
@@ -20,16 +20,15 @@ from core.ops.settings import load_settings
 from tests.worker.conftest import fetch, make_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRASTRUCTURE = {"core/ops/db.py", "core/ops/sql.py", "core/ops/freelist.py", "core/ops/logs.py"}
+INFRASTRUCTURE = {"core/ops/db.py", "core/ops/sql.py", "core/ops/freelist.py", "core/ops/logs.py",
+                  "core/ops/clock.py"}
 # The functions a run's path starts from: the ticker's batch, the worker's take, start, execution and end.
 ROOTS = {("ticker/lanes.py", "dispatch_batch"), ("worker/threaded.py", "_dequeue"), ("worker/threaded.py", "_start"),
          ("worker/threaded.py", "_thread_loop"), ("worker/threaded.py", "_reap")}
-TICKER_SIDE = {"ticker/loop.py", "ticker/lanes.py", "ticker/report.py", "core/runs/dispatch.py",
-               "core/engine/timing.py", "core/runs/run.py", "core/runs/lifecycle.py", "core/runs/rq_jobs.py"}
+TICKER_SIDE = {"ticker/lanes.py", "core/runs/dispatch.py", "core/engine/timing.py", "core/runs/run.py",
+               "core/runs/lifecycle.py", "core/runs/rq_jobs.py"}
 WORKER_SIDE = {"worker/threaded.py", "core/runs/rq_jobs.py", "worker/jobs.py", "core/runs/lifecycle.py",
-               "core/runs/run.py", "core/runs/tasks.py", "core/deliveries/channels.py",
-               "core/deliveries/delivery.py",
-               "core/deliveries/email.py"}
+               "core/runs/run.py", "core/runs/tasks.py", "core/deliveries/delivery.py", "core/deliveries/email.py"}
 TASK = "core/runs/demo_tasks.py"  # the task's own module: not the service's path
 
 
