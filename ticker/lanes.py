@@ -1,13 +1,13 @@
 """Dispatching every due schedule, in batches, on up to LANES connections at once, and the log lines
 of each batch.
 
-Each lane claims, records and commits a batch (core.runs.dispatch), then queues it (core.runs.lifecycle) and
-reports it (`report_recorded`, `report_queued`), one batch after another on its own connection: core.runs.dispatch's
-exactly-once argument is per batch and does not care which lane runs it, and SKIP LOCKED keeps lanes
-off each other's rows. Lane 0 runs in the caller's thread, the others in helper threads: while one
-waits on PostgreSQL or Redis, another runs its Python. The helpers start only once lane 0's first
-batch came back full: most ticks find less than a batch (or nothing) and need no second lane. A lane
-that fails makes the others stop after their batch in hand; its error is raised.
+Each lane claims, records and commits a batch (core.runs.dispatch), then queues it (core.runs.lifecycle)
+and reports it (`report_recorded`, `report_queued`), one batch after another on its own connection:
+core.runs.dispatch's exactly-once argument is per batch and does not care which lane runs it, and SKIP
+LOCKED keeps lanes off each other's rows. Lane 0 runs in the caller's thread, the others in helper
+threads: while one waits on PostgreSQL or Redis, another runs its Python. The helpers start only once
+lane 0's first batch came back full: most ticks find less than a batch (or nothing) and need no second
+lane. A lane that fails makes the others stop after their batch in hand; its error is raised.
 
 A small batch logs one line per schedule, as operators tailing the log expect ("Processed schedule
 'Weekly Market Snapshot': run_id=..."); a large one (a Monday 9:00 burst) logs one summary line at

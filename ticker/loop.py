@@ -1,12 +1,11 @@
 """The ticker's loop: drain the units of work, do the chores that are due, sleep until the next run,
 retry, lease expiry or NOTIFY.
 
-`tick()` drains the recovery units (ticker/recovery.py: lost workers, buffered, pending, retries,
-lost jobs) and then every due schedule (ticker/lanes.py), and returns whether it found any work;
-`run()` only ticks, runs the chores (ticker/chores.py) and sleeps, and turns every outage into one
-log line and a capped back-off, never a crash. The units label their own errors
-(core.ops.logs's `stage`). This module owns the heartbeat, the signals' effect and the tick's clock
-(injected; core.ops.clock by default); the
+`tick()` drains the recovery units (ticker/recovery.py: lost workers, buffered, pending, retries, lost
+jobs) and then every due schedule (ticker/lanes.py), and returns whether it found any work; `run()` only
+ticks, runs the chores (ticker/chores.py) and sleeps, and turns every outage into one log line and a
+capped back-off, never a crash. The units label their own errors (core.ops.logs's `stage`). This module
+owns the heartbeat, the signals' effect and the tick's clock (injected; core.ops.clock by default); the
 connections are ticker/connections.py's, the sleep between ticks ticker/waiting.py's, and the domain
 (SQL, what a row becomes) is core.runs.dispatch and core.runs.lifecycle.
 """
