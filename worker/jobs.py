@@ -23,7 +23,7 @@ from core.deliveries import delivery
 from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import Settings, load_settings
-from core.runs import lifecycle
+from core.runs import lifecycle, rq_jobs
 from core.runs.run import Run, attempt_budget, retry_delay
 from core.runs.tasks import TaskImportError, TaskNotRegistered, TaskRegistry
 
@@ -169,9 +169,12 @@ class RunExecution:
             logger.warning("Run %s of schedule '%s' skipped: %s", self.run_id, self.schedule["name"], taken.refused,
                            extra=self._log())
             return {"status": "skipped_limit"}
-        # Renewed until the supervisor would kill a process stuck in this run (LeaseKeeper).
+        # Renewed until the supervisor would kill a process stuck in this run (LeaseKeeper): the
+        # supervisor counts from the timeout the job was pushed with, which may not be this process's
+        # JOB_TIMEOUT (the ticker's was set apart from it).
+        timeout = rq_jobs.current_job_timeout(self.settings.job_timeout)
         self.lease.hold(self.run_id, self.attempt,
-                        seconds=killed_after(self.settings.job_timeout, self.settings.worker_timeout_grace))
+                        seconds=killed_after(timeout, self.settings.worker_timeout_grace))
         try:
             return self._execute_held()
         finally:

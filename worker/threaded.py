@@ -319,7 +319,7 @@ class ThreadedWorker(BaseWorker):
                 return  # told to stop, or given up on before it began (another thread replaced this one)
             try:
                 job = slot.job
-                slot.return_value = job.func(*job.args, **job.kwargs)
+                slot.return_value = rq_jobs.perform(job)
                 slot.ok = True
             except BaseException as exc:  # noqa: B036 (a job's failure, whatever it is, is the job's, not the thread's)
                 slot.exc_string = traceback.format_exc()

@@ -23,6 +23,7 @@ and the recording of the worker's side (below) to compare what each leaves in Re
 """
 from __future__ import annotations
 
+import contextvars
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +31,7 @@ from typing import Iterable
 
 from redis.commands.core import Script
 from rq.executions import Execution, ExecutionRegistry
-from rq.job import Job, JobStatus
+from rq.job import Job, JobStatus, get_current_job
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.results import Result
@@ -277,11 +278,34 @@ def take_jobs(worker, queue, count: int) -> list[Job]:
     return [job for job in jobs if job is not None]
 
 
+# The job the threaded worker's thread is executing: Job.perform's job stack without its round trip.
+_executing: contextvars.ContextVar[Job | None] = contextvars.ContextVar("executing", default=None)
+
+
+def perform(job: Job):
+    """Call the job's function, as Job.perform does, in this thread (worker/threaded.py); meanwhile
+    `current_job_timeout` answers with this job's timeout."""
+    token = _executing.set(job)
+    try:
+        return job.func(*job.args, **job.kwargs)
+    finally:
+        _executing.reset(token)
+
+
+def current_job_timeout(default: float) -> float:
+    """The timeout the job being executed in this thread was pushed with (the ticker's JOB_TIMEOUT
+    when it pushed it), or `default` outside a job or for a job pushed without one. The threaded
+    worker's jobs (`perform`) and those of RQ's own workers (Job.perform) both answer."""
+    job = _executing.get() or get_current_job()
+    timeout = job.timeout if job is not None else None
+    return timeout if timeout is not None and timeout > 0 else default
+
+
 def record_started(worker, job: Job, ttl: int, pipe) -> Execution:
     """What RQ's worker records of a job it starts, the take script having written the job's own fields:
     an Execution (in the job's StartedJobRegistry) that lives `ttl` seconds unless renewed, and no
-    expiry on the job's hash (Job.perform's PERSIST: worker/threaded.py calls the job's function itself,
-    from a thread, without Job.perform's round trip)."""
+    expiry on the job's hash (Job.perform's PERSIST, here in the start's pipeline: the threaded worker
+    calls the job's function with `perform`, without Job.perform's round trip)."""
     execution = Execution.create(job, ttl, pipeline=pipe, worker_name=worker.name)
     pipe.persist(job.key)
     return execution

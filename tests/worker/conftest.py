@@ -15,7 +15,8 @@ TASKS = ("generate_report=core.runs.demo_tasks:generate_report,echo=tests.worker
          "counted=tests.worker.sample_tasks:counted,slow=tests.worker.sample_tasks:slow,"
          "spin=tests.worker.sample_tasks:spin,hang=tests.worker.sample_tasks:hang,"
          "exit_process=tests.worker.sample_tasks:exit_process,segfault=tests.worker.sample_tasks:segfault,"
-         "leak=tests.worker.sample_tasks:leak,news=tests.worker.sample_tasks:news")
+         "leak=tests.worker.sample_tasks:leak,news=tests.worker.sample_tasks:news,"
+         "lease_left=tests.worker.sample_tasks:lease_left")
 
 
 def free_port() -> int:

@@ -9,6 +9,21 @@ def echo(account_id, params):
             "params": params}
 
 
+# What `lease_left` saw: seconds left until its run's lease stops being renewed, one entry per call.
+LEASE_LEFT: list = []
+
+
+def lease_left(account_id, params):
+    """echo, noting how long the worker will go on renewing this run's lease (worker/jobs.py's LeaseKeeper)."""
+    import time
+
+    from worker import jobs
+
+    until = jobs.worker_context().lease._until[params["run_id"]]
+    LEASE_LEFT.append(until - time.monotonic())
+    return echo(account_id, params)
+
+
 def boom(account_id, params):
     raise ValueError("the report source is down")
 

@@ -12,9 +12,11 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from core.runs.rq_jobs import job_id_for, push_runs
+from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from worker import jobs
 from worker.child import end_late_job
+from worker.jobs import killed_after
 from worker.threaded import ThreadedWorker
 
 QUEUE = "schedules-test"
@@ -71,6 +73,23 @@ def test_a_task_past_its_timeout_is_retried_while_another_run_in_the_same_proces
     assert (run["status"], run["result"]) == ("retrying", None)
     assert sorted(e.rcpt_tos[0] for e in smtp_server.messages) == ["q0@example.com", "q1@example.com",
                                                                    "q2@example.com"]
+
+
+def test_a_runs_lease_is_renewed_for_the_timeout_its_job_was_pushed_with_not_the_workers_own(
+        conn, account_id, redis_url, smtp_server, worker_process_env, monkeypatch):
+    """The ticker pushed the job with its JOB_TIMEOUT (60 s); this worker's JOB_TIMEOUT is 1 s. Its
+    supervisor kills a process stuck in the run only 60 s + grace + margin after the start, so the
+    lease is renewed until then: stopping at 1 s + grace + margin, as it did, let the ticker recover a
+    run still rightly running and run its task a second time beside it."""
+    monkeypatch.setattr(sample_tasks, "LEASE_LEFT", [])
+    run_id = make_run(conn, make_schedule(conn, account_id, task="lease_left"))
+    push_runs(redis.Redis.from_url(redis_url), QUEUE, [run_id], job_timeout=60)
+    threaded_worker(redis_url).work(burst=True)
+
+    assert run_row(conn, run_id)["status"] == "succeeded"
+    grace = jobs.worker_context().settings.worker_timeout_grace
+    [left] = sample_tasks.LEASE_LEFT
+    assert killed_after(60, grace) - 5 < left <= killed_after(60, grace), (left, grace)
 
 
 def test_runs_in_flight_at_once_share_the_process_and_rq_sees_each_job(
