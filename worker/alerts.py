@@ -10,4 +10,4 @@ from worker.jobs import worker_context
 
 def deliver_alert(message_id: str) -> dict:
     context = worker_context()
-    return ledger.deliver(context.pool, context.mailers, context.settings, str(message_id))
+    return ledger.deliver(context.pool, context.senders, context.settings, str(message_id))

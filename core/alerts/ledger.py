@@ -69,9 +69,10 @@ def recover_sends(conn, *, resend: bool) -> int:
 
 # ---------------------------------------------------------------------------- the worker's side
 
-def deliver(pool, mailers, settings, message_id: str) -> dict:
+def deliver(pool, senders, settings, message_id: str) -> dict:
     """Send every row of the message that is due, one claim, send and record at a time (each its own
-    statement, committed: none is held while a message is sent). Returns the counts of this pass."""
+    statement, committed: none is held while a message is sent), through the process's `senders`
+    (core.deliveries.delivery.Senders, which the runs use too). Returns the counts of this pass."""
     counts = {"sent": 0, "failed": 0, "retry": 0}
     with pool.connection() as conn, db.service_statements(conn) as cur:
         cur.execute(queries["alert_message_for_delivery"], {"id": message_id})
@@ -89,7 +90,7 @@ def deliver(pool, mailers, settings, message_id: str) -> dict:
         if row["channel"] in unreachable:
             sent = Sent(False, "not tried: the mail server was unreachable a moment ago", unreachable=True)
         else:
-            sent = _send(settings, mailers, pool, message, content, row)
+            sent = _send(settings, senders, message, content, row)
         if sent.ok:
             status = "sent"
         elif sent.permanent or row["attempts"] >= settings.delivery_max_attempts:
@@ -114,13 +115,8 @@ def deliver(pool, mailers, settings, message_id: str) -> dict:
     return counts
 
 
-def _send(settings, mailers, pool, message: dict, content, row: dict) -> Sent:
+def _send(settings, senders, message: dict, content, row: dict) -> Sent:
     if row["channel"] == "email":
-        mail = compose.email(settings, content, message, row["target"],
-                             f"<{row['message_id']}@{EmailChannel.message_domain(settings)}>")
-        with mailers.mailer() as mailer:
-            outcome = mailer.send(mail)
-        return Sent(ok=outcome.ok, error=outcome.error,
-                    permanent=outcome.response_code is not None and 500 <= outcome.response_code < 600,
-                    unreachable=not outcome.ok and outcome.response_code is None)
-    return channel_types.TYPES[row["channel"]].make(settings, pool).send_alert(row, message, content)
+        return senders["email"].send_message(compose.email(
+            settings, content, message, row["target"], f"<{row['message_id']}@{EmailChannel.message_domain(settings)}>"))
+    return senders[row["channel"]].send_alert(row, message, content)

@@ -22,7 +22,7 @@ import time
 from psycopg2.extras import Json
 
 from core.deliveries import channel_types
-from core.deliveries.channel_types import Sent, shown_target
+from core.deliveries.channel_types import Channel, Sent, shown_target
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries

@@ -414,6 +414,10 @@ class EmailChannel:
     def send(self, target: dict, run: Run, schedule: dict, result: dict):
         message = build_report_email(self.settings, schedule=schedule, run_id=run.id,
                                      recipient=target["target"], result=result, message_id=target["message_id"])
+        return self.send_message(message)
+
+    def send_message(self, message) -> Sent:
+        """Send a built message (a run's report, or an alert: core/alerts/ledger.py) through a Mailer."""
         with self.mailers.mailer() as mailer:
             outcome = mailer.send(message)
         return Sent(ok=outcome.ok, error=outcome.error,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.alerts import ledger
+from core.deliveries.delivery import Senders
 from core.deliveries.email import MailerPool
 from core.ops import db
 from core.ops.settings import load_settings
@@ -42,9 +43,10 @@ def deliver_all(conn, database_url, tmp_path):
                               "UNSUBSCRIBE_SECRET": "u" * 32, "WEBHOOK_ALLOW_LOOPBACK": "true",
                               "PUBLIC_BASE_URL": "https://schedules.example.com"})
     pool, mailers = db.ConnectionPool(database_url, 2), MailerPool(settings, 1)
+    senders = Senders(settings, mailers, pool)
     try:
         for row in db_rows(conn, "SELECT id::text FROM alert_messages ORDER BY created_at"):
-            ledger.deliver(pool, mailers, settings, row["id"])
+            ledger.deliver(pool, senders, settings, row["id"])
     finally:
         mailers.close()
         pool.close()

@@ -16,6 +16,7 @@ from rq.job import Job
 import worker.jobs
 from core.alerts import ledger
 from core.alerts import settings as alert_settings
+from core.deliveries.delivery import Senders
 from core.ops import db
 from core.ops.settings import load_settings
 from core.runs.tasks import TaskRegistry
@@ -39,6 +40,13 @@ def alert_worker(smtp_settings):
     yield worker.jobs._context
     worker.jobs._context.close()
     worker.jobs._context = None
+
+
+def use_settings(context, settings) -> None:
+    """Give the process context other settings, and senders made with them (a process makes its
+    senders once, with the settings it started with)."""
+    context.settings = settings
+    context.senders = Senders(settings, context.mailers, context.pool)
 
 
 def configure(conn, account_id, **values):
@@ -132,7 +140,7 @@ def test_a_delivery_failed_alert_names_the_channel_that_failed_and_why(
     from tests.receivers import Receiver
 
     settings = load_settings({**worker_env, "SMTP_URL": smtp_server.url, "WEBHOOK_ALLOW_LOOPBACK": "true"})
-    alert_worker.settings = settings
+    use_settings(alert_worker, settings)
     configure(conn, account_id)
     slack = Receiver(answers=[(404, {}, b"no_service")]).start()
     try:

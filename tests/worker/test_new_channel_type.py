@@ -18,7 +18,8 @@ from tests.api.conftest import JWT_SECRET, SEED_001_BODY, app, auth, client  # n
 from tests.console.conftest import login_link
 from tests.receivers import Receiver
 from tests.worker.conftest import fetch, make_run, make_schedule
-from tests.worker.test_alerts import alert_worker, push_and_work, smtp_settings  # noqa: F401 (fixtures)
+from tests.worker.test_alerts import (alert_worker, push_and_work, smtp_settings,  # noqa: F401 (fixtures)
+                                      use_settings)
 from tests.worker.test_execution import execute, run_row
 
 
@@ -97,7 +98,7 @@ def test_the_api_takes_it_the_console_shows_it_and_a_run_delivers_to_it(
 def test_an_alert_goes_to_it_and_a_4xx_fails_it_at_once(
         client, auth, conn, account_id, worker_env, redis_url, alert_worker):  # noqa: F811
     settings = load_settings({**worker_env, "WEBHOOK_ALLOW_LOOPBACK": "true", "WORKER_MAX_ATTEMPTS": "1"})
-    alert_worker.settings = settings
+    use_settings(alert_worker, settings)
     refusing = Receiver(answers=[(404, {}, b"no such workflow")]).start()
     try:
         saved = client.put("/v1/alerts/settings", headers=auth, json={
