@@ -185,7 +185,7 @@ class RunExecution:
         if result is not None:  # an earlier attempt ran the task and stored its result: deliver it
             return self._deliver(result, save=False)
         try:
-            task = self.registry.resolve(self.schedule["task"])
+            task = self.registry[self.schedule["task"]]
         except (TaskNotRegistered, TaskImportError) as exc:
             return self._fail(exc, retry=False)  # retrying cannot make an unknown task known
         try:

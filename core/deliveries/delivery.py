@@ -16,6 +16,7 @@ records its outcome.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 
@@ -26,7 +27,6 @@ from core.deliveries.channel_types import Channel, Sent, shown_target
 from core.deliveries.email import EmailChannel
 from core.ops import db
 from core.ops.sql import queries
-from core.runs import tasks
 from core.runs.run import Run
 
 logger = logging.getLogger(__name__)
@@ -69,18 +69,36 @@ class Senders(dict):
         return sender
 
 
+def is_empty(result) -> bool:
+    """Whether the task said its result is empty (deliver_when `not_empty`; core/runs/tasks.py's contract): `"empty": true` (a JSON boolean) in its object."""
+    return isinstance(result, dict) and result.get("empty") is True
+
+
+def content_hash(result) -> str:
+    """The content hash deliver_when `changed` compares: SHA-256 (hex) of the result's `content_key`,
+    or of the whole result without `empty`, as canonical JSON (sorted keys, no spaces)."""
+    if isinstance(result, dict) and "content_key" in result:
+        content = result["content_key"]
+    elif isinstance(result, dict):
+        content = {key: value for key, value in result.items() if key != "empty"}
+    else:
+        content = result
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def open_ledger(cur, run: Run, targets: list[tuple[str, str, str]], *, result: dict | None = None,
                 deliver_when: str = "always", empty: bool = False):
     """Store `result` (the task's, when this attempt ran it) with its content hash, make the run's ledger
     from (channel, target, message id) triples unless it exists already, and claim its first target to
     send, in one statement. A new ledger is judged by `deliver_when` (`empty`: the task said its result
-    is empty; core/runs/tasks.py): its targets are all `skipped` when there is no news. Returns its
+    is empty: `is_empty`): its targets are all `skipped` when there is no news. Returns its
     targets still to send, the claimed one first (`claimed` True: it is this attempt's to send now), or
     None when this attempt no longer holds the run (nothing was written)."""
     cur.execute(queries["open_deliveries"], {
         "run_id": run.id, "attempt": run.attempt, "account_id": run.account_id,
         "result": Json(result) if result is not None else None,
-        "result_hash": tasks.content_hash(result) if result is not None else None,
+        "result_hash": content_hash(result) if result is not None else None,
         "deliver_when": deliver_when, "empty": empty,
         "channels": [t[0] for t in targets], "targets": [t[1] for t in targets],
         "message_ids": [t[2] for t in targets]})
@@ -144,7 +162,7 @@ def deliver_pending(pool, run: Run, schedule: dict, result: dict, channels: dict
             # Who unsubscribed since the ledger was made (a resend's, when it was asked for) is not sent to.
             cur.execute(queries["suppress_pending_deliveries"], {"run_id": run.id})
         pending = open_ledger(cur, run, list(targets), result=result if save else None,
-                              deliver_when=schedule.get("deliver_when") or "always", empty=tasks.is_empty(result))
+                              deliver_when=schedule.get("deliver_when") or "always", empty=is_empty(result))
         if pending is None:
             counts["lost"] = True
             return counts

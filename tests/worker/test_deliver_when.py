@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.runs.tasks import content_hash, is_empty
+from core.deliveries.delivery import content_hash, is_empty
 from tests.worker import sample_tasks
 from tests.worker.conftest import fetch, make_run, make_schedule
 from tests.worker.test_delivery import received, smtp_settings

@@ -28,7 +28,7 @@ ROOTS = {("ticker/lanes.py", "dispatch_batch"), ("worker/threaded.py", "_dequeue
 TICKER_SIDE = {"ticker/lanes.py", "core/runs/dispatch.py", "core/engine/timing.py", "core/runs/run.py",
                "core/runs/lifecycle.py", "core/runs/rq_jobs.py"}
 WORKER_SIDE = {"worker/threaded.py", "core/runs/rq_jobs.py", "worker/jobs.py", "core/runs/lifecycle.py",
-               "core/runs/run.py", "core/runs/tasks.py", "core/deliveries/delivery.py", "core/deliveries/email.py"}
+               "core/runs/run.py", "core/deliveries/delivery.py", "core/deliveries/email.py"}
 TASK = "core/runs/demo_tasks.py"  # the task's own module: not the service's path
 
 
