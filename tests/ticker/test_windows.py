@@ -41,4 +41,7 @@ def test_a_monday_burst_spreads_over_the_window(conn, account_id, make_ticker):
     offsets = [(r["next_run_at"] - utc(2026, 3, 9, 13)).total_seconds() for r in rows]
     assert all(0 <= o < 900 for o in offsets)
     per_minute = [sum(1 for o in offsets if o // 60 == m) for m in range(15)]
-    assert min(per_minute) >= 8 and max(per_minute) <= 35, per_minute  # about 20 a minute, not 300 at once
+    # About 20 a minute, not 300 at once. Each offset is a hash of a random id, so a minute's count is
+    # binomial (300, 1/15): 8-35, as this once said, fails 1.6% of runs (a CI run saw 36); outside 3-45
+    # happens once in about 170,000 runs.
+    assert min(per_minute) >= 3 and max(per_minute) <= 45, per_minute
