@@ -59,7 +59,7 @@ class WorkerContext:
         pool = db.ConnectionPool(settings.database_url, settings.worker_db_connections,
                                  wait_seconds=60, application_name="worker", plans="generic")
         mailers = MailerPool(settings, settings.smtp_connections)
-        return cls(settings, registry or TaskRegistry(settings.tasks), pool,
+        return cls(settings, registry if registry is not None else TaskRegistry(settings.tasks), pool,
                    LeaseKeeper(settings.database_url, settings.run_lease_seconds), mailers,
                    delivery.Senders(settings, mailers, pool))
 

@@ -117,6 +117,6 @@ def deliver(pool, senders, settings, message_id: str) -> dict:
 
 def _send(settings, senders, message: dict, content, row: dict) -> Sent:
     if row["channel"] == "email":
-        return senders["email"].send_message(compose.email(
-            settings, content, message, row["target"], f"<{row['message_id']}@{EmailChannel.message_domain(settings)}>"))
+        message_id = f"<{row['message_id']}@{EmailChannel.message_domain(settings)}>"
+        return senders["email"].send_message(compose.email(settings, content, message, row["target"], message_id))
     return senders[row["channel"]].send_alert(row, message, content)

@@ -70,7 +70,8 @@ class Senders(dict):
 
 
 def is_empty(result) -> bool:
-    """Whether the task said its result is empty (deliver_when `not_empty`; core/runs/tasks.py's contract): `"empty": true` (a JSON boolean) in its object."""
+    """Whether the task said its result is empty, for deliver_when `not_empty` (core/runs/tasks.py's
+    contract): `"empty": true` (a JSON boolean) in its object."""
     return isinstance(result, dict) and result.get("empty") is True
 
 

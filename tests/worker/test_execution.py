@@ -209,3 +209,15 @@ def test_the_worker_refuses_to_start_with_one_line(worker_env, env, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+
+
+def test_the_process_context_keeps_the_task_registry_it_is_given(settings):
+    """A registry that has imported nothing yet is an empty dict, and falsy: it is still the one used."""
+    from core.runs.tasks import TaskRegistry
+
+    registry = TaskRegistry({"only": "tests.worker.sample_tasks:echo"})
+    context = WorkerContext.build(settings, registry)
+    try:
+        assert context.registry is registry
+    finally:
+        context.close()
