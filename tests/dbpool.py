@@ -295,9 +295,11 @@ class DatabasePool:
                 # a fresh copy's may say empty (0) instead, which the planner reads differently.
                 cur.execute(_RELATIONS)
                 stats = ("relpages", "reltuples", "relallvisible")
-                fixes = [(*(clean["relations"][row["relation"]][key] for key in stats), row["relation"])
-                         for row in cur.fetchall()
-                         if any(row[key] != clean["relations"][row["relation"]][key] for key in stats)]
+                fixes = []
+                for row in cur.fetchall():
+                    want = [clean["relations"][row["relation"]][key] for key in stats]
+                    if [row[key] for key in stats] != want:
+                        fixes.append((*want, row["relation"]))
                 if fixes:  # one statement (a TRUNCATE CASCADE leaves some 90 relations to put back)
                     extras.execute_values(
                         cur, "UPDATE pg_class c SET relpages = v.relpages, reltuples = v.reltuples,"

@@ -21,9 +21,9 @@ from dataclasses import asdict
 import psycopg2
 import redis
 
-from core.ops.clock import utcnow
 from core import model
 from core.engine import tzdb
+from core.ops.clock import utcnow
 from core.ops.logs import stage, stage_of
 from core.runs import dispatch, lifecycle, rq_jobs
 from ticker.alerts import AlertUnits

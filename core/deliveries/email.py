@@ -404,9 +404,9 @@ class MailerPool:
 
 
 class EmailChannel:
-    """The ledger's `email` channel (core.deliveries.channel_types.Channel): one report email per target, with the
-    target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row is written by
-    the statement that records the outcome (Sent.email)."""
+    """The ledger's `email` channel (core.deliveries.channel_types.Channel): one report email per
+    target, with the target's stable Message-ID, sent through a Mailer of `mailers`; its email_log row
+    is written by the statement that records the outcome (Sent.email)."""
 
     def __init__(self, settings, mailers: MailerPool):
         self.settings, self.mailers = settings, mailers

@@ -92,6 +92,6 @@ def stage(name: str):
         raise
 
 
-def stage_of(exc: BaseException, default: str = "tick") -> str:
-    """The label `stage` put on `exc`, or `default`."""
-    return getattr(exc, "log_stage", default)
+def stage_of(exc: BaseException) -> str:
+    """The label `stage` put on `exc`, or "tick"."""
+    return getattr(exc, "log_stage", "tick")
